@@ -1,0 +1,57 @@
+// ${PROJECT} is the git top level of the working directory (a `.git` entry, dir or file), else
+// the working directory itself. Found by walking up, without running git.
+#include "cli/context.h"
+
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <climits>
+#include <cstdlib>
+
+extern char** environ;
+
+namespace moat::cli {
+namespace {
+
+std::string find_project(const std::string& cwd) {
+  std::string dir = cwd;
+  while (true) {
+    struct stat st {};
+    if (::lstat((dir + "/.git").c_str(), &st) == 0) return dir;
+    if (dir == "/" || dir.empty()) break;
+    auto slash = dir.find_last_of('/');
+    dir = slash == 0 ? "/" : dir.substr(0, slash);
+  }
+  return cwd;
+}
+
+}  // namespace
+
+policy::Context gather_context() {
+  policy::Context ctx;
+  char buf[PATH_MAX];
+  // $PWD keeps the user's view of symlinked directories; trust it only if it is the same dir.
+  const char* pwd = std::getenv("PWD");
+  struct stat a {}, b {};
+  if (pwd != nullptr && pwd[0] == '/' && ::stat(pwd, &a) == 0 && ::stat(".", &b) == 0 &&
+      a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
+    ctx.cwd = pwd;
+  } else if (::getcwd(buf, sizeof(buf)) != nullptr) {
+    ctx.cwd = buf;
+  } else {
+    ctx.cwd = "/";
+  }
+  struct passwd* pw = ::getpwuid(::getuid());
+  const char* home = std::getenv("HOME");
+  ctx.home = home != nullptr && home[0] == '/' ? home : (pw != nullptr ? pw->pw_dir : "/");
+  while (ctx.home.size() > 1 && ctx.home.back() == '/') ctx.home.pop_back();
+  const char* user = std::getenv("USER");
+  ctx.user = user != nullptr ? user : (pw != nullptr ? pw->pw_name : std::to_string(::getuid()));
+  ctx.project = find_project(ctx.cwd);
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) ctx.environ.emplace_back(*e);
+  ctx.search_path = policy::default_search_path(ctx.home);
+  return ctx;
+}
+
+}  // namespace moat::cli

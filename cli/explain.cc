@@ -1,0 +1,134 @@
+// `moat explain`: what a profile allows, in plain words, and which layers this kernel gives.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <map>
+
+#include "cli/commands.h"
+#include "cli/context.h"
+#include "cli/run.h"
+#include "policy/syscall_rules.h"
+#include "sandboxd/sys/landlock.h"
+
+namespace moat::cli {
+namespace {
+
+bool exists(const std::string& path) {
+  struct stat st {};
+  return ::lstat(path.c_str(), &st) == 0;
+}
+
+std::string where(const policy::SourceRef& ref) {
+  if (ref.line == 0) return ref.file;
+  return ref.file + ":" + std::to_string(ref.line);
+}
+
+void list_paths(const policy::Plan& plan, const char* title, unsigned want, unsigned reject) {
+  bool any = false;
+  for (const policy::PathRule& r : plan.paths) {
+    if ((r.access & want) != want || (r.access & reject) != 0) continue;
+    if (!any) std::printf("%s\n", title);
+    any = true;
+    std::printf("  %-40s %s%s\n", r.path.c_str(), exists(r.path) ? "" : "(absent now) ",
+                ("from " + where(r.origin)).c_str());
+  }
+}
+
+std::string human_bytes(std::uint64_t v) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  int u = 0;
+  while (v >= 1024 && v % 1024 == 0 && u < 4) {
+    v /= 1024;
+    ++u;
+  }
+  return std::to_string(v) + " " + units[u];
+}
+
+}  // namespace
+
+int explain_main(const std::string& profile, const policy::Overrides& overrides) {
+  policy::Context ctx = gather_context();
+  policy::CompileOutput out = policy::compile_profile(profile, ctx, overrides);
+  if (print_diagnostics(out.diagnostics) || !out.plan) return 125;
+  const policy::Plan& plan = *out.plan;
+
+  std::printf("Profile %s", plan.profile_name.c_str());
+  if (!plan.profile_files.empty()) {
+    std::printf(" (");
+    for (size_t i = 0; i < plan.profile_files.size(); ++i) {
+      std::printf("%s%s", i ? " <- " : "", plan.profile_files[i].c_str());
+    }
+    std::printf(")");
+  }
+  std::printf("\nFor the project %s, working directory %s, home %s\n\n", plan.project.c_str(),
+              plan.cwd.c_str(), plan.home.c_str());
+
+  std::printf("The command sees a new, empty root file system with only these paths in it.\n");
+  list_paths(plan, "It may WRITE (and read) here:", policy::kAccessWrite, 0);
+  list_paths(plan, "It may READ and EXECUTE here:", policy::kAccessExec, policy::kAccessWrite);
+  list_paths(plan, "It may only READ here:", policy::kAccessRead,
+             policy::kAccessWrite | policy::kAccessExec);
+  std::printf("Private and empty at every run, discarded after it: %s (TMPDIR), %s (HOME, except "
+              "the paths above), /dev/shm\n",
+              plan.tmpdir.c_str(), plan.home.c_str());
+
+  std::printf("\nNever readable (masked even where a grant covers them):\n");
+  for (const policy::DenyRule& d : plan.deny) {
+    std::printf("  %-40s from %s\n", d.path.c_str(), where(d.origin).c_str());
+  }
+  std::printf("\nRead-only even inside writable paths, even before they exist:\n");
+  std::map<std::string, std::vector<std::string>> groups;
+  for (const policy::ProtectRule& p : plan.protect) groups[p.protection].push_back(p.path);
+  for (const auto& [name, paths] : groups) {
+    std::printf("  [%s]\n", name.c_str());
+    for (const std::string& p : paths) std::printf("    %s\n", p.c_str());
+  }
+  if (!plan.unprotected.empty()) {
+    std::printf("  LIFTED by the profile (unprotect):");
+    for (const std::string& n : plan.unprotected) std::printf(" %s", n.c_str());
+    std::printf("\n");
+  }
+
+  std::printf("\nEnvironment: %zu variables passed", plan.env.size());
+  if (!plan.dropped_env.empty()) {
+    std::printf("; dropped because they look like secrets:");
+    for (const std::string& n : plan.dropped_env) std::printf(" %s", n.c_str());
+  }
+  std::printf("\n");
+  std::printf("Network: %s\n", plan.network == policy::NetworkMode::kNone
+                                   ? "none (a private network namespace with only loopback)"
+                                   : "HOST (no network isolation)");
+  const policy::Limits& l = plan.limits;
+  std::printf("Limits:");
+  if (l.processes) std::printf(" processes %llu;", static_cast<unsigned long long>(*l.processes));
+  if (l.memory_bytes) std::printf(" memory %s;", human_bytes(*l.memory_bytes).c_str());
+  if (l.time_ms) std::printf(" time %llu s;", static_cast<unsigned long long>(*l.time_ms / 1000));
+  if (l.file_size_bytes) std::printf(" file size %s;", human_bytes(*l.file_size_bytes).c_str());
+  if (l.open_files) std::printf(" open files %llu;", static_cast<unsigned long long>(*l.open_files));
+  std::printf("\n\nAlways, whatever the profile:\n");
+  std::printf("  new user, mount, pid, ipc, uts, cgroup and network namespaces; setsid (no "
+              "terminal); every capability dropped; no-new-privileges; no core dumps;\n"
+              "  every process of the sandbox is killed when the command exits.\n");
+  std::printf("  System calls refused:\n");
+  std::map<std::string, std::vector<std::string>> by_reason;
+  for (const policy::SyscallRule& r : policy::default_syscall_rules()) {
+    auto& names = by_reason[r.why];
+    if (names.empty() || names.back() != r.name) names.push_back(r.name);
+  }
+  for (const auto& [why, names] : by_reason) {
+    std::printf("    %s:", why.c_str());
+    for (const std::string& n : names) std::printf(" %s", n.c_str());
+    std::printf("\n");
+  }
+  std::printf("  32-bit (i386) and x32 system calls kill the process.\n");
+
+  int abi = sys::landlock::abi_version();
+  std::printf("\nOn this kernel: Landlock ABI %d%s; run `moat doctor` for every layer.\n",
+              abi > 0 ? abi : 0, abi >= 6 ? " (files, TCP ports, signal and socket scopes)" : "");
+  std::printf("Tier required by the profile: %s\n",
+              plan.min_tier == policy::Tier::kFull ? "full" : "landlock (weaker, explicit)");
+  return 0;
+}
+
+}  // namespace moat::cli

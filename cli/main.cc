@@ -1,0 +1,108 @@
+// `moat`: the command line. Owns the top-level catch and the exit codes; each subcommand lives
+// in its own file.
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <variant>
+#include <cstdio>
+#include <exception>
+
+#include "cli/commands.h"
+#include "cli/doctor.h"
+#include "cli/run.h"
+#include "policy/units.h"
+
+namespace {
+
+void add_override_flags(CLI::App* cmd, moat::policy::Overrides& ov) {
+  cmd->add_option("--allow-write", ov.allow_write, "also allow writing PATH")->type_name("PATH");
+  cmd->add_option("--allow-read", ov.allow_read, "also allow reading PATH")->type_name("PATH");
+  cmd->add_option("--allow-exec", ov.allow_exec, "also allow reading and executing PATH")
+      ->type_name("PATH");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"moat: a kernel-enforced sandbox for package installs and coding agents"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "moat 0.1.0");
+
+  moat::cli::RunOptions run;
+  std::string net, timeout;
+  CLI::App* run_cmd = app.add_subcommand("run", "run a command in a sandbox");
+  run_cmd->add_option("-p,--profile", run.profile, "profile name or file (default: base)");
+  add_override_flags(run_cmd, run.overrides);
+  run_cmd->add_option("--net", net, "network: none | host")->check(CLI::IsMember({"none", "host"}));
+  run_cmd->add_option("--timeout", timeout, "kill everything after this long (30s, 10m, 1h)");
+  run_cmd->add_option("--keep-env", run.overrides.keep_env, "pass this variable through")
+      ->type_name("NAME");
+  run_cmd->add_flag("--allow-tier", run.allow_tier_landlock, "");
+  run_cmd->add_flag("--allow-degraded", run.allow_degraded,
+                    "run without limits that need root (warned)");
+  run_cmd->add_option("command", run.command, "the command and its arguments")->required();
+  run_cmd->prefix_command(false);
+
+  std::string explain_profile = "base";
+  moat::policy::Overrides explain_ov;
+  CLI::App* explain_cmd = app.add_subcommand("explain", "what a profile allows, in plain words");
+  explain_cmd->add_option("-p,--profile", explain_profile, "profile name or file");
+  add_override_flags(explain_cmd, explain_ov);
+
+  std::vector<std::string> check_files;
+  CLI::App* check_cmd = app.add_subcommand("check", "validate profile files");
+  check_cmd->add_option("files", check_files, "profile files")->required();
+
+  app.add_subcommand("profiles", "list the profiles on the search path");
+  bool doctor_json = false;
+  CLI::App* doctor_cmd = app.add_subcommand("doctor", "what this kernel offers each layer");
+  doctor_cmd->add_flag("--json", doctor_json, "print JSON");
+
+  // `--allow-tier landlock` takes a value; CLI11 flags cannot, so we rewrite it first.
+  std::vector<std::string> args(argv + 1, argv + argc);
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--") break;
+    if (args[i] == "--allow-tier" || args[i].rfind("--allow-tier=", 0) == 0) {
+      std::string value = args[i] == "--allow-tier" && i + 1 < args.size() ? args[i + 1]
+                                                                           : args[i].substr(13);
+      if (value != "landlock") {
+        std::fprintf(stderr, "moat: --allow-tier takes 'landlock'\n");
+        return 125;
+      }
+      if (args[i] == "--allow-tier") args.erase(args.begin() + static_cast<long>(i) + 1);
+      args[i] = "--allow-tier";
+    }
+  }
+  std::reverse(args.begin(), args.end());
+  try {
+    app.parse(args);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : 125;
+  }
+
+  try {
+    if (*run_cmd) {
+      if (!net.empty()) {
+        run.overrides.network =
+            net == "host" ? moat::policy::NetworkMode::kHost : moat::policy::NetworkMode::kNone;
+      }
+      if (!timeout.empty()) {
+        auto ms = moat::policy::parse_duration_ms(timeout);
+        if (const auto* why = std::get_if<std::string>(&ms)) {
+          std::fprintf(stderr, "moat: --timeout: %s (try 30s, 10m, 1h)\n", why->c_str());
+          return 125;
+        }
+        run.overrides.time_ms = std::get<std::uint64_t>(ms);
+      }
+      return moat::cli::run_main(run);
+    }
+    if (*explain_cmd) return moat::cli::explain_main(explain_profile, explain_ov);
+    if (*check_cmd) return moat::cli::check_main(check_files);
+    if (*doctor_cmd) return moat::cli::doctor_main(doctor_json);
+    if (app.got_subcommand("profiles")) return moat::cli::profiles_main();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "moat: internal error: %s\n", e.what());
+    return 125;
+  }
+  return 125;
+}

@@ -1,0 +1,24 @@
+// `moat run`: compile the profile, build the sandbox, run the command, report how it ended.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "policy/compile.h"
+
+namespace moat::cli {
+
+struct RunOptions {
+  std::string profile = "base";
+  policy::Overrides overrides;
+  bool allow_tier_landlock = false;
+  bool allow_degraded = false;
+  std::vector<std::string> command;
+};
+
+int run_main(const RunOptions& options);
+
+// Shared by run/explain/check: prints diagnostics to stderr; returns true if any is an error.
+bool print_diagnostics(const std::vector<policy::Diagnostic>& diagnostics);
+
+}  // namespace moat::cli

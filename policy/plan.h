@@ -1,0 +1,81 @@
+// The compiled Plan: everything the launcher needs to build one sandbox, as plain data.
+// Produced by policy/compile.cc from a validated profile; consumed by sandboxd/launcher.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace moat::policy {
+
+enum class NetworkMode { kNone, kHost };
+enum class Tier { kFull, kLandlock };
+
+// What a path rule grants. Write and exec imply read.
+enum AccessBits : unsigned {
+  kAccessRead = 1u,
+  kAccessWrite = 2u,
+  kAccessExec = 4u,
+};
+
+// Where a rule came from, for diagnostics and `moat explain`.
+struct SourceRef {
+  std::string file;  // profile file, or "command line", or "built-in"
+  int line = 0;
+  int col = 0;
+};
+
+struct PathRule {
+  std::string path;     // absolute, lexically normalised, variables expanded; may not exist
+  unsigned access = 0;  // AccessBits, union over every rule naming this path
+  SourceRef origin;
+};
+
+// A path made invisible inside the sandbox (masked), whatever grants cover it.
+struct DenyRule {
+  std::string path;
+  SourceRef origin;
+};
+
+// A path kept read-only inside a writable tree, enforced even when it does not exist yet.
+struct ProtectRule {
+  std::string path;
+  std::string protection;  // name of the mandatory protection ("git-hooks"), or "profile"
+  bool directory = false;  // what a placeholder must be when the path does not exist yet
+  SourceRef origin;
+};
+
+struct Limits {
+  std::optional<std::uint64_t> processes;
+  std::optional<std::uint64_t> memory_bytes;
+  std::optional<std::uint64_t> time_ms;
+  std::optional<std::uint64_t> file_size_bytes;
+  std::optional<std::uint64_t> open_files;
+};
+
+struct EnvVar {
+  std::string name;
+  std::string value;
+};
+
+struct Plan {
+  std::string profile_name;                // "base", or the file's stem
+  std::vector<std::string> profile_files;  // every file loaded, the root of `extends` first
+  std::vector<PathRule> paths;             // one entry per path, sorted by path
+  std::vector<DenyRule> deny;
+  std::vector<ProtectRule> protect;
+  std::vector<std::string> unprotected;    // mandatory protections lifted by a named override
+  std::vector<EnvVar> env;                 // the command's whole environment, sorted by name
+  std::vector<std::string> dropped_env;    // names dropped because they look like secrets
+  NetworkMode network = NetworkMode::kNone;
+  Limits limits;
+  Tier min_tier = Tier::kFull;  // the weakest tier this profile accepts
+  std::string home;             // ${HOME}
+  std::string project;          // ${PROJECT}
+  std::string cwd;              // ${CWD}: the command starts here
+  std::string tmpdir;           // ${TMPDIR}: the sandbox's private temporary directory
+  std::string user;             // ${USER}
+};
+
+}  // namespace moat::policy

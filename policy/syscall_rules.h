@@ -1,0 +1,35 @@
+// The seccomp deny-list as data: which system calls the sandboxed command may not make, and why.
+// Compiled to BPF by sandboxd/launcher/seccomp_filter.cc; listed by `moat explain`.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace moat::policy {
+
+// One comparison on a syscall argument: (arg & mask) == value.
+struct ArgMatch {
+  unsigned index = 0;
+  std::uint64_t mask = 0;
+  std::uint64_t value = 0;
+};
+
+enum class SyscallAction {
+  kErrno,  // fail with `err`
+  kKill,   // kill the process: used where continuing would be unsafe
+};
+
+struct SyscallRule {
+  std::string name;    // syscall name as libseccomp knows it
+  int number = -1;     // x86_64 number, for calls newer than libseccomp 2.5 knows; -1: by name
+  SyscallAction action = SyscallAction::kErrno;
+  int err = 0;                // errno for kErrno
+  std::vector<ArgMatch> args; // all must match; empty: every call
+  std::string why;            // shown by `moat explain`
+};
+
+// The deny-list every sandbox gets. Architectures other than the native one are killed.
+std::vector<SyscallRule> default_syscall_rules();
+
+}  // namespace moat::policy

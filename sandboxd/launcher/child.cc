@@ -1,0 +1,488 @@
+// THE setup table: what the sandbox child does, in order, with the reason for each step.
+// Runs after clone: no allocation, no logging; failures go to the parent as {step, errno, index}.
+#include "sandboxd/launcher/child.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <linux/seccomp.h>
+#include <linux/securebits.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstring>
+#include <string.h>
+
+#include "sandboxd/sys/landlock.h"
+
+namespace moat::launcher {
+namespace {
+namespace ll = sys::landlock;
+
+// Fixed descriptors in the child, so one close_range call can drop everything else.
+constexpr int kReportFd = 3;
+constexpr int kRulesetFd = 4;
+
+int g_failed_index = -1;  // which mount op failed; the child is single-threaded
+
+void send_report(const Report& report) {
+  const char* p = reinterpret_cast<const char*>(&report);
+  size_t left = sizeof(report);
+  while (left > 0) {
+    ssize_t n = ::write(kReportFd, p, left);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    p += n;
+    left -= static_cast<size_t>(n);
+  }
+}
+
+// mkdir -p of every parent of `path`, in a stack buffer.
+int make_parents(const char* path) {
+  char buf[PATH_MAX];
+  size_t len = std::strlen(path);
+  if (len >= sizeof(buf)) return ENAMETOOLONG;
+  std::memcpy(buf, path, len + 1);
+  for (size_t i = 1; i < len; ++i) {
+    if (buf[i] != '/') continue;
+    buf[i] = '\0';
+    if (::mkdir(buf, 0755) != 0 && errno != EEXIST) return errno;
+    buf[i] = '/';
+  }
+  return 0;
+}
+
+int make_mount_point(const char* path, bool is_dir) {
+  if (int err = make_parents(path)) return err;
+  if (is_dir) {
+    if (::mkdir(path, 0755) != 0 && errno != EEXIST) return errno;
+    return 0;
+  }
+  int fd = ::open(path, O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
+  if (fd < 0) {
+    if (errno == EEXIST || errno == EISDIR) return 0;
+    // An existing file in a read-only tree is a fine mount point already.
+    if (errno == EROFS || errno == EACCES) {
+      struct stat st {};
+      return ::lstat(path, &st) == 0 ? 0 : errno;
+    }
+    return errno;
+  }
+  ::close(fd);
+  return 0;
+}
+
+int set_mount_attrs(const char* path, bool read_only, bool no_exec, bool no_dev) {
+  struct mount_attr attr {};
+  attr.attr_set = MOUNT_ATTR_NOSUID;
+  if (read_only) attr.attr_set |= MOUNT_ATTR_RDONLY;
+  if (no_exec) attr.attr_set |= MOUNT_ATTR_NOEXEC;
+  if (no_dev) attr.attr_set |= MOUNT_ATTR_NODEV;
+  if (::syscall(SYS_mount_setattr, AT_FDCWD, path, AT_RECURSIVE, &attr, sizeof(attr)) != 0) {
+    return errno;
+  }
+  return 0;
+}
+
+int bind(const char* source, const char* target, bool read_only, bool no_exec, bool no_dev) {
+  if (::mount(source, target, nullptr, MS_BIND | MS_REC, nullptr) != 0) return errno;
+  return set_mount_attrs(target, read_only, no_exec, no_dev);
+}
+
+int apply_mount_op(const MountOp& op) {
+  const char* target = op.staged_target.c_str();
+  if (op.kind == MountKind::kSymlink) {
+    if (int err = make_parents(target)) return err;
+    if (::symlink(op.source.c_str(), target) != 0 && errno != EEXIST) return errno;
+    return 0;
+  }
+  bool is_dir = op.is_dir;
+  if (op.kind == MountKind::kMaskFile) is_dir = false;
+  if (op.kind == MountKind::kMaskDir) is_dir = true;
+  if (op.kind != MountKind::kSelfBind) {
+    if (int err = make_mount_point(target, is_dir)) return err;
+  }
+  switch (op.kind) {
+    case MountKind::kTmpfs: {
+      unsigned long flags = MS_NOSUID | MS_NODEV | (op.no_exec ? MS_NOEXEC : 0);
+      if (::mount("tmpfs", target, "tmpfs", flags, op.fs_options.c_str()) != 0) return errno;
+      return 0;
+    }
+    case MountKind::kBind:
+      return bind(op.staged_source.c_str(), target, op.read_only, op.no_exec, true);
+    case MountKind::kDevNode:
+      return bind(op.staged_source.c_str(), target, false, true, false);
+    case MountKind::kSelfBind:
+      return bind(target, target, op.read_only, false, true);
+    case MountKind::kPlaceholder:
+      if (::chmod(target, op.mode) != 0) return errno;
+      return bind(target, target, true, true, true);
+    case MountKind::kMaskFile:
+      return bind("/mask-file", target, true, true, true);
+    case MountKind::kMaskDir:
+      if (::mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0000") != 0) {
+        return errno;
+      }
+      return set_mount_attrs(target, true, true, true);
+    case MountKind::kProc:
+      if (::mount("proc", target, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) {
+        return errno;
+      }
+      return 0;
+    case MountKind::kDevpts:
+      if (::mount("devpts", target, "devpts", MS_NOSUID | MS_NOEXEC,
+                  "newinstance,ptmxmode=0666,mode=0620") != 0) {
+        return errno;
+      }
+      return 0;
+    case MountKind::kSymlink:
+      return 0;
+  }
+  return EINVAL;
+}
+
+// ---- the steps ----------------------------------------------------------------------------
+
+int step_die_with_parent(const ChildSpec&) {
+  return ::prctl(PR_SET_PDEATHSIG, SIGKILL) == 0 ? 0 : errno;
+}
+
+int step_wait_for_parent(const ChildSpec& spec) {
+  char byte = 0;
+  ssize_t n;
+  do {
+    n = ::read(spec.release_read_fd, &byte, 1);
+  } while (n < 0 && errno == EINTR);
+  if (n != 1) _exit(125);  // the parent is gone or gave up: nothing to report to
+  ::close(spec.release_read_fd);
+  return 0;
+}
+
+int step_fixed_fds(const ChildSpec& spec) {
+  if (spec.report_write_fd != kReportFd &&
+      ::dup3(spec.report_write_fd, kReportFd, O_CLOEXEC) < 0) {
+    return errno;
+  }
+  return 0;
+}
+
+int step_cgroup_namespace(const ChildSpec& spec) {
+  if (!spec.namespaces) return 0;
+  return ::unshare(CLONE_NEWCGROUP) == 0 ? 0 : errno;
+}
+
+int step_mount_propagation(const ChildSpec& spec) {
+  if (!spec.namespaces) return 0;
+  return ::mount(nullptr, "/", nullptr, MS_SLAVE | MS_REC, nullptr) == 0 ? 0 : errno;
+}
+
+int step_staging_root(const ChildSpec& spec) {
+  if (!spec.namespaces) return 0;
+  if (::mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") != 0) return errno;
+  if (::mkdir("/tmp/newroot", 0755) != 0 || ::mkdir("/tmp/oldroot", 0755) != 0) return errno;
+  if (::mount("tmpfs", "/tmp/newroot", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") != 0) {
+    return errno;
+  }
+  if (::syscall(SYS_pivot_root, "/tmp", "/tmp/oldroot") != 0) return errno;
+  if (::chdir("/") != 0) return errno;
+  int fd = ::open("/mask-file", O_CREAT | O_WRONLY | O_CLOEXEC, 0000);
+  if (fd < 0) return errno;
+  ::close(fd);
+  return 0;
+}
+
+int step_mounts(const ChildSpec& spec) {
+  for (size_t i = 0; i < spec.mounts.size(); ++i) {
+    if (int err = apply_mount_op(spec.mounts[i])) {
+      g_failed_index = static_cast<int>(i);
+      return err;
+    }
+  }
+  return 0;
+}
+
+int step_enter_root(const ChildSpec& spec) {
+  if (!spec.namespaces) return 0;
+  if (::chdir("/newroot") != 0) return errno;
+  // pivot_root(".", ".") stacks the old root on top of the new one; detaching "." then removes
+  // the old root, and with it every host path not bound in.
+  if (::syscall(SYS_pivot_root, ".", ".") != 0) return errno;
+  if (::umount2(".", MNT_DETACH) != 0) return errno;
+  if (::chdir("/") != 0) return errno;
+  return 0;
+}
+
+int step_readonly_root(const ChildSpec& spec) {
+  if (!spec.namespaces) return 0;
+  struct mount_attr attr {};
+  attr.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+  return ::syscall(SYS_mount_setattr, AT_FDCWD, "/", 0, &attr, sizeof(attr)) == 0 ? 0 : errno;
+}
+
+int step_hostname(const ChildSpec& spec) {
+  if (!spec.namespaces) return 0;
+  return ::sethostname(spec.hostname.data(), spec.hostname.size()) == 0 ? 0 : errno;
+}
+
+int step_landlock_ruleset(const ChildSpec& spec) {
+  ll::RulesetAttr attr{};
+  attr.handled_access_fs = ll::fs_rights_for_abi(spec.landlock_abi);
+  attr.handled_access_net = spec.landlock_handled_net;
+  attr.scoped = spec.landlock_scoped;
+  size_t size = sizeof(attr);
+  if (spec.landlock_abi < 6) size = offsetof(ll::RulesetAttr, scoped);
+  if (spec.landlock_abi < 4) size = offsetof(ll::RulesetAttr, handled_access_net);
+  int fd = static_cast<int>(ll::create_ruleset(&attr, size, 0));
+  if (fd < 0) return errno;
+  if (fd != kRulesetFd) {
+    if (::dup3(fd, kRulesetFd, O_CLOEXEC) < 0) return errno;
+    ::close(fd);
+  }
+  for (size_t i = 0; i < spec.landlock_paths.size(); ++i) {
+    const LandlockPath& rule = spec.landlock_paths[i];
+    int path_fd = ::open(rule.path.c_str(), O_PATH | O_CLOEXEC);
+    if (path_fd < 0) {
+      if (rule.optional && (errno == ENOENT || errno == EACCES)) continue;
+      g_failed_index = static_cast<int>(i);
+      return errno;
+    }
+    ll::PathBeneathAttr beneath{rule.rights, path_fd};
+    long rc = ll::add_rule(kRulesetFd, ll::kRulePathBeneath, &beneath, 0);
+    int err = errno;
+    ::close(path_fd);
+    if (rc != 0) {
+      g_failed_index = static_cast<int>(i);
+      return err;
+    }
+  }
+  return 0;
+}
+
+int step_drop_capabilities(const ChildSpec& spec) {
+  // Securebits first (needs CAP_SETPCAP): root inside gains nothing from execve or setuid.
+  unsigned long bits = SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP |
+                       SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_KEEP_CAPS_LOCKED |
+                       SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED;
+  if (spec.namespaces && ::prctl(PR_SET_SECUREBITS, bits) != 0) return errno;
+  for (int cap = 0; cap <= spec.cap_last_cap; ++cap) {
+    if (::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL) {
+      if (spec.namespaces || errno != EPERM) return errno;
+    }
+  }
+  if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0) return errno;
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2]{};
+  if (::syscall(SYS_capset, &header, data) != 0) return errno;
+  return 0;
+}
+
+int step_rlimits(const ChildSpec& spec) {
+  for (const RlimitSetting& r : spec.rlimits) {
+    if (::setrlimit(static_cast<__rlimit_resource>(r.resource), &r.value) != 0) return errno;
+  }
+  return 0;
+}
+
+int step_close_fds(const ChildSpec&) {
+  if (::syscall(SYS_close_range, kRulesetFd + 1, ~0U, 0) != 0) return errno;
+  return 0;
+}
+
+int step_no_new_privs(const ChildSpec&) {
+  return ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 ? 0 : errno;
+}
+
+int step_landlock_restrict(const ChildSpec&) {
+  if (ll::restrict_self(kRulesetFd, 0) != 0) return errno;
+  ::close(kRulesetFd);
+  return 0;
+}
+
+int step_seccomp(const ChildSpec& spec) {
+  sock_fprog prog{};
+  prog.len = static_cast<unsigned short>(spec.seccomp_program.size());
+  prog.filter = const_cast<sock_filter*>(spec.seccomp_program.data());
+  return ::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) == 0 ? 0 : errno;
+}
+
+struct Step {
+  StepInfo info;
+  int (*run)(const ChildSpec&);
+};
+
+// The order is the design (shared/STYLE.md): mounts need capabilities and must precede Landlock
+// (a landlocked thread cannot mount); seccomp comes last because it cuts off the calls the
+// earlier steps make.
+constexpr Step kSteps[] = {
+    {{"die-with-parent", "PR_SET_PDEATHSIG: if moat dies, the sandbox dies with it"},
+     step_die_with_parent},
+    {{"fixed-fds", "the report pipe at a fixed number, so one close_range drops the rest"},
+     step_fixed_fds},
+    {{"wait-for-parent", "the parent writes uid/gid maps and joins cgroups before we go on"},
+     step_wait_for_parent},
+    {{"cgroup-namespace", "entered after the parent moved us, so /proc/self/cgroup shows only /"},
+     step_cgroup_namespace},
+    {{"mount-propagation", "/ becomes a slave mount: nothing we mount propagates to the host"},
+     step_mount_propagation},
+    {{"staging-root", "tmpfs + pivot_root: host paths stay reachable under /oldroot while the "
+                      "new root is built"},
+     step_staging_root},
+    {{"mounts", "binds, tmpfs, /proc, /dev, protections and masks, parents first"}, step_mounts},
+    {{"enter-root", "pivot_root into the new root and detach the old one: host paths are gone"},
+     step_enter_root},
+    {{"readonly-root", "the root tmpfs becomes read-only once every mount point exists"},
+     step_readonly_root},
+    {{"hostname", "a hostname that says where the command runs"}, step_hostname},
+    {{"landlock-ruleset", "path rules are opened inside the new root, before capabilities go"},
+     step_landlock_ruleset},
+    {{"drop-capabilities", "securebits, bounding set, ambient set, then every capability"},
+     step_drop_capabilities},
+    {{"rlimits", "open files, file size, processes, no core dumps"}, step_rlimits},
+    {{"close-fds", "descriptors the caller leaked must not reach the command"}, step_close_fds},
+    {{"no-new-privs", "Landlock and seccomp need it; setuid binaries gain nothing"},
+     step_no_new_privs},
+    {{"landlock-restrict", "file access rules and scopes, enforced by the kernel from now on"},
+     step_landlock_restrict},
+    {{"seccomp", "last: it forbids calls the earlier steps needed (mount, pivot_root)"},
+     step_seccomp},
+};
+constexpr int kStepCount = sizeof(kSteps) / sizeof(kSteps[0]);
+constexpr int kExecStep = kStepCount;  // pseudo-step for the command's own start
+
+[[noreturn]] void fail(int step, int err) {
+  send_report(Report{ReportKind::kSetupFailed, step, err, g_failed_index, 0});
+  _exit(125);
+}
+
+// Searches PATH from the sandbox's environment (not ours) and execs; returns errno on failure.
+int exec_command(const ChildSpec& spec) {
+  const char* file = spec.argv[0];
+  if (std::strchr(file, '/') != nullptr) {
+    ::execve(file, spec.argv.data(), spec.envp.data());
+    return errno;
+  }
+  const char* path = "/usr/local/bin:/usr/bin:/bin";
+  for (char* const* e = spec.envp.data(); *e != nullptr; ++e) {
+    if (std::strncmp(*e, "PATH=", 5) == 0) path = *e + 5;
+  }
+  int result = ENOENT;
+  char candidate[PATH_MAX];
+  const char* p = path;
+  while (true) {
+    const char* end = ::strchrnul(p, ':');
+    size_t dir_len = static_cast<size_t>(end - p);
+    size_t file_len = std::strlen(file);
+    if (dir_len + file_len + 2 < sizeof(candidate)) {
+      std::memcpy(candidate, p, dir_len);
+      if (dir_len == 0) candidate[dir_len++] = '.';
+      candidate[dir_len] = '/';
+      std::memcpy(candidate + dir_len + 1, file, file_len + 1);
+      ::execve(candidate, spec.argv.data(), spec.envp.data());
+      if (errno == EACCES || errno == ENOEXEC || errno == EPERM) result = errno;
+    }
+    if (*end == '\0') break;
+    p = end + 1;
+  }
+  return result;
+}
+
+sigset_t forwarded_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int sig : {SIGCHLD, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT,
+                  SIGTSTP, SIGALRM}) {
+    sigaddset(&set, sig);
+  }
+  return set;
+}
+
+// Counts the processes still alive besides us: they die with us, and the parent reports them.
+int count_leftovers() {
+  int fd = ::open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  alignas(8) char buf[4096];
+  int count = 0;
+  while (true) {
+    long n = ::syscall(SYS_getdents64, fd, buf, sizeof(buf));
+    if (n <= 0) break;
+    for (long off = 0; off < n;) {
+      auto* d = reinterpret_cast<struct dirent64*>(buf + off);
+      if (d->d_name[0] >= '1' && d->d_name[0] <= '9' && std::strcmp(d->d_name, "1") != 0) ++count;
+      off += d->d_reclen;
+    }
+  }
+  ::close(fd);
+  return count;
+}
+
+// pid 1 of the sandbox: start the command, forward signals to its process group, reap orphans,
+// and leave when the command leaves; the kernel then kills everything else in the namespace.
+[[noreturn]] void reap(const ChildSpec& spec) {
+  sigset_t set = forwarded_signals();
+  sigset_t old;
+  ::sigprocmask(SIG_BLOCK, &set, &old);
+  pid_t command = ::fork();
+  if (command < 0) fail(kExecStep, errno);
+  if (command == 0) {
+    ::sigprocmask(SIG_SETMASK, &old, nullptr);
+    ::setsid();  // no controlling terminal: the command cannot reach the user's shell
+    if (::chdir(spec.cwd.c_str()) != 0) {
+      send_report(Report{ReportKind::kExecFailed, kExecStep, errno, -1, 0});
+      _exit(125);
+    }
+    int err = exec_command(spec);
+    send_report(Report{ReportKind::kExecFailed, kExecStep, err, 0, 0});
+    _exit(err == ENOENT ? 127 : 126);
+  }
+  send_report(Report{ReportKind::kReady, 0, 0, -1, 0});
+  int command_status = 0;
+  while (true) {
+    siginfo_t info{};
+    int sig = ::sigwaitinfo(&set, &info);
+    if (sig < 0) continue;
+    if (sig != SIGCHLD) {
+      if (::kill(-command, sig) != 0) ::kill(command, sig);
+      continue;
+    }
+    bool done = false;
+    while (true) {
+      int status = 0;
+      pid_t pid = ::waitpid(-1, &status, WNOHANG);
+      if (pid <= 0) break;
+      if (pid == command) {
+        command_status = status;
+        done = true;
+      }
+    }
+    if (done) break;
+  }
+  send_report(Report{ReportKind::kExited, 0, 0, count_leftovers(), command_status});
+  _exit(0);
+}
+
+}  // namespace
+
+const StepInfo* setup_steps(int* count) {
+  static StepInfo infos[kStepCount + 1];
+  for (int i = 0; i < kStepCount; ++i) infos[i] = kSteps[i].info;
+  infos[kStepCount] = {"exec", "start the command"};
+  *count = kStepCount + 1;
+  return infos;
+}
+
+void run_sandbox_child(const ChildSpec& spec) {
+  for (int i = 0; i < kStepCount; ++i) {
+    if (int err = kSteps[i].run(spec)) fail(i, err);
+  }
+  reap(spec);
+}
+
+}  // namespace moat::launcher

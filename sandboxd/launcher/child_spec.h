@@ -1,0 +1,82 @@
+// Everything the sandbox child needs, computed by the parent before clone. The child reads it and
+// makes system calls; it never allocates, logs or decides (STYLE: the parent compiles, the child
+// installs).
+#pragma once
+
+#include <linux/filter.h>
+#include <sys/resource.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace moat::launcher {
+
+enum class MountKind {
+  kTmpfs,         // fresh tmpfs at target (mode in `mode`)
+  kBind,          // bind host `source` at target
+  kSelfBind,      // bind target onto itself: makes it a mount point (cannot be renamed away)
+  kMaskFile,      // an empty, unreadable file over target
+  kMaskDir,       // an empty, unreadable directory over target
+  kPlaceholder,   // create an empty file/dir at target inside the sandbox, then bind it read-only
+  kSymlink,       // a symlink at target whose content is `source`
+  kProc,          // fresh procfs for the sandbox's pid namespace
+  kDevpts,        // private devpts instance
+  kDevNode,       // bind one host device node (null, zero, ...) at target
+};
+
+struct MountOp {
+  MountKind kind = MountKind::kBind;
+  std::string source;  // host path (seen under the staging old root), or symlink content
+  std::string target;  // path inside the sandbox
+  bool is_dir = true;  // what the mount point must be
+  bool read_only = true;
+  bool no_exec = false;
+  unsigned mode = 0755;  // tmpfs root mode / placeholder mode
+  std::string why;       // for errors and `moat explain`
+
+  // Precomputed for the child: "/oldroot" + source, "/newroot" + target, tmpfs options.
+  std::string fs_options;
+  std::string staged_source;
+  std::string staged_target;
+};
+
+// One Landlock path rule, applied inside the new root after pivot_root.
+struct LandlockPath {
+  std::string path;
+  std::uint64_t rights = 0;  // already masked to what this ABI knows
+  bool optional = false;     // skipped when absent (e.g. /lib32 on a system without it)
+};
+
+struct RlimitSetting {
+  int resource = 0;
+  rlimit value{};
+};
+
+struct ChildSpec {
+  bool namespaces = true;  // tier full: user, mount, pid, ipc, uts, cgroup, net
+  std::vector<MountOp> mounts;
+  std::string hostname = "moat";
+
+  int landlock_abi = 0;
+  std::uint64_t landlock_handled_fs = 0;
+  std::uint64_t landlock_handled_net = 0;
+  std::uint64_t landlock_scoped = 0;
+  std::vector<LandlockPath> landlock_paths;
+
+  std::vector<sock_filter> seccomp_program;
+  std::vector<RlimitSetting> rlimits;
+  int cap_last_cap = 40;
+
+  std::string cwd;
+  std::vector<std::string> argv_storage;
+  std::vector<std::string> env_storage;
+  std::vector<char*> argv;  // null-terminated, points into argv_storage
+  std::vector<char*> envp;  // null-terminated, points into env_storage
+
+  // Pipes shared with the parent (set by the launcher right before clone).
+  int release_read_fd = -1;  // parent writes one byte when maps and cgroups are in place
+  int report_write_fd = -1;  // child reports setup failure, readiness, exec failure, exit status
+};
+
+}  // namespace moat::launcher

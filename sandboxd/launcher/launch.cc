@@ -1,0 +1,328 @@
+// Parent of the sandbox: clone3 with every namespace, id maps, cgroups, release, then a poll loop
+// over the child's reports, forwarded signals, the timeout and the child's pidfd.
+#include "sandboxd/launcher/launch.h"
+
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/syscall.h>
+#include <sys/timerfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "sandboxd/launcher/cgroup.h"
+#include "sandboxd/launcher/child.h"
+#include "sandboxd/launcher/prepare.h"
+#include "sandboxd/sys/landlock.h"
+#include "sandboxd/sys/unique_fd.h"
+
+namespace moat::launcher {
+namespace {
+namespace ll = sys::landlock;
+using sys::UniqueFd;
+
+constexpr int kFdFloor = 10;  // pipe fds live above the child's fixed fds (3, 4)
+
+Result<std::pair<UniqueFd, UniqueFd>> make_pipe() {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return syscall_error("creating a pipe", "pipe2", "", errno);
+  UniqueFd r(::fcntl(fds[0], F_DUPFD_CLOEXEC, kFdFloor));
+  UniqueFd w(::fcntl(fds[1], F_DUPFD_CLOEXEC, kFdFloor));
+  ::close(fds[0]);
+  ::close(fds[1]);
+  if (!r.valid() || !w.valid()) return syscall_error("creating a pipe", "fcntl", "", errno);
+  return std::pair{std::move(r), std::move(w)};
+}
+
+Status write_proc_file(pid_t pid, const char* name, const std::string& content) {
+  std::string path = "/proc/" + std::to_string(pid) + "/" + name;
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+  if (!fd.valid()) return syscall_error("writing the id map", "open", path, errno);
+  if (::write(fd.get(), content.data(), content.size()) != static_cast<ssize_t>(content.size())) {
+    return syscall_error("writing the id map", "write", path + ", \"" + content + "\"", errno,
+                         "user namespaces may be restricted (sysctl user.max_user_namespaces, "
+                         "kernel.apparmor_restrict_unprivileged_userns)");
+  }
+  return {};
+}
+
+// The command keeps the caller's uid and gid; nothing else is mapped.
+Status write_id_maps(pid_t pid) {
+  std::string uid = std::to_string(::getuid());
+  std::string gid = std::to_string(::getgid());
+  if (auto st = write_proc_file(pid, "uid_map", uid + " " + uid + " 1\n"); !st) return st;
+  if (auto st = write_proc_file(pid, "setgroups", "deny"); !st) return st;
+  return write_proc_file(pid, "gid_map", gid + " " + gid + " 1\n");
+}
+
+std::string describe_setup_failure(const Report& report, const ChildSpec& spec) {
+  int count = 0;
+  const StepInfo* steps = setup_steps(&count);
+  std::string step = report.step >= 0 && report.step < count ? steps[report.step].name : "?";
+  std::string out = "sandbox setup failed at step '" + step + "'";
+  if (step == "mounts" && report.index >= 0 &&
+      static_cast<size_t>(report.index) < spec.mounts.size()) {
+    const MountOp& op = spec.mounts[static_cast<size_t>(report.index)];
+    out += " (" + op.why + ": " + (op.source.empty() ? "" : op.source + " -> ") + op.target + ")";
+  }
+  if (step == "landlock-ruleset" && report.index >= 0 &&
+      static_cast<size_t>(report.index) < spec.landlock_paths.size()) {
+    out += " (path " + spec.landlock_paths[static_cast<size_t>(report.index)].path + ")";
+  }
+  return out;
+}
+
+std::string hint_for_step(const std::string& message, int err) {
+  if (message.find("'staging-root'") != std::string::npos ||
+      message.find("'mount-propagation'") != std::string::npos) {
+    return "mounting inside a user namespace failed; check `moat doctor`";
+  }
+  if (err == EACCES || err == EPERM) return "check `moat doctor` for what this kernel allows";
+  return {};
+}
+
+pid_t clone_sandbox(bool namespaces, int* pidfd) {
+  clone_args args{};
+  args.flags = CLONE_PIDFD;
+  if (namespaces) {
+    args.flags |= CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS |
+                  CLONE_NEWNET;
+  }
+  args.pidfd = reinterpret_cast<std::uint64_t>(pidfd);
+  args.exit_signal = SIGCHLD;
+  return static_cast<pid_t>(::syscall(SYS_clone3, &args, sizeof(args)));
+}
+
+sigset_t supervised_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT}) {
+    sigaddset(&set, sig);
+  }
+  return set;
+}
+
+}  // namespace
+
+Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<std::string>& argv,
+                                   const LaunchOptions& options) {
+  LaunchResult result;
+  const bool namespaces = options.tier == Tier::kFull;
+  const bool root = ::geteuid() == 0;
+
+  int abi = ll::abi_version();
+  if (abi < 1) {
+    return make_error(ErrorCode::kUnsupported,
+                      std::string("Landlock is not available: ") + std::strerror(-abi),
+                      abi == -ENOSYS ? "use a kernel built with CONFIG_SECURITY_LANDLOCK=y"
+                                     : "add landlock to the lsm= kernel boot parameter");
+  }
+
+  PrepareOptions prepare_options;
+  prepare_options.namespaces = namespaces;
+  prepare_options.landlock_abi = abi;
+  prepare_options.running_as_root = root;
+  auto prepared = setup_child_spec(plan, argv, prepare_options);
+  if (!prepared) return prepared.error();
+  ChildSpec& spec = prepared->spec;
+  if (abi >= 6) spec.landlock_scoped = ll::kScopeAbstractUnixSocket | ll::kScopeSignal;
+  // Without a network namespace, Landlock's TCP rules are what keeps `net: none` closed.
+  if (!namespaces && plan.network == policy::NetworkMode::kNone && abi >= 4) {
+    spec.landlock_handled_net = ll::kBindTcp | ll::kConnectTcp;
+  }
+  struct PlaceholderCleanup {
+    const std::vector<Placeholder>& list;
+    ~PlaceholderCleanup() { remove_placeholders(list); }
+  } cleanup{prepared->placeholders};
+
+  // Limits that need a cgroup.
+  CgroupLimits cgroup_limits;
+  cgroup_limits.memory_bytes = plan.limits.memory_bytes;
+  if (root) cgroup_limits.processes = plan.limits.processes;
+  SandboxCgroups cgroups;
+  if (root) {
+    auto cg = setup_cgroups(std::to_string(::getpid()), cgroup_limits);
+    if (!cg) return cg.error();
+    cgroups = *cg;
+  } else if (cgroup_limits.memory_bytes) {
+    Error e = make_error(ErrorCode::kUnsupported,
+                         "limits.memory needs a cgroup, and only root can create one here",
+                         "run as root, remove limits.memory, or pass --allow-degraded to run "
+                         "without the memory limit");
+    if (!options.allow_missing_limits) return e;
+    result.warnings.push_back("running WITHOUT the memory limit (--allow-degraded)");
+  }
+  struct CgroupCleanup {
+    const SandboxCgroups& cg;
+    ~CgroupCleanup() { cgroup_destroy(cg); }
+  } cgroup_cleanup{cgroups};
+
+  for (std::string& s : spec.argv_storage) spec.argv.push_back(s.data());
+  spec.argv.push_back(nullptr);
+  for (std::string& s : spec.env_storage) spec.envp.push_back(s.data());
+  spec.envp.push_back(nullptr);
+
+  auto release = make_pipe();
+  if (!release) return release.error();
+  auto report = make_pipe();
+  if (!report) return report.error();
+  spec.release_read_fd = release->first.get();
+  spec.report_write_fd = report->second.get();
+
+  // Signals are taken by a signalfd, blocked before clone so none is lost in between.
+  sigset_t signals = supervised_signals();
+  sigset_t old_mask;
+  sigaddset(&signals, SIGCHLD);
+  ::sigprocmask(SIG_BLOCK, &signals, &old_mask);
+  sigdelset(&signals, SIGCHLD);
+  struct MaskRestore {
+    sigset_t mask;
+    ~MaskRestore() { ::sigprocmask(SIG_SETMASK, &mask, nullptr); }
+  } mask_restore{old_mask};
+
+  if (!namespaces) ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+
+  int pidfd_raw = -1;
+  pid_t child = clone_sandbox(namespaces, &pidfd_raw);
+  if (child < 0) {
+    return syscall_error("creating the sandbox", "clone3",
+                         namespaces ? "CLONE_NEWUSER|NEWNS|NEWPID|NEWIPC|NEWUTS|NEWNET" : "", errno,
+                         "user namespaces may be disabled; `moat doctor` says what is missing, "
+                         "and --allow-tier landlock runs without them");
+  }
+  if (child == 0) {
+    ::sigprocmask(SIG_SETMASK, &old_mask, nullptr);
+    ::setpgid(0, 0);  // terminal signals reach moat only; moat forwards them once
+    ::close(release->second.get());
+    ::close(report->first.get());
+    run_sandbox_child(spec);
+  }
+  UniqueFd pidfd(pidfd_raw);
+  release->first.reset();
+  report->second.reset();
+
+  auto kill_child = [&] { ::syscall(SYS_pidfd_send_signal, pidfd.get(), SIGKILL, nullptr, 0); };
+  Status attach;
+  if (namespaces) attach = write_id_maps(child);
+  if (attach && root) attach = cgroup_attach(cgroups, child);
+  if (!attach) {
+    kill_child();
+    ::waitpid(child, nullptr, 0);
+    return attach.error();
+  }
+  char go = 1;
+  if (::write(release->second.get(), &go, 1) != 1) {
+    kill_child();
+    ::waitpid(child, nullptr, 0);
+    return syscall_error("releasing the sandbox", "write", "release pipe", errno);
+  }
+  release->second.reset();
+
+  UniqueFd sigfd(::signalfd(-1, &signals, SFD_CLOEXEC));
+  UniqueFd timer;
+  if (plan.limits.time_ms) {
+    timer.reset(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC));
+    itimerspec spec_time{};
+    spec_time.it_value.tv_sec = static_cast<time_t>(*plan.limits.time_ms / 1000);
+    spec_time.it_value.tv_nsec = static_cast<long>((*plan.limits.time_ms % 1000) * 1000000);
+    ::timerfd_settime(timer.get(), 0, &spec_time, nullptr);
+  }
+
+  std::optional<Report> setup_failure, exec_failure, exited;
+  bool child_gone = false;
+  bool report_open = true;
+  while (!child_gone || report_open) {
+    pollfd fds[4] = {{report_open ? report->first.get() : -1, POLLIN, 0},
+                     {child_gone ? -1 : pidfd.get(), POLLIN, 0},
+                     {sigfd.get(), POLLIN, 0},
+                     {timer.valid() ? timer.get() : -1, POLLIN, 0}};
+    int n = ::poll(fds, 4, -1);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      kill_child();
+      break;
+    }
+    if (fds[0].revents != 0) {
+      Report r{};
+      ssize_t got = ::read(report->first.get(), &r, sizeof(r));
+      if (got == sizeof(r)) {
+        if (r.kind == ReportKind::kSetupFailed) setup_failure = r;
+        if (r.kind == ReportKind::kExecFailed) exec_failure = r;
+        if (r.kind == ReportKind::kExited) exited = r;
+      } else if (got <= 0) {
+        report_open = false;
+      }
+    }
+    if (fds[1].revents != 0) {
+      int status = 0;
+      ::waitpid(child, &status, 0);
+      child_gone = true;
+    }
+    if (fds[2].revents != 0) {
+      signalfd_siginfo info{};
+      if (::read(sigfd.get(), &info, sizeof(info)) == sizeof(info)) {
+        ::syscall(SYS_pidfd_send_signal, pidfd.get(), static_cast<int>(info.ssi_signo), nullptr,
+                  0);
+      }
+    }
+    if (timer.valid() && fds[3].revents != 0) {
+      result.timed_out = true;
+      kill_child();
+      timer.reset();
+    }
+  }
+  if (!namespaces) {
+    // No pid namespace: orphans were reparented to us (subreaper); none may outlive the run.
+    ::kill(-child, SIGKILL);
+    while (::waitpid(-1, nullptr, WNOHANG) > 0) {
+    }
+  }
+  result.oom_killed = root && cgroup_oom_killed(cgroups);
+
+  if (setup_failure) {
+    std::string message = describe_setup_failure(*setup_failure, spec);
+    Error e = syscall_error(message, "", "", setup_failure->err, hint_for_step(message,
+                                                                               setup_failure->err));
+    e.code = ErrorCode::kSyscall;
+    return e;
+  }
+  if (result.timed_out) {
+    result.exit_code = 124;
+    return result;
+  }
+  if (exec_failure) {
+    int err = exec_failure->err;
+    if (exec_failure->index < 0) {
+      return syscall_error("cannot enter the working directory inside the sandbox", "chdir",
+                           plan.cwd, err,
+                           "the working directory must be inside a granted path (the project)");
+    }
+    Error e = syscall_error("cannot run " + argv[0] + " inside the sandbox", "execve", argv[0],
+                            err);
+    e.code = err == ENOENT ? ErrorCode::kNotFound : ErrorCode::kNotExecutable;
+    if (err == ENOENT) e.hint = "not found on the sandbox's PATH, or its directory is not granted";
+    if (err == EACCES) e.hint = "the file is not executable, or its directory has no exec grant";
+    return e;
+  }
+  if (!exited) {
+    return make_error(ErrorCode::kInternal, "the sandbox ended without reporting the command's "
+                                            "status (killed from outside?)");
+  }
+  result.leftovers = namespaces ? exited->index : 0;
+  int status = exited->status;
+  if (WIFEXITED(status)) {
+    result.exit_code = WEXITSTATUS(status);
+  } else if (WIFSIGNALED(status)) {
+    result.exit_code = 128 + WTERMSIG(status);
+  }
+  return result;
+}
+
+}  // namespace moat::launcher

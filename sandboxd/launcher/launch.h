@@ -1,0 +1,34 @@
+// The parent side of `moat run`: prepares the child spec, clones the sandbox, writes id maps,
+// joins cgroups, releases the child and supervises it until everything in it is gone.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "policy/plan.h"
+#include "policy/result.h"
+
+namespace moat::launcher {
+
+enum class Tier { kFull, kLandlock };
+
+struct LaunchOptions {
+  Tier tier = Tier::kFull;
+  bool allow_missing_limits = false;  // --allow-degraded: run without cgroup limits, warned
+};
+
+struct LaunchResult {
+  int exit_code = 0;      // what moat exits with
+  bool timed_out = false;
+  bool oom_killed = false;
+  int leftovers = 0;      // processes still running when the command exited (killed)
+  std::vector<std::string> warnings;
+};
+
+// Runs argv in a sandbox built from plan. Errors are setup errors (exit 125) or not-found/126.
+Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<std::string>& argv,
+                                   const LaunchOptions& options);
+
+}  // namespace moat::launcher

@@ -1,0 +1,468 @@
+// Builds the mount table and Landlock rules from the Plan and the host's file system.
+// Order matters: ops are sorted by target so parents are mounted before their children.
+#include "sandboxd/launcher/prepare.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstdio>
+#include <optional>
+#include <cstdlib>
+#include <fstream>
+
+#include "policy/syscall_rules.h"
+#include "sandboxd/launcher/seccomp_filter.h"
+#include "sandboxd/sys/landlock.h"
+
+namespace moat::launcher {
+namespace ll = sys::landlock;
+namespace {
+
+constexpr const char* kStagedOld = "/oldroot";
+constexpr const char* kStagedNew = "/newroot";
+
+bool is_under(const std::string& path, const std::string& dir) {
+  if (dir == "/") return true;
+  return path == dir || (path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 &&
+                         path[dir.size()] == '/');
+}
+
+std::optional<std::string> real_path(const std::string& path) {
+  char buf[PATH_MAX];
+  if (::realpath(path.c_str(), buf) == nullptr) return std::nullopt;
+  return std::string(buf);
+}
+
+struct HostEntry {
+  bool exists = false;
+  bool is_dir = false;
+  bool is_symlink = false;
+};
+
+HostEntry inspect(const std::string& path) {
+  struct stat st {};
+  HostEntry e;
+  if (::lstat(path.c_str(), &st) != 0) return e;
+  e.exists = true;
+  e.is_symlink = S_ISLNK(st.st_mode);
+  if (e.is_symlink) {
+    struct stat target {};
+    e.is_dir = ::stat(path.c_str(), &target) == 0 && S_ISDIR(target.st_mode);
+  } else {
+    e.is_dir = S_ISDIR(st.st_mode);
+  }
+  return e;
+}
+
+int read_cap_last_cap() {
+  std::ifstream in("/proc/sys/kernel/cap_last_cap");
+  int value = 40;
+  in >> value;
+  return value;
+}
+
+// Sort key: parents before children, and at one target: tmpfs/bind before self-binds before masks.
+int kind_rank(MountKind kind) {
+  switch (kind) {
+    case MountKind::kTmpfs:
+    case MountKind::kProc:
+    case MountKind::kBind:
+    case MountKind::kSymlink:
+      return 0;
+    case MountKind::kDevpts:
+    case MountKind::kDevNode:
+      return 1;
+    case MountKind::kSelfBind:
+    case MountKind::kPlaceholder:
+      return 2;
+    case MountKind::kMaskFile:
+    case MountKind::kMaskDir:
+      return 3;
+  }
+  return 4;
+}
+
+class SpecBuilder {
+ public:
+  SpecBuilder(const policy::Plan& plan, const PrepareOptions& options)
+      : plan_(plan), options_(options) {}
+
+  Result<Prepared> build(const std::vector<std::string>& argv) {
+    Prepared out;
+    ChildSpec& spec = out.spec;
+    spec.namespaces = options_.namespaces;
+    spec.cap_last_cap = read_cap_last_cap();
+    if (options_.namespaces) {
+      add_system_mounts();
+      add_grant_mounts(out.skipped);
+      if (auto st = add_protections(out.placeholders); !st) return st.error();
+      add_masks();
+      finish_mounts();
+      spec.mounts = std::move(ops_);
+    }
+    add_landlock();
+    spec.landlock_abi = options_.landlock_abi;
+    spec.landlock_paths = std::move(landlock_);
+
+    auto program = compile_seccomp_filter(policy::default_syscall_rules());
+    if (!program) return program.error();
+    spec.seccomp_program = std::move(*program);
+
+    add_rlimits(spec);
+    spec.cwd = plan_.cwd;
+    spec.argv_storage = argv;
+    for (const policy::EnvVar& var : plan_.env) {
+      spec.env_storage.push_back(var.name + "=" + var.value);
+    }
+    if (std::none_of(plan_.env.begin(), plan_.env.end(),
+                     [](const policy::EnvVar& v) { return v.name == "PWD"; })) {
+      spec.env_storage.push_back("PWD=" + plan_.cwd);
+    }
+    return out;
+  }
+
+ private:
+  void add(MountOp op) { ops_.push_back(std::move(op)); }
+
+  void add_tmpfs(const std::string& target, unsigned mode, bool no_exec, std::string why) {
+    MountOp op;
+    op.kind = MountKind::kTmpfs;
+    op.target = target;
+    op.read_only = false;
+    op.no_exec = no_exec;
+    op.mode = mode;
+    op.why = std::move(why);
+    add(std::move(op));
+  }
+
+  void add_system_mounts() {
+    MountOp proc;
+    proc.kind = MountKind::kProc;
+    proc.target = "/proc";
+    proc.why = "a fresh /proc that shows only the sandbox's processes";
+    add(std::move(proc));
+
+    add_tmpfs("/dev", 0755, true, "a minimal /dev");
+    for (const char* node : {"null", "zero", "full", "random", "urandom", "tty"}) {
+      MountOp op;
+      op.kind = MountKind::kDevNode;
+      op.source = std::string("/dev/") + node;
+      op.target = op.source;
+      op.is_dir = false;
+      op.read_only = false;
+      op.why = "device node";
+      add(std::move(op));
+    }
+    MountOp pts;
+    pts.kind = MountKind::kDevpts;
+    pts.target = "/dev/pts";
+    pts.why = "a private devpts: no access to the host's terminals";
+    add(std::move(pts));
+    add_tmpfs("/dev/shm", 01777, true, "private shared memory");
+    for (auto [target, content] : {std::pair{"/dev/ptmx", "pts/ptmx"}, {"/dev/fd", "/proc/self/fd"},
+                                   {"/dev/stdin", "/proc/self/fd/0"},
+                                   {"/dev/stdout", "/proc/self/fd/1"},
+                                   {"/dev/stderr", "/proc/self/fd/2"}}) {
+      MountOp op;
+      op.kind = MountKind::kSymlink;
+      op.target = target;
+      op.source = content;
+      op.why = "standard /dev link";
+      add(std::move(op));
+    }
+
+    add_tmpfs(plan_.tmpdir, 01777, false, "the sandbox's private temporary directory");
+    if (!plan_.home.empty() && plan_.home != "/" && !has_exact_grant(plan_.home)) {
+      add_tmpfs(plan_.home, 0700, true,
+                "an empty home: the host's home is not visible except granted paths");
+    }
+  }
+
+  bool has_exact_grant(const std::string& path) const {
+    return std::any_of(plan_.paths.begin(), plan_.paths.end(),
+                       [&](const policy::PathRule& r) { return r.path == path; });
+  }
+
+  bool is_denied(const std::string& path) const {
+    return std::any_of(plan_.deny.begin(), plan_.deny.end(),
+                       [&](const policy::DenyRule& d) { return is_under(path, d.path); });
+  }
+
+  void add_grant_mounts(std::vector<std::string>& skipped) {
+    for (const policy::PathRule& rule : plan_.paths) {
+      if (rule.path == plan_.tmpdir || rule.path == "/proc" || rule.path == "/dev") continue;
+      if (is_denied(rule.path)) continue;
+      bool write = (rule.access & policy::kAccessWrite) != 0;
+      bool exec = (rule.access & policy::kAccessExec) != 0;
+      HostEntry entry = inspect(rule.path);
+      if (!entry.exists) {
+        skipped.push_back(rule.path);
+        continue;
+      }
+      auto resolved = real_path(rule.path);
+      if (!resolved) {
+        skipped.push_back(rule.path);
+        continue;
+      }
+      if (entry.is_symlink) {
+        // Keep the link as the host has it (/lib -> usr/lib) and grant its target as well.
+        char buf[PATH_MAX];
+        ssize_t n = ::readlink(rule.path.c_str(), buf, sizeof(buf) - 1);
+        if (n > 0) {
+          MountOp link;
+          link.kind = MountKind::kSymlink;
+          link.target = rule.path;
+          link.source.assign(buf, static_cast<size_t>(n));
+          link.why = "symlink, as on the host";
+          add(std::move(link));
+          extra_grants_.push_back({*resolved, rule.access, entry.is_dir});
+          if (!has_exact_grant(*resolved) && !is_denied(*resolved)) {
+            add_bind(*resolved, *resolved, entry.is_dir, write, exec);
+          }
+          continue;
+        }
+      }
+      add_bind(*resolved, rule.path, entry.is_dir, write, exec);
+    }
+  }
+
+  void add_bind(const std::string& source, const std::string& target, bool is_dir, bool write,
+                bool exec) {
+    MountOp op;
+    op.kind = MountKind::kBind;
+    op.source = source;
+    op.target = target;
+    op.is_dir = is_dir;
+    op.read_only = !write;
+    op.no_exec = !exec;
+    op.why = write ? "writable grant" : (exec ? "read/exec grant" : "read-only grant");
+    add(std::move(op));
+  }
+
+  // The mount that shows `path` inside the sandbox: the deepest bind or tmpfs above it.
+  const MountOp* covering(const std::string& path) const {
+    const MountOp* best = nullptr;
+    for (const MountOp& op : ops_) {
+      if (op.kind != MountKind::kBind && op.kind != MountKind::kTmpfs) continue;
+      if (!is_under(path, op.target)) continue;
+      if (best == nullptr || op.target.size() > best->target.size()) best = &op;
+    }
+    return best;
+  }
+
+  void add_self_bind(const std::string& target, bool is_dir, bool read_only, std::string why) {
+    for (const MountOp& op : ops_) {
+      if (op.kind == MountKind::kSelfBind && op.target == target) {
+        if (read_only) const_cast<MountOp&>(op).read_only = true;
+        return;
+      }
+    }
+    MountOp op;
+    op.kind = MountKind::kSelfBind;
+    op.target = target;
+    op.is_dir = is_dir;
+    op.read_only = read_only;
+    op.why = std::move(why);
+    add(std::move(op));
+  }
+
+  Status add_protections(std::vector<Placeholder>& placeholders) {
+    for (const policy::ProtectRule& rule : plan_.protect) {
+      const MountOp* cover = covering(rule.path);
+      if (cover == nullptr || cover->read_only) continue;  // not visible or already read-only
+      std::string why = "protected (" + rule.protection + "): read-only inside a writable tree";
+      if (cover->kind == MountKind::kTmpfs) {
+        // A throwaway tmpfs (home, /tmp): the placeholder lives only inside the sandbox.
+        MountOp op;
+        op.kind = MountKind::kPlaceholder;
+        op.target = rule.path;
+        op.is_dir = rule.directory;
+        op.mode = rule.directory ? 0555 : 0444;
+        op.why = why;
+        add(std::move(op));
+        continue;
+      }
+      // A host tree: walk from the cover down; every directory on the way becomes a mount point
+      // so it cannot be renamed away and recreated (`mv .git .git2; mkdir .git`).
+      std::string cover_target = cover->target;
+      std::string rest = rule.path.substr(cover_target.size());
+      std::string current = cover_target == "/" ? "" : cover_target;
+      size_t pos = 0;
+      while (pos < rest.size()) {
+        size_t next = rest.find('/', pos + 1);
+        std::string component = rest.substr(pos, next == std::string::npos ? std::string::npos
+                                                                              : next - pos);
+        std::string candidate = current + component;
+        bool last = next == std::string::npos;
+        HostEntry entry = inspect(candidate);
+        if (entry.is_symlink) {
+          // A link inside the writable tree: nothing under it is ours to protect here; the
+          // link's target is either outside every writable grant or protected on its own.
+          break;
+        }
+        if (!entry.exists) {
+          bool as_dir = !last || rule.directory;
+          int rc = as_dir ? ::mkdir(candidate.c_str(), 0755)
+                          : ::open(candidate.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC |
+                                                          O_NOFOLLOW, 0644);
+          if (rc < 0) {
+            return syscall_error("creating a placeholder for protected path " + rule.path,
+                                 as_dir ? "mkdir" : "open", candidate, errno,
+                                 "the parent directory must be writable by you");
+          }
+          if (!as_dir) ::close(rc);
+          placeholders.push_back({candidate, as_dir});
+          add_self_bind(candidate, as_dir, true, why);
+          break;
+        }
+        if (last || !entry.is_dir) {
+          add_self_bind(candidate, entry.is_dir, true, why);
+          break;
+        }
+        add_self_bind(candidate, true, false, "mount point so a protected path cannot be moved");
+        current = candidate;
+        pos = next;
+      }
+    }
+    return {};
+  }
+
+  void add_masks() {
+    for (const policy::DenyRule& rule : plan_.deny) {
+      std::vector<std::string> targets{rule.path};
+      if (auto resolved = real_path(rule.path); resolved && *resolved != rule.path) {
+        targets.push_back(*resolved);
+      }
+      for (const std::string& target : targets) {
+        const MountOp* cover = covering(target);
+        if (cover == nullptr || cover->kind != MountKind::kBind) continue;
+        HostEntry entry = inspect(target);
+        if (!entry.exists || entry.is_symlink) continue;
+        MountOp op;
+        op.kind = entry.is_dir ? MountKind::kMaskDir : MountKind::kMaskFile;
+        op.target = target;
+        op.is_dir = entry.is_dir;
+        op.why = "denied: masked";
+        add(std::move(op));
+      }
+    }
+  }
+
+  void finish_mounts() {
+    std::stable_sort(ops_.begin(), ops_.end(), [](const MountOp& a, const MountOp& b) {
+      if (a.target != b.target) return a.target < b.target;
+      return kind_rank(a.kind) < kind_rank(b.kind);
+    });
+    for (MountOp& op : ops_) {
+      if (op.kind == MountKind::kBind || op.kind == MountKind::kDevNode) {
+        op.staged_source = kStagedOld + op.source;
+      }
+      op.staged_target = kStagedNew + op.target;
+      if (op.kind == MountKind::kTmpfs) {
+        char mode[32];
+        std::snprintf(mode, sizeof(mode), "mode=%04o", op.mode);
+        op.fs_options = mode;
+      }
+    }
+  }
+
+  void grant(const std::string& path, std::uint64_t rights, bool optional) {
+    landlock_.push_back({path, rights, optional});
+  }
+
+  void add_landlock() {
+    const int abi = options_.landlock_abi;
+    const std::uint64_t all = ll::fs_rights_for_abi(abi);
+    if (options_.namespaces) {
+      grant("/", ll::kReadDir, false);
+      grant("/proc", ll::kReadFile | ll::kReadDir | ll::kWriteFile, false);
+      grant("/dev", (ll::kReadFile | ll::kReadDir | ll::kWriteFile | ll::kIoctlDev) & all, false);
+      grant("/dev/shm", all & ~ll::kExecute, false);
+      grant(plan_.tmpdir, all, false);
+      if (!plan_.home.empty() && plan_.home != "/") {
+        grant(plan_.home, all & ~ll::kExecute, false);
+      }
+    }
+    for (const policy::PathRule& rule : plan_.paths) {
+      if (is_denied(rule.path)) continue;
+      HostEntry entry = inspect(rule.path);
+      if (!entry.exists) continue;
+      grant(rule.path, landlock_rights(rule.access, entry.is_dir, abi), true);
+    }
+    for (const auto& extra : extra_grants_) {
+      grant(extra.path, landlock_rights(extra.access, extra.is_dir, abi), true);
+    }
+  }
+
+  void add_rlimits(ChildSpec& spec) const {
+    // Never above the current hard limit: raising it needs CAP_SYS_RESOURCE, which we lack.
+    auto set = [&spec](int resource, std::uint64_t value) {
+      rlimit current{};
+      if (::getrlimit(static_cast<__rlimit_resource>(resource), &current) == 0 &&
+          current.rlim_max != RLIM_INFINITY && value > current.rlim_max) {
+        value = current.rlim_max;
+      }
+      spec.rlimits.push_back({resource, rlimit{value, value}});
+    };
+    set(RLIMIT_CORE, 0);  // a core dump would copy the process's memory into the project
+    const policy::Limits& l = plan_.limits;
+    if (l.open_files) set(RLIMIT_NOFILE, *l.open_files);
+    if (l.file_size_bytes) set(RLIMIT_FSIZE, *l.file_size_bytes);
+    // RLIMIT_NPROC is counted per user namespace, so it bounds only the sandbox's processes.
+    // Root is exempt from it; root's sandboxes get the cgroup pids limit instead.
+    if (l.processes && !options_.running_as_root) set(RLIMIT_NPROC, *l.processes);
+  }
+
+  struct ExtraGrant {
+    std::string path;
+    unsigned access;
+    bool is_dir;
+  };
+
+  const policy::Plan& plan_;
+  const PrepareOptions& options_;
+  std::vector<MountOp> ops_;
+  std::vector<LandlockPath> landlock_;
+  std::vector<ExtraGrant> extra_grants_;
+};
+
+}  // namespace
+
+std::uint64_t landlock_rights(unsigned access, bool directory, int abi) {
+  const std::uint64_t all = ll::fs_rights_for_abi(abi);
+  std::uint64_t rights = ll::kReadFile | (directory ? ll::kReadDir : 0);
+  if (access & policy::kAccessExec) rights |= ll::kExecute;
+  if (access & policy::kAccessWrite) {
+    rights |= all & ~ll::kExecute;
+  }
+  if (!directory) {
+    rights &= ll::kExecute | ll::kWriteFile | ll::kReadFile | ll::kTruncate | ll::kIoctlDev;
+  }
+  return rights & all;
+}
+
+Result<Prepared> setup_child_spec(const policy::Plan& plan, const std::vector<std::string>& argv,
+                                  const PrepareOptions& options) {
+  SpecBuilder builder(plan, options);
+  return builder.build(argv);
+}
+
+void remove_placeholders(const std::vector<Placeholder>& placeholders) {
+  // Newest first, so a placeholder directory is empty of later ones before we try it.
+  for (auto it = placeholders.rbegin(); it != placeholders.rend(); ++it) {
+    if (it->directory) {
+      ::rmdir(it->path.c_str());  // fails, harmlessly, if the user put something there since
+    } else {
+      struct stat st {};
+      if (::lstat(it->path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0) {
+        ::unlink(it->path.c_str());
+      }
+    }
+  }
+}
+
+}  // namespace moat::launcher

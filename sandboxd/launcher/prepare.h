@@ -1,0 +1,41 @@
+// Parent-side preparation: turns a Plan into a ChildSpec (mount table, Landlock rules, seccomp
+// program, argv/env) by looking at the host's paths. Runs before clone; changes nothing but
+// placeholders for protected paths that do not exist yet (removed again by the launcher).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "policy/plan.h"
+#include "policy/result.h"
+#include "sandboxd/launcher/child_spec.h"
+
+namespace moat::launcher {
+
+struct PrepareOptions {
+  bool namespaces = true;  // tier full; false: tier landlock (no mounts)
+  int landlock_abi = 0;    // from the probe
+  bool running_as_root = false;
+};
+
+struct Placeholder {
+  std::string path;
+  bool directory = false;
+};
+
+struct Prepared {
+  ChildSpec spec;
+  std::vector<Placeholder> placeholders;  // created on the host; remove after the run
+  std::vector<std::string> skipped;       // grants whose path does not exist (for explain/warnings)
+};
+
+Result<Prepared> setup_child_spec(const policy::Plan& plan, const std::vector<std::string>& argv,
+                                  const PrepareOptions& options);
+
+// Removes placeholders that are still empty. Called by the parent after the sandbox is gone.
+void remove_placeholders(const std::vector<Placeholder>& placeholders);
+
+// Landlock rights for our access bits, for a directory or a file, limited to what `abi` knows.
+std::uint64_t landlock_rights(unsigned access, bool directory, int abi);
+
+}  // namespace moat::launcher

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs everything moat needs to build and test on Debian 12, as root. Idempotent.
+set -euo pipefail
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps.sh: run as root (it uses apt-get)" >&2
+  exit 1
+fi
+packages=(
+  build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev
+  libseccomp-dev libcap-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
+  libcli11-dev nlohmann-json3-dev libgtest-dev libgmock-dev
+  bubblewrap uidmap util-linux iproute2 procps passwd
+  git python3 nodejs
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+echo "install-deps: all ${#packages[@]} packages present"
