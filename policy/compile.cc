@@ -1,0 +1,346 @@
+// Compilation: merged profile + Context + Overrides -> Plan. Expands variables, normalises paths,
+// finds contradictions, applies the mandatory protections and filters the environment.
+#include "policy/compile.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "policy/diagnostic_sink.h"
+#include "policy/env_filter.h"
+#include "policy/mandatory.h"
+#include "policy/profile.h"
+#include "policy/resolve.h"
+#include "policy/suggest.h"
+#include "policy/variables.h"
+
+namespace moat::policy {
+
+namespace {
+
+const SourceRef kCommandLine{"command line", 0, 0};
+const SourceRef kBuiltIn{"built-in", 0, 0};
+
+std::string describe(const SourceRef& at) {
+  if (at.line <= 0) return at.file;
+  return at.file + ":" + std::to_string(at.line) + ":" + std::to_string(at.col);
+}
+
+std::string stem(const std::string& path) {
+  std::string base = path.substr(path.rfind('/') + 1);
+  for (const char* ext : {".yaml", ".yml"}) {
+    if (base.size() > std::string(ext).size() && base.ends_with(ext)) {
+      return base.substr(0, base.size() - std::string(ext).size());
+    }
+  }
+  return base;
+}
+
+struct Resolved {
+  std::string path;
+  const Entry* entry = nullptr;  // nullptr for the command line
+  SourceRef at;
+  int length = 1;
+  std::string what;  // "read", "write", ..., for messages
+};
+
+class Compiler {
+ public:
+  Compiler(const Context& ctx, const Overrides& ov, DiagnosticSink& sink)
+      : ctx_(ctx), ov_(ov), sink_(sink) {
+    vars_ = {{"HOME", ctx.home}, {"PROJECT", ctx.project}, {"CWD", ctx.cwd},
+             {"TMPDIR", ctx.tmpdir}, {"USER", ctx.user}};
+  }
+
+  Plan run(const Profile& p) {
+    Plan plan;
+    plan.home = ctx_.home;
+    plan.project = ctx_.project;
+    plan.cwd = ctx_.cwd;
+    plan.tmpdir = ctx_.tmpdir;
+    plan.user = ctx_.user;
+
+    std::vector<Resolved> grants;
+    std::map<std::string, unsigned> bits_of;
+    auto add_grants = [&](const std::vector<Entry>& list, const std::string& what, unsigned bits) {
+      for (const Entry& e : list) {
+        if (auto r = resolve_path(e, what)) {
+          grants.push_back(*r);
+          bits_of[r->path] |= bits;
+        }
+      }
+    };
+    auto add_cli = [&](const std::vector<std::string>& list, const std::string& what,
+                       unsigned bits) {
+      for (const std::string& s : list) {
+        if (auto r = resolve_cli_path(s, what)) {
+          grants.push_back(*r);
+          bits_of[r->path] |= bits;
+        }
+      }
+    };
+    add_grants(p.read, "read", kAccessRead);
+    add_grants(p.write, "write", kAccessRead | kAccessWrite);
+    add_grants(p.exec, "exec", kAccessRead | kAccessExec);
+    add_cli(ov_.allow_read, "--allow-read", kAccessRead);
+    add_cli(ov_.allow_write, "--allow-write", kAccessRead | kAccessWrite);
+    add_cli(ov_.allow_exec, "--allow-exec", kAccessRead | kAccessExec);
+    std::vector<Resolved> deny, protect;
+    for (const Entry& e : p.deny) {
+      if (auto r = resolve_path(e, "deny")) deny.push_back(*r);
+    }
+    for (const Entry& e : p.protect) {
+      if (auto r = resolve_path(e, "protect")) protect.push_back(*r);
+    }
+
+    // Contradictions: the same path granted and denied (or written and protected).
+    for (const Resolved& g : grants) {
+      for (const Resolved& d : deny) {
+        if (g.path == d.path) contradiction(g, d, "denied");
+      }
+      if ((bits_of[g.path] & kAccessWrite) && g.what.find("write") != std::string::npos) {
+        for (const Resolved& pr : protect) {
+          if (g.path == pr.path) contradiction(g, pr, "protected");
+        }
+      }
+    }
+
+    const std::set<std::string> lifted = unprotected(p, plan);
+    mandatory(grants, lifted, plan);
+
+    // Paths: one rule per path, union of bits, first origin.
+    std::map<std::string, PathRule> rules;
+    for (const Resolved& g : grants) {
+      auto [it, inserted] = rules.try_emplace(g.path, PathRule{g.path, 0, g.at});
+      it->second.access = bits_of[g.path];
+    }
+    for (auto& [path, rule] : rules) plan.paths.push_back(rule);
+    for (const Resolved& d : deny) plan.deny.push_back(DenyRule{d.path, d.at});
+    for (const Resolved& pr : protect) {
+      plan.protect.push_back(
+          ProtectRule{pr.path, "profile", pr.entry->text.ends_with("/"), pr.at});
+    }
+    dedupe_sort(plan.deny);
+    dedupe_sort(plan.protect);
+
+    plan.network = ov_.network ? *ov_.network
+                   : p.network ? p.network->first
+                               : NetworkMode::kNone;
+    plan.min_tier = p.tier ? p.tier->first : Tier::kFull;
+    plan.limits.processes = p.processes.value;
+    plan.limits.memory_bytes = p.memory.value;
+    plan.limits.time_ms = ov_.time_ms ? ov_.time_ms : p.time.value;
+    plan.limits.file_size_bytes = p.file_size.value;
+    plan.limits.open_files = p.open_files.value;
+
+    environment(p, plan);
+    return plan;
+  }
+
+ private:
+  std::optional<Resolved> resolve_path(const Entry& e, const std::string& what) {
+    Expansion x = expand_variables(e.text, vars_, true);
+    if (!x.ok) {
+      SourceRef at = e.at;
+      at.col = e.value_col + static_cast<int>(x.error_offset);
+      sink_.error(at, static_cast<int>(x.error_length), x.code, x.message, x.hint);
+      return std::nullopt;
+    }
+    if (x.value.empty() || x.value[0] != '/') {
+      sink_.error(e.at, e.length, "relative-path",
+                  "'" + e.text + "' is not an absolute path" +
+                      (x.value != e.text ? " (it expands to '" + x.value + "')" : ""),
+                  "start it with '/', '~/' or a variable such as ${PROJECT}");
+      return std::nullopt;
+    }
+    return Resolved{normalize_path(x.value), &e, e.at, e.length, what};
+  }
+
+  std::optional<Resolved> resolve_cli_path(const std::string& text, const std::string& what) {
+    Expansion x = expand_variables(text, vars_, true);
+    if (!x.ok) {
+      sink_.error(kCommandLine, 1, x.code, what + " " + text + ": " + x.message, x.hint);
+      return std::nullopt;
+    }
+    std::string path = x.value;
+    if (path.empty()) {
+      sink_.error(kCommandLine, 1, "relative-path", what + ": empty path");
+      return std::nullopt;
+    }
+    if (path[0] != '/') path = ctx_.cwd + "/" + path;  // relative to where the user typed it
+    return Resolved{normalize_path(path), nullptr, kCommandLine, 1, what};
+  }
+
+  void contradiction(const Resolved& grant, const Resolved& other, const std::string& how) {
+    sink_.error(grant.at, grant.length, "contradiction",
+                (grant.entry ? "" : grant.what + " ") + "'" + grant.path + "' is granted (" +
+                    (grant.entry ? grant.what : "command line") + ") and " + how + " (" +
+                    other.what + " at " + describe(other.at) + ")",
+                "remove one of the two entries");
+  }
+
+  std::set<std::string> unprotected(const Profile& p, Plan& plan) {
+    const std::vector<std::string> names = mandatory_group_names();
+    std::set<std::string> lifted;
+    for (const Entry& e : p.unprotect) {
+      if (std::find(names.begin(), names.end(), e.text) == names.end()) {
+        sink_.error(e.at, e.length, "unknown-protection",
+                    "'" + e.text + "' is not a mandatory protection" + did_you_mean(e.text, names),
+                    "known protections: " + one_of(names));
+        continue;
+      }
+      lifted.insert(e.text);
+    }
+    plan.unprotected.assign(lifted.begin(), lifted.end());
+    return lifted;
+  }
+
+  void mandatory(const std::vector<Resolved>& grants, const std::set<std::string>& lifted,
+                 Plan& plan) {
+    std::set<std::string> warned;
+    for (const MandatoryGroup& g : mandatory_groups()) {
+      if (lifted.contains(std::string(g.name))) continue;
+      for (std::string_view raw : g.paths) {
+        const std::string path = normalize_path(expand_variables(raw, vars_, false).value);
+        if (g.deny) {
+          plan.deny.push_back(DenyRule{path, kBuiltIn});
+        } else {
+          plan.protect.push_back(
+              ProtectRule{path, std::string(g.name), raw.ends_with("/"), kBuiltIn});
+        }
+        // A grant aimed at (or inside) a protected path does not lift the protection.
+        for (const Resolved& r : grants) {
+          if (!path_within(r.path, path) || !warned.insert(r.path + "\n" + r.what).second) {
+            continue;
+          }
+          sink_.warning(r.at, r.length, "mandatory-protection",
+                        (r.entry ? "" : r.what + " ") + "'" + r.path +
+                            "' is covered by the mandatory protection '" + std::string(g.name) +
+                            "': it stays " + (g.deny ? "hidden" : "read-only"),
+                        "'" + std::string(g.name) + "' protects " + std::string(g.description) +
+                            "; to lift it, add 'unprotect: [" + std::string(g.name) +
+                            "]' to the profile");
+        }
+      }
+    }
+  }
+
+  template <typename Rule>
+  static void dedupe_sort(std::vector<Rule>& rules) {
+    std::stable_sort(rules.begin(), rules.end(),
+                     [](const Rule& a, const Rule& b) { return a.path < b.path; });
+    rules.erase(std::unique(rules.begin(), rules.end(),
+                            [](const Rule& a, const Rule& b) { return a.path == b.path; }),
+                rules.end());
+  }
+
+  void environment(const Profile& p, Plan& plan) {
+    std::vector<std::string> patterns;
+    for (const Entry& e : p.env_keep) patterns.push_back(e.text);
+    EnvFilterResult filtered = filter_environ(ctx_.environ, patterns, ov_.keep_env);
+    std::map<std::string, std::string> env;
+    for (EnvVar& v : filtered.env) env.emplace(std::move(v.name), std::move(v.value));
+    for (const auto& [name, value] : p.env_set) {
+      if (name.text == "HOME" || name.text == "TMPDIR") {
+        sink_.warning(name.at, name.length, "ignored",
+                      "'" + name.text + "' is always set by moat (to ${" + name.text + "})",
+                      "remove this entry");
+        continue;
+      }
+      Expansion x = expand_variables(value.text, vars_, false);
+      if (!x.ok) {
+        SourceRef at = value.at;
+        at.col = value.value_col + static_cast<int>(x.error_offset);
+        sink_.error(at, static_cast<int>(x.error_length), x.code, x.message, x.hint);
+        continue;
+      }
+      env[name.text] = x.value;
+    }
+    env["HOME"] = ctx_.home;
+    env["TMPDIR"] = ctx_.tmpdir;
+    for (auto& [name, value] : env) plan.env.push_back(EnvVar{name, value});
+    plan.dropped_env = std::move(filtered.dropped);
+  }
+
+  const Context& ctx_;
+  const Overrides& ov_;
+  DiagnosticSink& sink_;
+  Variables vars_;
+};
+
+void check_context(const Context& ctx, DiagnosticSink& sink) {
+  const SourceRef at{"context", 0, 0};
+  for (const auto& [name, value] : {std::pair<const char*, const std::string&>{"HOME", ctx.home},
+                                    {"PROJECT", ctx.project},
+                                    {"CWD", ctx.cwd},
+                                    {"TMPDIR", ctx.tmpdir}}) {
+    if (value.empty() || value[0] != '/') {
+      sink.error(at, 1, "bad-context",
+                 std::string("${") + name + "} must be an absolute path, not '" + value + "'");
+    }
+  }
+}
+
+// Files in the order they were first reported, then by line and column inside each file, as a
+// compiler would print them; diagnostics without a position keep their order, first.
+void sort_by_position(std::vector<Diagnostic>& diags) {
+  std::map<std::string, std::size_t> file_order;
+  for (const Diagnostic& d : diags) file_order.emplace(d.file, file_order.size());
+  std::stable_sort(diags.begin(), diags.end(), [&](const Diagnostic& a, const Diagnostic& b) {
+    const bool ap = a.line > 0, bp = b.line > 0;
+    if (ap != bp) return !ap;
+    if (!ap) return false;
+    const std::size_t fa = file_order[a.file], fb = file_order[b.file];
+    if (fa != fb) return fa < fb;
+    return std::pair(a.line, a.col) < std::pair(b.line, b.col);
+  });
+}
+
+CompileOutput compile(const std::string& ref, bool force_path, const Context& ctx,
+                      const Overrides& ov) {
+  DiagnosticSink sink;
+  CompileOutput out;
+  check_context(ctx, sink);
+  std::string file;
+  if (force_path || is_path_reference(ref)) {
+    file = absolute_path(ref, ctx.cwd.empty() ? "/" : ctx.cwd);
+  } else if (auto found = find_profile(ref, ctx.search_path)) {
+    file = *found;
+  } else {
+    std::string dirs;
+    for (auto d = ctx.search_path.rbegin(); d != ctx.search_path.rend(); ++d) {
+      dirs += (dirs.empty() ? "" : ", ") + *d;
+    }
+    sink.error(kCommandLine, 1, "profile-not-found",
+               is_valid_profile_name(ref) ? "no profile named '" + ref + "' on the search path"
+                                          : "'" + ref + "' is not a profile name",
+               "searched: " + dirs + "; `moat list` shows the profiles, a path loads a file");
+    out.diagnostics = sink.take();
+    return out;
+  }
+  Chain chain = load_chain(file, ctx.search_path, sink);
+  Profile merged;
+  for (const Profile& p : chain.profiles) merge_profile(merged, p);
+  if (!chain.profiles.empty()) {
+    Plan plan = Compiler(ctx, ov, sink).run(merged);
+    plan.profile_name = force_path || is_path_reference(ref) ? stem(file) : ref;
+    plan.profile_files = chain.files;
+    if (!sink.has_errors()) out.plan = std::move(plan);
+  }
+  out.diagnostics = sink.take();
+  sort_by_position(out.diagnostics);
+  return out;
+}
+
+}  // namespace
+
+CompileOutput compile_profile(const std::string& name_or_path, const Context& ctx,
+                              const Overrides& ov) {
+  return compile(name_or_path, false, ctx, ov);
+}
+
+CompileOutput check_profile_file(const std::string& path, const Context& ctx) {
+  return compile(path, true, ctx, Overrides{});
+}
+
+}  // namespace moat::policy

@@ -1,0 +1,42 @@
+// Internal: the list of mandatory protections. Persistence points (shell start-up files, autostart,
+// git hooks/config, editor tasks) stay read-only; credential stores are masked entirely.
+// A trailing "/" marks a directory (the launcher creates the right kind of placeholder).
+#include "policy/mandatory.h"
+
+namespace moat::policy {
+
+const std::vector<MandatoryGroup>& mandatory_groups() {
+  static const std::vector<MandatoryGroup> groups = {
+      {"shell-rc", false, "shell start-up files (run by the next interactive shell)",
+       {"${HOME}/.bashrc", "${HOME}/.bash_profile", "${HOME}/.bash_login", "${HOME}/.bash_logout",
+        "${HOME}/.profile", "${HOME}/.zshrc", "${HOME}/.zshenv", "${HOME}/.zprofile",
+        "${HOME}/.zlogin", "${HOME}/.zlogout", "${HOME}/.config/fish/", "${HOME}/.inputrc",
+        "${HOME}/.config/environment.d/", "${HOME}/.pam_environment"}},
+      {"autostart", false, "programs started at login (desktop autostart, systemd user units)",
+       {"${HOME}/.config/autostart/", "${HOME}/.config/systemd/user/",
+        "${HOME}/.local/share/systemd/user/", "${HOME}/.xprofile", "${HOME}/.xsession",
+        "${HOME}/.xsessionrc", "${HOME}/.xinitrc"}},
+      {"git-hooks", false, "the project's git hooks (run by the next git command)",
+       {"${PROJECT}/.git/hooks/"}},
+      {"git-config", false, "the project's git configuration (can name programs git runs)",
+       {"${PROJECT}/.git/config"}},
+      {"editor-tasks", false, "editor task files that run commands when the project is opened",
+       {"${PROJECT}/.vscode/tasks.json", "${PROJECT}/.vscode/launch.json"}},
+      {"secret-stores", true, "credential stores (keys, tokens, cloud logins)",
+       {"${HOME}/.ssh/", "${HOME}/.aws/", "${HOME}/.gnupg/", "${HOME}/.config/gh/",
+        "${HOME}/.config/hub/", "${HOME}/.npmrc", "${HOME}/.pypirc", "${HOME}/.netrc",
+        "${HOME}/.git-credentials", "${HOME}/.docker/config.json", "${HOME}/.kube/",
+        "${HOME}/.config/gcloud/", "${HOME}/.azure/", "${HOME}/.cargo/credentials.toml",
+        "${HOME}/.cargo/credentials", "${HOME}/.gem/credentials", "${HOME}/.local/share/keyrings/",
+        "${HOME}/.password-store/"}},
+  };
+  return groups;
+}
+
+std::vector<std::string> mandatory_group_names() {
+  std::vector<std::string> names;
+  for (const MandatoryGroup& g : mandatory_groups()) names.emplace_back(g.name);
+  return names;
+}
+
+}  // namespace moat::policy
