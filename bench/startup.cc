@@ -1,0 +1,84 @@
+// bench/startup: median wall time of `moat run -p base -- true` against bare `true` and against
+// bubblewrap with a comparable configuration, measured interleaved in one run.
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+extern char** environ;
+
+namespace {
+
+double run_once(const std::vector<std::string>& argv) {
+  std::vector<char*> args;
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  auto start = std::chrono::steady_clock::now();
+  pid_t pid;
+  if (posix_spawnp(&pid, args[0], nullptr, nullptr, args.data(), environ) != 0) {
+    std::fprintf(stderr, "cannot start %s\n", args[0]);
+    std::exit(2);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  auto end = std::chrono::steady_clock::now();
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    std::fprintf(stderr, "%s failed (status %d)\n", args[0], status);
+    std::exit(2);
+  }
+  return std::chrono::duration<double, std::milli>(end - start).count();
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: bench_startup MOAT [ROUNDS]\n");
+    return 2;
+  }
+  std::string moat = argv[1];
+  int rounds = argc > 2 ? std::atoi(argv[2]) : 200;
+  char cwd[4096];
+  if (getcwd(cwd, sizeof(cwd)) == nullptr) return 2;
+  std::string project = cwd;
+
+  struct Case {
+    std::string name;
+    std::vector<std::string> argv;
+    std::vector<double> samples;
+  };
+  std::vector<Case> cases = {
+      {"bare", {"/bin/true"}, {}},
+      {"bwrap", {"bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--ro-bind", "/",
+                 "/", "--bind", project, project, "--proc", "/proc", "--dev", "/dev", "--tmpfs",
+                 "/tmp", "--cap-drop", "ALL", "--", "/bin/true"}, {}},
+      {"moat", {moat, "run", "-p", "base", "--", "/bin/true"}, {}},
+  };
+  bool have_bwrap = access("/usr/bin/bwrap", X_OK) == 0;
+  if (!have_bwrap) cases.erase(cases.begin() + 1);
+  for (Case& c : cases) run_once(c.argv);  // warm caches
+  for (int i = 0; i < rounds; ++i) {
+    for (Case& c : cases) c.samples.push_back(run_once(c.argv));
+  }
+  double bare = median(cases.front().samples);
+  std::printf("startup, median of %d interleaved runs (cwd %s):\n", rounds, project.c_str());
+  for (Case& c : cases) {
+    std::printf("  %-6s %8.2f ms\n", c.name.c_str(), median(c.samples));
+  }
+  double moat_ms = median(cases.back().samples);
+  std::printf("ratio: moat/bare = %.2fx", moat_ms / bare);
+  if (have_bwrap) std::printf(", moat/bwrap = %.2fx", moat_ms / median(cases[1].samples));
+  std::printf("\n");
+  return 0;
+}
