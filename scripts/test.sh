@@ -21,7 +21,8 @@ ASAN_OPTIONS=detect_leaks=1 ctest --test-dir build-asan --output-on-failure -j "
   -L 'unit|integration'
 
 echo "== fuzz (libFuzzer, bounded)"
-MOAT_BUILD_DIR=build-fuzz MOAT_BUILD_TYPE=Debug CC=clang CXX=clang++ bash scripts/build.sh \
-  -DMOAT_FUZZ=ON -DMOAT_TESTS=ON
+cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang \
+  -DCMAKE_CXX_COMPILER=clang++ -DMOAT_FUZZ=ON >/dev/null
+ninja -C build-fuzz fuzz_profile
 bash tests/fuzz/run.sh build-fuzz "${MOAT_FUZZ_SECONDS:-60}"
 echo "== all tests passed"

@@ -145,10 +145,14 @@ Result<SandboxCgroups> setup_cgroups(const std::string& name, const CgroupLimits
   return cg;
 }
 
-Status cgroup_attach(const SandboxCgroups& cg, pid_t pid) {
+bool cgroup_needs_v1_attach(const SandboxCgroups& cg) {
+  return (!cg.memory.empty() && !cg.memory_v2) || (!cg.pids.empty() && !cg.pids_v2);
+}
+
+Status cgroup_attach_v1(const SandboxCgroups& cg, pid_t pid) {
   std::string value = std::to_string(pid);
-  for (const std::string* dir : {&cg.v2, &cg.memory, &cg.pids}) {
-    if (dir->empty()) continue;
+  for (const std::string* dir : {&cg.memory, &cg.pids}) {
+    if (dir->empty() || *dir == cg.v2) continue;
     if (auto st = write_file(*dir + "/cgroup.procs", value); !st) return st;
   }
   return {};

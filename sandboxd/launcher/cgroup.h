@@ -27,7 +27,10 @@ struct SandboxCgroups {
 
 // Creates the cgroups and writes the limits. Fails (closed) when a requested limit cannot be set.
 Result<SandboxCgroups> setup_cgroups(const std::string& name, const CgroupLimits& limits);
-Status cgroup_attach(const SandboxCgroups& cgroups, pid_t pid);
+// Moves pid into the v1 cgroups (memory, pids). The v2 cgroup is joined at clone time
+// (CLONE_INTO_CGROUP), which costs nothing; a v1 move waits for an RCU grace period (~10 ms).
+Status cgroup_attach_v1(const SandboxCgroups& cgroups, pid_t pid);
+bool cgroup_needs_v1_attach(const SandboxCgroups& cgroups);
 // Kills whatever is left (cgroup.kill on v2) and removes the cgroups.
 void cgroup_destroy(const SandboxCgroups& cgroups);
 // The memory cgroup recorded an OOM kill.

@@ -155,13 +155,22 @@ int step_die_with_parent(const ChildSpec&) {
   return ::prctl(PR_SET_PDEATHSIG, SIGKILL) == 0 ? 0 : errno;
 }
 
-int step_wait_for_parent(const ChildSpec& spec) {
+void wait_for_release(const ChildSpec& spec) {
   char byte = 0;
   ssize_t n;
   do {
     n = ::read(spec.release_read_fd, &byte, 1);
   } while (n < 0 && errno == EINTR);
   if (n != 1) _exit(125);  // the parent is gone or gave up: nothing to report to
+}
+
+int step_wait_for_parent(const ChildSpec& spec) {
+  wait_for_release(spec);
+  return 0;
+}
+
+int step_wait_for_cgroups(const ChildSpec& spec) {
+  wait_for_release(spec);
   ::close(spec.release_read_fd);
   return 0;
 }
@@ -326,7 +335,7 @@ constexpr Step kSteps[] = {
      step_die_with_parent},
     {{"fixed-fds", "the report pipe at a fixed number, so one close_range drops the rest"},
      step_fixed_fds},
-    {{"wait-for-parent", "the parent writes uid/gid maps and joins cgroups before we go on"},
+    {{"wait-for-parent", "the parent writes the uid/gid maps before we create anything"},
      step_wait_for_parent},
     {{"cgroup-namespace", "entered after the parent moved us, so /proc/self/cgroup shows only /"},
      step_cgroup_namespace},
@@ -346,6 +355,8 @@ constexpr Step kSteps[] = {
     {{"drop-capabilities", "securebits, bounding set, ambient set, then every capability"},
      step_drop_capabilities},
     {{"rlimits", "open files, file size, processes, no core dumps"}, step_rlimits},
+    {{"wait-for-cgroups", "memory and pids limits hold before anything can fork or run"},
+     step_wait_for_cgroups},
     {{"close-fds", "descriptors the caller leaked must not reach the command"}, step_close_fds},
     {{"no-new-privs", "Landlock and seccomp need it; setuid binaries gain nothing"},
      step_no_new_privs},

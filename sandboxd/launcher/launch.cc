@@ -15,6 +15,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
 #include <cstring>
 
 #include "sandboxd/launcher/cgroup.h"
@@ -88,9 +91,13 @@ std::string hint_for_step(const std::string& message, int err) {
   return {};
 }
 
-pid_t clone_sandbox(bool namespaces, int* pidfd) {
+pid_t clone_sandbox(bool namespaces, int cgroup_fd, int* pidfd) {
   clone_args args{};
   args.flags = CLONE_PIDFD;
+  if (cgroup_fd >= 0) {
+    args.flags |= CLONE_INTO_CGROUP;
+    args.cgroup = static_cast<std::uint64_t>(cgroup_fd);
+  }
   if (namespaces) {
     args.flags |= CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS |
                   CLONE_NEWNET;
@@ -109,11 +116,33 @@ sigset_t supervised_signals() {
   return set;
 }
 
+// MOAT_TRACE_SETUP=1 prints how long each phase of the launch took, for performance work.
+class PhaseClock {
+ public:
+  PhaseClock() : enabled_(std::getenv("MOAT_TRACE_SETUP") != nullptr) { last_ = now(); }
+  void mark(const char* phase) {
+    if (!enabled_) return;
+    double t = now();
+    std::fprintf(stderr, "moat: %-22s %7.3f ms\n", phase, (t - last_) * 1e3);
+    last_ = t;
+  }
+
+ private:
+  static double now() {
+    timespec ts{};
+    ::clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+  }
+  bool enabled_;
+  double last_;
+};
+
 }  // namespace
 
 Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<std::string>& argv,
                                    const LaunchOptions& options) {
   LaunchResult result;
+  PhaseClock clock;
   const bool namespaces = options.tier == Tier::kFull;
   const bool root = ::geteuid() == 0;
 
@@ -132,6 +161,7 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
   auto prepared = setup_child_spec(plan, argv, prepare_options);
   if (!prepared) return prepared.error();
   ChildSpec& spec = prepared->spec;
+  clock.mark("prepare");
   if (abi >= 6) spec.landlock_scoped = ll::kScopeAbstractUnixSocket | ll::kScopeSignal;
   // Without a network namespace, Landlock's TCP rules are what keeps `net: none` closed.
   if (!namespaces && plan.network == policy::NetworkMode::kNone && abi >= 4) {
@@ -189,8 +219,15 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
 
   if (!namespaces) ::prctl(PR_SET_CHILD_SUBREAPER, 1);
 
+  UniqueFd cgroup_fd;
+  if (!cgroups.v2.empty()) {
+    cgroup_fd.reset(::open(cgroups.v2.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!cgroup_fd.valid()) {
+      return syscall_error("opening the sandbox cgroup", "open", cgroups.v2, errno);
+    }
+  }
   int pidfd_raw = -1;
-  pid_t child = clone_sandbox(namespaces, &pidfd_raw);
+  pid_t child = clone_sandbox(namespaces, cgroup_fd.get(), &pidfd_raw);
   if (child < 0) {
     return syscall_error("creating the sandbox", "clone3",
                          namespaces ? "CLONE_NEWUSER|NEWNS|NEWPID|NEWIPC|NEWUTS|NEWNET" : "", errno,
@@ -205,25 +242,32 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
     run_sandbox_child(spec);
   }
   UniqueFd pidfd(pidfd_raw);
+  clock.mark("cgroups+clone");
   release->first.reset();
   report->second.reset();
 
   auto kill_child = [&] { ::syscall(SYS_pidfd_send_signal, pidfd.get(), SIGKILL, nullptr, 0); };
+  // Two releases: after the id maps the child builds its mounts while we move it into the v1
+  // cgroups (slow: an RCU grace period); it waits for the second before it can fork or exec.
+  auto release_child = [&]() -> Status {
+    char go = 1;
+    if (::write(release->second.get(), &go, 1) != 1) {
+      return syscall_error("releasing the sandbox", "write", "release pipe", errno);
+    }
+    return {};
+  };
   Status attach;
   if (namespaces) attach = write_id_maps(child);
-  if (attach && root) attach = cgroup_attach(cgroups, child);
+  if (attach) attach = release_child();
+  if (attach && root && cgroup_needs_v1_attach(cgroups)) attach = cgroup_attach_v1(cgroups, child);
+  if (attach) attach = release_child();
   if (!attach) {
     kill_child();
     ::waitpid(child, nullptr, 0);
     return attach.error();
   }
-  char go = 1;
-  if (::write(release->second.get(), &go, 1) != 1) {
-    kill_child();
-    ::waitpid(child, nullptr, 0);
-    return syscall_error("releasing the sandbox", "write", "release pipe", errno);
-  }
   release->second.reset();
+  clock.mark("maps+cgroup attach");
 
   UniqueFd sigfd(::signalfd(-1, &signals, SFD_CLOEXEC));
   UniqueFd timer;
@@ -256,6 +300,8 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
         if (r.kind == ReportKind::kSetupFailed) setup_failure = r;
         if (r.kind == ReportKind::kExecFailed) exec_failure = r;
         if (r.kind == ReportKind::kExited) exited = r;
+        if (r.kind == ReportKind::kReady) clock.mark("child setup");
+        if (r.kind == ReportKind::kExited) clock.mark("command");
       } else if (got <= 0) {
         report_open = false;
       }
@@ -285,6 +331,7 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
     }
   }
   result.oom_killed = root && cgroup_oom_killed(cgroups);
+  clock.mark("sandbox exit");
 
   if (setup_failure) {
     std::string message = describe_setup_failure(*setup_failure, spec);

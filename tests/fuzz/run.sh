@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Runs every libFuzzer target for a bounded time on its seed corpus. Usage: run.sh BUILD_DIR SECONDS
+# A crash, leak or timeout fails the run; the reproducer stays in the build dir.
+set -euo pipefail
+build=$1
+seconds=${2:-60}
+cd "$build/tests/fuzz"
+for target in fuzz_profile; do
+  corpus="corpus/${target#fuzz_}"
+  work=$(mktemp -d)
+  echo "fuzz: $target for ${seconds}s"
+  ./"$target" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+    "$work" "$corpus" 2>&1 | tail -n 4
+  rm -rf "$work"
+done
