@@ -36,7 +36,11 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--timeout", timeout, "kill everything after this long (30s, 10m, 1h)");
   run_cmd->add_option("--keep-env", run.overrides.keep_env, "pass this variable through")
       ->type_name("NAME");
-  run_cmd->add_flag("--allow-tier", run.allow_tier_landlock, "");
+  run_cmd->add_flag("--allow-tier", run.allow_tier_landlock,
+                    "--allow-tier landlock: fall back to the landlock tier without user namespaces");
+  std::string tier;
+  run_cmd->add_option("--tier", tier, "full (default) | landlock: the weaker tier, explicitly")
+      ->check(CLI::IsMember({"full", "landlock"}));
   run_cmd->add_flag("--allow-degraded", run.allow_degraded,
                     "run without limits that need root (warned)");
   run_cmd->add_option("command", run.command, "the command and its arguments")->required();
@@ -82,6 +86,7 @@ int main(int argc, char** argv) {
 
   try {
     if (*run_cmd) {
+      run.force_tier_landlock = tier == "landlock";
       if (!net.empty()) {
         run.overrides.network =
             net == "host" ? moat::policy::NetworkMode::kHost : moat::policy::NetworkMode::kNone;

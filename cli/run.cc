@@ -44,22 +44,34 @@ int run_main(const RunOptions& options) {
 
   launcher::LaunchOptions launch;
   launch.allow_missing_limits = options.allow_degraded;
+  launch.warn = [](const std::string& w) { std::fprintf(stderr, "moat: WARNING: %s\n", w.c_str()); };
   bool landlock_ok = options.allow_tier_landlock || plan.min_tier == policy::Tier::kLandlock;
-  auto result = launcher::run_sandboxed(plan, options.command, launch);
-  if (!result && result.error().code == ErrorCode::kSyscall && result.error().call == "clone3" &&
-      landlock_ok) {
-    std::fprintf(stderr,
-                 "moat: WARNING: user namespaces are unavailable (%s); running in the landlock "
-                 "tier: no private mounts, pid or network namespace (see `moat doctor`)\n",
-                 result.error().to_string().c_str());
+  constexpr const char* kLandlockTierLoss =
+      "tier landlock: no private mounts (the host's files stay visible where Landlock allows "
+      "reading), no pid namespace (leftover processes are killed by moat instead), no network "
+      "namespace (TCP closed by Landlock, other IP sockets by seccomp), no cgroup limits";
+  if (options.force_tier_landlock) {
     launch.tier = launcher::Tier::kLandlock;
-    result = launcher::run_sandboxed(plan, options.command, launch);
+    launch.warn(kLandlockTierLoss);
+  }
+  auto result = launcher::run_sandboxed(plan, options.command, launch);
+  if (!result && launch.tier == launcher::Tier::kFull && result.error().code == ErrorCode::kSyscall &&
+      result.error().call == "clone3") {
+    if (!landlock_ok) {
+      std::fprintf(stderr,
+                   "moat: user namespaces are unavailable, so the full tier cannot run. "
+                   "`moat doctor` says why; --allow-tier landlock runs with less protection.\n");
+    } else {
+      launch.warn("user namespaces are unavailable (" + result.error().to_string() + ")");
+      launch.warn(kLandlockTierLoss);
+      launch.tier = launcher::Tier::kLandlock;
+      result = launcher::run_sandboxed(plan, options.command, launch);
+    }
   }
   if (!result) {
     std::fprintf(stderr, "moat: %s\n", result.error().to_string().c_str());
     return exit_code_for(result.error());
   }
-  for (const std::string& w : result->warnings) std::fprintf(stderr, "moat: WARNING: %s\n", w.c_str());
   if (result->timed_out) {
     std::fprintf(stderr, "moat: time limit reached; every process of the sandbox was killed\n");
   }

@@ -11,7 +11,8 @@ namespace moat::cli {
 struct RunOptions {
   std::string profile = "base";
   policy::Overrides overrides;
-  bool allow_tier_landlock = false;
+  bool allow_tier_landlock = false;  // fall back to the landlock tier without user namespaces
+  bool force_tier_landlock = false;  // --tier landlock: use it even where namespaces work
   bool allow_degraded = false;
   std::vector<std::string> command;
 };

@@ -99,6 +99,10 @@ int bind(const char* source, const char* target, bool read_only, bool no_exec, b
 
 int apply_mount_op(const MountOp& op) {
   const char* target = op.staged_target.c_str();
+  if (op.optional) {
+    struct stat st {};
+    if (::lstat(target, &st) != 0) return 0;
+  }
   if (op.kind == MountKind::kSymlink) {
     if (int err = make_parents(target)) return err;
     if (::symlink(op.source.c_str(), target) != 0 && errno != EEXIST) return errno;
@@ -315,6 +319,12 @@ int step_landlock_restrict(const ChildSpec&) {
   return 0;
 }
 
+int step_not_dumpable(const ChildSpec&) {
+  // pid 1 holds the report pipe: the command must not read its memory or steal its fds through
+  // /proc/1 (dumpable resets to 1 at the command's execve).
+  return ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == 0 ? 0 : errno;
+}
+
 int step_seccomp(const ChildSpec& spec) {
   sock_fprog prog{};
   prog.len = static_cast<unsigned short>(spec.seccomp_program.size());
@@ -360,6 +370,7 @@ constexpr Step kSteps[] = {
     {{"close-fds", "descriptors the caller leaked must not reach the command"}, step_close_fds},
     {{"no-new-privs", "Landlock and seccomp need it; setuid binaries gain nothing"},
      step_no_new_privs},
+    {{"not-dumpable", "the command cannot ptrace or read pid 1 through /proc"}, step_not_dumpable},
     {{"landlock-restrict", "file access rules and scopes, enforced by the kernel from now on"},
      step_landlock_restrict},
     {{"seccomp", "last: it forbids calls the earlier steps needed (mount, pivot_root)"},

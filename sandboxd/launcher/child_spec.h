@@ -33,6 +33,7 @@ struct MountOp {
   bool read_only = true;
   bool no_exec = false;
   unsigned mode = 0755;  // tmpfs root mode / placeholder mode
+  bool optional = false;  // skip when the target does not exist (kernel-dependent /proc files)
   std::string why;       // for errors and `moat explain`
 
   // Precomputed for the child: "/oldroot" + source, "/newroot" + target, tmpfs options.

@@ -2,7 +2,9 @@
 // over the child's reports, forwarded signals, the timeout and the child's pidfd.
 #include "sandboxd/launcher/launch.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <linux/sched.h>
 #include <poll.h>
 #include <sched.h>
@@ -19,6 +21,9 @@
 #include <cstdlib>
 #include <ctime>
 #include <cstring>
+#include <fstream>
+#include <map>
+#include <sstream>
 
 #include "sandboxd/launcher/cgroup.h"
 #include "sandboxd/launcher/child.h"
@@ -137,6 +142,52 @@ class PhaseClock {
   double last_;
 };
 
+// Tier landlock has no pid namespace: every process that descends from us (orphans reparent to
+// us, the subreaper) is killed until none is left.
+void kill_descendants() {
+  const pid_t self = ::getpid();
+  for (int round = 0; round < 50; ++round) {
+    std::map<pid_t, pid_t> parent;
+    if (DIR* proc = ::opendir("/proc")) {
+      while (dirent* d = ::readdir(proc)) {
+        pid_t pid = static_cast<pid_t>(std::atoi(d->d_name));
+        if (pid <= 0) continue;
+        std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+        std::string line;
+        std::getline(stat, line);
+        auto close_paren = line.rfind(')');
+        if (close_paren == std::string::npos) continue;
+        std::istringstream rest(line.substr(close_paren + 2));
+        char state;
+        pid_t ppid;
+        if (rest >> state >> ppid) parent[pid] = ppid;
+      }
+      ::closedir(proc);
+    }
+    std::vector<pid_t> victims;
+    for (const auto& [pid, ppid] : parent) {
+      for (pid_t p = ppid, hops = 0; p > 1 && hops < 64; p = parent.count(p) ? parent[p] : 0, ++hops) {
+        if (p == self) {
+          victims.push_back(pid);
+          break;
+        }
+      }
+    }
+    if (victims.empty()) return;
+    for (pid_t pid : victims) ::kill(pid, SIGKILL);
+    while (::waitpid(-1, nullptr, WNOHANG) > 0) {
+    }
+    ::usleep(1000);
+  }
+}
+
+void remove_tree(const std::string& path) {
+  ::nftw(path.c_str(), [](const char* p, const struct stat*, int, struct FTW*) {
+    ::remove(p);
+    return 0;
+  }, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 }  // namespace
 
 Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<std::string>& argv,
@@ -158,10 +209,35 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
   prepare_options.namespaces = namespaces;
   prepare_options.landlock_abi = abi;
   prepare_options.running_as_root = root;
+  std::string private_tmp;
+  if (!namespaces) {
+    const char* base = std::getenv("TMPDIR");
+    std::string pattern = std::string(base != nullptr && base[0] == '/' ? base : "/tmp") +
+                          "/moat-tmp-XXXXXX";
+    if (::mkdtemp(pattern.data()) == nullptr) {
+      return syscall_error("creating the sandbox's private temporary directory", "mkdtemp",
+                           pattern, errno);
+    }
+    private_tmp = pattern;
+    prepare_options.private_tmpdir = private_tmp;
+  }
+  struct TmpCleanup {
+    const std::string& path;
+    ~TmpCleanup() {
+      if (!path.empty()) remove_tree(path);
+    }
+  } tmp_cleanup{private_tmp};
   auto prepared = setup_child_spec(plan, argv, prepare_options);
   if (!prepared) return prepared.error();
   ChildSpec& spec = prepared->spec;
   clock.mark("prepare");
+  if (!prepared->narrowed.empty()) {
+    std::string list;
+    for (const std::string& n : prepared->narrowed) list += " " + n;
+    options.warn("tier landlock: nothing new can be created directly in" + list +
+                              " (a protected or denied path lies below, and without mounts "
+                              "Landlock can only narrow whole directories)");
+  }
   if (abi >= 6) spec.landlock_scoped = ll::kScopeAbstractUnixSocket | ll::kScopeSignal;
   // Without a network namespace, Landlock's TCP rules are what keeps `net: none` closed.
   if (!namespaces && plan.network == policy::NetworkMode::kNone && abi >= 4) {
@@ -187,7 +263,7 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
                          "run as root, remove limits.memory, or pass --allow-degraded to run "
                          "without the memory limit");
     if (!options.allow_missing_limits) return e;
-    result.warnings.push_back("running WITHOUT the memory limit (--allow-degraded)");
+    options.warn("running WITHOUT the memory limit (--allow-degraded)");
   }
   struct CgroupCleanup {
     const SandboxCgroups& cg;
@@ -324,12 +400,7 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
       timer.reset();
     }
   }
-  if (!namespaces) {
-    // No pid namespace: orphans were reparented to us (subreaper); none may outlive the run.
-    ::kill(-child, SIGKILL);
-    while (::waitpid(-1, nullptr, WNOHANG) > 0) {
-    }
-  }
+  if (!namespaces) kill_descendants();
   result.oom_killed = root && cgroup_oom_killed(cgroups);
   clock.mark("sandbox exit");
 

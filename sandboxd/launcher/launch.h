@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -17,6 +18,7 @@ enum class Tier { kFull, kLandlock };
 struct LaunchOptions {
   Tier tier = Tier::kFull;
   bool allow_missing_limits = false;  // --allow-degraded: run without cgroup limits, warned
+  std::function<void(const std::string&)> warn;  // printed at once, before the command starts
 };
 
 struct LaunchResult {
@@ -24,7 +26,6 @@ struct LaunchResult {
   bool timed_out = false;
   bool oom_killed = false;
   int leftovers = 0;      // processes still running when the command exited (killed)
-  std::vector<std::string> warnings;
 };
 
 // Runs argv in a sandbox built from plan. Errors are setup errors (exit 125) or not-found/126.

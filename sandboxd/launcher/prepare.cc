@@ -2,6 +2,7 @@
 // Order matters: ops are sorted by target so parents are mounted before their children.
 #include "sandboxd/launcher/prepare.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -104,11 +105,27 @@ class SpecBuilder {
       finish_mounts();
       spec.mounts = std::move(ops_);
     }
-    add_landlock();
+    if (options_.namespaces) {
+      add_landlock();
+    } else {
+      add_landlock_without_mounts(out.narrowed);
+    }
     spec.landlock_abi = options_.landlock_abi;
     spec.landlock_paths = std::move(landlock_);
 
-    auto program = compile_seccomp_filter(policy::default_syscall_rules());
+    std::vector<policy::SyscallRule> rules = policy::default_syscall_rules();
+    if (!options_.namespaces && plan_.network == policy::NetworkMode::kNone) {
+      // No network namespace: `net: none` must close UDP too, which Landlock does not cover.
+      for (std::uint64_t family : {2ull /*AF_INET*/, 10ull /*AF_INET6*/}) {
+        policy::SyscallRule rule;
+        rule.name = "socket";
+        rule.err = EACCES;
+        rule.args.push_back({0, 0xffffffffull, family});
+        rule.why = "network: none without a network namespace";
+        rules.push_back(rule);
+      }
+    }
+    auto program = compile_seccomp_filter(rules);
     if (!program) return program.error();
     spec.seccomp_program = std::move(*program);
 
@@ -116,6 +133,10 @@ class SpecBuilder {
     spec.cwd = plan_.cwd;
     spec.argv_storage = argv;
     for (const policy::EnvVar& var : plan_.env) {
+      if (!options_.namespaces && var.name == "TMPDIR") {
+        spec.env_storage.push_back("TMPDIR=" + options_.private_tmpdir);
+        continue;
+      }
       spec.env_storage.push_back(var.name + "=" + var.value);
     }
     if (std::none_of(plan_.env.begin(), plan_.env.end(),
@@ -145,6 +166,28 @@ class SpecBuilder {
     proc.target = "/proc";
     proc.why = "a fresh /proc that shows only the sandbox's processes";
     add(std::move(proc));
+
+    // procfs shows the host's sysctls and trigger files; with moat run as root the command's
+    // uid owns them (uid 0), so they are made read-only or masked like container runtimes do.
+    for (const char* path : {"/proc/sys", "/proc/irq", "/proc/bus", "/proc/fs"}) {
+      MountOp op;
+      op.kind = MountKind::kSelfBind;
+      op.target = path;
+      op.read_only = true;
+      op.optional = true;
+      op.why = "kernel settings stay read-only";
+      add(std::move(op));
+    }
+    for (const char* path : {"/proc/sysrq-trigger", "/proc/kcore", "/proc/keys", "/proc/timer_list",
+                             "/proc/sched_debug", "/proc/kallsyms"}) {
+      MountOp op;
+      op.kind = MountKind::kMaskFile;
+      op.target = path;
+      op.is_dir = false;
+      op.optional = true;
+      op.why = "kernel internals are masked";
+      add(std::move(op));
+    }
 
     add_tmpfs("/dev", 0755, true, "a minimal /dev");
     for (const char* node : {"null", "zero", "full", "random", "urandom", "tty"}) {
@@ -379,7 +422,7 @@ class SpecBuilder {
     const std::uint64_t all = ll::fs_rights_for_abi(abi);
     if (options_.namespaces) {
       grant("/", ll::kReadDir, false);
-      grant("/proc", ll::kReadFile | ll::kReadDir | ll::kWriteFile, false);
+      grant("/proc", ll::kReadFile | ll::kReadDir, false);  // no writes: sysctls, sysrq
       grant("/dev", (ll::kReadFile | ll::kReadDir | ll::kWriteFile | ll::kIoctlDev) & all, false);
       grant("/dev/shm", all & ~ll::kExecute, false);
       grant(plan_.tmpdir, all, false);
@@ -395,6 +438,75 @@ class SpecBuilder {
     }
     for (const auto& extra : extra_grants_) {
       grant(extra.path, landlock_rights(extra.access, extra.is_dir, abi), true);
+    }
+  }
+
+  // Tier landlock: no mounts, so masks and protections become holes in the Landlock grants.
+  // A grant with a hole below it is split: directories on the way get only read rights, every
+  // other entry its full grant. Exact for read-only trees; in writable trees the directories on
+  // the way accept no new entries (reported as `narrowed`).
+  struct Hole {
+    std::string path;
+    bool deny;
+  };
+
+  void split_grant(const std::string& path, unsigned access, const std::vector<Hole>& holes,
+                   std::vector<std::string>& narrowed, int depth) {
+    const int abi = options_.landlock_abi;
+    HostEntry entry = inspect(path);
+    if (!entry.exists) return;
+    bool any_inside = false, any_deny_inside = false;
+    for (const Hole& h : holes) {
+      if (h.path == path) {
+        if (!h.deny) grant(path, landlock_rights(access & ~policy::kAccessWrite, entry.is_dir, abi),
+                           true);
+        return;
+      }
+      if (is_under(h.path, path)) {
+        any_inside = true;
+        any_deny_inside = any_deny_inside || h.deny;
+      }
+    }
+    if (!any_inside || !entry.is_dir || entry.is_symlink || depth > 32) {
+      if (!entry.is_symlink) grant(path, landlock_rights(access, entry.is_dir, abi), true);
+      return;
+    }
+    std::uint64_t self = ll::kReadDir;
+    if (!any_deny_inside) {
+      self |= ll::kReadFile | ((access & policy::kAccessExec) ? ll::kExecute : 0);
+    }
+    grant(path, self, true);
+    if (access & policy::kAccessWrite) narrowed.push_back(path);
+    DIR* dir = ::opendir(path.c_str());
+    if (dir == nullptr) return;
+    while (dirent* d = ::readdir(dir)) {
+      std::string name = d->d_name;
+      if (name == "." || name == "..") continue;
+      split_grant(path == "/" ? "/" + name : path + "/" + name, access, holes, narrowed,
+                  depth + 1);
+    }
+    ::closedir(dir);
+  }
+
+  void add_landlock_without_mounts(std::vector<std::string>& narrowed) {
+    const int abi = options_.landlock_abi;
+    const std::uint64_t all = ll::fs_rights_for_abi(abi);
+    // Other processes' /proc entries are closed by Landlock's ptrace scoping.
+    grant("/proc", ll::kReadFile | ll::kReadDir, false);
+    for (const char* node : {"/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom",
+                             "/dev/tty"}) {
+      grant(node, (ll::kReadFile | ll::kWriteFile | ll::kIoctlDev) & all, true);
+    }
+    grant("/dev/pts", (ll::kReadFile | ll::kWriteFile | ll::kIoctlDev) & all, true);
+    grant("/dev/shm", all & ~ll::kExecute, true);
+    grant(options_.private_tmpdir, all, false);
+
+    std::vector<Hole> holes;
+    for (const policy::DenyRule& d : plan_.deny) holes.push_back({d.path, true});
+    for (const policy::ProtectRule& p : plan_.protect) holes.push_back({p.path, false});
+    for (const policy::PathRule& rule : plan_.paths) {
+      if (rule.path == plan_.tmpdir) continue;  // replaced by the private directory
+      split_grant(rule.path, rule.access, holes, narrowed, 0);
     }
   }
 

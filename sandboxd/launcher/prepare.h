@@ -16,6 +16,8 @@ struct PrepareOptions {
   bool namespaces = true;  // tier full; false: tier landlock (no mounts)
   int landlock_abi = 0;    // from the probe
   bool running_as_root = false;
+  // Tier landlock only: a private directory on the host standing in for ${TMPDIR}.
+  std::string private_tmpdir;
 };
 
 struct Placeholder {
@@ -27,6 +29,9 @@ struct Prepared {
   ChildSpec spec;
   std::vector<Placeholder> placeholders;  // created on the host; remove after the run
   std::vector<std::string> skipped;       // grants whose path does not exist (for explain/warnings)
+  // Tier landlock only: writable directories in which nothing new can be created, because a
+  // protected path sits below them and Landlock rights are inherited by whole subtrees.
+  std::vector<std::string> narrowed;
 };
 
 Result<Prepared> setup_child_spec(const policy::Plan& plan, const std::vector<std::string>& argv,
