@@ -1,0 +1,185 @@
+// Unit tests for the parent-side preparation: mount table order, protections, masks, Landlock
+// rights and the seccomp program. Uses a scratch directory on the host; creates no sandbox.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "policy/syscall_rules.h"
+#include "sandboxd/launcher/prepare.h"
+#include "sandboxd/launcher/seccomp_filter.h"
+#include "sandboxd/sys/landlock.h"
+
+namespace moat::launcher {
+namespace {
+namespace fs = std::filesystem;
+namespace ll = sys::landlock;
+
+class PrepareTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/moat-prepare-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    root_ = tmpl;
+    project_ = root_ + "/project";
+    fs::create_directories(project_ + "/.git/objects");
+    std::ofstream(project_ + "/.git/config") << "[core]\n";
+    std::ofstream(project_ + "/secret.env") << "TOKEN=1\n";
+  }
+  void TearDown() override { fs::remove_all(root_); }
+
+  policy::Plan plan() const {
+    policy::Plan p;
+    p.home = root_ + "/home";
+    p.project = project_;
+    p.cwd = project_;
+    p.tmpdir = "/tmp";
+    p.paths.push_back({"/usr", policy::kAccessRead | policy::kAccessExec, {}});
+    p.paths.push_back({project_, policy::kAccessRead | policy::kAccessWrite | policy::kAccessExec,
+                       {}});
+    p.deny.push_back({project_ + "/secret.env", {}});
+    p.protect.push_back({project_ + "/.git/hooks", "git-hooks", true, {}});
+    p.protect.push_back({project_ + "/.git/config", "git-config", false, {}});
+    p.env.push_back({"PATH", "/usr/bin"});
+    return p;
+  }
+
+  static const MountOp* find(const ChildSpec& spec, MountKind kind, const std::string& target) {
+    for (const MountOp& op : spec.mounts) {
+      if (op.kind == kind && op.target == target) return &op;
+    }
+    return nullptr;
+  }
+
+  std::string root_, project_;
+};
+
+TEST_F(PrepareTest, ParentsAreMountedBeforeChildren) {
+  PrepareOptions options;
+  options.landlock_abi = 7;
+  auto prepared = setup_child_spec(plan(), {"/bin/true"}, options);
+  ASSERT_TRUE(prepared.ok()) << prepared.error().to_string();
+  const auto& mounts = prepared->spec.mounts;
+  for (size_t i = 0; i < mounts.size(); ++i) {
+    for (size_t j = i + 1; j < mounts.size(); ++j) {
+      const std::string& later = mounts[j].target;
+      const std::string& earlier = mounts[i].target;
+      bool later_is_parent = earlier.size() > later.size() &&
+                             earlier.compare(0, later.size(), later) == 0 &&
+                             earlier[later.size()] == '/';
+      EXPECT_FALSE(later_is_parent) << later << " is mounted after its child " << earlier;
+    }
+  }
+  remove_placeholders(prepared->placeholders);
+}
+
+TEST_F(PrepareTest, ProtectedPathsAreReadOnlyAndTheirAncestorsPinned) {
+  PrepareOptions options;
+  options.landlock_abi = 7;
+  auto prepared = setup_child_spec(plan(), {"/bin/true"}, options);
+  ASSERT_TRUE(prepared.ok());
+  const ChildSpec& spec = prepared->spec;
+  const MountOp* git = find(spec, MountKind::kSelfBind, project_ + "/.git");
+  ASSERT_NE(git, nullptr) << ".git must be a mount point so it cannot be renamed away";
+  EXPECT_FALSE(git->read_only);
+  const MountOp* config = find(spec, MountKind::kSelfBind, project_ + "/.git/config");
+  ASSERT_NE(config, nullptr);
+  EXPECT_TRUE(config->read_only);
+  const MountOp* hooks = find(spec, MountKind::kSelfBind, project_ + "/.git/hooks");
+  ASSERT_NE(hooks, nullptr);
+  EXPECT_TRUE(hooks->read_only);
+  // The missing hooks directory got a placeholder on the host, and it goes away afterwards.
+  ASSERT_EQ(prepared->placeholders.size(), 1u);
+  EXPECT_EQ(prepared->placeholders[0].path, project_ + "/.git/hooks");
+  EXPECT_TRUE(fs::is_directory(project_ + "/.git/hooks"));
+  remove_placeholders(prepared->placeholders);
+  EXPECT_FALSE(fs::exists(project_ + "/.git/hooks"));
+}
+
+TEST_F(PrepareTest, DeniedFileInsideAGrantIsMasked) {
+  PrepareOptions options;
+  options.landlock_abi = 7;
+  auto prepared = setup_child_spec(plan(), {"/bin/true"}, options);
+  ASSERT_TRUE(prepared.ok());
+  EXPECT_NE(find(prepared->spec, MountKind::kMaskFile, project_ + "/secret.env"), nullptr);
+  remove_placeholders(prepared->placeholders);
+}
+
+TEST_F(PrepareTest, HomeIsAPrivateTmpfs) {
+  PrepareOptions options;
+  options.landlock_abi = 7;
+  auto prepared = setup_child_spec(plan(), {"/bin/true"}, options);
+  ASSERT_TRUE(prepared.ok());
+  const MountOp* home = find(prepared->spec, MountKind::kTmpfs, root_ + "/home");
+  ASSERT_NE(home, nullptr);
+  EXPECT_EQ(home->fs_options, "mode=0700");
+  remove_placeholders(prepared->placeholders);
+}
+
+TEST_F(PrepareTest, LandlockTierSplitsGrantsAroundProtectedPaths) {
+  PrepareOptions options;
+  options.namespaces = false;
+  options.landlock_abi = 7;
+  options.private_tmpdir = root_;
+  auto prepared = setup_child_spec(plan(), {"/bin/true"}, options);
+  ASSERT_TRUE(prepared.ok());
+  EXPECT_TRUE(prepared->spec.mounts.empty());
+  std::uint64_t project_rights = 0, objects_rights = 0;
+  bool secret_granted = false;
+  for (const LandlockPath& p : prepared->spec.landlock_paths) {
+    if (p.path == project_) project_rights = p.rights;
+    if (p.path == project_ + "/.git/objects") objects_rights = p.rights;
+    if (p.path == project_ + "/secret.env") secret_granted = true;
+  }
+  EXPECT_EQ(project_rights & ll::kMakeReg, 0u) << "the project root itself must not be writable";
+  EXPECT_EQ(project_rights & ll::kReadFile, 0u) << "a denied file lies below: no recursive read";
+  EXPECT_NE(objects_rights & ll::kMakeReg, 0u) << "siblings of protected paths stay writable";
+  EXPECT_FALSE(secret_granted);
+  EXPECT_NE(std::find(prepared->narrowed.begin(), prepared->narrowed.end(), project_),
+            prepared->narrowed.end());
+}
+
+TEST(LandlockRights, FilesGetOnlyFileRights) {
+  std::uint64_t file = landlock_rights(policy::kAccessRead | policy::kAccessWrite, false, 7);
+  EXPECT_EQ(file & ll::kMakeReg, 0u);
+  EXPECT_EQ(file & ll::kReadDir, 0u);
+  EXPECT_NE(file & ll::kWriteFile, 0u);
+  std::uint64_t dir = landlock_rights(policy::kAccessRead, true, 7);
+  EXPECT_EQ(dir, ll::kReadFile | ll::kReadDir);
+  std::uint64_t exec = landlock_rights(policy::kAccessRead | policy::kAccessExec, true, 1);
+  EXPECT_EQ(exec, ll::kReadFile | ll::kReadDir | ll::kExecute);
+  EXPECT_EQ(landlock_rights(policy::kAccessWrite, true, 1) & ll::kTruncate, 0u)
+      << "ABI 1 does not know TRUNCATE";
+}
+
+TEST(SeccompFilter, DefaultRulesCompile) {
+  auto program = compile_seccomp_filter(policy::default_syscall_rules());
+  ASSERT_TRUE(program.ok()) << program.error().to_string();
+  EXPECT_GT(program->size(), 50u);
+}
+
+TEST(SeccompFilter, UnknownSyscallIsAnError) {
+  policy::SyscallRule rule;
+  rule.name = "no_such_syscall";
+  rule.err = 1;
+  auto program = compile_seccomp_filter({rule});
+  ASSERT_FALSE(program.ok());
+  EXPECT_EQ(program.error().code, ErrorCode::kInternal);
+}
+
+TEST(SyscallRules, CoverTheEscapeClasses) {
+  std::vector<std::string> names;
+  for (const auto& r : policy::default_syscall_rules()) names.push_back(r.name);
+  for (const char* must : {"ptrace", "process_vm_readv", "mount", "bpf", "perf_event_open",
+                           "keyctl", "userfaultfd", "io_uring_setup", "unshare", "setns", "ioctl",
+                           "chmod", "fchmodat", "setxattr", "open_by_handle_at"}) {
+    EXPECT_NE(std::find(names.begin(), names.end(), must), names.end()) << must;
+  }
+}
+
+}  // namespace
+}  // namespace moat::launcher
