@@ -32,8 +32,39 @@ int exit_code_for(const Error& e) {
 
 }  // namespace
 
+// A project directory that would make the whole system, or every home, writable is a mistake
+// (moat run from / or /home), never a sandbox.
+std::string unsafe_project_reason(const std::string& project, const std::string& home) {
+  if (project == "/") return "it is the root directory";
+  for (const char* system : {"/usr", "/etc", "/bin", "/sbin", "/lib", "/lib64", "/var", "/boot",
+                             "/proc", "/sys", "/dev", "/run", "/opt", "/srv"}) {
+    std::string s = system;
+    if (project == s || project.rfind(s + "/", 0) == 0) {
+      if (s == "/var" && project.rfind("/var/tmp/", 0) == 0) continue;
+      if (s == "/opt" || s == "/srv") {
+        if (project != s) continue;  // projects may live below /opt or /srv, not be them
+      }
+      return "it is a system directory (" + s + ")";
+    }
+  }
+  for (const char* shared : {"/home", "/tmp", "/var/tmp", "/mnt", "/media"}) {
+    if (project == shared) return std::string("it is shared by every user (") + shared + ")";
+  }
+  if (home.size() > project.size() && home.rfind(project + "/", 0) == 0) {
+    return "it contains your home directory (" + home + ")";
+  }
+  return {};
+}
+
 int run_main(const RunOptions& options) {
   policy::Context ctx = gather_context();
+  if (std::string why = unsafe_project_reason(ctx.project, ctx.home); !why.empty()) {
+    std::fprintf(stderr,
+                 "moat: refusing to run with %s as the project (writable): %s.\n"
+                 "  hint: cd into the project directory first\n",
+                 ctx.project.c_str(), why.c_str());
+    return 125;
+  }
   policy::CompileOutput compiled = policy::compile_profile(options.profile, ctx, options.overrides);
   if (print_diagnostics(compiled.diagnostics) || !compiled.plan) {
     std::fprintf(stderr, "moat: profile '%s' has errors; nothing was started\n",
