@@ -118,7 +118,7 @@ class Compiler {
     for (const Resolved& d : deny) plan.deny.push_back(DenyRule{d.path, d.at});
     for (const Resolved& pr : protect) {
       plan.protect.push_back(
-          ProtectRule{pr.path, "profile", pr.entry->text.ends_with("/"), pr.at});
+          ProtectRule{pr.path, "profile", pr.entry->text.ends_with("/"), pr.at, {}});
     }
     dedupe_sort(plan.deny);
     dedupe_sort(plan.protect);
@@ -205,8 +205,8 @@ class Compiler {
         if (g.deny) {
           plan.deny.push_back(DenyRule{path, kBuiltIn});
         } else {
-          plan.protect.push_back(
-              ProtectRule{path, std::string(g.name), raw.ends_with("/"), kBuiltIn});
+          plan.protect.push_back(ProtectRule{path, std::string(g.name), raw.ends_with("/"),
+                                             kBuiltIn, std::string(placeholder_content(raw))});
         }
         // A grant aimed at (or inside) a protected path does not lift the protection.
         for (const Resolved& r : grants) {

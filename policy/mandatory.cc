@@ -19,7 +19,8 @@ const std::vector<MandatoryGroup>& mandatory_groups() {
       {"git-hooks", false, "the project's git hooks (run by the next git command)",
        {"${PROJECT}/.git/hooks/"}},
       {"git-config", false, "the project's git configuration (can name programs git runs)",
-       {"${PROJECT}/.git/config"}},
+       // commondir would redirect git to a config and hooks elsewhere in the project.
+       {"${PROJECT}/.git/config", "${PROJECT}/.git/commondir"}},
       {"editor-tasks", false, "editor task files that run commands when the project is opened",
        {"${PROJECT}/.vscode/tasks.json", "${PROJECT}/.vscode/launch.json"}},
       {"secret-stores", true, "credential stores (keys, tokens, cloud logins)",
@@ -31,6 +32,13 @@ const std::vector<MandatoryGroup>& mandatory_groups() {
         "${HOME}/.password-store/"}},
   };
   return groups;
+}
+
+std::string_view placeholder_content(std::string_view raw_path) {
+  // An empty commondir makes git die; "." names the git dir itself, which is what its absence
+  // means.
+  if (raw_path == "${PROJECT}/.git/commondir") return ".\n";
+  return {};
 }
 
 std::vector<std::string> mandatory_group_names() {

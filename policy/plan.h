@@ -44,6 +44,7 @@ struct ProtectRule {
   std::string protection;  // name of the mandatory protection ("git-hooks"), or "profile"
   bool directory = false;  // what a placeholder must be when the path does not exist yet
   SourceRef origin;
+  std::string placeholder;  // content of a file placeholder (empty: an empty file)
 };
 
 struct Limits {

@@ -5,6 +5,9 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <linux/seccomp.h>
 #include <linux/securebits.h>
 #include <sched.h>
@@ -245,6 +248,23 @@ int step_hostname(const ChildSpec& spec) {
   return ::sethostname(spec.hostname.data(), spec.hostname.size()) == 0 ? 0 : errno;
 }
 
+int step_loopback_up(const ChildSpec& spec) {
+  if (!spec.namespaces) return 0;
+  int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return errno;
+  ifreq req{};
+  std::memcpy(req.ifr_name, "lo", 3);
+  int err = 0;
+  if (::ioctl(fd, SIOCGIFFLAGS, &req) != 0) {
+    err = errno;
+  } else {
+    req.ifr_flags = static_cast<short>(req.ifr_flags | IFF_UP | IFF_RUNNING);
+    if (::ioctl(fd, SIOCSIFFLAGS, &req) != 0) err = errno;
+  }
+  ::close(fd);
+  return err;
+}
+
 int step_landlock_ruleset(const ChildSpec& spec) {
   ll::RulesetAttr attr{};
   attr.handled_access_fs = ll::fs_rights_for_abi(spec.landlock_abi);
@@ -360,6 +380,8 @@ constexpr Step kSteps[] = {
     {{"readonly-root", "the root tmpfs becomes read-only once every mount point exists"},
      step_readonly_root},
     {{"hostname", "a hostname that says where the command runs"}, step_hostname},
+    {{"loopback-up", "the new network namespace's lo: local test servers keep working"},
+     step_loopback_up},
     {{"landlock-ruleset", "path rules are opened inside the new root, before capabilities go"},
      step_landlock_ruleset},
     {{"drop-capabilities", "securebits, bounding set, ambient set, then every capability"},

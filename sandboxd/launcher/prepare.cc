@@ -14,6 +14,7 @@
 #include <optional>
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 
 #include "policy/syscall_rules.h"
 #include "sandboxd/launcher/seccomp_filter.h"
@@ -357,8 +358,18 @@ class SpecBuilder {
                                  as_dir ? "mkdir" : "open", candidate, errno,
                                  "the parent directory must be writable by you");
           }
-          if (!as_dir) ::close(rc);
-          placeholders.push_back({candidate, as_dir});
+          std::string content = last ? rule.placeholder : std::string();
+          if (!as_dir) {
+            if (!content.empty() &&
+                ::write(rc, content.data(), content.size()) != static_cast<ssize_t>(content.size())) {
+              int err = errno;
+              ::close(rc);
+              ::unlink(candidate.c_str());
+              return syscall_error("writing a placeholder", "write", candidate, err);
+            }
+            ::close(rc);
+          }
+          placeholders.push_back({candidate, as_dir, content});
           add_self_bind(candidate, as_dir, true, why);
           break;
         }
@@ -569,8 +580,11 @@ void remove_placeholders(const std::vector<Placeholder>& placeholders) {
     if (it->directory) {
       ::rmdir(it->path.c_str());  // fails, harmlessly, if the user put something there since
     } else {
+      // Only if it still holds what we put there: never delete the user's file.
+      std::ifstream in(it->path, std::ios::binary);
+      std::string now((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
       struct stat st {};
-      if (::lstat(it->path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0) {
+      if (::lstat(it->path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && now == it->content) {
         ::unlink(it->path.c_str());
       }
     }

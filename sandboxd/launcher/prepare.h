@@ -23,6 +23,7 @@ struct PrepareOptions {
 struct Placeholder {
   std::string path;
   bool directory = false;
+  std::string content;  // what a file placeholder holds; removed only if it still does
 };
 
 struct Prepared {

@@ -42,8 +42,9 @@ class PrepareTest : public ::testing::Test {
     p.paths.push_back({project_, policy::kAccessRead | policy::kAccessWrite | policy::kAccessExec,
                        {}});
     p.deny.push_back({project_ + "/secret.env", {}});
-    p.protect.push_back({project_ + "/.git/hooks", "git-hooks", true, {}});
-    p.protect.push_back({project_ + "/.git/config", "git-config", false, {}});
+    p.protect.push_back({project_ + "/.git/hooks", "git-hooks", true, {}, ""});
+    p.protect.push_back({project_ + "/.git/config", "git-config", false, {}, ""});
+    p.protect.push_back({project_ + "/.git/commondir", "git-config", false, {}, ".\n"});
     p.env.push_back({"PATH", "/usr/bin"});
     return p;
   }
@@ -92,12 +93,17 @@ TEST_F(PrepareTest, ProtectedPathsAreReadOnlyAndTheirAncestorsPinned) {
   const MountOp* hooks = find(spec, MountKind::kSelfBind, project_ + "/.git/hooks");
   ASSERT_NE(hooks, nullptr);
   EXPECT_TRUE(hooks->read_only);
-  // The missing hooks directory got a placeholder on the host, and it goes away afterwards.
-  ASSERT_EQ(prepared->placeholders.size(), 1u);
+  // The missing hooks directory and commondir got placeholders on the host (commondir with
+  // content git accepts), and they go away afterwards.
+  ASSERT_EQ(prepared->placeholders.size(), 2u);
   EXPECT_EQ(prepared->placeholders[0].path, project_ + "/.git/hooks");
   EXPECT_TRUE(fs::is_directory(project_ + "/.git/hooks"));
+  std::ifstream commondir(project_ + "/.git/commondir");
+  std::string content((std::istreambuf_iterator<char>(commondir)), {});
+  EXPECT_EQ(content, ".\n");
   remove_placeholders(prepared->placeholders);
   EXPECT_FALSE(fs::exists(project_ + "/.git/hooks"));
+  EXPECT_FALSE(fs::exists(project_ + "/.git/commondir"));
 }
 
 TEST_F(PrepareTest, DeniedFileInsideAGrantIsMasked) {

@@ -1,0 +1,213 @@
+// Integration suite: ordinary work must keep working inside `moat run` (compilers, git, shells,
+// interpreters, exit codes, profiles, --allow-write), as root and as the moat-test user.
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "sandbox_harness.h"
+
+namespace moat::testing {
+namespace {
+
+class Integration : public SandboxTest {};
+
+TEST_P(Integration, EchoHello) {
+  RunResult r = sb().moat({"/bin/echo", "hi"});
+  EXPECT_EQ(r.status, 0) << r.describe();
+  EXPECT_EQ(r.out, "hi\n") << r.describe();
+}
+
+TEST_P(Integration, RunsAsInvokingUser) {
+  RunResult r = sb().moat(Sandbox::probe({"id"}));
+  EXPECT_NE(r.out.find("OK uid=" + std::to_string(sb().uid()) + " euid=" + std::to_string(sb().uid())),
+            std::string::npos)
+      << r.describe();
+  EXPECT_NE(r.out.find(" gid=" + std::to_string(sb().gid())), std::string::npos) << r.describe();
+}
+
+TEST_P(Integration, ExitCodes) {
+  EXPECT_EQ(sb().moat({"/bin/sh", "-c", "exit 0"}).status, 0);
+  RunResult three = sb().moat({"/bin/sh", "-c", "exit 3"});
+  EXPECT_EQ(three.status, 3) << three.describe();
+  RunResult missing = sb().moat({"/nonexistent/moat-no-such-command"});
+  EXPECT_EQ(missing.status, 127) << missing.describe();
+  RunResult missing_path = sb().moat({"moat-no-such-command-in-path"});
+  EXPECT_EQ(missing_path.status, 127) << missing_path.describe();
+  sb().write_file(sb().in_project("not-executable.sh"), "#!/bin/sh\necho ran\n", 0644);
+  RunResult noexec = sb().moat({"./not-executable.sh"});
+  EXPECT_EQ(noexec.status, 126) << noexec.describe();
+  EXPECT_EQ(noexec.out.find("ran"), std::string::npos);
+  RunResult term = sb().moat({"/bin/sh", "-c", "kill -TERM $$"});
+  EXPECT_EQ(term.status, 128 + SIGTERM) << term.describe();
+  RunResult killed = sb().moat({"/bin/sh", "-c", "kill -KILL $$"});
+  EXPECT_EQ(killed.status, 128 + SIGKILL) << killed.describe();
+}
+
+TEST_P(Integration, BadProfileIsSetupErrorAndStartsNothing) {
+  std::string marker = sb().in_project("started");
+  std::string bad = sb().base() + "/bad.yaml";
+  sb().write_file(bad, "version: 1\nfilesystem:\n  wirte: [/tmp]\n");
+  RunResult r = sb().moat({"/bin/touch", marker}, {"-p", bad});
+  EXPECT_EQ(r.status, 125) << r.describe();
+  EXPECT_FALSE(exists(marker)) << "the command ran despite a bad profile";
+  EXPECT_NE(r.err.find("wirte"), std::string::npos) << "the diagnostic should name the bad key\n"
+                                                      << r.describe();
+  RunResult unknown = sb().moat({"/bin/touch", marker}, {"--profile", "no-such-profile-" + sb().tag()});
+  EXPECT_EQ(unknown.status, 125) << unknown.describe();
+  EXPECT_FALSE(exists(marker));
+  RunResult bad_flag = sb().moat({"/bin/touch", marker}, {"--net", "sideways"});
+  EXPECT_EQ(bad_flag.status, 125) << bad_flag.describe();
+  EXPECT_FALSE(exists(marker));
+}
+
+TEST_P(Integration, CompilerHelloWorld) {
+  sb().write_file(sb().in_project("hello.c"),
+                  "#include <stdio.h>\nint main(void){puts(\"hello from moat\");return 0;}\n");
+  RunResult r = sb().moat({"/bin/sh", "-c", "cc -O1 -o hello hello.c && ./hello"});
+  EXPECT_EQ(r.status, 0) << r.describe();
+  EXPECT_EQ(r.out, "hello from moat\n") << r.describe();
+  EXPECT_TRUE(exists(sb().in_project("hello"))) << "the binary was not written to the host project";
+}
+
+// `.git/hooks` and `.git/config` are protected even before they exist, so a repository is created
+// outside the sandbox; inside it, add and commit work.
+TEST_P(Integration, GitInitAddCommit) {
+  std::string why;
+  ASSERT_TRUE(sb().git_init(&why)) << why;
+  sb().write_file(sb().in_project("README"), "hello\n");
+  RunResult r = sb().moat({"/bin/sh", "-c",
+                           "set -e; git add README; "
+                           "git -c user.name=t -c user.email=t@example.com commit -qm init; "
+                           "git log --oneline | wc -l"});
+  EXPECT_EQ(r.status, 0) << r.describe();
+  EXPECT_NE(r.out.find("1"), std::string::npos) << r.describe();
+  EXPECT_TRUE(exists(sb().in_project(".git/HEAD")));
+}
+
+// Without a repository, `git init` inside cannot write the protected .git/config; it fails, and
+// the placeholder that protected it is gone afterwards.
+TEST_P(Integration, GitInitInsideIsRefusedAndLeavesNothing) {
+  RunResult r = sb().moat({"/bin/sh", "-c", "git init -q"});
+  EXPECT_NE(r.status, 0) << r.describe();
+  EXPECT_FALSE(exists(sb().in_project(".git"))) << r.describe();
+}
+
+TEST_P(Integration, GitCommitInExistingRepoWithProtectedHooks) {
+  std::string why;
+  ASSERT_TRUE(sb().git_init(&why)) << why;
+  sb().write_file(sb().in_project("a.txt"), "a\n");
+  RunResult r = sb().moat({"/bin/sh", "-c",
+                           "set -e; git add a.txt; "
+                           "git -c user.name=t -c user.email=t@example.com commit -qm one; "
+                           "echo b > b.txt; git add b.txt; "
+                           "git -c user.name=t -c user.email=t@example.com commit -qm two; "
+                           "git status --porcelain; git log --oneline | wc -l"});
+  EXPECT_EQ(r.status, 0) << r.describe();
+  EXPECT_NE(r.out.find("2"), std::string::npos) << r.describe();
+  // The commits are visible from the host.
+  RunResult host = sb().direct({"/usr/bin/git", "log", "--oneline"});
+  EXPECT_EQ(std::count(host.out.begin(), host.out.end(), '\n'), 2) << host.describe();
+  // ...while the hooks stayed read-only.
+  RunResult hook = sb().moat(Sandbox::probe({"write", ".git/hooks/pre-commit", "#!/bin/sh\n"}));
+  EXPECT_FALSE(exists(sb().in_project(".git/hooks/pre-commit"))) << hook.describe();
+}
+
+TEST_P(Integration, ShellPipeline) {
+  RunResult r = sb().moat({"/bin/sh", "-c", "printf 'b\\na\\nc\\n' | sort | tr a-z A-Z | head -n 2"});
+  EXPECT_EQ(r.status, 0) << r.describe();
+  EXPECT_EQ(r.out, "A\nB\n") << r.describe();
+}
+
+TEST_P(Integration, StdinPassesThrough) {
+  RunSpec spec;
+  spec.stdin_data = "from stdin\n";
+  RunResult r = sb().moat({"/bin/cat"}, {}, spec);
+  EXPECT_EQ(r.status, 0) << r.describe();
+  EXPECT_EQ(r.out, "from stdin\n") << r.describe();
+}
+
+TEST_P(Integration, NodeEval) {
+  if (access("/usr/bin/node", X_OK) != 0) MOAT_SKIP_OR_FAIL("/usr/bin/node is not installed");
+  RunResult r = sb().moat({"/usr/bin/node", "-e", "console.log(6*7)"});
+  EXPECT_EQ(r.status, 0) << r.describe();
+  EXPECT_EQ(r.out, "42\n") << r.describe();
+}
+
+TEST_P(Integration, Python3) {
+  if (access("/usr/bin/python3", X_OK) != 0) MOAT_SKIP_OR_FAIL("/usr/bin/python3 is not installed");
+  RunResult r = sb().moat({"/usr/bin/python3", "-c",
+                           "import tempfile,os; f=tempfile.NamedTemporaryFile(); print(6*7)"});
+  EXPECT_EQ(r.status, 0) << r.describe();
+  EXPECT_EQ(r.out, "42\n") << r.describe();
+}
+
+TEST_P(Integration, ProjectWritableTmpPrivate) {
+  std::string host_tmp = "/tmp/moat-int-" + sb().tag();
+  sb().remove_at_exit(host_tmp);
+  RunResult r = sb().moat({"/bin/sh", "-c",
+                           "echo made > out.txt && echo t > /tmp/moat-int-" + sb().tag() +
+                               " && cat /tmp/moat-int-" + sb().tag() + " && echo \"TMPDIR=$TMPDIR\" && "
+                               "ls -A /tmp | wc -l"});
+  EXPECT_EQ(r.status, 0) << r.describe();
+  EXPECT_EQ(read_file(sb().in_project("out.txt")), "made\n");
+  EXPECT_NE(r.out.find("TMPDIR=/tmp"), std::string::npos) << r.describe();
+  EXPECT_NE(r.out.find("t\n"), std::string::npos) << r.describe();
+  EXPECT_FALSE(exists(host_tmp)) << "/tmp inside is the host's /tmp";
+}
+
+TEST_P(Integration, HomeIsPrivateWithReadOnlyGitconfig) {
+  RunResult r = sb().moat({"/bin/sh", "-c", "cat \"$HOME/.gitconfig\"; git config user.name"});
+  EXPECT_NE(r.out.find(sb().canary("gitconfig")), std::string::npos)
+      << "~/.gitconfig should be readable inside\n" << r.describe();
+  std::string before = file_sha(sb().in_home(".gitconfig"));
+  sb().moat({"/bin/sh", "-c", "echo '[alias] x = !evil' >> \"$HOME/.gitconfig\""});
+  sb().moat(Sandbox::probe({"append", sb().in_home(".gitconfig"), "[alias] x = !evil"}));
+  EXPECT_EQ(file_sha(sb().in_home(".gitconfig")), before);
+}
+
+TEST_P(Integration, AllowWriteExtraDir) {
+  std::string extra = sb().base() + "/extra";
+  sb().make_dir(extra);
+  std::string target = extra + "/file";
+  RunResult denied = sb().moat(Sandbox::probe({"write", target, "nope"}));
+  EXPECT_FALSE(exists(target)) << denied.describe();
+  RunResult allowed = sb().moat(Sandbox::probe({"write", target, "yes"}), {"--allow-write", extra});
+  EXPECT_TRUE(allowed.probe_ok()) << allowed.describe();
+  EXPECT_EQ(read_file(target), "yes");
+}
+
+TEST_P(Integration, AllowReadExtraDir) {
+  std::string extra = sb().base() + "/extra-ro";
+  sb().make_dir(extra);
+  sb().write_file(extra + "/data", "readable-" + sb().tag());
+  RunResult allowed = sb().moat(Sandbox::probe({"read", extra + "/data"}), {"--allow-read", extra});
+  EXPECT_NE(allowed.out.find("readable-" + sb().tag()), std::string::npos) << allowed.describe();
+  RunResult write = sb().moat(Sandbox::probe({"write", extra + "/data", "x"}), {"--allow-read", extra});
+  EXPECT_EQ(read_file(extra + "/data"), "readable-" + sb().tag()) << write.describe();
+}
+
+TEST_P(Integration, KeepEnv) {
+  RunSpec spec;
+  spec.env = {{"NPM_TOKEN", "kept-" + sb().tag()}};
+  RunResult r = sb().moat({"/usr/bin/env"}, {"--keep-env", "NPM_TOKEN"}, spec);
+  EXPECT_NE(r.out.find("NPM_TOKEN=kept-" + sb().tag()), std::string::npos) << r.describe();
+}
+
+TEST_P(Integration, LoopbackInsideWorks) {
+  // Inside --net none there is a loopback of its own: a local server and client can talk.
+  if (access("/usr/bin/python3", X_OK) != 0) MOAT_SKIP_OR_FAIL("/usr/bin/python3 is not installed");
+  RunResult r = sb().moat(
+      {"/usr/bin/python3", "-c",
+       "import socket;s=socket.socket();s.bind(('127.0.0.1',0));s.listen();"
+       "c=socket.create_connection(s.getsockname());a,_=s.accept();c.send(b'pong');print(a.recv(4).decode())"});
+  EXPECT_EQ(r.status, 0) << r.describe();
+  EXPECT_EQ(r.out, "pong\n") << r.describe();
+}
+
+INSTANTIATE_TEST_SUITE_P(Identities, Integration,
+                         ::testing::Values(Identity::kRoot, Identity::kUser), IdentityName());
+
+}  // namespace
+}  // namespace moat::testing
