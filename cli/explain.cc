@@ -2,6 +2,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <map>
 
@@ -9,7 +10,7 @@
 #include "cli/context.h"
 #include "cli/run.h"
 #include "policy/syscall_rules.h"
-#include "sandboxd/sys/landlock.h"
+#include "sandboxd/probe.h"
 
 namespace moat::cli {
 namespace {
@@ -30,8 +31,10 @@ void list_paths(const policy::Plan& plan, const char* title, unsigned want, unsi
     if ((r.access & want) != want || (r.access & reject) != 0) continue;
     if (!any) std::printf("%s\n", title);
     any = true;
-    std::printf("  %-40s %s%s\n", r.path.c_str(), exists(r.path) ? "" : "(absent now) ",
-                ("from " + where(r.origin)).c_str());
+    const char* note = r.path == plan.tmpdir ? "(a private, empty tmpfs) "
+                       : exists(r.path)      ? ""
+                                             : "(absent now) ";
+    std::printf("  %-40s %sfrom %s\n", r.path.c_str(), note, where(r.origin).c_str());
   }
 }
 
@@ -123,10 +126,21 @@ int explain_main(const std::string& profile, const policy::Overrides& overrides)
   }
   std::printf("  32-bit (i386) and x32 system calls kill the process.\n");
 
-  int abi = sys::landlock::abi_version();
-  std::printf("\nOn this kernel: Landlock ABI %d%s; run `moat doctor` for every layer.\n",
-              abi > 0 ? abi : 0, abi >= 6 ? " (files, TCP ports, signal and socket scopes)" : "");
-  std::printf("Tier required by the profile: %s\n",
+  probe::KernelFeatures kernel = probe::probe_kernel();
+  probe::TierAssessment tier = probe::assess_tier(kernel);
+  int abi = kernel.landlock_abi;
+  std::printf("\nOn this kernel (%s): tier %s; Landlock ABI %d%s; memory limit %s; pids limit %s.\n",
+              kernel.kernel_release.c_str(), probe::tier_name(tier.tier), abi > 0 ? abi : 0,
+              abi >= 6 ? " (files, TCP ports, signal and socket scopes)" : "",
+              kernel.is_root && (kernel.cgroups.v1_memory ||
+                                 std::find(kernel.cgroups.v2_controllers.begin(),
+                                           kernel.cgroups.v2_controllers.end(),
+                                           "memory") != kernel.cgroups.v2_controllers.end())
+                  ? "available"
+                  : "needs root",
+              kernel.is_root ? "cgroup" : "RLIMIT_NPROC in the user namespace");
+  for (const std::string& reason : tier.reasons) std::printf("  %s\n", reason.c_str());
+  std::printf("Tier required by the profile: %s. `moat doctor` shows every layer.\n",
               plan.min_tier == policy::Tier::kFull ? "full" : "landlock (weaker, explicit)");
   return 0;
 }
