@@ -6,18 +6,22 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export MOAT_MUST_WORK=${MOAT_MUST_WORK:-1}
 jobs=$(nproc)
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+# ctest, with its summary kept for the closing line.
+run_ctest() { ctest "$@" 2>&1 | tee -a "$log"; }
 
 bash scripts/install-deps.sh
 
 echo "== build (RelWithDebInfo)"
 MOAT_BUILD_DIR=build bash scripts/build.sh
 echo "== tests: unit, integration, escape"
-ctest --test-dir build --output-on-failure -j "$jobs" -L 'unit|integration|escape'
+run_ctest --test-dir build --output-on-failure -j "$jobs" -L 'unit|integration|escape'
 
 echo "== build (ASan + UBSan)"
 MOAT_BUILD_DIR=build-asan MOAT_BUILD_TYPE=Debug bash scripts/build.sh -DMOAT_SANITIZE=ON
 echo "== tests under ASan + UBSan: unit, integration"
-ASAN_OPTIONS=detect_leaks=1 ctest --test-dir build-asan --output-on-failure -j "$jobs" \
+ASAN_OPTIONS=detect_leaks=1 run_ctest --test-dir build-asan --output-on-failure -j "$jobs" \
   -L 'unit|integration'
 
 echo "== fuzz (libFuzzer, bounded)"
@@ -25,4 +29,7 @@ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=cl
   -DCMAKE_CXX_COMPILER=clang++ -DMOAT_FUZZ=ON >/dev/null
 ninja -C build-fuzz fuzz_profile
 bash tests/fuzz/run.sh build-fuzz "${MOAT_FUZZ_SECONDS:-60}"
+total=$(sed -n 's/.*tests passed, \([0-9]*\) tests failed out of \([0-9]*\).*/\2 \1/p' "$log" |
+  awk '{t += $1; f += $2} END {print t - f, f}')
 echo "== all tests passed"
+echo "moat: ${total% *} passed, ${total#* } failed"

@@ -5,15 +5,16 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/capability.h>
-#include <net/if.h>
-#include <sys/ioctl.h>
-#include <sys/socket.h>
 #include <linux/seccomp.h>
 #include <linux/securebits.h>
+#include <net/if.h>
 #include <sched.h>
 #include <signal.h>
+#include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -22,7 +23,6 @@
 #include <cerrno>
 #include <climits>
 #include <cstring>
-#include <string.h>
 
 #include "sandboxd/sys/landlock.h"
 
@@ -35,6 +35,14 @@ constexpr int kReportFd = 3;
 constexpr int kRulesetFd = 4;
 
 int g_failed_index = -1;  // which mount op failed; the child is single-threaded
+// The system call that failed. A string literal: the child is a fork of this very image, so the
+// address means the same literal in the parent that reads the report.
+const char* g_failed_call = nullptr;
+
+int failed(const char* call) {
+  g_failed_call = call;
+  return errno;
+}
 
 void send_report(const Report& report) {
   const char* p = reinterpret_cast<const char*>(&report);
@@ -57,7 +65,7 @@ int make_parents(const char* path) {
   for (size_t i = 1; i < len; ++i) {
     if (buf[i] != '/') continue;
     buf[i] = '\0';
-    if (::mkdir(buf, 0755) != 0 && errno != EEXIST) return errno;
+    if (::mkdir(buf, 0755) != 0 && errno != EEXIST) return failed("mkdir");
     buf[i] = '/';
   }
   return 0;
@@ -66,7 +74,7 @@ int make_parents(const char* path) {
 int make_mount_point(const char* path, bool is_dir) {
   if (int err = make_parents(path)) return err;
   if (is_dir) {
-    if (::mkdir(path, 0755) != 0 && errno != EEXIST) return errno;
+    if (::mkdir(path, 0755) != 0 && errno != EEXIST) return failed("mkdir");
     return 0;
   }
   int fd = ::open(path, O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
@@ -75,9 +83,9 @@ int make_mount_point(const char* path, bool is_dir) {
     // An existing file in a read-only tree is a fine mount point already.
     if (errno == EROFS || errno == EACCES) {
       struct stat st {};
-      return ::lstat(path, &st) == 0 ? 0 : errno;
+      return ::lstat(path, &st) == 0 ? 0 : failed("lstat");
     }
-    return errno;
+    return failed("open");
   }
   ::close(fd);
   return 0;
@@ -90,13 +98,13 @@ int set_mount_attrs(const char* path, bool read_only, bool no_exec, bool no_dev)
   if (no_exec) attr.attr_set |= MOUNT_ATTR_NOEXEC;
   if (no_dev) attr.attr_set |= MOUNT_ATTR_NODEV;
   if (::syscall(SYS_mount_setattr, AT_FDCWD, path, AT_RECURSIVE, &attr, sizeof(attr)) != 0) {
-    return errno;
+    return failed("mount_setattr");
   }
   return 0;
 }
 
 int bind(const char* source, const char* target, bool read_only, bool no_exec, bool no_dev) {
-  if (::mount(source, target, nullptr, MS_BIND | MS_REC, nullptr) != 0) return errno;
+  if (::mount(source, target, nullptr, MS_BIND | MS_REC, nullptr) != 0) return failed("mount");
   return set_mount_attrs(target, read_only, no_exec, no_dev);
 }
 
@@ -108,7 +116,7 @@ int apply_mount_op(const MountOp& op) {
   }
   if (op.kind == MountKind::kSymlink) {
     if (int err = make_parents(target)) return err;
-    if (::symlink(op.source.c_str(), target) != 0 && errno != EEXIST) return errno;
+    if (::symlink(op.source.c_str(), target) != 0 && errno != EEXIST) return failed("symlink");
     return 0;
   }
   bool is_dir = op.is_dir;
@@ -120,7 +128,8 @@ int apply_mount_op(const MountOp& op) {
   switch (op.kind) {
     case MountKind::kTmpfs: {
       unsigned long flags = MS_NOSUID | MS_NODEV | (op.no_exec ? MS_NOEXEC : 0);
-      if (::mount("tmpfs", target, "tmpfs", flags, op.fs_options.c_str()) != 0) return errno;
+      if (::mount("tmpfs", target, "tmpfs", flags, op.fs_options.c_str()) != 0)
+        return failed("mount");
       return 0;
     }
     case MountKind::kBind:
@@ -130,24 +139,24 @@ int apply_mount_op(const MountOp& op) {
     case MountKind::kSelfBind:
       return bind(target, target, op.read_only, false, true);
     case MountKind::kPlaceholder:
-      if (::chmod(target, op.mode) != 0) return errno;
+      if (::chmod(target, op.mode) != 0) return failed("chmod");
       return bind(target, target, true, true, true);
     case MountKind::kMaskFile:
       return bind("/mask-file", target, true, true, true);
     case MountKind::kMaskDir:
       if (::mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0000") != 0) {
-        return errno;
+        return failed("mount");
       }
       return set_mount_attrs(target, true, true, true);
     case MountKind::kProc:
       if (::mount("proc", target, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) {
-        return errno;
+        return failed("mount");
       }
       return 0;
     case MountKind::kDevpts:
       if (::mount("devpts", target, "devpts", MS_NOSUID | MS_NOEXEC,
                   "newinstance,ptmxmode=0666,mode=0620") != 0) {
-        return errno;
+        return failed("mount");
       }
       return 0;
     case MountKind::kSymlink:
@@ -159,7 +168,7 @@ int apply_mount_op(const MountOp& op) {
 // ---- the steps ----------------------------------------------------------------------------
 
 int step_die_with_parent(const ChildSpec&) {
-  return ::prctl(PR_SET_PDEATHSIG, SIGKILL) == 0 ? 0 : errno;
+  return ::prctl(PR_SET_PDEATHSIG, SIGKILL) == 0 ? 0 : failed("prctl");
 }
 
 void wait_for_release(const ChildSpec& spec) {
@@ -183,34 +192,35 @@ int step_wait_for_cgroups(const ChildSpec& spec) {
 }
 
 int step_fixed_fds(const ChildSpec& spec) {
-  if (spec.report_write_fd != kReportFd &&
-      ::dup3(spec.report_write_fd, kReportFd, O_CLOEXEC) < 0) {
-    return errno;
+  if (spec.report_write_fd != kReportFd && ::dup3(spec.report_write_fd, kReportFd, O_CLOEXEC) < 0) {
+    return failed("dup3");
   }
   return 0;
 }
 
 int step_cgroup_namespace(const ChildSpec& spec) {
   if (!spec.namespaces) return 0;
-  return ::unshare(CLONE_NEWCGROUP) == 0 ? 0 : errno;
+  return ::unshare(CLONE_NEWCGROUP) == 0 ? 0 : failed("unshare");
 }
 
 int step_mount_propagation(const ChildSpec& spec) {
   if (!spec.namespaces) return 0;
-  return ::mount(nullptr, "/", nullptr, MS_SLAVE | MS_REC, nullptr) == 0 ? 0 : errno;
+  return ::mount(nullptr, "/", nullptr, MS_SLAVE | MS_REC, nullptr) == 0 ? 0 : failed("mount");
 }
 
 int step_staging_root(const ChildSpec& spec) {
   if (!spec.namespaces) return 0;
-  if (::mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") != 0) return errno;
-  if (::mkdir("/tmp/newroot", 0755) != 0 || ::mkdir("/tmp/oldroot", 0755) != 0) return errno;
+  if (::mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") != 0)
+    return failed("mount");
+  if (::mkdir("/tmp/newroot", 0755) != 0 || ::mkdir("/tmp/oldroot", 0755) != 0)
+    return failed("mkdir");
   if (::mount("tmpfs", "/tmp/newroot", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") != 0) {
-    return errno;
+    return failed("mount");
   }
-  if (::syscall(SYS_pivot_root, "/tmp", "/tmp/oldroot") != 0) return errno;
-  if (::chdir("/") != 0) return errno;
+  if (::syscall(SYS_pivot_root, "/tmp", "/tmp/oldroot") != 0) return failed("pivot_root");
+  if (::chdir("/") != 0) return failed("chdir");
   int fd = ::open("/mask-file", O_CREAT | O_WRONLY | O_CLOEXEC, 0000);
-  if (fd < 0) return errno;
+  if (fd < 0) return failed("chdir");
   ::close(fd);
   return 0;
 }
@@ -227,12 +237,12 @@ int step_mounts(const ChildSpec& spec) {
 
 int step_enter_root(const ChildSpec& spec) {
   if (!spec.namespaces) return 0;
-  if (::chdir("/newroot") != 0) return errno;
+  if (::chdir("/newroot") != 0) return failed("chdir");
   // pivot_root(".", ".") stacks the old root on top of the new one; detaching "." then removes
   // the old root, and with it every host path not bound in.
-  if (::syscall(SYS_pivot_root, ".", ".") != 0) return errno;
-  if (::umount2(".", MNT_DETACH) != 0) return errno;
-  if (::chdir("/") != 0) return errno;
+  if (::syscall(SYS_pivot_root, ".", ".") != 0) return failed("pivot_root");
+  if (::umount2(".", MNT_DETACH) != 0) return failed("umount2");
+  if (::chdir("/") != 0) return failed("chdir");
   return 0;
 }
 
@@ -240,26 +250,28 @@ int step_readonly_root(const ChildSpec& spec) {
   if (!spec.namespaces) return 0;
   struct mount_attr attr {};
   attr.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
-  return ::syscall(SYS_mount_setattr, AT_FDCWD, "/", 0, &attr, sizeof(attr)) == 0 ? 0 : errno;
+  return ::syscall(SYS_mount_setattr, AT_FDCWD, "/", 0, &attr, sizeof(attr)) == 0
+             ? 0
+             : failed("mount_setattr");
 }
 
 int step_hostname(const ChildSpec& spec) {
   if (!spec.namespaces) return 0;
-  return ::sethostname(spec.hostname.data(), spec.hostname.size()) == 0 ? 0 : errno;
+  return ::sethostname(spec.hostname.data(), spec.hostname.size()) == 0 ? 0 : failed("sethostname");
 }
 
 int step_loopback_up(const ChildSpec& spec) {
   if (!spec.namespaces) return 0;
   int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return errno;
+  if (fd < 0) return failed("socket");
   ifreq req{};
   std::memcpy(req.ifr_name, "lo", 3);
   int err = 0;
   if (::ioctl(fd, SIOCGIFFLAGS, &req) != 0) {
-    err = errno;
+    err = failed("ioctl(SIOCGIFFLAGS)");
   } else {
     req.ifr_flags = static_cast<short>(req.ifr_flags | IFF_UP | IFF_RUNNING);
-    if (::ioctl(fd, SIOCSIFFLAGS, &req) != 0) err = errno;
+    if (::ioctl(fd, SIOCSIFFLAGS, &req) != 0) err = failed("ioctl(SIOCSIFFLAGS)");
   }
   ::close(fd);
   return err;
@@ -274,9 +286,9 @@ int step_landlock_ruleset(const ChildSpec& spec) {
   if (spec.landlock_abi < 6) size = offsetof(ll::RulesetAttr, scoped);
   if (spec.landlock_abi < 4) size = offsetof(ll::RulesetAttr, handled_access_net);
   int fd = static_cast<int>(ll::create_ruleset(&attr, size, 0));
-  if (fd < 0) return errno;
+  if (fd < 0) return failed("landlock_create_ruleset");
   if (fd != kRulesetFd) {
-    if (::dup3(fd, kRulesetFd, O_CLOEXEC) < 0) return errno;
+    if (::dup3(fd, kRulesetFd, O_CLOEXEC) < 0) return failed("dup3");
     ::close(fd);
   }
   for (size_t i = 0; i < spec.landlock_paths.size(); ++i) {
@@ -285,11 +297,11 @@ int step_landlock_ruleset(const ChildSpec& spec) {
     if (path_fd < 0) {
       if (rule.optional && (errno == ENOENT || errno == EACCES)) continue;
       g_failed_index = static_cast<int>(i);
-      return errno;
+      return failed("open(O_PATH)");
     }
     ll::PathBeneathAttr beneath{rule.rights, path_fd};
     long rc = ll::add_rule(kRulesetFd, ll::kRulePathBeneath, &beneath, 0);
-    int err = errno;
+    int err = rc != 0 ? failed("landlock_add_rule") : 0;
     ::close(path_fd);
     if (rc != 0) {
       g_failed_index = static_cast<int>(i);
@@ -304,37 +316,38 @@ int step_drop_capabilities(const ChildSpec& spec) {
   unsigned long bits = SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP |
                        SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_KEEP_CAPS_LOCKED |
                        SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED;
-  if (spec.namespaces && ::prctl(PR_SET_SECUREBITS, bits) != 0) return errno;
+  if (spec.namespaces && ::prctl(PR_SET_SECUREBITS, bits) != 0) return failed("prctl");
   for (int cap = 0; cap <= spec.cap_last_cap; ++cap) {
     if (::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL) {
-      if (spec.namespaces || errno != EPERM) return errno;
+      if (spec.namespaces || errno != EPERM) return failed("prctl");
     }
   }
-  if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0) return errno;
+  if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0) return failed("prctl");
   __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
   __user_cap_data_struct data[2]{};
-  if (::syscall(SYS_capset, &header, data) != 0) return errno;
+  if (::syscall(SYS_capset, &header, data) != 0) return failed("capset");
   return 0;
 }
 
 int step_rlimits(const ChildSpec& spec) {
   for (const RlimitSetting& r : spec.rlimits) {
-    if (::setrlimit(static_cast<__rlimit_resource>(r.resource), &r.value) != 0) return errno;
+    if (::setrlimit(static_cast<__rlimit_resource>(r.resource), &r.value) != 0)
+      return failed("setrlimit");
   }
   return 0;
 }
 
 int step_close_fds(const ChildSpec&) {
-  if (::syscall(SYS_close_range, kRulesetFd + 1, ~0U, 0) != 0) return errno;
+  if (::syscall(SYS_close_range, kRulesetFd + 1, ~0U, 0) != 0) return failed("close_range");
   return 0;
 }
 
 int step_no_new_privs(const ChildSpec&) {
-  return ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 ? 0 : errno;
+  return ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 ? 0 : failed("prctl");
 }
 
 int step_landlock_restrict(const ChildSpec&) {
-  if (ll::restrict_self(kRulesetFd, 0) != 0) return errno;
+  if (ll::restrict_self(kRulesetFd, 0) != 0) return failed("restrict_self");
   ::close(kRulesetFd);
   return 0;
 }
@@ -342,14 +355,14 @@ int step_landlock_restrict(const ChildSpec&) {
 int step_not_dumpable(const ChildSpec&) {
   // pid 1 holds the report pipe: the command must not read its memory or steal its fds through
   // /proc/1 (dumpable resets to 1 at the command's execve).
-  return ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == 0 ? 0 : errno;
+  return ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == 0 ? 0 : failed("prctl");
 }
 
 int step_seccomp(const ChildSpec& spec) {
   sock_fprog prog{};
   prog.len = static_cast<unsigned short>(spec.seccomp_program.size());
   prog.filter = const_cast<sock_filter*>(spec.seccomp_program.data());
-  return ::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) == 0 ? 0 : errno;
+  return ::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) == 0 ? 0 : failed("seccomp");
 }
 
 struct Step {
@@ -371,8 +384,9 @@ constexpr Step kSteps[] = {
      step_cgroup_namespace},
     {{"mount-propagation", "/ becomes a slave mount: nothing we mount propagates to the host"},
      step_mount_propagation},
-    {{"staging-root", "tmpfs + pivot_root: host paths stay reachable under /oldroot while the "
-                      "new root is built"},
+    {{"staging-root",
+      "tmpfs + pivot_root: host paths stay reachable under /oldroot while the "
+      "new root is built"},
      step_staging_root},
     {{"mounts", "binds, tmpfs, /proc, /dev, protections and masks, parents first"}, step_mounts},
     {{"enter-root", "pivot_root into the new root and detach the old one: host paths are gone"},
@@ -402,7 +416,7 @@ constexpr int kStepCount = sizeof(kSteps) / sizeof(kSteps[0]);
 constexpr int kExecStep = kStepCount;  // pseudo-step for the command's own start
 
 [[noreturn]] void fail(int step, int err) {
-  send_report(Report{ReportKind::kSetupFailed, step, err, g_failed_index, 0});
+  send_report(Report{ReportKind::kSetupFailed, step, err, g_failed_index, 0, g_failed_call});
   _exit(125);
 }
 
@@ -411,7 +425,7 @@ int exec_command(const ChildSpec& spec) {
   const char* file = spec.argv[0];
   if (std::strchr(file, '/') != nullptr) {
     ::execve(file, spec.argv.data(), spec.envp.data());
-    return errno;
+    return failed("strchr");
   }
   const char* path = "/usr/local/bin:/usr/bin:/bin";
   for (char* const* e = spec.envp.data(); *e != nullptr; ++e) {
@@ -479,14 +493,14 @@ int count_leftovers() {
     ::sigprocmask(SIG_SETMASK, &old, nullptr);
     ::setsid();  // no controlling terminal: the command cannot reach the user's shell
     if (::chdir(spec.cwd.c_str()) != 0) {
-      send_report(Report{ReportKind::kExecFailed, kExecStep, errno, -1, 0});
+      send_report(Report{ReportKind::kExecFailed, kExecStep, errno, -1, 0, "chdir"});
       _exit(125);
     }
     int err = exec_command(spec);
-    send_report(Report{ReportKind::kExecFailed, kExecStep, err, 0, 0});
+    send_report(Report{ReportKind::kExecFailed, kExecStep, err, 0, 0, "execve"});
     _exit(err == ENOENT ? 127 : 126);
   }
-  send_report(Report{ReportKind::kReady, 0, 0, -1, 0});
+  send_report(Report{ReportKind::kReady, 0, 0, -1, 0, nullptr});
   int command_status = 0;
   while (true) {
     siginfo_t info{};
@@ -508,7 +522,7 @@ int count_leftovers() {
     }
     if (done) break;
   }
-  send_report(Report{ReportKind::kExited, 0, 0, count_leftovers(), command_status});
+  send_report(Report{ReportKind::kExited, 0, 0, count_leftovers(), command_status, nullptr});
   _exit(0);
 }
 

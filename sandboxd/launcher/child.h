@@ -22,6 +22,7 @@ struct Report {
   std::int32_t err;    // errno
   std::int32_t index;  // mount op index for mount steps, -1 otherwise; leftover count for kExited
   std::int32_t status; // wait status for kExited
+  const char* call;    // the failing system call (a literal in this binary), or nullptr
 };
 
 // Names and reasons of the setup steps, in order, for the parent's error messages and for docs.

@@ -406,8 +406,8 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
 
   if (setup_failure) {
     std::string message = describe_setup_failure(*setup_failure, spec);
-    Error e = syscall_error(message, "", "", setup_failure->err, hint_for_step(message,
-                                                                               setup_failure->err));
+    Error e = syscall_error(message, setup_failure->call != nullptr ? setup_failure->call : "", "",
+                            setup_failure->err, hint_for_step(message, setup_failure->err));
     e.code = ErrorCode::kSyscall;
     return e;
   }
