@@ -138,9 +138,6 @@ int apply_mount_op(const MountOp& op) {
       return bind(op.staged_source.c_str(), target, false, true, false);
     case MountKind::kSelfBind:
       return bind(target, target, op.read_only, false, true);
-    case MountKind::kPlaceholder:
-      if (::chmod(target, op.mode) != 0) return failed("chmod");
-      return bind(target, target, true, true, true);
     case MountKind::kMaskFile:
       return bind("/mask-file", target, true, true, true);
     case MountKind::kMaskDir:

@@ -18,7 +18,6 @@ enum class MountKind {
   kSelfBind,      // bind target onto itself: makes it a mount point (cannot be renamed away)
   kMaskFile,      // an empty, unreadable file over target
   kMaskDir,       // an empty, unreadable directory over target
-  kPlaceholder,   // create an empty file/dir at target inside the sandbox, then bind it read-only
   kSymlink,       // a symlink at target whose content is `source`
   kProc,          // fresh procfs for the sandbox's pid namespace
   kDevpts,        // private devpts instance
@@ -32,7 +31,7 @@ struct MountOp {
   bool is_dir = true;  // what the mount point must be
   bool read_only = true;
   bool no_exec = false;
-  unsigned mode = 0755;  // tmpfs root mode / placeholder mode
+  unsigned mode = 0755;  // tmpfs root mode
   bool optional = false;  // skip when the target does not exist (kernel-dependent /proc files)
   std::string why;       // for errors and `moat explain`
 

@@ -79,7 +79,6 @@ int kind_rank(MountKind kind) {
     case MountKind::kDevNode:
       return 1;
     case MountKind::kSelfBind:
-    case MountKind::kPlaceholder:
       return 2;
     case MountKind::kMaskFile:
     case MountKind::kMaskDir:
@@ -231,6 +230,15 @@ class SpecBuilder {
                        [&](const policy::PathRule& r) { return r.path == path; });
   }
 
+  // Another existing grant already shows `path` with at least `access`.
+  bool covered_by_grant(const std::string& path, unsigned access) const {
+    return std::any_of(plan_.paths.begin(), plan_.paths.end(), [&](const policy::PathRule& r) {
+      if (!is_under(path, r.path) || (r.access & access) != access) return false;
+      HostEntry e = inspect(r.path);
+      return e.exists && !e.is_symlink;
+    });
+  }
+
   bool is_denied(const std::string& path) const {
     return std::any_of(plan_.deny.begin(), plan_.deny.end(),
                        [&](const policy::DenyRule& d) { return is_under(path, d.path); });
@@ -263,9 +271,10 @@ class SpecBuilder {
           link.source.assign(buf, static_cast<size_t>(n));
           link.why = "symlink, as on the host";
           add(std::move(link));
-          extra_grants_.push_back({*resolved, rule.access, entry.is_dir});
-          if (!has_exact_grant(*resolved) && !is_denied(*resolved)) {
-            add_bind(*resolved, *resolved, entry.is_dir, write, exec);
+          // /bin -> usr/bin under a grant of /usr: the link is all that is needed.
+          if (!covered_by_grant(*resolved, rule.access)) {
+            extra_grants_.push_back({*resolved, rule.access, entry.is_dir});
+            if (!is_denied(*resolved)) add_bind(*resolved, *resolved, entry.is_dir, write, exec);
           }
           continue;
         }
@@ -315,21 +324,19 @@ class SpecBuilder {
   }
 
   Status add_protections(std::vector<Placeholder>& placeholders) {
+    std::vector<std::string> read_only_placeholders;
     for (const policy::ProtectRule& rule : plan_.protect) {
+      // Already inside a read-only placeholder made for an earlier rule (.git for .git/hooks).
+      if (std::any_of(read_only_placeholders.begin(), read_only_placeholders.end(),
+                      [&](const std::string& p) { return is_under(rule.path, p); })) {
+        continue;
+      }
       const MountOp* cover = covering(rule.path);
       if (cover == nullptr || cover->read_only) continue;  // not visible or already read-only
       std::string why = "protected (" + rule.protection + "): read-only inside a writable tree";
-      if (cover->kind == MountKind::kTmpfs) {
-        // A throwaway tmpfs (home, /tmp): the placeholder lives only inside the sandbox.
-        MountOp op;
-        op.kind = MountKind::kPlaceholder;
-        op.target = rule.path;
-        op.is_dir = rule.directory;
-        op.mode = rule.directory ? 0555 : 0444;
-        op.why = why;
-        add(std::move(op));
-        continue;
-      }
+      // A private tmpfs (the empty home, /tmp) is discarded at exit: nothing written there can
+      // persist, and the command gains nothing by changing it within its own run.
+      if (cover->kind == MountKind::kTmpfs) continue;
       // A host tree: walk from the cover down; every directory on the way becomes a mount point
       // so it cannot be renamed away and recreated (`mv .git .git2; mkdir .git`).
       std::string cover_target = cover->target;
@@ -370,6 +377,7 @@ class SpecBuilder {
             ::close(rc);
           }
           placeholders.push_back({candidate, as_dir, content});
+          read_only_placeholders.push_back(candidate);
           add_self_bind(candidate, as_dir, true, why);
           break;
         }
