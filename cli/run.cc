@@ -7,6 +7,7 @@
 #include <cstdio>
 
 #include "cli/context.h"
+#include "cli/plan_cache.h"
 #include "sandboxd/launcher/launch.h"
 
 namespace moat::cli {
@@ -65,7 +66,10 @@ int run_main(const RunOptions& options) {
                  ctx.project.c_str(), why.c_str());
     return 125;
   }
-  policy::CompileOutput compiled = policy::compile_profile(options.profile, ctx, options.overrides);
+  std::vector<std::string> replayed;
+  policy::CompileOutput compiled =
+      compile_profile_cached(options.profile, ctx, options.overrides, &replayed);
+  for (const std::string& warning : replayed) std::fprintf(stderr, "%s\n", warning.c_str());
   if (print_diagnostics(compiled.diagnostics) || !compiled.plan) {
     std::fprintf(stderr, "moat: profile '%s' has errors; nothing was started\n",
                  options.profile.c_str());

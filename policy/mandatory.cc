@@ -21,6 +21,8 @@ const std::vector<MandatoryGroup>& mandatory_groups() {
       {"git-config", false, "the project's git configuration (can name programs git runs)",
        // commondir would redirect git to a config and hooks elsewhere in the project.
        {"${PROJECT}/.git/config", "${PROJECT}/.git/commondir"}},
+      {"moat-state", false, "moat's own profiles and plan cache (would weaken later runs)",
+       {"${HOME}/.config/moat/", "${HOME}/.cache/moat/"}},
       {"editor-tasks", false, "editor task files that run commands when the project is opened",
        {"${PROJECT}/.vscode/tasks.json", "${PROJECT}/.vscode/launch.json"}},
       {"secret-stores", true, "credential stores (keys, tokens, cloud logins)",

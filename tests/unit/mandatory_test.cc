@@ -97,7 +97,7 @@ TEST(Mandatory, ExtendsCannotRemoveAProtection) {
 TEST(Mandatory, GroupNamesAreKnown) {
   EXPECT_EQ(mandatory_group_names(),
             (std::vector<std::string>{"shell-rc", "autostart", "git-hooks", "git-config",
-                                      "editor-tasks", "secret-stores"}));
+                                      "moat-state", "editor-tasks", "secret-stores"}));
 }
 
 TEST(BaseProfile, CompilesWithTheIntendedShape) {

@@ -1,0 +1,154 @@
+// Entries are JSON files named by a hash of the inputs; the full input text is stored too and
+// compared, so a hash collision is a miss. Files are 0600 in a 0700 directory we own.
+#include "cli/plan_cache.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "cli/plan_json.h"
+
+namespace moat::cli {
+namespace {
+using nlohmann::json;
+
+// Bump when the Plan's meaning changes in a way the JSON shape would not show.
+constexpr int kCacheFormat = 1;
+
+// Always under the home (not $XDG_CACHE_HOME): that is where the mandatory `moat-state`
+// protection keeps it read-only for sandboxed commands.
+std::string cache_dir(const policy::Context& ctx) { return ctx.home + "/.cache/moat/plans"; }
+
+std::uint64_t fnv1a(const std::string& text) {
+  std::uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : text) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+// What a file or directory looks like now; any edit, replacement or creation changes it.
+json stamp(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return {path, false};
+  return {path,
+          true,
+          static_cast<std::uint64_t>(st.st_dev),
+          static_cast<std::uint64_t>(st.st_ino),
+          static_cast<std::int64_t>(st.st_size),
+          static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec,
+          static_cast<std::int64_t>(st.st_ctim.tv_sec) * 1000000000 + st.st_ctim.tv_nsec};
+}
+
+json stamps(const std::vector<std::string>& files, const policy::Context& ctx) {
+  json out = json::array();
+  out.push_back(stamp("/proc/self/exe"));
+  for (const std::string& dir : ctx.search_path) out.push_back(stamp(dir));
+  for (const std::string& file : files) out.push_back(stamp(file));
+  return out;
+}
+
+std::string inputs_text(const std::string& name_or_path, const policy::Context& ctx,
+                        const policy::Overrides& ov) {
+  json in;
+  in["format"] = kCacheFormat;
+  in["profile"] = name_or_path;
+  in["ctx"] = {ctx.home, ctx.project, ctx.cwd, ctx.user, ctx.tmpdir, ctx.environ, ctx.search_path};
+  in["ov"] = {ov.allow_read, ov.allow_write, ov.allow_exec,
+              ov.network ? static_cast<int>(*ov.network) : -1,
+              ov.time_ms ? json(*ov.time_ms) : json(), ov.keep_env};
+  return in.dump();
+}
+
+bool trustworthy(int fd) {
+  struct stat st {};
+  return ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == ::geteuid() &&
+         (st.st_mode & 022) == 0;
+}
+
+std::optional<CachedCompile> lookup(const std::string& file, const std::string& inputs,
+                                    const policy::Context& ctx) {
+  int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return std::nullopt;
+  if (!trustworthy(fd)) {
+    ::close(fd);
+    return std::nullopt;
+  }
+  std::string text;
+  char buf[16384];
+  ssize_t n;
+  while ((n = ::read(fd, buf, sizeof(buf))) > 0) text.append(buf, static_cast<size_t>(n));
+  ::close(fd);
+  json entry = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (entry.is_discarded() || !entry.is_object()) return std::nullopt;
+  if (entry.value("inputs", std::string()) != inputs) return std::nullopt;
+  auto plan = plan_from_json(entry.value("plan", json()));
+  if (!plan) return std::nullopt;
+  if (entry.value("stamps", json()) != stamps(plan->profile_files, ctx)) return std::nullopt;
+  CachedCompile hit{std::move(*plan), {}};
+  for (const json& d : entry.value("diagnostics", json::array())) {
+    if (d.is_string()) hit.diagnostics.push_back(d.get<std::string>());
+  }
+  return hit;
+}
+
+void store(const std::string& dir, const std::string& file, const std::string& inputs,
+           const policy::CompileOutput& out, const policy::Context& ctx) {
+  std::string parent = dir.substr(0, dir.rfind('/'));
+  ::mkdir(parent.substr(0, parent.rfind('/')).c_str(), 0700);
+  ::mkdir(parent.c_str(), 0700);
+  ::mkdir(dir.c_str(), 0700);
+  json entry;
+  entry["inputs"] = inputs;
+  entry["plan"] = plan_to_json(*out.plan);
+  entry["stamps"] = stamps(out.plan->profile_files, ctx);
+  json diagnostics = json::array();
+  for (const policy::Diagnostic& d : out.diagnostics) {
+    diagnostics.push_back(policy::format_diagnostic(d));
+  }
+  entry["diagnostics"] = diagnostics;
+  std::string text = entry.dump();
+  std::string tmp = file + ".tmp." + std::to_string(::getpid());
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) return;  // a cache we cannot write is only slower
+  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  ::close(fd);
+  if (!ok || ::rename(tmp.c_str(), file.c_str()) != 0) ::unlink(tmp.c_str());
+}
+
+}  // namespace
+
+policy::CompileOutput compile_profile_cached(const std::string& name_or_path,
+                                             const policy::Context& ctx,
+                                             const policy::Overrides& overrides,
+                                             std::vector<std::string>* replayed_warnings) {
+  const char* off = std::getenv("MOAT_NO_PLAN_CACHE");
+  if ((off != nullptr && off[0] != '\0' && off[0] != '0') || ctx.home.empty() ||
+      ctx.home == "/") {
+    return policy::compile_profile(name_or_path, ctx, overrides);
+  }
+  std::string inputs = inputs_text(name_or_path, ctx, overrides);
+  std::string dir = cache_dir(ctx);
+  char name[32];
+  std::snprintf(name, sizeof(name), "%016llx.json",
+                static_cast<unsigned long long>(fnv1a(inputs)));
+  std::string file = dir + "/" + name;
+  if (auto hit = lookup(file, inputs, ctx)) {
+    *replayed_warnings = std::move(hit->diagnostics);
+    policy::CompileOutput out;
+    out.plan = std::move(hit->plan);
+    return out;
+  }
+  policy::CompileOutput out = policy::compile_profile(name_or_path, ctx, overrides);
+  if (out.plan) store(dir, file, inputs, out, ctx);
+  return out;
+}
+
+}  // namespace moat::cli
