@@ -480,23 +480,34 @@ int count_leftovers() {
 
 // pid 1 of the sandbox: start the command, forward signals to its process group, reap orphans,
 // and leave when the command leaves; the kernel then kills everything else in the namespace.
+struct CommandStart {
+  const ChildSpec* spec;
+  sigset_t mask;
+};
+
+// The command's first moments, on a stack of its own while pid 1 waits (CLONE_VFORK): it touches
+// no memory but that stack, so sharing pid 1's address space is safe and the copy is skipped.
+int start_command(void* arg) {
+  const auto* start = static_cast<const CommandStart*>(arg);
+  ::sigprocmask(SIG_SETMASK, &start->mask, nullptr);
+  ::setsid();  // no controlling terminal: the command cannot reach the user's shell
+  if (::chdir(start->spec->cwd.c_str()) != 0) {
+    send_report(Report{ReportKind::kExecFailed, kExecStep, errno, -1, 0, "chdir"});
+    _exit(125);
+  }
+  int err = exec_command(*start->spec);
+  send_report(Report{ReportKind::kExecFailed, kExecStep, err, 0, 0, "execve"});
+  _exit(err == ENOENT ? 127 : 126);
+}
+
 [[noreturn]] void reap(const ChildSpec& spec) {
   sigset_t set = forwarded_signals();
-  sigset_t old;
-  ::sigprocmask(SIG_BLOCK, &set, &old);
-  pid_t command = ::fork();
+  CommandStart start{&spec, {}};
+  ::sigprocmask(SIG_BLOCK, &set, &start.mask);
+  alignas(16) static char stack[64 * 1024];  // in the image already: no allocation here
+  pid_t command = ::clone(start_command, stack + sizeof(stack), CLONE_VM | CLONE_VFORK | SIGCHLD,
+                          &start);
   if (command < 0) fail(kExecStep, errno);
-  if (command == 0) {
-    ::sigprocmask(SIG_SETMASK, &old, nullptr);
-    ::setsid();  // no controlling terminal: the command cannot reach the user's shell
-    if (::chdir(spec.cwd.c_str()) != 0) {
-      send_report(Report{ReportKind::kExecFailed, kExecStep, errno, -1, 0, "chdir"});
-      _exit(125);
-    }
-    int err = exec_command(spec);
-    send_report(Report{ReportKind::kExecFailed, kExecStep, err, 0, 0, "execve"});
-    _exit(err == ENOENT ? 127 : 126);
-  }
   send_report(Report{ReportKind::kReady, 0, 0, -1, 0, nullptr});
   int command_status = 0;
   while (true) {

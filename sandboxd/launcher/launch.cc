@@ -403,6 +403,11 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
   if (!namespaces) kill_descendants();
   result.oom_killed = root && cgroup_oom_killed(cgroups);
   clock.mark("sandbox exit");
+  cgroup_destroy(cgroups);
+  cgroups = {};
+  remove_placeholders(prepared->placeholders);
+  prepared->placeholders.clear();
+  clock.mark("cleanup");
 
   if (setup_failure) {
     std::string message = describe_setup_failure(*setup_failure, spec);

@@ -125,7 +125,7 @@ class SpecBuilder {
         rules.push_back(rule);
       }
     }
-    auto program = compile_seccomp_filter(rules);
+    auto program = seccomp_program_for(rules);
     if (!program) return program.error();
     spec.seccomp_program = std::move(*program);
 

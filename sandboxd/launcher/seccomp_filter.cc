@@ -75,4 +75,20 @@ Result<std::vector<sock_filter>> compile_seccomp_filter(
   return program;
 }
 
+std::string seccomp_rules_fingerprint(const std::vector<policy::SyscallRule>& rules) {
+  std::string text = "libseccomp " + std::to_string(seccomp_version()->major) + "." +
+                     std::to_string(seccomp_version()->minor) + "." +
+                     std::to_string(seccomp_version()->micro) + "\n";
+  for (const policy::SyscallRule& r : rules) {
+    text += r.name + " " + std::to_string(r.number) + " " +
+            std::to_string(static_cast<int>(r.action)) + " " + std::to_string(r.err);
+    for (const policy::ArgMatch& m : r.args) {
+      text += " " + std::to_string(m.index) + ":" + std::to_string(m.mask) + ":" +
+              std::to_string(m.value);
+    }
+    text += "\n";
+  }
+  return text;
+}
+
 }  // namespace moat::launcher

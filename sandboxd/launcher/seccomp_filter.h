@@ -4,6 +4,7 @@
 
 #include <linux/filter.h>
 
+#include <string>
 #include <vector>
 
 #include "policy/result.h"
@@ -13,5 +14,12 @@ namespace moat::launcher {
 
 Result<std::vector<sock_filter>> compile_seccomp_filter(
     const std::vector<policy::SyscallRule>& rules);
+
+// A stable text naming exactly what a rule list compiles from; equal fingerprints, equal BPF.
+std::string seccomp_rules_fingerprint(const std::vector<policy::SyscallRule>& rules);
+
+// The program for `rules`: the one compiled at build time when the fingerprints match (the
+// default list; saves libseccomp's work at every start), else compiled now.
+Result<std::vector<sock_filter>> seccomp_program_for(const std::vector<policy::SyscallRule>& rules);
 
 }  // namespace moat::launcher

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -166,6 +167,20 @@ TEST(SeccompFilter, DefaultRulesCompile) {
   auto program = compile_seccomp_filter(policy::default_syscall_rules());
   ASSERT_TRUE(program.ok()) << program.error().to_string();
   EXPECT_GT(program->size(), 50u);
+}
+
+TEST(SeccompFilter, PrebuiltProgramIsWhatLibseccompCompilesNow) {
+  auto rules = policy::default_syscall_rules();
+  auto prebuilt = seccomp_program_for(rules);
+  auto now = compile_seccomp_filter(rules);
+  ASSERT_TRUE(prebuilt.ok() && now.ok());
+  ASSERT_EQ(prebuilt->size(), now->size());
+  EXPECT_EQ(std::memcmp(prebuilt->data(), now->data(), now->size() * sizeof(sock_filter)), 0);
+  // A different rule list is compiled at run time, not served from the prebuilt one.
+  rules.pop_back();
+  auto other = seccomp_program_for(rules);
+  ASSERT_TRUE(other.ok());
+  EXPECT_NE(other->size(), now->size());
 }
 
 TEST(SeccompFilter, UnknownSyscallIsAnError) {
