@@ -1,10 +1,23 @@
 #!/usr/bin/env bash
-# Runs bench/startup from a scratch project directory. Usage: bench/startup.sh [ROUNDS]
+# bench/startup: `moat run -p base -- true` against bare `true` and bubblewrap, interleaved in one
+# run, from a scratch project directory. As root it runs twice: as root (cgroups, pids limit) and
+# as an unprivileged user (created if missing). Usage: bench/startup.sh [ROUNDS]
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 build=${MOAT_BUILD_DIR:-$root/build}
+rounds=${1:-200}
 ninja -C "$build" moat bench_startup >/dev/null
 project=$(mktemp -d /tmp/moat-bench-XXXXXX)
 trap 'rm -rf "$project"' EXIT
 cd "$project"
-"$build/bench/bench_startup" "$build/cli/moat" "${1:-200}"
+echo "== as $(id -un)"
+"$build/bench/bench_startup" "$build/cli/moat" "$rounds"
+if [ "$(id -u)" -eq 0 ]; then
+  id moat-bench >/dev/null 2>&1 || useradd -m moat-bench
+  chown moat-bench "$project"
+  chmod o+rx "$build" "$build/cli" "$build/bench" 2>/dev/null || true
+  echo "== as moat-bench (unprivileged)"
+  setpriv --reuid=moat-bench --regid=moat-bench --init-groups \
+    env HOME="$(getent passwd moat-bench | cut -d: -f6)" \
+    "$build/bench/bench_startup" "$build/cli/moat" "$rounds"
+fi
