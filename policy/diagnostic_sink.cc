@@ -1,6 +1,7 @@
 // Internal: the diagnostic collector. Keeps each registered file split into lines so that a
 // diagnostic can quote its line; a hard cap keeps a hostile profile from producing millions.
 #include "policy/diagnostic_sink.h"
+#include "policy/text_lines.h"
 
 namespace moat::policy {
 
@@ -10,15 +11,7 @@ constexpr std::size_t kMaxDiagnostics = 200;
 
 void DiagnosticSink::add_source(const std::string& file, std::string_view text) {
   std::vector<std::string> lines;
-  std::size_t start = 0;
-  while (start <= text.size()) {
-    std::size_t end = text.find('\n', start);
-    if (end == std::string_view::npos) end = text.size();
-    std::string_view line = text.substr(start, end - start);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    lines.emplace_back(line);
-    start = end + 1;
-  }
+  for (std::string_view line : split_lines(text)) lines.emplace_back(line);
   lines_[file] = std::move(lines);
 }
 

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "policy/raw_node.h"
+#include "policy/text_lines.h"
 
 namespace moat::policy {
 
@@ -121,19 +122,6 @@ class Converter {
   bool ok_ = true;
 };
 
-std::vector<std::string_view> split_lines(std::string_view text) {
-  std::vector<std::string_view> lines;
-  std::size_t start = 0;
-  while (start <= text.size()) {
-    std::size_t end = text.find('\n', start);
-    if (end == std::string_view::npos) end = text.size();
-    std::string_view line = text.substr(start, end - start);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    lines.push_back(line);
-    start = end + 1;
-  }
-  return lines;
-}
 
 }  // namespace
 

@@ -169,24 +169,22 @@ class SpecBuilder {
 
     // procfs shows the host's sysctls and trigger files; with moat run as root the command's
     // uid owns them (uid 0), so they are made read-only or masked like container runtimes do.
-    for (const char* path : {"/proc/sys", "/proc/irq", "/proc/bus", "/proc/fs"}) {
+    auto guard = [this](MountKind kind, const char* path, const char* why) {
       MountOp op;
-      op.kind = MountKind::kSelfBind;
+      op.kind = kind;
       op.target = path;
+      op.is_dir = kind != MountKind::kMaskFile;
       op.read_only = true;
-      op.optional = true;
-      op.why = "kernel settings stay read-only";
+      op.optional = true;  // which of these exist depends on the kernel
+      op.why = why;
       add(std::move(op));
+    };
+    for (const char* path : {"/proc/sys", "/proc/irq", "/proc/bus", "/proc/fs"}) {
+      guard(MountKind::kSelfBind, path, "kernel settings stay read-only");
     }
     for (const char* path : {"/proc/sysrq-trigger", "/proc/kcore", "/proc/keys", "/proc/timer_list",
                              "/proc/sched_debug", "/proc/kallsyms"}) {
-      MountOp op;
-      op.kind = MountKind::kMaskFile;
-      op.target = path;
-      op.is_dir = false;
-      op.optional = true;
-      op.why = "kernel internals are masked";
-      add(std::move(op));
+      guard(MountKind::kMaskFile, path, "kernel internals are masked");
     }
 
     add_tmpfs("/dev", 0755, true, "a minimal /dev");
