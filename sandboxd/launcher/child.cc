@@ -71,24 +71,29 @@ int make_parents(const char* path) {
   return 0;
 }
 
-int make_mount_point(const char* path, bool is_dir) {
-  if (int err = make_parents(path)) return err;
-  if (is_dir) {
-    if (::mkdir(path, 0755) != 0 && errno != EEXIST) return failed("mkdir");
+int create_mount_point(const char* path, bool is_dir) {
+  if (is_dir) return ::mkdir(path, 0755) == 0 || errno == EEXIST ? 0 : errno;
+  int fd = ::open(path, O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
+  if (fd >= 0) {
+    ::close(fd);
     return 0;
   }
-  int fd = ::open(path, O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
-  if (fd < 0) {
-    if (errno == EEXIST || errno == EISDIR) return 0;
-    // An existing file in a read-only tree is a fine mount point already.
-    if (errno == EROFS || errno == EACCES) {
-      struct stat st {};
-      return ::lstat(path, &st) == 0 ? 0 : failed("lstat");
-    }
-    return failed("open");
+  if (errno == EEXIST || errno == EISDIR) return 0;
+  // An existing file in a read-only tree is a fine mount point already.
+  if (errno == EROFS || errno == EACCES) {
+    struct stat st {};
+    return ::lstat(path, &st) == 0 ? 0 : ENOENT;
   }
-  ::close(fd);
-  return 0;
+  return errno;
+}
+
+// Most mount points' parents exist already: only walk them after ENOENT.
+int make_mount_point(const char* path, bool is_dir) {
+  int err = create_mount_point(path, is_dir);
+  if (err != ENOENT) return err == 0 ? 0 : (errno = err, failed(is_dir ? "mkdir" : "open"));
+  if (int parents = make_parents(path)) return parents;
+  err = create_mount_point(path, is_dir);
+  return err == 0 ? 0 : (errno = err, failed(is_dir ? "mkdir" : "open"));
 }
 
 int set_mount_attrs(const char* path, bool read_only, bool no_exec, bool no_dev) {

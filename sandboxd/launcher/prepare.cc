@@ -393,19 +393,27 @@ class SpecBuilder {
 
   void add_masks() {
     for (const policy::DenyRule& rule : plan_.deny) {
-      std::vector<std::string> targets{rule.path};
+      // Only what a bind shows from the host needs a mask; the private tmpfs has nothing.
+      const MountOp* lexical_cover = covering(rule.path);
+      HostEntry entry = inspect(rule.path);
+      if (!entry.exists) continue;
+      std::vector<std::string> targets;
+      if (lexical_cover != nullptr && lexical_cover->kind == MountKind::kBind) {
+        targets.push_back(rule.path);
+      }
+      // The same file under its real name, if another grant shows that one.
       if (auto resolved = real_path(rule.path); resolved && *resolved != rule.path) {
         targets.push_back(*resolved);
       }
       for (const std::string& target : targets) {
         const MountOp* cover = covering(target);
         if (cover == nullptr || cover->kind != MountKind::kBind) continue;
-        HostEntry entry = inspect(target);
-        if (!entry.exists || entry.is_symlink) continue;
+        HostEntry t = target == rule.path ? entry : inspect(target);
+        if (!t.exists || t.is_symlink) continue;
         MountOp op;
-        op.kind = entry.is_dir ? MountKind::kMaskDir : MountKind::kMaskFile;
+        op.kind = t.is_dir ? MountKind::kMaskDir : MountKind::kMaskFile;
         op.target = target;
-        op.is_dir = entry.is_dir;
+        op.is_dir = t.is_dir;
         op.why = "denied: masked";
         add(std::move(op));
       }
