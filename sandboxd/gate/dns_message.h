@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "policy/net_rule.h"
 #include "policy/result.h"
 
 namespace moat::gate {
@@ -19,13 +20,13 @@ inline constexpr uint16_t kDnsTypeAaaa = 28;
 inline constexpr uint16_t kDnsTypeOpt = 41;
 inline constexpr uint16_t kDnsClassIn = 1;
 inline constexpr size_t kDnsHeaderSize = 12;
-inline constexpr size_t kDnsMaxUdpSize = 512;        // without EDNS (RFC 1035 §4.2.1)
-inline constexpr size_t kDnsMaxEdnsUdpSize = 1232;   // DNS flag day 2020: no IP fragmentation
-inline constexpr size_t kDnsMaxNameLength = 253;     // text form, no trailing dot (255 on the wire)
+inline constexpr size_t kDnsMaxUdpSize = 512;       // without EDNS (RFC 1035 §4.2.1)
+inline constexpr size_t kDnsMaxEdnsUdpSize = 1232;  // DNS flag day 2020: no IP fragmentation
+inline constexpr size_t kDnsMaxNameLength = 253;    // text form, no trailing dot (255 on the wire)
 inline constexpr size_t kDnsMaxLabelLength = 63;
 
 struct DnsQuestion {
-  std::string name;           // lowercased, no trailing dot ("" is the root)
+  std::string name;  // lowercased, no trailing dot ("" is the root)
   uint16_t qtype = 0;
   uint16_t qclass = 0;
   std::string original_name;  // as sent (case preserved: DNS 0x20 clients compare the echo)
@@ -74,6 +75,7 @@ size_t dns_udp_response_limit(const DnsQuery& q);
 // up on the name, and ANY is minimised per RFC 8482). Any rcode but kNoError carries no answers
 // (NXDOMAIN has none). If the response would exceed max_size, TC is set and every answer dropped,
 // so the client retries over TCP; the result never exceeds max(max_size, 12) bytes.
+// A query without exactly one encodable question gets SERVFAIL instead of NOERROR.
 std::vector<uint8_t> build_dns_response(const DnsQuery& q, DnsRcode rcode, const DnsAnswer& answer,
                                         size_t max_size);
 
@@ -103,10 +105,6 @@ class DnsTcpDeframer {
   size_t start_ = 0;
 };
 
-// Validates and normalises a host name as written in a rule or asked by a client: ASCII only
-// (IDNA is out of scope: write the xn-- form), lowercased, one trailing dot removed, labels of
-// 1-63 letters, digits, '-' or '_', at most 253 characters, and a last label that is not all
-// digits (that is an IPv4 address, not a name). The error message names the offending part.
-Result<std::string> normalize_host_name(std::string_view name);
+using policy::normalize_host_name;  // policy/net_rule.h: one grammar for names
 
 }  // namespace moat::gate

@@ -48,19 +48,19 @@ const char* parse_state_name(ParseState state);
 // A stable reason for kNotTls / kMalformed, for tests and events (never branch on `error` text).
 enum class HelloDefect {
   kNone,
-  kNotHandshakeRecord,   // first byte is not 22 (kNotTls)
-  kSslv2Hello,           // SSLv2-compatible ClientHello: cannot carry SNI (kMalformed)
-  kRecordVersion,        // record version major is not 3
-  kRecordLength,         // empty or over-long (> 2^14) record
-  kInterleavedRecord,    // a non-handshake record before the ClientHello was complete
-  kTooLarge,             // the ClientHello exceeds kMaxClientHelloBytes
-  kNotClientHello,       // the first handshake message is not a ClientHello
-  kBadBody,              // a length or field of the ClientHello is inconsistent
-  kDuplicateExtension,   // the same extension type twice (RFC 8446 §4.2)
-  kBadServerName,        // server_name extension: empty, several entries, non host_name type
-  kBadHostName,          // the host_name is not a valid DNS name
-  kIpLiteral,            // the host_name is an IP address (RFC 6066 §3 forbids)
-  kBadAlpn,              // malformed ALPN extension (RFC 7301)
+  kNotHandshakeRecord,  // first byte is not 22 (kNotTls)
+  kSslv2Hello,          // SSLv2-compatible ClientHello: cannot carry SNI (kMalformed)
+  kRecordVersion,       // record version major is not 3
+  kRecordLength,        // empty or over-long (> 2^14) record
+  kInterleavedRecord,   // a non-handshake record before the ClientHello was complete
+  kTooLarge,            // the ClientHello exceeds kMaxClientHelloBytes
+  kNotClientHello,      // the first handshake message is not a ClientHello
+  kBadBody,             // a length or field of the ClientHello is inconsistent
+  kDuplicateExtension,  // the same extension type twice (RFC 8446 §4.2)
+  kBadServerName,       // server_name extension: empty, several entries, non host_name type
+  kBadHostName,         // the host_name is not a valid DNS name
+  kIpLiteral,           // the host_name is an IP address (RFC 6066 §3 forbids)
+  kBadAlpn,             // malformed ALPN extension (RFC 7301)
 };
 
 struct ClientHelloInfo {
@@ -74,8 +74,8 @@ struct ClientHelloResult {
   ParseState state = ParseState::kNeedMore;  // kNeedMore, kDone, kNotTls or kMalformed
   ClientHelloInfo info;                      // meaningful only when state == kDone
   std::string error;                         // for people; empty unless kNotTls / kMalformed
-  HelloDefect defect = HelloDefect::kNone;   // stable form of `error`
   size_t bytes_needed_hint = 0;              // kNeedMore: at least this many more bytes
+  HelloDefect defect = HelloDefect::kNone;   // stable form of `error`
 };
 
 // The whole ClientHello handshake message (header included) and the wire bytes examined to find
