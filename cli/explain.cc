@@ -72,9 +72,10 @@ int explain_main(const std::string& profile, const policy::Overrides& overrides)
   list_paths(plan, "It may READ and EXECUTE here:", policy::kAccessExec, policy::kAccessWrite);
   list_paths(plan, "It may only READ here:", policy::kAccessRead,
              policy::kAccessWrite | policy::kAccessExec);
-  std::printf("Private and empty at every run, discarded after it: %s (TMPDIR), %s (HOME, except "
-              "the paths above), /dev/shm\n",
-              plan.tmpdir.c_str(), plan.home.c_str());
+  std::printf(
+      "Private and empty at every run, discarded after it: %s (TMPDIR), %s (HOME, except "
+      "the paths above), /dev/shm\n",
+      plan.tmpdir.c_str(), plan.home.c_str());
 
   std::printf("\nNever readable (masked even where a grant covers them):\n");
   for (const policy::DenyRule& d : plan.deny) {
@@ -99,20 +100,39 @@ int explain_main(const std::string& profile, const policy::Overrides& overrides)
     for (const std::string& n : plan.dropped_env) std::printf(" %s", n.c_str());
   }
   std::printf("\n");
-  std::printf("Network: %s\n", plan.network == policy::NetworkMode::kNone
-                                   ? "none (a private network namespace with only loopback)"
-                                   : "HOST (no network isolation)");
+  if (plan.network == policy::NetworkMode::kAllowlist) {
+    std::printf(
+        "Network: allowlist. Only loopback exists inside; DNS is answered by moat (other "
+        "names get NXDOMAIN and are never asked upstream); every TCP connect goes through "
+        "the gate, which connects only to addresses handed out for these rules:\n");
+    for (const policy::NetRule& r : plan.net_allow) {
+      std::printf("  %-40s from %s\n", r.text.c_str(), where(r.origin).c_str());
+    }
+    for (const policy::StaticHost& h : plan.net_hosts) {
+      std::printf("  %-40s from %s\n", (h.name + " = " + h.address).c_str(),
+                  where(h.origin).c_str());
+    }
+    std::printf(
+        "  UDP (other than DNS to moat), raw sockets, loopback and link-local addresses of "
+        "the host, and private addresses from DNS answers are refused.\n");
+  } else {
+    std::printf("Network: %s\n", plan.network == policy::NetworkMode::kNone
+                                     ? "none (a private network namespace with only loopback)"
+                                     : "HOST (no network isolation)");
+  }
   const policy::Limits& l = plan.limits;
   std::printf("Limits:");
   if (l.processes) std::printf(" processes %llu;", static_cast<unsigned long long>(*l.processes));
   if (l.memory_bytes) std::printf(" memory %s;", human_bytes(*l.memory_bytes).c_str());
   if (l.time_ms) std::printf(" time %llu s;", static_cast<unsigned long long>(*l.time_ms / 1000));
   if (l.file_size_bytes) std::printf(" file size %s;", human_bytes(*l.file_size_bytes).c_str());
-  if (l.open_files) std::printf(" open files %llu;", static_cast<unsigned long long>(*l.open_files));
+  if (l.open_files)
+    std::printf(" open files %llu;", static_cast<unsigned long long>(*l.open_files));
   std::printf("\n\nAlways, whatever the profile:\n");
-  std::printf("  new user, mount, pid, ipc, uts, cgroup and network namespaces; setsid (no "
-              "terminal); every capability dropped; no-new-privileges; no core dumps;\n"
-              "  every process of the sandbox is killed when the command exits.\n");
+  std::printf(
+      "  new user, mount, pid, ipc, uts, cgroup and network namespaces; setsid (no "
+      "terminal); every capability dropped; no-new-privileges; no core dumps;\n"
+      "  every process of the sandbox is killed when the command exits.\n");
   std::printf("  System calls refused:\n");
   std::map<std::string, std::vector<std::string>> by_reason;
   for (const policy::SyscallRule& r : policy::default_syscall_rules()) {
@@ -129,16 +149,17 @@ int explain_main(const std::string& profile, const policy::Overrides& overrides)
   probe::KernelFeatures kernel = probe::probe_kernel();
   probe::TierAssessment tier = probe::assess_tier(kernel);
   int abi = kernel.landlock_abi;
-  std::printf("\nOn this kernel (%s): tier %s; Landlock ABI %d%s; memory limit %s; pids limit %s.\n",
-              kernel.kernel_release.c_str(), probe::tier_name(tier.tier), abi > 0 ? abi : 0,
-              abi >= 6 ? " (files, TCP ports, signal and socket scopes)" : "",
-              kernel.is_root && (kernel.cgroups.v1_memory ||
-                                 std::find(kernel.cgroups.v2_controllers.begin(),
-                                           kernel.cgroups.v2_controllers.end(),
-                                           "memory") != kernel.cgroups.v2_controllers.end())
-                  ? "available"
-                  : "needs root",
-              kernel.is_root ? "cgroup" : "RLIMIT_NPROC in the user namespace");
+  std::printf(
+      "\nOn this kernel (%s): tier %s; Landlock ABI %d%s; memory limit %s; pids limit %s.\n",
+      kernel.kernel_release.c_str(), probe::tier_name(tier.tier), abi > 0 ? abi : 0,
+      abi >= 6 ? " (files, TCP ports, signal and socket scopes)" : "",
+      kernel.is_root &&
+              (kernel.cgroups.v1_memory ||
+               std::find(kernel.cgroups.v2_controllers.begin(), kernel.cgroups.v2_controllers.end(),
+                         "memory") != kernel.cgroups.v2_controllers.end())
+          ? "available"
+          : "needs root",
+      kernel.is_root ? "cgroup" : "RLIMIT_NPROC in the user namespace");
   for (const std::string& reason : tier.reasons) std::printf("  %s\n", reason.c_str());
   std::printf("Tier required by the profile: %s. `moat doctor` shows every layer.\n",
               plan.min_tier == policy::Tier::kFull ? "full" : "landlock (weaker, explicit)");

@@ -2,9 +2,9 @@
 // in its own file.
 #include <CLI/CLI.hpp>
 #include <algorithm>
-#include <variant>
 #include <cstdio>
 #include <exception>
+#include <variant>
 
 #include "cli/commands.h"
 #include "cli/doctor.h"
@@ -14,13 +14,22 @@
 namespace {
 
 void add_override_flags(CLI::App* cmd, moat::policy::Overrides& ov) {
-  cmd->add_option("--allow-write", ov.allow_write, "also allow writing PATH")->type_name("PATH");
-  cmd->add_option("--allow-read", ov.allow_read, "also allow reading PATH")->type_name("PATH");
+  cmd->add_option("--allow-write", ov.allow_write, "also allow writing PATH")
+      ->type_name("PATH")
+      ->allow_extra_args(false);
+  cmd->add_option("--allow-read", ov.allow_read, "also allow reading PATH")
+      ->type_name("PATH")
+      ->allow_extra_args(false);
   cmd->add_option("--allow-exec", ov.allow_exec, "also allow reading and executing PATH")
-      ->type_name("PATH");
+      ->type_name("PATH")
+      ->allow_extra_args(false);
 }
 
 }  // namespace
+
+// A repeatable option takes one value per occurrence (--allow-host a --allow-host b), so it never
+// swallows the command after it.
+CLI::Option* one_value_each(CLI::Option* option) { return option->allow_extra_args(false); }
 
 int main(int argc, char** argv) {
   CLI::App app{"moat: a kernel-enforced sandbox for package installs and coding agents"};
@@ -32,12 +41,26 @@ int main(int argc, char** argv) {
   CLI::App* run_cmd = app.add_subcommand("run", "run a command in a sandbox");
   run_cmd->add_option("-p,--profile", run.profile, "profile name or file (default: base)");
   add_override_flags(run_cmd, run.overrides);
-  run_cmd->add_option("--net", net, "network: none | host")->check(CLI::IsMember({"none", "host"}));
+  run_cmd->add_option("--net", net, "network: none | host | allowlist")
+      ->check(CLI::IsMember({"none", "host", "allowlist"}));
+  one_value_each(run_cmd->add_option(
+                     "--allow-host", run.overrides.allow_hosts,
+                     "allow a host name, *.domain, address or CIDR, each with an optional :PORT "
+                     "(implies --net allowlist)"))
+      ->type_name("RULE");
+  one_value_each(
+      run_cmd->add_option("--add-host", run.overrides.add_hosts,
+                          "answer NAME with ADDRESS in the sandbox's DNS (like docker --add-host)"))
+      ->type_name("NAME=ADDRESS");
+  run_cmd->add_option("--audit", run.audit_path, "write every event as a JSON line to FILE")
+      ->type_name("FILE");
   run_cmd->add_option("--timeout", timeout, "kill everything after this long (30s, 10m, 1h)");
-  run_cmd->add_option("--keep-env", run.overrides.keep_env, "pass this variable through")
+  one_value_each(
+      run_cmd->add_option("--keep-env", run.overrides.keep_env, "pass this variable through"))
       ->type_name("NAME");
-  run_cmd->add_flag("--allow-tier", run.allow_tier_landlock,
-                    "--allow-tier landlock: fall back to the landlock tier without user namespaces");
+  run_cmd->add_flag(
+      "--allow-tier", run.allow_tier_landlock,
+      "--allow-tier landlock: fall back to the landlock tier without user namespaces");
   std::string tier;
   run_cmd->add_option("--tier", tier, "full (default) | landlock: the weaker tier, explicitly")
       ->check(CLI::IsMember({"full", "landlock"}));
@@ -66,8 +89,8 @@ int main(int argc, char** argv) {
   for (size_t i = 0; i < args.size(); ++i) {
     if (args[i] == "--") break;
     if (args[i] == "--allow-tier" || args[i].rfind("--allow-tier=", 0) == 0) {
-      std::string value = args[i] == "--allow-tier" && i + 1 < args.size() ? args[i + 1]
-                                                                           : args[i].substr(13);
+      std::string value =
+          args[i] == "--allow-tier" && i + 1 < args.size() ? args[i + 1] : args[i].substr(13);
       if (value != "landlock") {
         std::fprintf(stderr, "moat: --allow-tier takes 'landlock'\n");
         return 125;
@@ -88,8 +111,9 @@ int main(int argc, char** argv) {
     if (*run_cmd) {
       run.force_tier_landlock = tier == "landlock";
       if (!net.empty()) {
-        run.overrides.network =
-            net == "host" ? moat::policy::NetworkMode::kHost : moat::policy::NetworkMode::kNone;
+        run.overrides.network = net == "host"        ? moat::policy::NetworkMode::kHost
+                                : net == "allowlist" ? moat::policy::NetworkMode::kAllowlist
+                                                     : moat::policy::NetworkMode::kNone;
       }
       if (!timeout.empty()) {
         auto ms = moat::policy::parse_duration_ms(timeout);

@@ -39,7 +39,15 @@ json plan_to_json(const policy::Plan& p) {
   for (const auto& e : p.env) env.push_back({e.name, e.value});
   j["env"] = env;
   j["dropped_env"] = p.dropped_env;
-  j["network"] = p.network == policy::NetworkMode::kHost ? "host" : "none";
+  j["network"] = p.network == policy::NetworkMode::kHost        ? "host"
+                 : p.network == policy::NetworkMode::kAllowlist ? "allowlist"
+                                                                : "none";
+  json allow = json::array();
+  for (const auto& r : p.net_allow) allow.push_back({r.text, source_json(r.origin)});
+  j["net_allow"] = allow;
+  json hosts = json::array();
+  for (const auto& h : p.net_hosts) hosts.push_back({h.name, h.address, source_json(h.origin)});
+  j["net_hosts"] = hosts;
   j["limits"] = {optional_json(p.limits.processes), optional_json(p.limits.memory_bytes),
                  optional_json(p.limits.time_ms), optional_json(p.limits.file_size_bytes),
                  optional_json(p.limits.open_files)};
@@ -58,7 +66,8 @@ std::optional<policy::Plan> plan_from_json(const json& j) {
     p.profile_name = j.at("profile_name").get<std::string>();
     p.profile_files = j.at("profile_files").get<std::vector<std::string>>();
     for (const auto& r : j.at("paths")) {
-      p.paths.push_back({r.at(0).get<std::string>(), r.at(1).get<unsigned>(), source_from(r.at(2))});
+      p.paths.push_back(
+          {r.at(0).get<std::string>(), r.at(1).get<unsigned>(), source_from(r.at(2))});
     }
     for (const auto& d : j.at("deny")) {
       p.deny.push_back({d.at(0).get<std::string>(), source_from(d.at(1))});
@@ -73,8 +82,22 @@ std::optional<policy::Plan> plan_from_json(const json& j) {
     }
     p.dropped_env = j.at("dropped_env").get<std::vector<std::string>>();
     std::string network = j.at("network").get<std::string>();
-    if (network != "host" && network != "none") return std::nullopt;
-    p.network = network == "host" ? policy::NetworkMode::kHost : policy::NetworkMode::kNone;
+    if (network == "host") {
+      p.network = policy::NetworkMode::kHost;
+    } else if (network == "allowlist") {
+      p.network = policy::NetworkMode::kAllowlist;
+    } else if (network == "none") {
+      p.network = policy::NetworkMode::kNone;
+    } else {
+      return std::nullopt;
+    }
+    for (const auto& r : j.at("net_allow")) {
+      p.net_allow.push_back({r.at(0).get<std::string>(), source_from(r.at(1))});
+    }
+    for (const auto& h : j.at("net_hosts")) {
+      p.net_hosts.push_back(
+          {h.at(0).get<std::string>(), h.at(1).get<std::string>(), source_from(h.at(2))});
+    }
     const json& l = j.at("limits");
     p.limits = {optional_from(l.at(0)), optional_from(l.at(1)), optional_from(l.at(2)),
                 optional_from(l.at(3)), optional_from(l.at(4))};

@@ -4,7 +4,9 @@
 
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 
 #include "cli/context.h"
 #include "cli/plan_cache.h"
@@ -25,9 +27,12 @@ namespace {
 
 int exit_code_for(const Error& e) {
   switch (e.code) {
-    case ErrorCode::kNotFound: return 127;
-    case ErrorCode::kNotExecutable: return 126;
-    default: return 125;
+    case ErrorCode::kNotFound:
+      return 127;
+    case ErrorCode::kNotExecutable:
+      return 126;
+    default:
+      return 125;
   }
 }
 
@@ -77,9 +82,18 @@ int run_main(const RunOptions& options) {
   }
   const policy::Plan& plan = *compiled.plan;
 
+  report::EventLog events;
+  if (!events.open(options.audit_path)) {
+    std::fprintf(stderr, "moat: --audit %s: %s\n", options.audit_path.c_str(),
+                 std::strerror(errno));
+    return 125;
+  }
   launcher::LaunchOptions launch;
+  launch.events = &events;
   launch.allow_missing_limits = options.allow_degraded;
-  launch.warn = [](const std::string& w) { std::fprintf(stderr, "moat: WARNING: %s\n", w.c_str()); };
+  launch.warn = [](const std::string& w) {
+    std::fprintf(stderr, "moat: WARNING: %s\n", w.c_str());
+  };
   bool landlock_ok = options.allow_tier_landlock || plan.min_tier == policy::Tier::kLandlock;
   constexpr const char* kLandlockTierLoss =
       "tier landlock: no private mounts (the host's files stay visible where Landlock allows "
@@ -90,8 +104,8 @@ int run_main(const RunOptions& options) {
     launch.warn(kLandlockTierLoss);
   }
   auto result = launcher::run_sandboxed(plan, options.command, launch);
-  if (!result && launch.tier == launcher::Tier::kFull && result.error().code == ErrorCode::kSyscall &&
-      result.error().call == "clone3") {
+  if (!result && launch.tier == launcher::Tier::kFull &&
+      result.error().code == ErrorCode::kSyscall && result.error().call == "clone3") {
     if (!landlock_ok) {
       std::fprintf(stderr,
                    "moat: user namespaces are unavailable, so the full tier cannot run. "
@@ -107,6 +121,7 @@ int run_main(const RunOptions& options) {
     std::fprintf(stderr, "moat: %s\n", result.error().to_string().c_str());
     return exit_code_for(result.error());
   }
+  std::fputs(report::network_summary(events.snapshot()).c_str(), stderr);
   if (result->timed_out) {
     std::fprintf(stderr, "moat: time limit reached; every process of the sandbox was killed\n");
   }

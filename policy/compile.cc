@@ -9,6 +9,7 @@
 #include "policy/diagnostic_sink.h"
 #include "policy/env_filter.h"
 #include "policy/mandatory.h"
+#include "policy/net_rule.h"
 #include "policy/profile.h"
 #include "policy/resolve.h"
 #include "policy/suggest.h"
@@ -126,6 +127,7 @@ class Compiler {
     plan.network = ov_.network ? *ov_.network
                    : p.network ? p.network->first
                                : NetworkMode::kNone;
+    network_rules(p, plan);
     plan.min_tier = p.tier ? p.tier->first : Tier::kFull;
     plan.limits.processes = p.processes.value;
     plan.limits.memory_bytes = p.memory.value;
@@ -264,6 +266,47 @@ class Compiler {
 
   const Context& ctx_;
   const Overrides& ov_;
+  // Allowlist rules from the profile and the command line; rules given on the command line
+  // select allowlist mode unless --net says otherwise.
+  void network_rules(const Profile& p, Plan& plan) {
+    for (const Entry& e : p.net_allow) plan.net_allow.push_back({e.text, e.at});
+    for (const auto& [name, address] : p.net_hosts) {
+      plan.net_hosts.push_back({name.text, address.text, name.at});
+    }
+    for (const std::string& rule : ov_.allow_hosts) plan.net_allow.push_back({rule, kCommandLine});
+    for (const std::string& host : ov_.add_hosts) {
+      auto eq = host.find('=');
+      if (eq == std::string::npos || eq == 0 || eq + 1 == host.size()) {
+        sink_.error(kCommandLine, 1, "bad-value", "--add-host " + host + ": expected NAME=ADDRESS",
+                    "for example --add-host registry.test=10.77.0.2");
+        continue;
+      }
+      plan.net_hosts.push_back({host.substr(0, eq), host.substr(eq + 1), kCommandLine});
+    }
+    if (!ov_.network && !ov_.allow_hosts.empty()) plan.network = NetworkMode::kAllowlist;
+    for (const NetRule& r : plan.net_allow) {
+      if (auto err = net_rule_error(r.text); !err.empty()) {
+        sink_.error(r.origin, static_cast<int>(std::max<std::size_t>(r.text.size(), 1)),
+                    "bad-network-rule", err,
+                    "write a name (example.org, *.example.org), an address or CIDR (10.0.0.0/8, "
+                    "[2001:db8::1]), each with an optional :PORT");
+      }
+    }
+    for (const StaticHost& h : plan.net_hosts) {
+      if (auto err = static_host_error(h.name, h.address); !err.empty()) {
+        sink_.error(h.origin, static_cast<int>(std::max<std::size_t>(h.name.size(), 1)),
+                    "bad-network-rule", "hosts: " + h.name + ": " + err,
+                    "a host name mapped to one IPv4 or IPv6 address");
+      }
+    }
+    if (plan.network != NetworkMode::kAllowlist && !plan.net_allow.empty()) {
+      const NetRule& r = plan.net_allow.front();
+      sink_.error(r.origin, static_cast<int>(std::max<std::size_t>(r.text.size(), 1)),
+                  "contradiction", "network rules are given but the network mode is not 'allowlist'",
+                  "set 'network: {mode: allowlist}' (or drop --net) to use them");
+    }
+  }
+
   DiagnosticSink& sink_;
   Variables vars_;
 };

@@ -27,6 +27,8 @@ struct Overrides {
   std::optional<NetworkMode> network;
   std::optional<std::uint64_t> time_ms;
   std::vector<std::string> keep_env;  // exact names passed through, even secret-looking ones
+  std::vector<std::string> allow_hosts;  // --allow-host RULE: network rules (imply allowlist)
+  std::vector<std::string> add_hosts;    // --add-host NAME=ADDRESS
 };
 
 struct CompileOutput {

@@ -9,7 +9,7 @@
 
 namespace moat::policy {
 
-enum class NetworkMode { kNone, kHost };
+enum class NetworkMode { kNone, kHost, kAllowlist };
 enum class Tier { kFull, kLandlock };
 
 // What a path rule grants. Write and exec imply read.
@@ -55,6 +55,20 @@ struct Limits {
   std::optional<std::uint64_t> open_files;
 };
 
+// A network allowlist rule as written ("example.org", "*.example.org:443", "10.0.0.0/8:5432");
+// its grammar is checked by policy/net_rule.h when the profile is compiled.
+struct NetRule {
+  std::string text;
+  SourceRef origin;
+};
+
+// A static host name (like docker's --add-host): the stub answers `name` with `address`.
+struct StaticHost {
+  std::string name;
+  std::string address;
+  SourceRef origin;
+};
+
 struct EnvVar {
   std::string name;
   std::string value;
@@ -70,6 +84,8 @@ struct Plan {
   std::vector<EnvVar> env;                 // the command's whole environment, sorted by name
   std::vector<std::string> dropped_env;    // names dropped because they look like secrets
   NetworkMode network = NetworkMode::kNone;
+  std::vector<NetRule> net_allow;       // allowlist mode: what may be reached
+  std::vector<StaticHost> net_hosts;    // allowlist mode: names answered without asking upstream
   Limits limits;
   Tier min_tier = Tier::kFull;  // the weakest tier this profile accepts
   std::string home;             // ${HOME}

@@ -37,6 +37,8 @@ struct Profile {
   std::vector<Entry> env_keep;
   std::vector<std::pair<Entry, Entry>> env_set;  // name, value; a later name replaces
   std::optional<std::pair<NetworkMode, SourceRef>> network;
+  std::vector<Entry> net_allow;
+  std::vector<std::pair<Entry, Entry>> net_hosts;  // name, address
   LimitEntry processes, memory, time, file_size, open_files;
   std::optional<std::pair<Tier, SourceRef>> tier;
   std::vector<Entry> unprotect;

@@ -18,6 +18,7 @@ struct ArgMatch {
 enum class SyscallAction {
   kErrno,  // fail with `err`
   kKill,   // kill the process: used where continuing would be unsafe
+  kNotify, // ask the supervisor (seccomp user notification): the network gate's connect()
 };
 
 struct SyscallRule {

@@ -18,7 +18,7 @@ const std::vector<std::string> kTopKeys = {"version", "description", "extends", 
                                            "unprotect"};
 const std::vector<std::string> kFsKeys = {"read", "write", "exec", "deny", "protect"};
 const std::vector<std::string> kEnvKeys = {"keep", "set"};
-const std::vector<std::string> kNetworkKeys = {"mode"};
+const std::vector<std::string> kNetworkKeys = {"mode", "allow", "hosts"};
 const std::vector<std::string> kNetworkModes = {"none", "host", "allowlist"};
 const std::vector<std::string> kLimitKeys = {"processes", "memory", "time", "file-size",
                                              "open-files"};
@@ -66,8 +66,14 @@ class Validator {
           }
         });
       } else if (k == "network") {
-        section(key, value, kNetworkKeys, "a network key", [&](const RawNode&, const RawNode& sv) {
-          network_mode(sv);
+        section(key, value, kNetworkKeys, "a network key", [&](const RawNode& sk, const RawNode& sv) {
+          if (sk.text == "mode") {
+            network_mode(sv);
+          } else if (sk.text == "allow") {
+            string_list(sk, sv, out_.net_allow, false);
+          } else {
+            static_hosts(sv);
+          }
         });
       } else if (k == "limits") {
         section(key, value, kLimitKeys, "a limits key", [&](const RawNode& sk, const RawNode& sv) {
@@ -205,14 +211,22 @@ class Validator {
     } else if (value.text == "host") {
       out_.network.emplace(NetworkMode::kHost, value.at);
     } else if (value.text == "allowlist") {
-      sink_.error(value.at, value.length, "unsupported",
-                  "network mode 'allowlist' arrives with the network gate",
-                  "use 'none' (no network) or 'host' (the host's network) for now");
+      out_.network.emplace(NetworkMode::kAllowlist, value.at);
     } else {
       sink_.error(value.at, value.length, "bad-value",
                   "'" + value.text + "' is not a network mode" +
-                      did_you_mean(value.text, {"none", "host"}),
-                  "use 'none' or 'host'");
+                      did_you_mean(value.text, kNetworkModes),
+                  "use 'none', 'host' or 'allowlist'");
+    }
+  }
+
+  // hosts: { registry.test: 10.77.0.2 }
+  void static_hosts(const RawNode& value) {
+    if (value.kind == Kind::kNull) return;
+    if (!expect(value, Kind::kMap, "'hosts'")) return;
+    for (const auto& [name, address] : value.entries) {
+      if (!expect(address, Kind::kScalar, "the address of '" + name.text + "'")) continue;
+      out_.net_hosts.emplace_back(entry(name), entry(address));
     }
   }
 
@@ -279,6 +293,8 @@ void merge_profile(Profile& acc, const Profile& child) {
   append(acc.unprotect, child.unprotect);
   for (const auto& kv : child.env_set) acc.env_set.push_back(kv);  // later names replace
   if (child.network) acc.network = child.network;
+  append(acc.net_allow, child.net_allow);
+  for (const auto& kv : child.net_hosts) acc.net_hosts.push_back(kv);
   if (child.tier) acc.tier = child.tier;
   for (auto [a, c] : {std::pair{&acc.processes, &child.processes},
                       std::pair{&acc.memory, &child.memory}, std::pair{&acc.time, &child.time},

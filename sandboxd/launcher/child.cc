@@ -8,6 +8,7 @@
 #include <linux/seccomp.h>
 #include <linux/securebits.h>
 #include <net/if.h>
+#include <netinet/in.h>
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -44,17 +46,30 @@ int failed(const char* call) {
   return errno;
 }
 
-void send_report(const Report& report) {
-  const char* p = reinterpret_cast<const char*>(&report);
-  size_t left = sizeof(report);
-  while (left > 0) {
-    ssize_t n = ::write(kReportFd, p, left);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;
-    p += n;
-    left -= static_cast<size_t>(n);
+// One report per SOCK_SEQPACKET message, with up to three descriptors attached.
+int send_report_with_fds(const Report& report, const int* fds, int count) {
+  iovec iov{const_cast<Report*>(&report), sizeof(report)};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  alignas(cmsghdr) char control[CMSG_SPACE(3 * sizeof(int))];
+  if (count > 0) {
+    msg.msg_control = control;
+    msg.msg_controllen = CMSG_SPACE(static_cast<size_t>(count) * sizeof(int));
+    cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
+    cmsg->cmsg_level = SOL_SOCKET;
+    cmsg->cmsg_type = SCM_RIGHTS;
+    cmsg->cmsg_len = CMSG_LEN(static_cast<size_t>(count) * sizeof(int));
+    std::memcpy(CMSG_DATA(cmsg), fds, static_cast<size_t>(count) * sizeof(int));
   }
+  ssize_t n;
+  do {
+    n = ::sendmsg(kReportFd, &msg, MSG_NOSIGNAL);
+  } while (n < 0 && errno == EINTR);
+  return n == static_cast<ssize_t>(sizeof(report)) ? 0 : failed("sendmsg");
 }
+
+void send_report(const Report& report) { send_report_with_fds(report, nullptr, 0); }
 
 // mkdir -p of every parent of `path`, in a stack buffer.
 int make_parents(const char* path) {
@@ -125,7 +140,7 @@ int apply_mount_op(const MountOp& op) {
     return 0;
   }
   bool is_dir = op.is_dir;
-  if (op.kind == MountKind::kMaskFile) is_dir = false;
+  if (op.kind == MountKind::kMaskFile || op.kind == MountKind::kGeneratedFile) is_dir = false;
   if (op.kind == MountKind::kMaskDir) is_dir = true;
   if (op.kind != MountKind::kSelfBind) {
     if (int err = make_mount_point(target, is_dir)) return err;
@@ -145,6 +160,15 @@ int apply_mount_op(const MountOp& op) {
       return bind(target, target, op.read_only, false, true);
     case MountKind::kMaskFile:
       return bind("/mask-file", target, true, true, true);
+    case MountKind::kGeneratedFile: {
+      // Written into the staging root (gone with it), then bound read-only over the target.
+      int fd = ::open("/generated", O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0444);
+      if (fd < 0) return failed("open");
+      ssize_t n = ::write(fd, op.source.data(), op.source.size());
+      ::close(fd);
+      if (n != static_cast<ssize_t>(op.source.size())) return failed("write");
+      return bind("/generated", target, true, true, true);
+    }
     case MountKind::kMaskDir:
       if (::mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0000") != 0) {
         return failed("mount");
@@ -279,6 +303,46 @@ int step_loopback_up(const ChildSpec& spec) {
   return err;
 }
 
+int bind_dns_socket(const ChildSpec& spec, int type) {
+  int fd = ::socket(AF_INET, type | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -failed("socket");
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(53);
+  addr.sin_addr.s_addr = htonl(spec.gate_dns_address);
+  int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    int err = failed("bind");
+    ::close(fd);
+    return -err;
+  }
+  if (type == SOCK_STREAM && ::listen(fd, 64) != 0) {
+    int err = failed("listen");
+    ::close(fd);
+    return -err;
+  }
+  return fd;
+}
+
+// The DNS stub listens inside the sandbox's network namespace (port 53 needs the capabilities we
+// still hold); the supervisor outside serves these sockets.
+int step_gate_sockets(const ChildSpec& spec) {
+  if (!spec.gate) return 0;
+  int udp = bind_dns_socket(spec, SOCK_DGRAM);
+  if (udp < 0) return -udp;
+  int tcp = bind_dns_socket(spec, SOCK_STREAM);
+  if (tcp < 0) {
+    ::close(udp);
+    return -tcp;
+  }
+  int fds[2] = {udp, tcp};
+  int err = send_report_with_fds(Report{ReportKind::kGateFds, 0, 0, 2, 0, nullptr}, fds, 2);
+  ::close(udp);
+  ::close(tcp);
+  return err;
+}
+
 int step_landlock_ruleset(const ChildSpec& spec) {
   ll::RulesetAttr attr{};
   attr.handled_access_fs = ll::fs_rights_for_abi(spec.landlock_abi);
@@ -364,7 +428,15 @@ int step_seccomp(const ChildSpec& spec) {
   sock_fprog prog{};
   prog.len = static_cast<unsigned short>(spec.seccomp_program.size());
   prog.filter = const_cast<sock_filter*>(spec.seccomp_program.data());
-  return ::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) == 0 ? 0 : failed("seccomp");
+  // With the gate, connect() waits for the supervisor: the listener goes to it at once.
+  unsigned flags = spec.gate ? SECCOMP_FILTER_FLAG_NEW_LISTENER : 0;
+  long rc = ::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
+  if (rc < 0) return failed("seccomp");
+  if (!spec.gate) return 0;
+  int listener = static_cast<int>(rc);
+  int err = send_report_with_fds(Report{ReportKind::kGateFds, 0, 0, 1, 0, nullptr}, &listener, 1);
+  ::close(listener);
+  return err;
 }
 
 struct Step {
@@ -398,6 +470,8 @@ constexpr Step kSteps[] = {
     {{"hostname", "a hostname that says where the command runs"}, step_hostname},
     {{"loopback-up", "the new network namespace's lo: local test servers keep working"},
      step_loopback_up},
+    {{"gate-sockets", "the DNS stub's sockets, bound inside the namespace, go to the supervisor"},
+     step_gate_sockets},
     {{"landlock-ruleset", "path rules are opened inside the new root, before capabilities go"},
      step_landlock_ruleset},
     {{"drop-capabilities", "securebits, bounding set, ambient set, then every capability"},
@@ -510,8 +584,8 @@ int start_command(void* arg) {
   CommandStart start{&spec, {}};
   ::sigprocmask(SIG_BLOCK, &set, &start.mask);
   alignas(16) static char stack[64 * 1024];  // in the image already: no allocation here
-  pid_t command = ::clone(start_command, stack + sizeof(stack), CLONE_VM | CLONE_VFORK | SIGCHLD,
-                          &start);
+  pid_t command =
+      ::clone(start_command, stack + sizeof(stack), CLONE_VM | CLONE_VFORK | SIGCHLD, &start);
   if (command < 0) fail(kExecStep, errno);
   send_report(Report{ReportKind::kReady, 0, 0, -1, 0, nullptr});
   int command_status = 0;

@@ -14,6 +14,8 @@ enum class ReportKind : std::int32_t {
   kReady = 2,        // setup done, the command is being started
   kExecFailed = 3,   // err: errno of execve
   kExited = 4,       // status: wait status of the command; index: processes killed at exit
+  kGateFds = 5,      // carries SCM_RIGHTS: the DNS stub's UDP and TCP sockets (in the sandbox's
+                     // network namespace), then the seccomp notification listener; index: count
 };
 
 struct Report {

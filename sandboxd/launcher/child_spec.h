@@ -22,6 +22,7 @@ enum class MountKind {
   kProc,          // fresh procfs for the sandbox's pid namespace
   kDevpts,        // private devpts instance
   kDevNode,       // bind one host device node (null, zero, ...) at target
+  kGeneratedFile, // a read-only file whose content is `source` (resolv.conf for the gate)
 };
 
 struct MountOp {
@@ -65,6 +66,10 @@ struct ChildSpec {
   std::vector<LandlockPath> landlock_paths;
 
   std::vector<sock_filter> seccomp_program;
+  // Network gate (allowlist mode): DNS stub sockets bound at gate_dns_address:53 inside the
+  // sandbox's network namespace, and connect() handed to the supervisor (seccomp notification).
+  bool gate = false;
+  std::uint32_t gate_dns_address = 0x7f000035;  // 127.0.0.53, host byte order
   std::vector<RlimitSetting> rlimits;
   int cap_last_cap = 40;
 
@@ -76,7 +81,7 @@ struct ChildSpec {
 
   // Pipes shared with the parent (set by the launcher right before clone).
   int release_read_fd = -1;  // parent writes one byte when maps and cgroups are in place
-  int report_write_fd = -1;  // child reports setup failure, readiness, exec failure, exit status
+  int report_write_fd = -1;  // SOCK_SEQPACKET: setup failure, readiness, exit status, gate fds
 };
 
 }  // namespace moat::launcher

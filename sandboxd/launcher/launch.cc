@@ -11,20 +11,24 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
-#include <ctime>
 #include <cstring>
+#include <ctime>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <sstream>
 
+#include "sandboxd/gate/gate.h"
 #include "sandboxd/launcher/cgroup.h"
 #include "sandboxd/launcher/child.h"
 #include "sandboxd/launcher/prepare.h"
@@ -47,6 +51,66 @@ Result<std::pair<UniqueFd, UniqueFd>> make_pipe() {
   ::close(fds[1]);
   if (!r.valid() || !w.valid()) return syscall_error("creating a pipe", "fcntl", "", errno);
   return std::pair{std::move(r), std::move(w)};
+}
+
+// The report channel: SOCK_SEQPACKET keeps each Report a message and carries descriptors.
+Result<std::pair<UniqueFd, UniqueFd>> make_report_channel() {
+  int fds[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) != 0) {
+    return syscall_error("creating the report channel", "socketpair", "AF_UNIX, SOCK_SEQPACKET",
+                         errno);
+  }
+  UniqueFd r(::fcntl(fds[0], F_DUPFD_CLOEXEC, kFdFloor));
+  UniqueFd w(::fcntl(fds[1], F_DUPFD_CLOEXEC, kFdFloor));
+  ::close(fds[0]);
+  ::close(fds[1]);
+  if (!r.valid() || !w.valid())
+    return syscall_error("creating the report channel", "fcntl", "", errno);
+  return std::pair{std::move(r), std::move(w)};
+}
+
+// One report and the descriptors that came with it. 0 on EOF, -1 on error.
+ssize_t receive_report(int fd, Report& report, std::vector<UniqueFd>& fds) {
+  iovec iov{&report, sizeof(report)};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  alignas(cmsghdr) char control[CMSG_SPACE(4 * sizeof(int))];
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof(control);
+  ssize_t n = ::recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
+  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); n > 0 && c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t i = 0; i < count; ++i) {
+      int received;
+      std::memcpy(&received, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+      fds.emplace_back(received);
+    }
+  }
+  return n;
+}
+
+// The allowlist from the plan's rules; a rule that does not parse is a setup error.
+Result<gate::Allowlist> build_allowlist(const policy::Plan& plan) {
+  gate::Allowlist allowlist;
+  auto where = [](const policy::SourceRef& s) {
+    return s.line > 0 ? s.file + ":" + std::to_string(s.line) : s.file;
+  };
+  for (const policy::NetRule& rule : plan.net_allow) {
+    auto parsed = gate::parse_allow_rule(rule.text, where(rule.origin));
+    if (!parsed) return parsed.error();
+    allowlist.add(std::move(*parsed));
+  }
+  for (const policy::StaticHost& host : plan.net_hosts) {
+    auto address = gate::IpAddress::parse(host.address);
+    if (!address) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        "hosts: " + host.name + ": '" + host.address + "' is not an IP address");
+    }
+    allowlist.add_static_host(host.name, *address, where(host.origin));
+  }
+  return allowlist;
 }
 
 Status write_proc_file(pid_t pid, const char* name, const std::string& content) {
@@ -104,8 +168,8 @@ pid_t clone_sandbox(bool namespaces, int cgroup_fd, int* pidfd) {
     args.cgroup = static_cast<std::uint64_t>(cgroup_fd);
   }
   if (namespaces) {
-    args.flags |= CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS |
-                  CLONE_NEWNET;
+    args.flags |=
+        CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNET;
   }
   args.pidfd = reinterpret_cast<std::uint64_t>(pidfd);
   args.exit_signal = SIGCHLD;
@@ -166,7 +230,8 @@ void kill_descendants() {
     }
     std::vector<pid_t> victims;
     for (const auto& [pid, ppid] : parent) {
-      for (pid_t p = ppid, hops = 0; p > 1 && hops < 64; p = parent.count(p) ? parent[p] : 0, ++hops) {
+      for (pid_t p = ppid, hops = 0; p > 1 && hops < 64;
+           p = parent.count(p) ? parent[p] : 0, ++hops) {
         if (p == self) {
           victims.push_back(pid);
           break;
@@ -182,10 +247,13 @@ void kill_descendants() {
 }
 
 void remove_tree(const std::string& path) {
-  ::nftw(path.c_str(), [](const char* p, const struct stat*, int, struct FTW*) {
-    ::remove(p);
-    return 0;
-  }, 16, FTW_DEPTH | FTW_PHYS);
+  ::nftw(
+      path.c_str(),
+      [](const char* p, const struct stat*, int, struct FTW*) {
+        ::remove(p);
+        return 0;
+      },
+      16, FTW_DEPTH | FTW_PHYS);
 }
 
 }  // namespace
@@ -212,11 +280,11 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
   std::string private_tmp;
   if (!namespaces) {
     const char* base = std::getenv("TMPDIR");
-    std::string pattern = std::string(base != nullptr && base[0] == '/' ? base : "/tmp") +
-                          "/moat-tmp-XXXXXX";
+    std::string pattern =
+        std::string(base != nullptr && base[0] == '/' ? base : "/tmp") + "/moat-tmp-XXXXXX";
     if (::mkdtemp(pattern.data()) == nullptr) {
-      return syscall_error("creating the sandbox's private temporary directory", "mkdtemp",
-                           pattern, errno);
+      return syscall_error("creating the sandbox's private temporary directory", "mkdtemp", pattern,
+                           errno);
     }
     private_tmp = pattern;
     prepare_options.private_tmpdir = private_tmp;
@@ -235,8 +303,8 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
     std::string list;
     for (const std::string& n : prepared->narrowed) list += " " + n;
     options.warn("tier landlock: nothing new can be created directly in" + list +
-                              " (a protected or denied path lies below, and without mounts "
-                              "Landlock can only narrow whole directories)");
+                 " (a protected or denied path lies below, and without mounts "
+                 "Landlock can only narrow whole directories)");
   }
   if (abi >= 6) spec.landlock_scoped = ll::kScopeAbstractUnixSocket | ll::kScopeSignal;
   // Without a network namespace, Landlock's TCP rules are what keeps `net: none` closed.
@@ -247,6 +315,19 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
     const std::vector<Placeholder>& list;
     ~PlaceholderCleanup() { remove_placeholders(list); }
   } cleanup{prepared->placeholders};
+
+  // The network gate (allowlist mode): built now, so a bad rule stops us before anything starts.
+  std::unique_ptr<gate::Gate> network_gate;
+  if (plan.network == policy::NetworkMode::kAllowlist) {
+    if (!namespaces) {
+      return make_error(ErrorCode::kUnsupported,
+                        "network allowlist mode needs the full tier for now (a network namespace)",
+                        "run where user namespaces work, or use network mode none");
+    }
+    auto allowlist = build_allowlist(plan);
+    if (!allowlist) return allowlist.error();
+    network_gate = std::make_unique<gate::Gate>(std::move(*allowlist), *options.events);
+  }
 
   // Limits that need a cgroup.
   CgroupLimits cgroup_limits;
@@ -277,7 +358,7 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
 
   auto release = make_pipe();
   if (!release) return release.error();
-  auto report = make_pipe();
+  auto report = make_report_channel();
   if (!report) return report.error();
   spec.release_read_fd = release->first.get();
   spec.report_write_fd = report->second.get();
@@ -371,8 +452,16 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
     }
     if (fds[0].revents != 0) {
       Report r{};
-      ssize_t got = ::read(report->first.get(), &r, sizeof(r));
-      if (got == sizeof(r)) {
+      std::vector<UniqueFd> passed;
+      ssize_t got = receive_report(report->first.get(), r, passed);
+      if (got == sizeof(r) && r.kind == ReportKind::kGateFds && network_gate) {
+        if (passed.size() == 2)
+          network_gate->set_dns_sockets(std::move(passed[0]), std::move(passed[1]));
+        if (passed.size() == 1) {
+          network_gate->set_notify_listener(std::move(passed[0]));
+          network_gate->start();
+        }
+      } else if (got == sizeof(r)) {
         if (r.kind == ReportKind::kSetupFailed) setup_failure = r;
         if (r.kind == ReportKind::kExecFailed) exec_failure = r;
         if (r.kind == ReportKind::kExited) exited = r;
@@ -390,8 +479,7 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
     if (fds[2].revents != 0) {
       signalfd_siginfo info{};
       if (::read(sigfd.get(), &info, sizeof(info)) == sizeof(info)) {
-        ::syscall(SYS_pidfd_send_signal, pidfd.get(), static_cast<int>(info.ssi_signo), nullptr,
-                  0);
+        ::syscall(SYS_pidfd_send_signal, pidfd.get(), static_cast<int>(info.ssi_signo), nullptr, 0);
       }
     }
     if (timer.valid() && fds[3].revents != 0) {
@@ -401,6 +489,7 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
     }
   }
   if (!namespaces) kill_descendants();
+  if (network_gate) network_gate->stop();
   result.oom_killed = root && cgroup_oom_killed(cgroups);
   clock.mark("sandbox exit");
   cgroup_destroy(cgroups);
@@ -427,16 +516,17 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
                            plan.cwd, err,
                            "the working directory must be inside a granted path (the project)");
     }
-    Error e = syscall_error("cannot run " + argv[0] + " inside the sandbox", "execve", argv[0],
-                            err);
+    Error e =
+        syscall_error("cannot run " + argv[0] + " inside the sandbox", "execve", argv[0], err);
     e.code = err == ENOENT ? ErrorCode::kNotFound : ErrorCode::kNotExecutable;
     if (err == ENOENT) e.hint = "not found on the sandbox's PATH, or its directory is not granted";
     if (err == EACCES) e.hint = "the file is not executable, or its directory has no exec grant";
     return e;
   }
   if (!exited) {
-    return make_error(ErrorCode::kInternal, "the sandbox ended without reporting the command's "
-                                            "status (killed from outside?)");
+    return make_error(ErrorCode::kInternal,
+                      "the sandbox ended without reporting the command's "
+                      "status (killed from outside?)");
   }
   result.leftovers = namespaces ? exited->index : 0;
   int status = exited->status;

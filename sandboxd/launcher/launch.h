@@ -10,6 +10,7 @@
 
 #include "policy/plan.h"
 #include "policy/result.h"
+#include "sandboxd/report/event_log.h"
 
 namespace moat::launcher {
 
@@ -19,6 +20,7 @@ struct LaunchOptions {
   Tier tier = Tier::kFull;
   bool allow_missing_limits = false;  // --allow-degraded: run without cgroup limits, warned
   std::function<void(const std::string&)> warn;  // printed at once, before the command starts
+  report::EventLog* events = nullptr;            // where the gate's decisions go (required)
 };
 
 struct LaunchResult {

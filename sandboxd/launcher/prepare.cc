@@ -11,10 +11,10 @@
 #include <cerrno>
 #include <climits>
 #include <cstdio>
-#include <optional>
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
+#include <optional>
 
 #include "policy/syscall_rules.h"
 #include "sandboxd/launcher/seccomp_filter.h"
@@ -31,6 +31,26 @@ bool is_under(const std::string& path, const std::string& dir) {
   if (dir == "/") return true;
   return path == dir || (path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 &&
                          path[dir.size()] == '/');
+}
+
+// Collapses "." and ".." without touching the file system.
+std::optional<std::string> real_path_lexical(const std::string& path) {
+  std::vector<std::string> parts;
+  size_t pos = 0;
+  while (pos <= path.size()) {
+    size_t next = path.find('/', pos);
+    if (next == std::string::npos) next = path.size();
+    std::string part = path.substr(pos, next - pos);
+    if (part == "..") {
+      if (!parts.empty()) parts.pop_back();
+    } else if (!part.empty() && part != ".") {
+      parts.push_back(part);
+    }
+    pos = next + 1;
+  }
+  std::string out;
+  for (const std::string& p : parts) out += "/" + p;
+  return out.empty() ? std::optional<std::string>("/") : out;
 }
 
 std::optional<std::string> real_path(const std::string& path) {
@@ -82,6 +102,7 @@ int kind_rank(MountKind kind) {
       return 2;
     case MountKind::kMaskFile:
     case MountKind::kMaskDir:
+    case MountKind::kGeneratedFile:
       return 3;
   }
   return 4;
@@ -114,6 +135,15 @@ class SpecBuilder {
     spec.landlock_paths = std::move(landlock_);
 
     std::vector<policy::SyscallRule> rules = policy::default_syscall_rules();
+    if (plan_.network == policy::NetworkMode::kAllowlist) {
+      // Every connect() waits for the gate, which connects on the sandbox's behalf.
+      policy::SyscallRule rule;
+      rule.name = "connect";
+      rule.action = policy::SyscallAction::kNotify;
+      rule.why = "network allowlist: connect() goes through the gate";
+      rules.push_back(rule);
+      spec.gate = true;
+    }
     if (!options_.namespaces && plan_.network == policy::NetworkMode::kNone) {
       // No network namespace: `net: none` must close UDP too, which Landlock does not cover.
       for (std::uint64_t family : {2ull /*AF_INET*/, 10ull /*AF_INET6*/}) {
@@ -204,7 +234,8 @@ class SpecBuilder {
     pts.why = "a private devpts: no access to the host's terminals";
     add(std::move(pts));
     add_tmpfs("/dev/shm", 01777, true, "private shared memory");
-    for (auto [target, content] : {std::pair{"/dev/ptmx", "pts/ptmx"}, {"/dev/fd", "/proc/self/fd"},
+    for (auto [target, content] : {std::pair{"/dev/ptmx", "pts/ptmx"},
+                                   {"/dev/fd", "/proc/self/fd"},
                                    {"/dev/stdin", "/proc/self/fd/0"},
                                    {"/dev/stdout", "/proc/self/fd/1"},
                                    {"/dev/stderr", "/proc/self/fd/2"}}) {
@@ -216,11 +247,34 @@ class SpecBuilder {
       add(std::move(op));
     }
 
+    if (plan_.network == policy::NetworkMode::kAllowlist) add_resolv_conf();
     add_tmpfs(plan_.tmpdir, 01777, false, "the sandbox's private temporary directory");
     if (!plan_.home.empty() && plan_.home != "/" && !has_exact_grant(plan_.home)) {
       add_tmpfs(plan_.home, 0700, true,
                 "an empty home: the host's home is not visible except granted paths");
     }
+  }
+
+  // The sandbox's resolver is the gate's DNS stub. Where /etc/resolv.conf is a link (systemd's
+  // stub-resolv.conf), the file is placed where the link points.
+  void add_resolv_conf() {
+    std::string target = "/etc/resolv.conf";
+    char buf[PATH_MAX];
+    ssize_t n = ::readlink(target.c_str(), buf, sizeof(buf) - 1);
+    if (n > 0) {
+      std::string link(buf, static_cast<size_t>(n));
+      target = link[0] == '/' ? link : "/etc/" + link;
+      if (auto normal = real_path_lexical(target)) target = *normal;
+    }
+    MountOp op;
+    op.kind = MountKind::kGeneratedFile;
+    op.target = target;
+    op.is_dir = false;
+    op.source =
+        "# written by moat: the network gate's DNS stub\nnameserver 127.0.0.53\n"
+        "options edns0\n";
+    op.why = "the gate's DNS stub as the only resolver";
+    add(std::move(op));
   }
 
   bool has_exact_grant(const std::string& path) const {
@@ -343,8 +397,8 @@ class SpecBuilder {
       size_t pos = 0;
       while (pos < rest.size()) {
         size_t next = rest.find('/', pos + 1);
-        std::string component = rest.substr(pos, next == std::string::npos ? std::string::npos
-                                                                              : next - pos);
+        std::string component =
+            rest.substr(pos, next == std::string::npos ? std::string::npos : next - pos);
         std::string candidate = current + component;
         bool last = next == std::string::npos;
         HostEntry entry = inspect(candidate);
@@ -356,8 +410,8 @@ class SpecBuilder {
         if (!entry.exists) {
           bool as_dir = !last || rule.directory;
           int rc = as_dir ? ::mkdir(candidate.c_str(), 0755)
-                          : ::open(candidate.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC |
-                                                          O_NOFOLLOW, 0644);
+                          : ::open(candidate.c_str(),
+                                   O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
           if (rc < 0) {
             return syscall_error("creating a placeholder for protected path " + rule.path,
                                  as_dir ? "mkdir" : "open", candidate, errno,
@@ -365,8 +419,8 @@ class SpecBuilder {
           }
           std::string content = last ? rule.placeholder : std::string();
           if (!as_dir) {
-            if (!content.empty() &&
-                ::write(rc, content.data(), content.size()) != static_cast<ssize_t>(content.size())) {
+            if (!content.empty() && ::write(rc, content.data(), content.size()) !=
+                                        static_cast<ssize_t>(content.size())) {
               int err = errno;
               ::close(rc);
               ::unlink(candidate.c_str());
@@ -483,8 +537,8 @@ class SpecBuilder {
     bool any_inside = false, any_deny_inside = false;
     for (const Hole& h : holes) {
       if (h.path == path) {
-        if (!h.deny) grant(path, landlock_rights(access & ~policy::kAccessWrite, entry.is_dir, abi),
-                           true);
+        if (!h.deny)
+          grant(path, landlock_rights(access & ~policy::kAccessWrite, entry.is_dir, abi), true);
         return;
       }
       if (is_under(h.path, path)) {
@@ -507,8 +561,7 @@ class SpecBuilder {
     while (dirent* d = ::readdir(dir)) {
       std::string name = d->d_name;
       if (name == "." || name == "..") continue;
-      split_grant(path == "/" ? "/" + name : path + "/" + name, access, holes, narrowed,
-                  depth + 1);
+      split_grant(path == "/" ? "/" + name : path + "/" + name, access, holes, narrowed, depth + 1);
     }
     ::closedir(dir);
   }
@@ -518,8 +571,8 @@ class SpecBuilder {
     const std::uint64_t all = ll::fs_rights_for_abi(abi);
     // Other processes' /proc entries are closed by Landlock's ptrace scoping.
     grant("/proc", ll::kReadFile | ll::kReadDir, false);
-    for (const char* node : {"/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom",
-                             "/dev/tty"}) {
+    for (const char* node :
+         {"/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty"}) {
       grant(node, (ll::kReadFile | ll::kWriteFile | ll::kIoctlDev) & all, true);
     }
     grant("/dev/pts", (ll::kReadFile | ll::kWriteFile | ll::kIoctlDev) & all, true);

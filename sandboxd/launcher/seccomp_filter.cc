@@ -46,8 +46,9 @@ Result<std::vector<sock_filter>> compile_seccomp_filter(
         return make_error(ErrorCode::kInternal, "libseccomp does not know syscall " + rule.name);
       }
     }
-    uint32_t action = rule.action == policy::SyscallAction::kKill
-                          ? SCMP_ACT_KILL_PROCESS
+    uint32_t action = rule.action == policy::SyscallAction::kKill ? SCMP_ACT_KILL_PROCESS
+                      : rule.action == policy::SyscallAction::kNotify
+                          ? SCMP_ACT_NOTIFY
                           : SCMP_ACT_ERRNO(static_cast<uint32_t>(rule.err));
     std::vector<scmp_arg_cmp> cmps;
     for (const policy::ArgMatch& m : rule.args) {

@@ -1,0 +1,436 @@
+// One poll loop (DNS over UDP and TCP, seccomp notifications) plus short-lived workers for what
+// may block: connecting on the sandbox's behalf and asking upstream DNS. The connection the
+// sandbox gets is the one the gate opened (SECCOMP_IOCTL_NOTIF_ADDFD), so the address checked is
+// the address used.
+#include "sandboxd/gate/gate.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <linux/seccomp.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <map>
+
+#include "sandboxd/gate/dns_message.h"
+#include "sandboxd/gate/resolver.h"
+
+namespace moat::gate {
+namespace {
+
+constexpr int kConnectTimeoutMs = 15000;
+
+struct NotifBuffers {
+  std::vector<char> req, resp;
+};
+
+NotifBuffers make_notif_buffers() {
+  seccomp_notif_sizes sizes{};
+  if (::syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sizes) != 0) {
+    sizes = {sizeof(seccomp_notif), sizeof(seccomp_notif_resp), sizeof(seccomp_data)};
+  }
+  return {
+      std::vector<char>(std::max<size_t>(sizes.seccomp_notif, sizeof(seccomp_notif))),
+      std::vector<char>(std::max<size_t>(sizes.seccomp_notif_resp, sizeof(seccomp_notif_resp)))};
+}
+
+void respond(int notify_fd, std::uint64_t id, int error, bool proceed) {
+  seccomp_notif_resp resp{};
+  resp.id = id;
+  resp.error = proceed ? 0 : -error;
+  resp.val = 0;
+  resp.flags = proceed ? SECCOMP_USER_NOTIF_FLAG_CONTINUE : 0;
+  ::ioctl(notify_fd, SECCOMP_IOCTL_NOTIF_SEND, &resp);  // ENOENT: the caller is gone
+}
+
+bool id_valid(int notify_fd, std::uint64_t id) {
+  return ::ioctl(notify_fd, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) == 0;
+}
+
+// The sockaddr the sandboxed process passed to connect(), read from its memory.
+bool read_sockaddr(pid_t pid, std::uint64_t addr, std::uint64_t len, sockaddr_storage& out) {
+  if (len == 0 || len > sizeof(out)) return false;
+  std::string mem = "/proc/" + std::to_string(pid) + "/mem";
+  int fd = ::open(mem.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  std::memset(&out, 0, sizeof(out));
+  ssize_t n = ::pread(fd, &out, len, static_cast<off_t>(addr));
+  ::close(fd);
+  return n == static_cast<ssize_t>(len);
+}
+
+bool fd_is_cloexec(pid_t pid, int fd) {
+  std::ifstream info("/proc/" + std::to_string(pid) + "/fdinfo/" + std::to_string(fd));
+  std::string key;
+  while (info >> key) {
+    if (key == "flags:") {
+      std::string octal;
+      info >> octal;
+      return (std::stoul(octal, nullptr, 8) & O_CLOEXEC) != 0;
+    }
+  }
+  return false;
+}
+
+// Loopback of the sandbox's own network namespace: its test servers and the DNS stub.
+bool is_sandbox_internal(const sockaddr_storage& ss) {
+  if (ss.ss_family == AF_INET) {
+    auto* in = reinterpret_cast<const sockaddr_in*>(&ss);
+    return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+  }
+  if (ss.ss_family == AF_INET6) {
+    auto* in6 = reinterpret_cast<const sockaddr_in6*>(&ss);
+    if (IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr)) return true;
+    return IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr) && in6->sin6_addr.s6_addr[12] == 127;
+  }
+  return false;
+}
+
+IpAddress ip_of(const sockaddr_storage& ss, std::uint16_t* port) {
+  if (ss.ss_family == AF_INET) {
+    auto* in = reinterpret_cast<const sockaddr_in*>(&ss);
+    std::array<std::uint8_t, 4> b{};
+    std::memcpy(b.data(), &in->sin_addr, 4);
+    *port = ntohs(in->sin_port);
+    return IpAddress::v4(b);
+  }
+  auto* in6 = reinterpret_cast<const sockaddr_in6*>(&ss);
+  std::array<std::uint8_t, 16> b{};
+  std::memcpy(b.data(), &in6->sin6_addr, 16);
+  *port = ntohs(in6->sin6_port);
+  return IpAddress::v6(b);
+}
+
+// Connects a new socket like the sandbox's (family, protocol, TCP options) to the same address,
+// from our network namespace. Returns the socket, or -errno.
+int connect_on_behalf(int original, const sockaddr_storage& ss, socklen_t len,
+                      const std::atomic<bool>& stopping) {
+  int domain = 0, protocol = 0;
+  socklen_t optlen = sizeof(int);
+  ::getsockopt(original, SOL_SOCKET, SO_DOMAIN, &domain, &optlen);
+  optlen = sizeof(int);
+  ::getsockopt(original, SOL_SOCKET, SO_PROTOCOL, &protocol, &optlen);
+  int sock = ::socket(domain, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, protocol);
+  if (sock < 0) return -errno;
+  // Options the program set before connecting keep their meaning on the new socket.
+  const std::pair<int, int> kCopied[] = {
+      {SOL_SOCKET, SO_KEEPALIVE}, {SOL_SOCKET, SO_RCVBUF},        {SOL_SOCKET, SO_SNDBUF},
+      {IPPROTO_TCP, TCP_NODELAY}, {IPPROTO_TCP, TCP_KEEPIDLE},    {IPPROTO_TCP, TCP_KEEPINTVL},
+      {IPPROTO_TCP, TCP_KEEPCNT}, {IPPROTO_TCP, TCP_USER_TIMEOUT}};
+  for (auto [level, name] : kCopied) {
+    int value = 0;
+    optlen = sizeof(value);
+    if (::getsockopt(original, level, name, &value, &optlen) == 0) {
+      ::setsockopt(sock, level, name, &value, optlen);
+    }
+  }
+  if (::connect(sock, reinterpret_cast<const sockaddr*>(&ss), len) != 0 && errno != EINPROGRESS) {
+    int err = errno;
+    ::close(sock);
+    return -err;
+  }
+  for (int waited = 0; waited < kConnectTimeoutMs && !stopping; waited += 100) {
+    pollfd p{sock, POLLOUT, 0};
+    int n = ::poll(&p, 1, 100);
+    if (n < 0 && errno != EINTR) break;
+    if (n <= 0) continue;
+    int err = 0;
+    optlen = sizeof(err);
+    ::getsockopt(sock, SOL_SOCKET, SO_ERROR, &err, &optlen);
+    if (err != 0) {
+      ::close(sock);
+      return -err;
+    }
+    return sock;
+  }
+  ::close(sock);
+  return -ETIMEDOUT;
+}
+
+}  // namespace
+
+Gate::Gate(Allowlist allowlist, report::EventLog& events)
+    : allowlist_(std::move(allowlist)), events_(events) {
+  wake_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+}
+
+Gate::~Gate() { stop(); }
+
+void Gate::set_dns_sockets(sys::UniqueFd udp, sys::UniqueFd tcp_listener) {
+  udp_ = std::move(udp);
+  tcp_listener_ = std::move(tcp_listener);
+}
+
+void Gate::set_notify_listener(sys::UniqueFd listener) { notify_ = std::move(listener); }
+
+void Gate::start() {
+  if (thread_.joinable()) return;
+  thread_ = std::thread([this] { loop(); });
+}
+
+void Gate::stop() {
+  if (!thread_.joinable()) return;
+  stopping_ = true;
+  std::uint64_t one = 1;
+  (void)!::write(wake_.get(), &one, sizeof(one));
+  thread_.join();
+  std::unique_lock<std::mutex> lock(workers_mu_);
+  workers_cv_.wait_for(lock, std::chrono::seconds(3), [this] { return workers_ == 0; });
+}
+
+template <typename F>
+void Gate::spawn(F work) {
+  {
+    std::lock_guard<std::mutex> lock(workers_mu_);
+    ++workers_;
+  }
+  std::thread([this, work = std::move(work)]() mutable {
+    work();
+    std::lock_guard<std::mutex> lock(workers_mu_);
+    --workers_;
+    workers_cv_.notify_all();
+  }).detach();
+}
+
+void Gate::loop() {
+  while (!stopping_) {
+    pollfd fds[4] = {{wake_.get(), POLLIN, 0},
+                     {notify_.valid() ? notify_.get() : -1, POLLIN, 0},
+                     {udp_.valid() ? udp_.get() : -1, POLLIN, 0},
+                     {tcp_listener_.valid() ? tcp_listener_.get() : -1, POLLIN, 0}};
+    int n = ::poll(fds, 4, -1);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return;
+    }
+    if (fds[0].revents != 0) return;
+    if (fds[1].revents & POLLIN) on_notification();
+    if (fds[1].revents & (POLLHUP | POLLERR)) notify_.reset();  // every sandboxed task is gone
+    if (fds[2].revents & POLLIN) on_udp_query();
+    if (fds[3].revents & POLLIN) on_tcp_accept();
+  }
+}
+
+void Gate::on_notification() {
+  static const NotifBuffers sizes = make_notif_buffers();
+  std::vector<char> buf(sizes.req.size());
+  auto* req = reinterpret_cast<seccomp_notif*>(buf.data());
+  if (::ioctl(notify_.get(), SECCOMP_IOCTL_NOTIF_RECV, req) != 0) return;
+  const int nfd = notify_.get();
+  if (req->data.nr != __NR_connect) {
+    respond(nfd, req->id, 0, true);
+    return;
+  }
+  const pid_t pid = static_cast<pid_t>(req->pid);
+  const int sockfd = static_cast<int>(req->data.args[0]);
+  sockaddr_storage ss{};
+  socklen_t len = static_cast<socklen_t>(req->data.args[2]);
+  if (!read_sockaddr(pid, req->data.args[1], req->data.args[2], ss) || !id_valid(nfd, req->id)) {
+    respond(nfd, req->id, EFAULT, false);
+    return;
+  }
+  // Unix sockets and the sandbox's own loopback stay inside its namespaces: nothing to broker.
+  // (A program that rewrites its sockaddr after this check still reaches only those: the
+  // namespace has no other route. The broker, not this CONTINUE, is the boundary.)
+  if (ss.ss_family == AF_UNIX || ss.ss_family == AF_UNSPEC || is_sandbox_internal(ss)) {
+    respond(nfd, req->id, 0, true);
+    return;
+  }
+  report::Event event;
+  event.kind = "connect";
+  event.pid = pid;
+  event.exe = report::EventLog::exe_of(pid);
+  event.layer = "gate";
+  if (ss.ss_family != AF_INET && ss.ss_family != AF_INET6) {
+    event.verdict = "refused";
+    event.detail = {{"family", ss.ss_family}, {"reason", "address family not allowed"}};
+    events_.add(std::move(event));
+    respond(nfd, req->id, EAFNOSUPPORT, false);
+    return;
+  }
+  std::uint16_t port = 0;
+  IpAddress ip = ip_of(ss, &port);
+  Allowlist::Verdict verdict;
+  {
+    std::lock_guard<std::mutex> lock(allowlist_mu_);
+    verdict = allowlist_.check_connect(ip, port, Clock::now());
+  }
+  event.detail = {{"address", ip.to_string()}, {"port", port}, {"reason", verdict.reason}};
+  if (!verdict.name.empty()) event.detail["name"] = verdict.name;
+  if (!verdict.allowed) {
+    event.verdict = "refused";
+    events_.add(std::move(event));
+    respond(nfd, req->id, EACCES, false);
+    return;
+  }
+  const std::uint64_t id = req->id;
+  spawn([this, nfd, id, pid, sockfd, ss, len, event = std::move(event)]() mutable {
+    int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+    int original = pidfd < 0 ? -1 : static_cast<int>(::syscall(SYS_pidfd_getfd, pidfd, sockfd, 0));
+    if (pidfd >= 0) ::close(pidfd);
+    if (original < 0 || !id_valid(nfd, id)) {
+      if (original >= 0) ::close(original);
+      respond(nfd, id, EBADF, false);
+      return;
+    }
+    int type = 0;
+    socklen_t optlen = sizeof(type);
+    ::getsockopt(original, SOL_SOCKET, SO_TYPE, &type, &optlen);
+    if (type != SOCK_STREAM) {
+      ::close(original);
+      event.verdict = "refused";
+      event.detail["reason"] = "only TCP leaves the sandbox (QUIC and UDP fall back or fail)";
+      events_.add(std::move(event));
+      respond(nfd, id, EACCES, false);
+      return;
+    }
+    bool nonblocking = (::fcntl(original, F_GETFL) & O_NONBLOCK) != 0;
+    bool cloexec = fd_is_cloexec(pid, sockfd);
+    int sock = connect_on_behalf(original, ss, len, stopping_);
+    ::close(original);
+    if (sock < 0) {
+      event.verdict = "failed";
+      event.detail["error"] = std::strerror(-sock);
+      events_.add(std::move(event));
+      respond(nfd, id, -sock, false);
+      return;
+    }
+    if (!nonblocking) ::fcntl(sock, F_SETFL, ::fcntl(sock, F_GETFL) & ~O_NONBLOCK);
+    seccomp_notif_addfd addfd{};
+    addfd.id = id;
+    addfd.flags = SECCOMP_ADDFD_FLAG_SETFD;
+    addfd.srcfd = static_cast<std::uint32_t>(sock);
+    addfd.newfd = static_cast<std::uint32_t>(sockfd);
+    addfd.newfd_flags = cloexec ? O_CLOEXEC : 0;
+    int placed = ::ioctl(nfd, SECCOMP_IOCTL_NOTIF_ADDFD, &addfd);
+    ::close(sock);
+    if (placed < 0) {
+      respond(nfd, id, EBADF, false);
+      return;
+    }
+    event.verdict = "allowed";
+    events_.add(std::move(event));
+    respond(nfd, id, 0, false);  // connect() returns 0: the socket is connected
+  });
+}
+
+std::vector<uint8_t> Gate::answer_query(std::span<const uint8_t> packet, bool tcp, pid_t pid) {
+  auto query = parse_dns_query(packet);
+  if (!query) {
+    return build_dns_error(packet, query.error().code == ErrorCode::kUnsupported
+                                       ? DnsRcode::kNotImp
+                                       : DnsRcode::kFormErr);
+  }
+  const DnsQuestion& q = query->questions.front();
+  const size_t limit = tcp ? 65535 : dns_udp_response_limit(*query);
+  report::Event event;
+  event.kind = "dns";
+  event.pid = pid;
+  event.layer = "dns";
+  event.detail = {{"name", q.name}, {"qtype", q.qtype}};
+  bool allowed;
+  {
+    std::lock_guard<std::mutex> lock(allowlist_mu_);
+    allowed = allowlist_.match_name(q.name) != nullptr;
+  }
+  if (!allowed) {
+    // Never asked upstream: a forbidden name cannot carry data out (no DNS tunnelling).
+    event.verdict = "refused";
+    event.detail["reason"] = "not an allowed name";
+    events_.add(std::move(event));
+    return build_dns_response(*query, DnsRcode::kNxDomain, {}, limit);
+  }
+  DnsAnswer answer;
+  if (q.qtype == 1 || q.qtype == 28) {
+    Allowlist snapshot;
+    {
+      std::lock_guard<std::mutex> lock(allowlist_mu_);
+      snapshot = allowlist_;
+    }
+    auto resolved = resolve_upstream(q.name, q.qtype == 28, snapshot);
+    if (!resolved) {
+      event.verdict = "failed";
+      event.detail["reason"] = resolved.error().message;
+      events_.add(std::move(event));
+      return build_dns_response(*query, DnsRcode::kServFail, {}, limit);
+    }
+    std::vector<IpAddress> handed;
+    for (const IpAddress& a : resolved->addrs) {
+      if (q.qtype == 1 && a.family == IpAddress::Family::kV4) {
+        answer.a.push_back({a.bytes[0], a.bytes[1], a.bytes[2], a.bytes[3]});
+        handed.push_back(a);
+      } else if (q.qtype == 28 && a.family == IpAddress::Family::kV6) {
+        answer.aaaa.push_back(a.bytes);
+        handed.push_back(a);
+      }
+    }
+    answer.ttl = resolved->ttl;
+    {
+      std::lock_guard<std::mutex> lock(allowlist_mu_);
+      allowlist_.record_resolution(q.name, handed, resolved->ttl, Clock::now());
+    }
+    nlohmann::json list = nlohmann::json::array();
+    for (const IpAddress& a : handed) list.push_back(a.to_string());
+    event.detail["answers"] = list;
+  }
+  event.verdict = "allowed";
+  events_.add(std::move(event));
+  return build_dns_response(*query, DnsRcode::kNoError, answer, limit);
+}
+
+void Gate::on_udp_query() {
+  std::vector<uint8_t> packet(4096);
+  sockaddr_storage peer{};
+  socklen_t peer_len = sizeof(peer);
+  ssize_t n = ::recvfrom(udp_.get(), packet.data(), packet.size(), MSG_DONTWAIT,
+                         reinterpret_cast<sockaddr*>(&peer), &peer_len);
+  if (n <= 0) return;
+  packet.resize(static_cast<size_t>(n));
+  const int udp = udp_.get();
+  // Upstream lookups may take a while: answer from a worker so other queries are not held up.
+  spawn([this, udp, packet = std::move(packet), peer, peer_len] {
+    std::vector<uint8_t> reply = answer_query(packet, false, 0);
+    if (!reply.empty()) {
+      ::sendto(udp, reply.data(), reply.size(), MSG_DONTWAIT,
+               reinterpret_cast<const sockaddr*>(&peer), peer_len);
+    }
+  });
+}
+
+void Gate::on_tcp_accept() {
+  int conn = ::accept4(tcp_listener_.get(), nullptr, nullptr, SOCK_CLOEXEC);
+  if (conn < 0) return;
+  spawn([this, conn] {
+    timeval tv{5, 0};
+    ::setsockopt(conn, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    DnsTcpDeframer reader;
+    std::vector<uint8_t> chunk(4096), message;
+    while (!stopping_) {
+      ssize_t n = ::recv(conn, chunk.data(), chunk.size(), 0);
+      if (n <= 0) break;
+      if (!reader.feed(std::span<const uint8_t>(chunk.data(), static_cast<size_t>(n))).ok()) break;
+      bool ok = true;
+      while (ok && reader.next(message)) {
+        std::vector<uint8_t> reply = answer_query(message, true, 0);
+        auto framed = frame_dns_tcp(reply);
+        ok = framed.ok() && ::send(conn, framed->data(), framed->size(), MSG_NOSIGNAL) ==
+                                static_cast<ssize_t>(framed->size());
+      }
+      if (!ok) break;
+    }
+    ::close(conn);
+  });
+}
+
+}  // namespace moat::gate
