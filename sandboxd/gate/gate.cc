@@ -14,6 +14,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -61,26 +62,23 @@ bool id_valid(int notify_fd, std::uint64_t id) {
 // The sockaddr the sandboxed process passed to connect(), read from its memory.
 bool read_sockaddr(pid_t pid, std::uint64_t addr, std::uint64_t len, sockaddr_storage& out) {
   if (len == 0 || len > sizeof(out)) return false;
-  std::string mem = "/proc/" + std::to_string(pid) + "/mem";
-  int fd = ::open(mem.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
   std::memset(&out, 0, sizeof(out));
-  ssize_t n = ::pread(fd, &out, len, static_cast<off_t>(addr));
-  ::close(fd);
-  return n == static_cast<ssize_t>(len);
+  iovec local{&out, len};
+  iovec remote{reinterpret_cast<void*>(addr), len};
+  return ::process_vm_readv(pid, &local, 1, &remote, 1, 0) == static_cast<ssize_t>(len);
 }
 
 bool fd_is_cloexec(pid_t pid, int fd) {
-  std::ifstream info("/proc/" + std::to_string(pid) + "/fdinfo/" + std::to_string(fd));
-  std::string key;
-  while (info >> key) {
-    if (key == "flags:") {
-      std::string octal;
-      info >> octal;
-      return (std::stoul(octal, nullptr, 8) & O_CLOEXEC) != 0;
-    }
-  }
-  return false;
+  std::string path = "/proc/" + std::to_string(pid) + "/fdinfo/" + std::to_string(fd);
+  int info = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (info < 0) return false;
+  char buf[512];
+  ssize_t n = ::read(info, buf, sizeof(buf) - 1);
+  ::close(info);
+  if (n <= 0) return false;
+  buf[n] = '\0';
+  const char* flags = std::strstr(buf, "flags:");
+  return flags != nullptr && (std::strtoul(flags + 6, nullptr, 8) & O_CLOEXEC) != 0;
 }
 
 // Loopback of the sandbox's own network namespace: its test servers and the DNS stub.
@@ -112,10 +110,9 @@ IpAddress ip_of(const sockaddr_storage& ss, std::uint16_t* port) {
   return IpAddress::v6(b);
 }
 
-// Connects a new socket like the sandbox's (family, protocol, TCP options) to the same address,
-// from our network namespace. Returns the socket, or -errno.
-int connect_on_behalf(int original, const sockaddr_storage& ss, socklen_t len,
-                      const std::atomic<bool>& stopping) {
+// Starts connecting a new socket like the sandbox's (family, protocol, TCP options) to the same
+// address, from our network namespace. Returns the socket (connecting), or -errno.
+int start_connect_on_behalf(int original, const sockaddr_storage& ss, socklen_t len) {
   int domain = 0, protocol = 0;
   socklen_t optlen = sizeof(int);
   ::getsockopt(original, SOL_SOCKET, SO_DOMAIN, &domain, &optlen);
@@ -125,8 +122,8 @@ int connect_on_behalf(int original, const sockaddr_storage& ss, socklen_t len,
   if (sock < 0) return -errno;
   // Options the program set before connecting keep their meaning on the new socket.
   const std::pair<int, int> kCopied[] = {
-      {SOL_SOCKET, SO_KEEPALIVE}, {SOL_SOCKET, SO_RCVBUF},        {SOL_SOCKET, SO_SNDBUF},
-      {IPPROTO_TCP, TCP_NODELAY}, {IPPROTO_TCP, TCP_KEEPIDLE},    {IPPROTO_TCP, TCP_KEEPINTVL},
+      {SOL_SOCKET, SO_KEEPALIVE}, {SOL_SOCKET, SO_RCVBUF},     {SOL_SOCKET, SO_SNDBUF},
+      {IPPROTO_TCP, TCP_NODELAY}, {IPPROTO_TCP, TCP_KEEPIDLE}, {IPPROTO_TCP, TCP_KEEPINTVL},
       {IPPROTO_TCP, TCP_KEEPCNT}, {IPPROTO_TCP, TCP_USER_TIMEOUT}};
   for (auto [level, name] : kCopied) {
     int value = 0;
@@ -140,22 +137,29 @@ int connect_on_behalf(int original, const sockaddr_storage& ss, socklen_t len,
     ::close(sock);
     return -err;
   }
-  for (int waited = 0; waited < kConnectTimeoutMs && !stopping; waited += 100) {
+  return sock;
+}
+
+// Waits up to `budget_ms` for the connect to finish: 1 connected, 0 still going, -errno failed
+// (the socket is closed then).
+int wait_connected(int sock, int budget_ms, const std::atomic<bool>& stopping) {
+  for (int waited = 0; waited <= budget_ms && !stopping;) {
+    int step = std::min(100, std::max(budget_ms - waited, 1));
     pollfd p{sock, POLLOUT, 0};
-    int n = ::poll(&p, 1, 100);
+    int n = ::poll(&p, 1, step);
+    waited += step;
     if (n < 0 && errno != EINTR) break;
     if (n <= 0) continue;
     int err = 0;
-    optlen = sizeof(err);
+    socklen_t optlen = sizeof(err);
     ::getsockopt(sock, SOL_SOCKET, SO_ERROR, &err, &optlen);
     if (err != 0) {
       ::close(sock);
       return -err;
     }
-    return sock;
+    return 1;
   }
-  ::close(sock);
-  return -ETIMEDOUT;
+  return 0;
 }
 
 }  // namespace
@@ -275,35 +279,40 @@ void Gate::on_notification() {
     return;
   }
   const std::uint64_t id = req->id;
-  spawn([this, nfd, id, pid, sockfd, ss, len, event = std::move(event)]() mutable {
-    int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-    int original = pidfd < 0 ? -1 : static_cast<int>(::syscall(SYS_pidfd_getfd, pidfd, sockfd, 0));
-    if (pidfd >= 0) ::close(pidfd);
-    if (original < 0 || !id_valid(nfd, id)) {
-      if (original >= 0) ::close(original);
-      respond(nfd, id, EBADF, false);
-      return;
-    }
-    int type = 0;
-    socklen_t optlen = sizeof(type);
-    ::getsockopt(original, SOL_SOCKET, SO_TYPE, &type, &optlen);
-    if (type != SOCK_STREAM) {
-      ::close(original);
-      event.verdict = "refused";
-      event.detail["reason"] = "only TCP leaves the sandbox (QUIC and UDP fall back or fail)";
-      events_.add(std::move(event));
-      respond(nfd, id, EACCES, false);
-      return;
-    }
-    bool nonblocking = (::fcntl(original, F_GETFL) & O_NONBLOCK) != 0;
-    bool cloexec = fd_is_cloexec(pid, sockfd);
-    int sock = connect_on_behalf(original, ss, len, stopping_);
+  int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  int original = pidfd < 0 ? -1 : static_cast<int>(::syscall(SYS_pidfd_getfd, pidfd, sockfd, 0));
+  if (pidfd >= 0) ::close(pidfd);
+  if (original < 0 || !id_valid(nfd, id)) {
+    if (original >= 0) ::close(original);
+    respond(nfd, id, EBADF, false);
+    return;
+  }
+  int type = 0;
+  socklen_t optlen = sizeof(type);
+  ::getsockopt(original, SOL_SOCKET, SO_TYPE, &type, &optlen);
+  if (type != SOCK_STREAM) {
     ::close(original);
-    if (sock < 0) {
+    event.verdict = "refused";
+    event.detail["reason"] = "only TCP leaves the sandbox (QUIC and UDP fall back or fail)";
+    events_.add(std::move(event));
+    respond(nfd, id, EACCES, false);
+    return;
+  }
+  const bool nonblocking = (::fcntl(original, F_GETFL) & O_NONBLOCK) != 0;
+  const bool cloexec = fd_is_cloexec(pid, sockfd);
+  int sock = start_connect_on_behalf(original, ss, len);
+  ::close(original);
+  // Most connects finish within a few milliseconds: finish those here, hand the slow ones to a
+  // worker so this loop keeps serving.
+  auto finish = [this, nfd, id, sockfd, nonblocking, cloexec](int sock, int state,
+                                                             report::Event event) {
+    if (state <= 0) {
+      int err = state < 0 ? -state : ETIMEDOUT;
+      if (state == 0) ::close(sock);
       event.verdict = "failed";
-      event.detail["error"] = std::strerror(-sock);
+      event.detail["error"] = std::strerror(err);
       events_.add(std::move(event));
-      respond(nfd, id, -sock, false);
+      respond(nfd, id, err, false);
       return;
     }
     if (!nonblocking) ::fcntl(sock, F_SETFL, ::fcntl(sock, F_GETFL) & ~O_NONBLOCK);
@@ -322,6 +331,18 @@ void Gate::on_notification() {
     event.verdict = "allowed";
     events_.add(std::move(event));
     respond(nfd, id, 0, false);  // connect() returns 0: the socket is connected
+  };
+  if (sock < 0) {
+    finish(-1, sock, std::move(event));
+    return;
+  }
+  int state = wait_connected(sock, 5, stopping_);
+  if (state != 0) {
+    finish(sock, state, std::move(event));
+    return;
+  }
+  spawn([this, sock, finish, event = std::move(event)]() mutable {
+    finish(sock, wait_connected(sock, kConnectTimeoutMs, stopping_), std::move(event));
   });
 }
 
