@@ -209,12 +209,16 @@ class SpecBuilder {
       op.why = why;
       add(std::move(op));
     };
-    for (const char* path : {"/proc/sys", "/proc/irq", "/proc/bus", "/proc/fs"}) {
-      guard(MountKind::kSelfBind, path, "kernel settings stay read-only");
-    }
-    for (const char* path : {"/proc/sysrq-trigger", "/proc/kcore", "/proc/keys", "/proc/timer_list",
-                             "/proc/sched_debug", "/proc/kallsyms"}) {
-      guard(MountKind::kMaskFile, path, "kernel internals are masked");
+    // Only root's sandbox user owns these files (uid 0 maps to 0); for anyone else the kernel's
+    // own permission checks and Landlock's read-only /proc already refuse every write.
+    if (options_.running_as_root) {
+      for (const char* path : {"/proc/sys", "/proc/irq", "/proc/bus", "/proc/fs"}) {
+        guard(MountKind::kSelfBind, path, "kernel settings stay read-only");
+      }
+      for (const char* path : {"/proc/sysrq-trigger", "/proc/kcore", "/proc/keys",
+                               "/proc/timer_list", "/proc/sched_debug", "/proc/kallsyms"}) {
+        guard(MountKind::kMaskFile, path, "kernel internals are masked");
+      }
     }
 
     add_tmpfs("/dev", 0755, true, "a minimal /dev");
@@ -464,6 +468,12 @@ class SpecBuilder {
         if (cover == nullptr || cover->kind != MountKind::kBind) continue;
         HostEntry t = target == rule.path ? entry : inspect(target);
         if (!t.exists || t.is_symlink) continue;
+        // What the caller cannot read on the host it cannot read inside either (same uid, no
+        // capabilities): no mask needed. Root can read everything, so root gets every mask.
+        if (!options_.running_as_root && ::access(target.c_str(), R_OK) != 0 &&
+            (!t.is_dir || ::access(target.c_str(), X_OK) != 0)) {
+          continue;
+        }
         MountOp op;
         op.kind = t.is_dir ? MountKind::kMaskDir : MountKind::kMaskFile;
         op.target = target;
