@@ -38,7 +38,14 @@ direct_c=$(./net_tool connect 10.77.250.2 9000 "$connects")
 gate_c=$("${moat[@]}" ./net_tool connect 10.77.250.2 9000 "$connects" 2>/dev/null)
 direct_b=$(./net_tool bulk 10.77.250.2 9000 "$bytes")
 gate_b=$("${moat[@]}" ./net_tool bulk 10.77.250.2 9000 "$bytes" 2>/dev/null)
+# Allowed by name: the gate relays (to check SNI/Host) with splice.
+named=("$build/cli/moat" run --add-host bench.test=10.77.250.2 --allow-host bench.test:9000 --)
+relay_c=$("${named[@]}" ./net_tool connect bench.test 9000 "$connects" 2>/dev/null)
+relay_b=$("${named[@]}" ./net_tool bulk bench.test 9000 "$bytes" 2>/dev/null)
 echo "connect, median of $connects: direct ${direct_c} us, through the gate ${gate_c} us" \
   "(+$(echo "$gate_c - $direct_c" | bc) us)"
 echo "bulk $((bytes >> 20)) MiB: direct ${direct_b} MiB/s, through the gate ${gate_b} MiB/s" \
   "(ratio $(echo "scale=2; $gate_b / $direct_b" | bc))"
+echo "allowed by name (relayed, SNI/Host checked): connect ${relay_c} us" \
+  "(+$(echo "$relay_c - $direct_c" | bc) us), bulk ${relay_b} MiB/s" \
+  "(ratio $(echo "scale=2; $relay_b / $direct_b" | bc))"

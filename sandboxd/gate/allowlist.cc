@@ -116,11 +116,12 @@ void Allowlist::add(AllowRule rule) {
   std::visit([this](auto& r) { add(std::move(r)); }, rule);
 }
 
-void Allowlist::add_static_host(std::string name, IpAddress addr, std::string source) {
+void Allowlist::add_static_host(std::string name, IpAddress addr, std::string /*source*/) {
   Result<std::string> n = policy::normalize_host_name(name);
-  assert(n.ok() && "static host names are validated by parse_allow_rule");
+  assert(n.ok() && "static host names are validated by the policy");
   if (!n) return;
-  add(StaticHostRule{HostRule{*n, std::nullopt, std::move(source)}, addr});
+  // Only the mapping, like docker's --add-host: reaching the name still needs an allow rule.
+  static_hosts_.emplace_back(*n, addr);
 }
 
 const HostRule* Allowlist::match_name(std::string_view name) const {

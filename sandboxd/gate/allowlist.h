@@ -52,7 +52,8 @@ class Allowlist {
   void add(AddressRule rule);
   void add(StaticHostRule rule);
   void add(AllowRule rule);
-  // Pins `name` to `addr` and allows the name on any port.
+  // Pins `name` to `addr` (the stub answers it without asking upstream). Does not allow the
+  // name: that takes a host rule, as with `hosts:` next to `allow:` in a profile.
   void add_static_host(std::string name, IpAddress addr, std::string source = "static host");
 
   // Name check for the DNS stub: is this name allowed at all (for any port)? Returns the first

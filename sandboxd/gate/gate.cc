@@ -25,6 +25,7 @@
 #include <map>
 
 #include "sandboxd/gate/dns_message.h"
+#include "sandboxd/gate/relay.h"
 #include "sandboxd/gate/resolver.h"
 
 namespace moat::gate {
@@ -167,6 +168,7 @@ int wait_connected(int sock, int budget_ms, const std::atomic<bool>& stopping) {
 Gate::Gate(Allowlist allowlist, report::EventLog& events)
     : allowlist_(std::move(allowlist)), events_(events) {
   wake_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  relay_listener_.reset(make_loopback_listener());
 }
 
 Gate::~Gate() { stop(); }
@@ -189,6 +191,11 @@ void Gate::stop() {
   std::uint64_t one = 1;
   (void)!::write(wake_.get(), &one, sizeof(one));
   thread_.join();
+  {
+    // The sandbox is gone; connections it left open end now.
+    std::lock_guard<std::mutex> lock(relays_mu_);
+    for (int fd : relay_fds_) ::shutdown(fd, SHUT_RDWR);
+  }
   std::unique_lock<std::mutex> lock(workers_mu_);
   workers_cv_.wait_for(lock, std::chrono::seconds(3), [this] { return workers_ == 0; });
 }
@@ -304,8 +311,10 @@ void Gate::on_notification() {
   ::close(original);
   // Most connects finish within a few milliseconds: finish those here, hand the slow ones to a
   // worker so this loop keeps serving.
-  auto finish = [this, nfd, id, sockfd, nonblocking, cloexec](int sock, int state,
-                                                             report::Event event) {
+  // Allowed for a name (not by an address rule): relay it, so the name it carries is checked.
+  const std::string bound_name = verdict.name;
+  auto finish = [this, nfd, id, sockfd, nonblocking, cloexec, bound_name](int sock, int state,
+                                                                         report::Event event) {
     if (state <= 0) {
       int err = state < 0 ? -state : ETIMEDOUT;
       if (state == 0) ::close(sock);
@@ -315,22 +324,66 @@ void Gate::on_notification() {
       respond(nfd, id, err, false);
       return;
     }
-    if (!nonblocking) ::fcntl(sock, F_SETFL, ::fcntl(sock, F_GETFL) & ~O_NONBLOCK);
+    int given = sock;  // what the sandbox gets: the connection itself, or our relay's end
+    int relay_inner = -1;
+    if (!bound_name.empty()) {
+      ::fcntl(sock, F_SETFL, ::fcntl(sock, F_GETFL) & ~O_NONBLOCK);  // splice wants blocking
+      if (!make_loopback_pair(relay_listener_.get(), &given, &relay_inner)) {
+        int err = errno != 0 ? errno : EIO;
+        ::close(sock);
+        respond(nfd, id, err, false);
+        return;
+      }
+      if (nonblocking) ::fcntl(given, F_SETFL, ::fcntl(given, F_GETFL) | O_NONBLOCK);
+    } else if (!nonblocking) {
+      ::fcntl(sock, F_SETFL, ::fcntl(sock, F_GETFL) & ~O_NONBLOCK);
+    }
     seccomp_notif_addfd addfd{};
     addfd.id = id;
     addfd.flags = SECCOMP_ADDFD_FLAG_SETFD;
-    addfd.srcfd = static_cast<std::uint32_t>(sock);
+    addfd.srcfd = static_cast<std::uint32_t>(given);
     addfd.newfd = static_cast<std::uint32_t>(sockfd);
     addfd.newfd_flags = cloexec ? O_CLOEXEC : 0;
     int placed = ::ioctl(nfd, SECCOMP_IOCTL_NOTIF_ADDFD, &addfd);
-    ::close(sock);
+    if (relay_inner >= 0) ::close(given);  // the sandbox holds its own reference now
     if (placed < 0) {
+      if (relay_inner >= 0) ::close(relay_inner);
+      ::close(sock);
       respond(nfd, id, EBADF, false);
       return;
     }
     event.verdict = "allowed";
+    report::Event binding_event = event;
     events_.add(std::move(event));
     respond(nfd, id, 0, false);  // connect() returns 0: the socket is connected
+    if (relay_inner < 0) {
+      ::close(sock);
+      return;
+    }
+    {
+      std::lock_guard<std::mutex> lock(relays_mu_);
+      relay_fds_.insert(relay_inner);
+      relay_fds_.insert(sock);
+    }
+    spawn([this, relay_inner, sock, bound_name, binding_event]() mutable {
+      relay_bound(relay_inner, sock, bound_name,
+                  [&](const BindingDecision& d) {
+                    if (d.binding != Binding::kRefused) return;
+                    binding_event.verdict = "refused";
+                    binding_event.detail["reason"] = d.reason;
+                    binding_event.detail["protocol"] = d.protocol;
+                    if (!d.seen.empty()) binding_event.detail["seen"] = d.seen;
+                    events_.add(std::move(binding_event));
+                  },
+                  stopping_);
+      {
+        std::lock_guard<std::mutex> lock(relays_mu_);
+        relay_fds_.erase(relay_inner);
+        relay_fds_.erase(sock);
+      }
+      ::close(relay_inner);  // after leaving the set: stop() never touches a reused number
+      ::close(sock);
+    });
   };
   if (sock < 0) {
     finish(-1, sock, std::move(event));

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "sandboxd/gate/allowlist.h"
@@ -42,8 +43,11 @@ class Gate {
   std::mutex allowlist_mu_;
   report::EventLog& events_;
   sys::UniqueFd udp_, tcp_listener_, notify_, wake_;
+  sys::UniqueFd relay_listener_;  // 127.0.0.1:ephemeral, for the relayed connections' pairs
   std::thread thread_;
   std::atomic<bool> stopping_{false};
+  std::mutex relays_mu_;
+  std::set<int> relay_fds_;  // shut down at stop() so relays blocked in splice() end
   std::mutex workers_mu_;
   std::condition_variable workers_cv_;
   int workers_ = 0;

@@ -353,6 +353,11 @@ TEST(GateAllowlist, StaticHosts) {
   Allowlist list;
   list.add_static_host("DB.Internal", ip("10.77.0.2"));
   list.add_static_host("db.internal", ip("2001:db8::2"));
+  // A mapping only (like docker's --add-host): the name is not allowed by it.
+  EXPECT_EQ(list.match_name("db.internal"), nullptr);
+  list.record_resolution("db.internal", {ip("10.77.0.2")}, 300, kT0);
+  EXPECT_FALSE(list.check_connect(ip("10.77.0.2"), 5432, kT0).allowed);
+  list.add(std::get<HostRule>(*parse_allow_rule("db.internal", "test")));
   EXPECT_NE(list.match_name("db.internal"), nullptr);
   EXPECT_EQ(list.static_host("db.internal."), ip("10.77.0.2"));
   EXPECT_EQ(list.static_hosts("DB.INTERNAL").size(), 2u);

@@ -1,0 +1,205 @@
+// The decision reads at most the first request head or ClientHello; the relay then splices both
+// directions on two threads and half-closes each side as its source ends.
+#include "sandboxd/gate/relay.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <thread>
+#include <vector>
+
+#include "sandboxd/gate/http_request_head.h"
+#include "sandboxd/gate/tls_client_hello.h"
+
+namespace moat::gate {
+namespace {
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+// Moves everything from `from` to `to` through a pipe, then half-closes `to`.
+void splice_all(int from, int to, const std::atomic<bool>& stopping) {
+  int pipefd[2];
+  if (::pipe2(pipefd, O_CLOEXEC) != 0) return;
+  ::fcntl(pipefd[1], F_SETPIPE_SZ, 1 << 20);
+  while (!stopping) {
+    ssize_t in = ::splice(from, nullptr, pipefd[1], nullptr, 1 << 20, SPLICE_F_MOVE | SPLICE_F_MORE);
+    if (in < 0 && errno == EINTR) continue;
+    if (in <= 0) break;
+    bool ok = true;
+    while (in > 0) {
+      ssize_t out = ::splice(pipefd[0], nullptr, to, nullptr, static_cast<size_t>(in),
+                             SPLICE_F_MOVE | SPLICE_F_MORE);
+      if (out < 0 && errno == EINTR) continue;
+      if (out <= 0) {
+        ok = false;
+        break;
+      }
+      in -= out;
+    }
+    if (!ok) break;
+  }
+  ::close(pipefd[0]);
+  ::close(pipefd[1]);
+  ::shutdown(to, SHUT_WR);
+}
+
+bool write_all(int fd, const std::uint8_t* data, size_t size) {
+  while (size > 0) {
+    ssize_t n = ::send(fd, data, size, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    data += n;
+    size -= static_cast<size_t>(n);
+  }
+  return true;
+}
+
+}  // namespace
+
+BindingDecision decide_binding(std::span<const std::uint8_t> bytes, std::string_view expected) {
+  BindingDecision d;
+  if (bytes.empty()) return d;
+  const std::string want = lower(expected);
+  if (bytes[0] == 0x16) {
+    d.protocol = "tls";
+    ClientHelloResult hello = parse_client_hello(bytes);
+    if (hello.state == ParseState::kNeedMore) return d;
+    if (hello.state != ParseState::kDone) {
+      d.binding = Binding::kRefused;
+      d.reason = "TLS ClientHello refused: " + hello.error;
+      return d;
+    }
+    if (hello.info.has_ech) {
+      d.binding = Binding::kRefused;
+      d.reason = "encrypted ClientHello (ECH) hides the server name from the gate";
+      return d;
+    }
+    if (!hello.info.sni) {
+      d.binding = Binding::kRefused;
+      d.reason = "TLS without SNI to an address allowed for " + want;
+      return d;
+    }
+    d.seen = *hello.info.sni;
+    d.binding = d.seen == want ? Binding::kAllowed : Binding::kRefused;
+    d.reason = d.binding == Binding::kAllowed
+                   ? "SNI " + d.seen + " matches"
+                   : "SNI " + d.seen + " does not match " + want + " (domain fronting)";
+    return d;
+  }
+  HttpHeadResult head = parse_http_request_head(bytes);
+  if (head.state == ParseState::kNotHttp) {
+    d.protocol = "other";
+    d.binding = Binding::kAllowed;
+    d.reason = "not TLS or HTTP: bound to the address only";
+    return d;
+  }
+  d.protocol = "http";
+  if (head.state == ParseState::kNeedMore) return d;
+  if (head.state != ParseState::kDone) {
+    d.binding = Binding::kRefused;
+    d.reason = head.state == ParseState::kHttp2 ? "HTTP/2 without TLS carries no checkable host"
+                                                : "HTTP request refused: " + head.error;
+    return d;
+  }
+  d.seen = head.info.host;
+  d.binding = d.seen == want ? Binding::kAllowed : Binding::kRefused;
+  d.reason = d.binding == Binding::kAllowed
+                 ? "Host " + d.seen + " matches"
+                 : "Host " + (d.seen.empty() ? std::string("(none)") : d.seen) +
+                       " does not match " + want + " (domain fronting)";
+  return d;
+}
+
+void relay_bound(int client, int upstream, std::string expected_name,
+                 const std::function<void(const BindingDecision&)>& on_decision,
+                 const std::atomic<bool>& stopping) {
+  // Server to client at once: protocols where the server speaks first must not wait for us.
+  std::thread down([&] { splice_all(upstream, client, stopping); });
+  std::vector<std::uint8_t> head;
+  BindingDecision decision;
+  std::uint8_t chunk[4096];
+  while (!stopping && decision.binding == Binding::kNeedMore && head.size() < 70 * 1024) {
+    pollfd p{client, POLLIN, 0};
+    int n = ::poll(&p, 1, 250);
+    if (n < 0 && errno != EINTR) break;
+    if (n <= 0) continue;
+    ssize_t got = ::recv(client, chunk, sizeof(chunk), 0);
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) break;
+    head.insert(head.end(), chunk, chunk + got);
+    decision = decide_binding(head, expected_name);
+  }
+  if (decision.binding == Binding::kNeedMore && !head.empty()) {
+    decision.binding = Binding::kRefused;
+    decision.reason = "the client stopped before its first request or ClientHello was complete";
+  }
+  if (decision.binding != Binding::kNeedMore) on_decision(decision);
+  if (decision.binding == Binding::kAllowed &&
+      write_all(upstream, head.data(), head.size())) {
+    splice_all(client, upstream, stopping);
+  } else {
+    ::shutdown(client, SHUT_RDWR);
+    ::shutdown(upstream, SHUT_RDWR);
+  }
+  down.join();
+}
+
+int make_loopback_listener() {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 || ::listen(fd, 128) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+bool make_loopback_pair(int listener, int* outer, int* inner) {
+  sockaddr_in addr{};
+  socklen_t len = sizeof(addr);
+  if (::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return false;
+  int out = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (out < 0) return false;
+  if (::connect(out, reinterpret_cast<sockaddr*>(&addr), len) != 0) {
+    ::close(out);
+    return false;
+  }
+  // Accept the connection we just made; another local process could race us to the listener,
+  // so the accepted peer must be our socket (same local port).
+  sockaddr_in mine{};
+  socklen_t mine_len = sizeof(mine);
+  ::getsockname(out, reinterpret_cast<sockaddr*>(&mine), &mine_len);
+  for (int tries = 0; tries < 8; ++tries) {
+    sockaddr_in peer{};
+    socklen_t peer_len = sizeof(peer);
+    int in = ::accept4(listener, reinterpret_cast<sockaddr*>(&peer), &peer_len, SOCK_CLOEXEC);
+    if (in < 0) break;
+    if (peer.sin_port == mine.sin_port && peer.sin_addr.s_addr == mine.sin_addr.s_addr) {
+      int one = 1;
+      ::setsockopt(in, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+      *outer = out;
+      *inner = in;
+      return true;
+    }
+    ::close(in);  // not ours: someone else connected to our ephemeral listener
+  }
+  ::close(out);
+  return false;
+}
+
+}  // namespace moat::gate
