@@ -565,6 +565,50 @@ int do_io_uring(const Args&) {
   return ok("io_uring_setup");
 }
 
+// io_uring IORING_OP_CONNECT to HOST PORT (IPv4): a connect() that never passes through the connect
+// syscall, so a seccomp connect hook alone would not see it. Under moat io_uring_setup itself must fail.
+int do_io_uring_connect(const Args& a) {
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(static_cast<uint16_t>(atoi(a[1].c_str())));
+  if (inet_pton(AF_INET, a[0].c_str(), &sa.sin_addr) != 1) return err(EINVAL, "bad address " + a[0]);
+  int sock = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (sock < 0) return err(errno, "socket");
+  io_uring_params p{};
+  long rfd = syscall(SYS_io_uring_setup, 4, &p);
+  if (rfd < 0) return err(errno, "io_uring_setup");
+  int ring = static_cast<int>(rfd);
+  size_t sq_sz = p.sq_off.array + p.sq_entries * sizeof(unsigned);
+  size_t cq_sz = p.cq_off.cqes + p.cq_entries * sizeof(io_uring_cqe);
+  auto* sq = static_cast<char*>(mmap(nullptr, sq_sz, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, ring, IORING_OFF_SQ_RING));
+  auto* cq = static_cast<char*>(mmap(nullptr, cq_sz, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, ring, IORING_OFF_CQ_RING));
+  auto* sqes = static_cast<io_uring_sqe*>(mmap(nullptr, p.sq_entries * sizeof(io_uring_sqe), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, ring, IORING_OFF_SQES));
+  if (sq == MAP_FAILED || cq == MAP_FAILED || sqes == MAP_FAILED) return err(errno, "mmap io_uring");
+  auto* tail = reinterpret_cast<unsigned*>(sq + p.sq_off.tail);
+  auto* mask = reinterpret_cast<unsigned*>(sq + p.sq_off.ring_mask);
+  auto* array = reinterpret_cast<unsigned*>(sq + p.sq_off.array);
+  unsigned idx = *tail & *mask;
+  io_uring_sqe* e = &sqes[idx];
+  memset(e, 0, sizeof *e);
+  e->opcode = IORING_OP_CONNECT;
+  e->fd = sock;
+  e->addr = reinterpret_cast<uint64_t>(&sa);
+  e->off = sizeof sa;
+  array[idx] = idx;
+  __atomic_store_n(tail, *tail + 1, __ATOMIC_RELEASE);
+  if (syscall(SYS_io_uring_enter, ring, 1, 1, IORING_ENTER_GETEVENTS, nullptr, 0) < 0) {
+    return err(errno, "io_uring_enter");
+  }
+  auto* chead = reinterpret_cast<unsigned*>(cq + p.cq_off.head);
+  auto* cmask = reinterpret_cast<unsigned*>(cq + p.cq_off.ring_mask);
+  auto* cqes = reinterpret_cast<io_uring_cqe*>(cq + p.cq_off.cqes);
+  int res = cqes[*chead & *cmask].res;
+  if (res < 0) return err(-res, "io_uring connect " + a[0] + ":" + a[1]);
+  static const char kHello[] = "MOAT-PROBE-HELLO\n";
+  ssize_t n = send(sock, kHello, sizeof kHello - 1, MSG_NOSIGNAL);
+  return ok("io_uring connected " + a[0] + ":" + a[1] + " sent " + std::to_string(n));
+}
+
 // int 0x80 getpid (i386 nr 20). Under moat the process must be killed before printing anything; the
 // test checks the exit status (128+SIGSYS) from outside.
 int do_i386_syscall(const Args&) {
@@ -817,6 +861,7 @@ const std::vector<Verb>& verbs() {
       {"fork-bomb", 1, "SECONDS", do_fork_bomb},
       {"mem-hog", 1, "MIB", do_mem_hog},
       {"sleep", 1, "SECONDS", do_sleep},
+      {"io-uring-connect", 2, "HOST PORT", do_io_uring_connect},
   };
   return kVerbs;
 }

