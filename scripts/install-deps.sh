@@ -10,6 +10,7 @@ packages=(
   libseccomp-dev libcap-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
   libcli11-dev nlohmann-json3-dev libgtest-dev libgmock-dev
   bubblewrap uidmap util-linux iproute2 procps passwd
+  libbpf-dev bpftool libelf-dev zlib1g-dev
   git python3 nodejs
 )
 missing=()
