@@ -22,6 +22,7 @@
 #include <chrono>
 #include <cstring>
 #include <fstream>
+#include <future>
 #include <map>
 
 #include "sandboxd/gate/dns_message.h"
@@ -32,6 +33,7 @@ namespace moat::gate {
 namespace {
 
 constexpr int kConnectTimeoutMs = 15000;
+constexpr auto kUpstreamWait = std::chrono::seconds(4);
 
 struct NotifBuffers {
   std::vector<char> req, resp;
@@ -197,7 +199,9 @@ void Gate::stop() {
     for (int fd : relay_fds_) ::shutdown(fd, SHUT_RDWR);
   }
   std::unique_lock<std::mutex> lock(workers_mu_);
-  workers_cv_.wait_for(lock, std::chrono::seconds(3), [this] { return workers_ == 0; });
+  // Every worker is bounded (connects poll `stopping_`, relays were shut down, lookups give up
+  // after kUpstreamWait), and each one references this Gate: wait for all of them.
+  workers_cv_.wait(lock, [this] { return workers_ == 0; });
 }
 
 template <typename F>
@@ -432,7 +436,17 @@ std::vector<uint8_t> Gate::answer_query(std::span<const uint8_t> packet, bool tc
       std::lock_guard<std::mutex> lock(allowlist_mu_);
       snapshot = allowlist_;
     }
-    auto resolved = resolve_upstream(q.name, q.qtype == 28, snapshot);
+    // The lookup runs on a thread that owns everything it touches, so a resolver that hangs
+    // cannot keep us (or the Gate's destruction) waiting: after kUpstreamWait we answer SERVFAIL.
+    auto promise = std::make_shared<std::promise<Result<Resolution>>>();
+    std::future<Result<Resolution>> pending = promise->get_future();
+    std::thread([promise, name = q.name, v6 = q.qtype == 28, snapshot = std::move(snapshot)] {
+      promise->set_value(resolve_upstream(name, v6, snapshot));
+    }).detach();
+    Result<Resolution> resolved =
+        pending.wait_for(kUpstreamWait) == std::future_status::ready
+            ? pending.get()
+            : Result<Resolution>(make_error(ErrorCode::kIo, "upstream DNS did not answer in time"));
     if (!resolved) {
       event.verdict = "failed";
       event.detail["reason"] = resolved.error().message;
