@@ -122,6 +122,11 @@ int run_main(const RunOptions& options) {
     return exit_code_for(result.error());
   }
   std::fputs(report::network_summary(events.snapshot()).c_str(), stderr);
+  if (result->kernel_refusals > 0) {
+    std::fprintf(stderr, "moat: the in-kernel network layer refused %llu more attempt%s\n",
+                 static_cast<unsigned long long>(result->kernel_refusals),
+                 result->kernel_refusals == 1 ? "" : "s");
+  }
   if (result->timed_out) {
     std::fprintf(stderr, "moat: time limit reached; every process of the sandbox was killed\n");
   }

@@ -26,8 +26,10 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <sstream>
 
+#include "sandboxd/bpf_net/net_layer.h"
 #include "sandboxd/gate/gate.h"
 #include "sandboxd/launcher/cgroup.h"
 #include "sandboxd/launcher/child.h"
@@ -383,6 +385,27 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
       return syscall_error("opening the sandbox cgroup", "open", cgroups.v2, errno);
     }
   }
+  // With root, the allowlist is enforced a second time in the kernel, on the sandbox's cgroup:
+  // its processes may reach only their own loopback (the gate's connections are made outside
+  // the cgroup). Attached before clone, so nothing in the sandbox runs without it.
+  std::optional<bpfnet::NetLayer> kernel_layer;
+  if (network_gate && root) {
+    UniqueFd dir(::open(cgroups.v2.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    auto layer = dir.valid() ? bpfnet::NetLayer::attach(dir.get())
+                             : Result<bpfnet::NetLayer>(syscall_error(
+                                   "opening the sandbox cgroup", "open", cgroups.v2, errno));
+    if (layer) {
+      kernel_layer.emplace(std::move(*layer));
+    } else if (options.allow_missing_limits) {
+      options.warn("running WITHOUT the in-kernel network layer (--allow-degraded): " +
+                   layer.error().to_string());
+    } else {
+      Error e = layer.error();
+      e.hint = "the cgroup BPF layer needs root and CONFIG_CGROUP_BPF; --allow-degraded runs "
+               "with the user-space gate alone";
+      return e;
+    }
+  }
   int pidfd_raw = -1;
   pid_t child = clone_sandbox(namespaces, cgroup_fd.get(), &pidfd_raw);
   if (child < 0) {
@@ -490,6 +513,7 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
   }
   if (!namespaces) kill_descendants();
   if (network_gate) network_gate->stop();
+  if (kernel_layer) result.kernel_refusals = kernel_layer->denied_count();
   result.oom_killed = root && cgroup_oom_killed(cgroups);
   clock.mark("sandbox exit");
   cgroup_destroy(cgroups);

@@ -423,6 +423,16 @@ TEST_P(Net, UdpToCollector) {
   blocked(py({"udp", lab().collector4(), "53", sb().canary("udp53")}), "udp sendto :53");
 }
 
+// With root, the cgroup BPF layer is attached too: a datagram to the outside is refused by the
+// kernel (EPERM) before routing (which would say ENETUNREACH), and moat reports the refusal.
+TEST_P(Net, KernelLayerRefusesAsRoot) {
+  if (GetParam() != Identity::kRoot) return;  // BPF needs root; the user run has the gate alone
+  RunResult r = sb().moat(py({"udp", lab().collector4(), "4444", sb().canary("kernel")}),
+                          gate_args());
+  EXPECT_NE(result_line(r).find("Operation not permitted"), std::string::npos) << r.describe();
+  EXPECT_NE(r.err.find("in-kernel network layer refused"), std::string::npos) << r.describe();
+}
+
 TEST_P(Net, DnsQueryForCollectorNameIsNxdomainAndNotForwarded) {
   size_t n0 = lab().collector_count();
   // The stub lowercases names (the tag may not be lowercase).
