@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "sandboxd/gate/http_request_head.h"
+#include "tests/fuzz/prefix_lengths.h"
 
 namespace {
 
@@ -55,18 +56,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     (void)moat::gate::to_error(full).to_string();
   }
 
-  // Every prefix of small inputs; for larger ones (quadratic cost otherwise) 32 lengths spread
-  // evenly, the last four bytes where verdicts flip, and 16 lengths picked by the input itself so
-  // the fuzzer can steer a split onto any boundary.
-  if (size <= 128) {
-    for (size_t len = 0; len < size; ++len) check_prefix(all, full, len);
-  } else {
-    for (size_t i = 0; i < 32; ++i) check_prefix(all, full, size * i / 32);
-    for (size_t back = 1; back <= 4; ++back) check_prefix(all, full, size - back);
-    for (size_t i = 0; i < 16; ++i) {
-      const size_t len = (static_cast<size_t>(data[i]) << 8 | data[size - 1 - i]) % size;
-      check_prefix(all, full, len);
-    }
-  }
+  for_each_prefix_length(data, size, [&](size_t len) { check_prefix(all, full, len); });
   return 0;
 }
