@@ -34,6 +34,9 @@ namespace {
 
 constexpr int kConnectTimeoutMs = 15000;
 constexpr auto kUpstreamWait = std::chrono::seconds(4);
+constexpr int kMaxWorkers = 512;          // connects waiting, relays, DNS queries in progress
+constexpr int kMaxPendingLookups = 64;    // upstream lookups, including abandoned ones
+std::atomic<int> g_pending_lookups{0};
 
 struct NotifBuffers {
   std::vector<char> req, resp;
@@ -205,9 +208,12 @@ void Gate::stop() {
 }
 
 template <typename F>
-void Gate::spawn(F work) {
+bool Gate::spawn(F work) {
   {
     std::lock_guard<std::mutex> lock(workers_mu_);
+    // A sandbox that floods the gate (connects, DNS queries, idle relays) gets refusals, not
+    // an unbounded number of the supervisor's threads.
+    if (workers_ >= kMaxWorkers) return false;
     ++workers_;
   }
   std::thread([this, work = std::move(work)]() mutable {
@@ -216,6 +222,7 @@ void Gate::spawn(F work) {
     --workers_;
     workers_cv_.notify_all();
   }).detach();
+  return true;
 }
 
 void Gate::loop() {
@@ -369,7 +376,7 @@ void Gate::on_notification() {
       relay_fds_.insert(relay_inner);
       relay_fds_.insert(sock);
     }
-    spawn([this, relay_inner, sock, bound_name, binding_event]() mutable {
+    bool relayed = spawn([this, relay_inner, sock, bound_name, binding_event]() mutable {
       relay_bound(relay_inner, sock, bound_name,
                   [&](const BindingDecision& d) {
                     if (d.binding != Binding::kRefused) return;
@@ -388,6 +395,15 @@ void Gate::on_notification() {
       ::close(relay_inner);  // after leaving the set: stop() never touches a reused number
       ::close(sock);
     });
+    if (!relayed) {
+      {
+        std::lock_guard<std::mutex> lock(relays_mu_);
+        relay_fds_.erase(relay_inner);
+        relay_fds_.erase(sock);
+      }
+      ::close(relay_inner);  // the sandbox sees the connection closed
+      ::close(sock);
+    }
   };
   if (sock < 0) {
     finish(-1, sock, std::move(event));
@@ -398,9 +414,16 @@ void Gate::on_notification() {
     finish(sock, state, std::move(event));
     return;
   }
-  spawn([this, sock, finish, event = std::move(event)]() mutable {
-    finish(sock, wait_connected(sock, kConnectTimeoutMs, stopping_), std::move(event));
-  });
+  report::Event busy = event;
+  if (!spawn([this, sock, finish, event = std::move(event)]() mutable {
+        finish(sock, wait_connected(sock, kConnectTimeoutMs, stopping_), std::move(event));
+      })) {
+    ::close(sock);
+    busy.verdict = "refused";
+    busy.detail["reason"] = "the gate is busy (too many connections in progress)";
+    events_.add(std::move(busy));
+    respond(nfd, id, ECONNREFUSED, false);
+  }
 }
 
 std::vector<uint8_t> Gate::answer_query(std::span<const uint8_t> packet, bool tcp, pid_t pid) {
@@ -438,15 +461,22 @@ std::vector<uint8_t> Gate::answer_query(std::span<const uint8_t> packet, bool tc
     }
     // The lookup runs on a thread that owns everything it touches, so a resolver that hangs
     // cannot keep us (or the Gate's destruction) waiting: after kUpstreamWait we answer SERVFAIL.
-    auto promise = std::make_shared<std::promise<Result<Resolution>>>();
-    std::future<Result<Resolution>> pending = promise->get_future();
-    std::thread([promise, name = q.name, v6 = q.qtype == 28, snapshot = std::move(snapshot)] {
-      promise->set_value(resolve_upstream(name, v6, snapshot));
-    }).detach();
     Result<Resolution> resolved =
-        pending.wait_for(kUpstreamWait) == std::future_status::ready
-            ? pending.get()
-            : Result<Resolution>(make_error(ErrorCode::kIo, "upstream DNS did not answer in time"));
+        Result<Resolution>(make_error(ErrorCode::kIo, "too many upstream lookups in progress"));
+    if (g_pending_lookups.fetch_add(1) < kMaxPendingLookups) {
+      auto promise = std::make_shared<std::promise<Result<Resolution>>>();
+      std::future<Result<Resolution>> pending = promise->get_future();
+      std::thread([promise, name = q.name, v6 = q.qtype == 28, snapshot = std::move(snapshot)] {
+        promise->set_value(resolve_upstream(name, v6, snapshot));
+        g_pending_lookups.fetch_sub(1);
+      }).detach();
+      resolved = pending.wait_for(kUpstreamWait) == std::future_status::ready
+                     ? pending.get()
+                     : Result<Resolution>(
+                           make_error(ErrorCode::kIo, "upstream DNS did not answer in time"));
+    } else {
+      g_pending_lookups.fetch_sub(1);
+    }
     if (!resolved) {
       event.verdict = "failed";
       event.detail["reason"] = resolved.error().message;
@@ -487,7 +517,7 @@ void Gate::on_udp_query() {
   packet.resize(static_cast<size_t>(n));
   const int udp = udp_.get();
   // Upstream lookups may take a while: answer from a worker so other queries are not held up.
-  spawn([this, udp, packet = std::move(packet), peer, peer_len] {
+  spawn([this, udp, packet = std::move(packet), peer, peer_len] {  // dropped when busy
     std::vector<uint8_t> reply = answer_query(packet, false, 0);
     if (!reply.empty()) {
       ::sendto(udp, reply.data(), reply.size(), MSG_DONTWAIT,
@@ -499,7 +529,7 @@ void Gate::on_udp_query() {
 void Gate::on_tcp_accept() {
   int conn = ::accept4(tcp_listener_.get(), nullptr, nullptr, SOCK_CLOEXEC);
   if (conn < 0) return;
-  spawn([this, conn] {
+  bool served = spawn([this, conn] {
     timeval tv{5, 0};
     ::setsockopt(conn, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     DnsTcpDeframer reader;
@@ -519,6 +549,7 @@ void Gate::on_tcp_accept() {
     }
     ::close(conn);
   });
+  if (!served) ::close(conn);
 }
 
 }  // namespace moat::gate

@@ -35,9 +35,10 @@ class Gate {
   void on_tcp_accept();
   bool on_tcp_readable(int fd, std::vector<uint8_t>& buffer);  // false: close it
   std::vector<uint8_t> answer_query(std::span<const uint8_t> packet, bool tcp, pid_t pid);
-  // Runs `work` on a worker thread (a connect or an upstream lookup may block).
+  // Runs `work` on a worker thread (a connect or an upstream lookup may block); false, and
+  // `work` not run, when kMaxWorkers are busy.
   template <typename F>
-  void spawn(F work);
+  bool spawn(F work);
 
   Allowlist allowlist_;
   std::mutex allowlist_mu_;
