@@ -28,6 +28,7 @@
 #include "sandboxd/gate/dns_message.h"
 #include "sandboxd/gate/relay.h"
 #include "sandboxd/gate/resolver.h"
+#include "sandboxd/gate/socket_owner.h"
 
 namespace moat::gate {
 namespace {
@@ -438,6 +439,7 @@ std::vector<uint8_t> Gate::answer_query(std::span<const uint8_t> packet, bool tc
   report::Event event;
   event.kind = "dns";
   event.pid = pid;
+  if (pid > 0) event.exe = report::EventLog::exe_of(pid);
   event.layer = "dns";
   event.detail = {{"name", q.name}, {"qtype", q.qtype}};
   bool allowed;
@@ -518,7 +520,10 @@ void Gate::on_udp_query() {
   const int udp = udp_.get();
   // Upstream lookups may take a while: answer from a worker so other queries are not held up.
   spawn([this, udp, packet = std::move(packet), peer, peer_len] {  // dropped when busy
-    std::vector<uint8_t> reply = answer_query(packet, false, 0);
+    std::uint16_t port = peer.ss_family == AF_INET
+                             ? ntohs(reinterpret_cast<const sockaddr_in*>(&peer)->sin_port)
+                             : ntohs(reinterpret_cast<const sockaddr_in6*>(&peer)->sin6_port);
+    std::vector<uint8_t> reply = answer_query(packet, false, owners_.find(port, false));
     if (!reply.empty()) {
       ::sendto(udp, reply.data(), reply.size(), MSG_DONTWAIT,
                reinterpret_cast<const sockaddr*>(&peer), peer_len);
@@ -527,9 +532,15 @@ void Gate::on_udp_query() {
 }
 
 void Gate::on_tcp_accept() {
-  int conn = ::accept4(tcp_listener_.get(), nullptr, nullptr, SOCK_CLOEXEC);
+  sockaddr_storage peer{};
+  socklen_t peer_len = sizeof(peer);
+  int conn = ::accept4(tcp_listener_.get(), reinterpret_cast<sockaddr*>(&peer), &peer_len,
+                       SOCK_CLOEXEC);
   if (conn < 0) return;
-  bool served = spawn([this, conn] {
+  const std::uint16_t peer_port =
+      peer.ss_family == AF_INET ? ntohs(reinterpret_cast<const sockaddr_in*>(&peer)->sin_port) : 0;
+  bool served = spawn([this, conn, peer_port] {
+    const pid_t asker = owners_.find(peer_port, true);
     timeval tv{5, 0};
     ::setsockopt(conn, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     DnsTcpDeframer reader;
@@ -540,7 +551,7 @@ void Gate::on_tcp_accept() {
       if (!reader.feed(std::span<const uint8_t>(chunk.data(), static_cast<size_t>(n))).ok()) break;
       bool ok = true;
       while (ok && reader.next(message)) {
-        std::vector<uint8_t> reply = answer_query(message, true, 0);
+        std::vector<uint8_t> reply = answer_query(message, true, asker);
         auto framed = frame_dns_tcp(reply);
         ok = framed.ok() && ::send(conn, framed->data(), framed->size(), MSG_NOSIGNAL) ==
                                 static_cast<ssize_t>(framed->size());

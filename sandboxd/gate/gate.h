@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "sandboxd/gate/allowlist.h"
+#include "sandboxd/gate/socket_owner.h"
 #include "sandboxd/report/event_log.h"
 #include "sandboxd/sys/unique_fd.h"
 
@@ -23,6 +24,9 @@ class Gate {
 
   void set_dns_sockets(sys::UniqueFd udp, sys::UniqueFd tcp_listener);
   void set_notify_listener(sys::UniqueFd listener);
+  // The sandbox's pid 1 (outside view), to attribute DNS queries to the process that asked.
+  // Call before releasing the sandbox (see SocketOwners::open).
+  void set_sandbox_pid(pid_t pid) { owners_.open(pid); }
   // Starts serving once every descriptor is set. Idempotent.
   void start();
   // Stops serving and waits (bounded) for connects in progress.
@@ -44,7 +48,8 @@ class Gate {
   std::mutex allowlist_mu_;
   report::EventLog& events_;
   sys::UniqueFd udp_, tcp_listener_, notify_, wake_;
-  sys::UniqueFd relay_listener_;  // 127.0.0.1:ephemeral, for the relayed connections' pairs
+  sys::UniqueFd relay_listener_;
+  SocketOwners owners_;  // set before start(), read-only afterwards  // 127.0.0.1:ephemeral, for the relayed connections' pairs
   std::thread thread_;
   std::atomic<bool> stopping_{false};
   std::mutex relays_mu_;

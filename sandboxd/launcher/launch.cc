@@ -423,6 +423,7 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
   }
   UniqueFd pidfd(pidfd_raw);
   clock.mark("cgroups+clone");
+  if (network_gate) network_gate->set_sandbox_pid(child);  // before it becomes non-dumpable
   release->first.reset();
   report->second.reset();
 

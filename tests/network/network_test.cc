@@ -446,6 +446,10 @@ TEST_P(Net, DnsQueryForCollectorNameIsNxdomainAndNotForwarded) {
   auto ev = audit_matching(audit(), {"\"kind\":\"dns\"", "\"verdict\":\"refused\"",
                                      "\"name\":\"" + exfil + "\""});
   EXPECT_FALSE(ev.empty()) << "no refused dns event in the audit:\n" << audit();
+  // Attributed to the process that asked (python), not left anonymous.
+  for (const std::string& e : ev) {
+    EXPECT_NE(e.find("\"exe\":\"/usr/bin/python3"), std::string::npos) << e;
+  }
   // Allowed name through the stub: answered with the registry (the stub works; the NXDOMAIN is policy).
   r = sb().moat(py({"dns-udp", "127.0.0.53", "registry.test"}), gate_args());
   EXPECT_EQ(result_line(r), "OK answered rcode=0 ancount=1") << r.describe();
