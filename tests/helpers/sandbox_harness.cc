@@ -218,7 +218,7 @@ Sandbox::Sandbox(Identity id, Account user) : id_(id), user_(std::move(user)) {
   plant(".aws/credentials", "aws", "[default]\naws_access_key_id = AKIA0000\naws_secret_access_key = @\n");
   plant(".gnupg/private-keys-v1.d/key.key", "gnupg", "(private-key @)\n");
   plant(".config/gh/hosts.yml", "gh", "github.com:\n    oauth_token: @\n    user: moat\n");
-  plant(".npmrc", "npmrc", "//registry.npmjs.org/:_authToken=@\n");
+  plant(".npmrc", "npmrc", "//registry.example.test/:_authToken=@\n");
   plant(".pypirc", "pypirc", "[pypi]\nusername = __token__\npassword = @\n");
   plant(".netrc", "netrc", "machine example.com login moat password @\n");
   plant(".git-credentials", "gitcred", "https://moat:@@github.com\n");
