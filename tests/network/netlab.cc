@@ -284,6 +284,16 @@ bool NetLab::start(std::string* why) {
     std::ofstream f(dir_ + "/www/index.html");
     f << body_ << "\n";
   }
+  // A git repository served over dumb HTTP, for `git clone` through the gate.
+  if (sh("set -e; src=" + dir_ + "/src; git init -q \"$src\"; echo " + body_ +
+             " > \"$src/README\"; git -C \"$src\" add README; git -C \"$src\" -c user.name=t "
+             "-c user.email=t@example.com commit -qm init; git clone -q --bare \"$src\" " +
+             dir_ + "/www/repo.git; git -C " + dir_ + "/www/repo.git update-server-info; "
+             "chmod -R a+rX " + dir_ + "/www",
+         &out) != 0) {
+    *why = "git repository setup failed: " + out;
+    return false;
+  }
   if (sh("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout " +
              dir_ + "/key.pem -out " + dir_ + "/cert.pem -subj /CN=registry.test -days 2",
          &out) != 0) {

@@ -332,6 +332,18 @@ TEST_P(Net, AllowedNonBlockingConnectWorks) {
   EXPECT_NE(res.find(" nonblocking "), std::string::npos) << "the socket lost O_NONBLOCK\n" << r.describe();
 }
 
+TEST_P(Net, AllowedGitCloneOverHttp) {
+  RunResult r = sb().moat({"/usr/bin/git", "clone", "-q",
+                           "http://registry.test:" + std::to_string(NetLab::kRegistryHttpPort) +
+                               "/repo.git", "cloned"},
+                          gate_args());
+  EXPECT_EQ(r.status, 0) << r.describe();
+  // From outside: the clone is in the project, with the registry's content.
+  EXPECT_NE(read_file(sb().in_project("cloned/README")).find(lab().registry_body()),
+            std::string::npos)
+      << r.describe();
+}
+
 TEST_P(Net, AllowedTlsToRegistry) {
   RunResult r = sb().moat(
       shell("curl --noproxy '*' -sS -k -m 5 https://registry.test:" +
@@ -414,6 +426,26 @@ TEST_P(Net, Ipv6ToCollector) {
   r = blocked(shell("curl --noproxy '*' -sS -m 3 -g http://[" + a6 + "]:8080/"), "curl IPv6");
   EXPECT_NE(result_line(r), "rc=0") << r.describe();
   blocked(py({"udp", a6, "4444", "v6"}), "UDP over IPv6");
+}
+
+// The allowed path over IPv6: an explicit address rule lets one connection through the gate, and
+// the collector (here the allowed peer) receives it; everything else above stays refused.
+TEST_P(Net, AllowedIpv6AddressRule) {
+  size_t n0 = lab().collector_count();
+  std::string canary = sb().canary("v6ok");
+  RunResult r = sb().moat(py({"tcp", lab().collector6(), "4444", canary}),
+                          {"--allow-host", "[" + lab().collector6() + "]:4444"});
+  EXPECT_EQ(result_line(r).rfind("OK", 0), 0u) << r.describe();
+  EXPECT_TRUE(lab().wait_collector_beyond(n0, 3)) << r.describe();
+  std::string hex;  // the collector logs payloads in hex
+  for (unsigned char c : canary) {
+    static const char* const kDigits = "0123456789abcdef";
+    hex += kDigits[c >> 4];
+    hex += kDigits[c & 15];
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_NE(join_lines(lab().collector_since(n0)).find(hex), std::string::npos)
+      << "the allowed IPv6 connection's data did not arrive\n" << r.describe();
 }
 
 TEST_P(Net, UdpToCollector) {
