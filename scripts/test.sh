@@ -20,9 +20,9 @@ run_ctest --test-dir build --output-on-failure -j "$jobs" -L 'unit|integration|e
 
 echo "== build (ASan + UBSan)"
 MOAT_BUILD_DIR=build-asan MOAT_BUILD_TYPE=Debug bash scripts/build.sh -DMOAT_SANITIZE=ON
-echo "== tests under ASan + UBSan: unit, integration"
+echo "== tests under ASan + UBSan: unit, integration, network (the gate parses attacker bytes)"
 ASAN_OPTIONS=detect_leaks=1 run_ctest --test-dir build-asan --output-on-failure -j "$jobs" \
-  -L 'unit|integration'
+  -L 'unit|integration|network'
 
 echo "== fuzz (libFuzzer, bounded)"
 cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang \
