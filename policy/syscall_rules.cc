@@ -15,6 +15,7 @@ constexpr std::uint64_t kClone_NewUser = 0x10000000;
 constexpr std::uint64_t kSockRaw = 3;
 constexpr std::uint64_t kSockTypeMask = 0xf;
 constexpr std::uint64_t kAfPacket = 17;
+constexpr std::uint64_t kAfVsock = 40;
 constexpr std::uint64_t kAddrNoRandomize = 0x0040000;
 constexpr std::uint64_t kReadImpliesExec = 0x0400000;
 constexpr std::uint64_t kLow32 = 0xffffffffu;
@@ -103,6 +104,8 @@ std::vector<SyscallRule> default_syscall_rules() {
 
   // Raw and packet sockets: spoofing and sniffing; no sandboxed tool needs them.
   add(deny_if("socket", {0, kLow32, kAfPacket}, "packet sockets"));
+  // vsock is not confined by network namespaces: on a VM it reaches the hypervisor's services.
+  add(deny_if("socket", {0, kLow32, kAfVsock}, "vsock sockets (host and hypervisor services)"));
   add(deny_if("socket", {1, kSockTypeMask, kSockRaw}, "raw sockets"));
 
   // Personality flags that weaken exploit mitigations.

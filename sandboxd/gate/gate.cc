@@ -75,6 +75,26 @@ bool read_sockaddr(pid_t pid, std::uint64_t addr, std::uint64_t len, sockaddr_st
   return ::process_vm_readv(pid, &local, 1, &remote, 1, 0) == static_cast<ssize_t>(len);
 }
 
+// PIDFD_THREAD (Linux 6.9): a pidfd for a thread that is not its process's leader. Older
+// kernels: the leader's pidfd (threads normally share the descriptor table).
+int pidfd_of_thread(pid_t tid) {
+  constexpr unsigned kPidfdThread = O_EXCL;
+  int fd = static_cast<int>(::syscall(SYS_pidfd_open, tid, kPidfdThread));
+  if (fd >= 0 || errno != EINVAL) return fd;
+  fd = static_cast<int>(::syscall(SYS_pidfd_open, tid, 0));
+  if (fd >= 0) return fd;
+  std::ifstream status("/proc/" + std::to_string(tid) + "/status");
+  std::string key;
+  pid_t tgid = 0;
+  while (status >> key) {
+    if (key == "Tgid:") {
+      status >> tgid;
+      break;
+    }
+  }
+  return tgid > 0 ? static_cast<int>(::syscall(SYS_pidfd_open, tgid, 0)) : -1;
+}
+
 bool fd_is_cloexec(pid_t pid, int fd) {
   std::string path = "/proc/" + std::to_string(pid) + "/fdinfo/" + std::to_string(fd);
   int info = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -174,7 +194,6 @@ int wait_connected(int sock, int budget_ms, const std::atomic<bool>& stopping) {
 Gate::Gate(Allowlist allowlist, report::EventLog& events)
     : allowlist_(std::move(allowlist)), events_(events) {
   wake_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-  relay_listener_.reset(make_loopback_listener());
 }
 
 Gate::~Gate() { stop(); }
@@ -209,18 +228,18 @@ void Gate::stop() {
 }
 
 template <typename F>
-bool Gate::spawn(F work) {
+bool Gate::spawn(F work, int threads) {
   {
     std::lock_guard<std::mutex> lock(workers_mu_);
     // A sandbox that floods the gate (connects, DNS queries, idle relays) gets refusals, not
     // an unbounded number of the supervisor's threads.
-    if (workers_ >= kMaxWorkers) return false;
-    ++workers_;
+    if (workers_ + threads > kMaxWorkers) return false;
+    workers_ += threads;
   }
-  std::thread([this, work = std::move(work)]() mutable {
+  std::thread([this, threads, work = std::move(work)]() mutable {
     work();
     std::lock_guard<std::mutex> lock(workers_mu_);
-    --workers_;
+    workers_ -= threads;
     workers_cv_.notify_all();
   }).detach();
   return true;
@@ -298,11 +317,18 @@ void Gate::on_notification() {
     return;
   }
   const std::uint64_t id = req->id;
-  int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  // The notification names the thread that called connect(); a pidfd of that thread (not of
+  // its process leader) reaches its descriptor table.
+  int pidfd = pidfd_of_thread(pid);
   int original = pidfd < 0 ? -1 : static_cast<int>(::syscall(SYS_pidfd_getfd, pidfd, sockfd, 0));
+  int fetch_err = errno;
   if (pidfd >= 0) ::close(pidfd);
   if (original < 0 || !id_valid(nfd, id)) {
     if (original >= 0) ::close(original);
+    event.verdict = "failed";
+    event.detail["reason"] = std::string("the gate could not take over the socket: ") +
+                             std::strerror(original < 0 ? fetch_err : ESRCH);
+    events_.add(std::move(event));
     respond(nfd, id, EBADF, false);
     return;
   }
@@ -340,7 +366,7 @@ void Gate::on_notification() {
     int relay_inner = -1;
     if (!bound_name.empty()) {
       ::fcntl(sock, F_SETFL, ::fcntl(sock, F_GETFL) & ~O_NONBLOCK);  // splice wants blocking
-      if (!make_loopback_pair(relay_listener_.get(), &given, &relay_inner)) {
+      if (!make_loopback_pair(&given, &relay_inner)) {
         int err = errno != 0 ? errno : EIO;
         ::close(sock);
         respond(nfd, id, err, false);
@@ -395,7 +421,7 @@ void Gate::on_notification() {
       }
       ::close(relay_inner);  // after leaving the set: stop() never touches a reused number
       ::close(sock);
-    });
+    }, /*threads=*/2);  // relay_bound runs a second thread for the server-to-client direction
     if (!relayed) {
       {
         std::lock_guard<std::mutex> lock(relays_mu_);
@@ -541,12 +567,15 @@ void Gate::on_tcp_accept() {
       peer.ss_family == AF_INET ? ntohs(reinterpret_cast<const sockaddr_in*>(&peer)->sin_port) : 0;
   bool served = spawn([this, conn, peer_port] {
     const pid_t asker = owners_.find(peer_port, true);
-    timeval tv{5, 0};
+    timeval tv{1, 0};
     ::setsockopt(conn, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    // One deadline for the whole connection: trickling a byte a second does not keep it alive.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     DnsTcpDeframer reader;
     std::vector<uint8_t> chunk(4096), message;
-    while (!stopping_) {
+    while (!stopping_ && std::chrono::steady_clock::now() < deadline) {
       ssize_t n = ::recv(conn, chunk.data(), chunk.size(), 0);
+      if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
       if (n <= 0) break;
       if (!reader.feed(std::span<const uint8_t>(chunk.data(), static_cast<size_t>(n))).ok()) break;
       bool ok = true;

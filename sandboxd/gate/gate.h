@@ -42,13 +42,12 @@ class Gate {
   // Runs `work` on a worker thread (a connect or an upstream lookup may block); false, and
   // `work` not run, when kMaxWorkers are busy.
   template <typename F>
-  bool spawn(F work);
+  bool spawn(F work, int threads = 1);
 
   Allowlist allowlist_;
   std::mutex allowlist_mu_;
   report::EventLog& events_;
   sys::UniqueFd udp_, tcp_listener_, notify_, wake_;
-  sys::UniqueFd relay_listener_;
   SocketOwners owners_;  // set before start(), read-only afterwards  // 127.0.0.1:ephemeral, for the relayed connections' pairs
   std::thread thread_;
   std::atomic<bool> stopping_{false};

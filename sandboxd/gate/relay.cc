@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <thread>
 #include <vector>
 
@@ -19,6 +20,8 @@
 
 namespace moat::gate {
 namespace {
+
+constexpr auto kFirstBytesDeadline = std::chrono::seconds(30);
 
 std::string lower(std::string_view s) {
   std::string out(s);
@@ -32,9 +35,8 @@ std::string lower(std::string_view s) {
 void splice_all(int from, int to, const std::atomic<bool>& stopping) {
   int pipefd[2];
   if (::pipe2(pipefd, O_CLOEXEC) != 0) return;
-  ::fcntl(pipefd[1], F_SETPIPE_SZ, 1 << 20);
   while (!stopping) {
-    ssize_t in = ::splice(from, nullptr, pipefd[1], nullptr, 1 << 20, SPLICE_F_MOVE | SPLICE_F_MORE);
+    ssize_t in = ::splice(from, nullptr, pipefd[1], nullptr, 1 << 16, SPLICE_F_MOVE | SPLICE_F_MORE);
     if (in < 0 && errno == EINTR) continue;
     if (in <= 0) break;
     bool ok = true;
@@ -130,7 +132,11 @@ void relay_bound(int client, int upstream, std::string expected_name,
   std::vector<std::uint8_t> head;
   BindingDecision decision;
   std::uint8_t chunk[4096];
-  while (!stopping && decision.binding == Binding::kNeedMore && head.size() < 70 * 1024) {
+  // The client must name its host within kFirstBytesDeadline: a connection that never does
+  // (slowloris) would otherwise hold the gate's threads for the whole run.
+  const auto deadline = std::chrono::steady_clock::now() + kFirstBytesDeadline;
+  while (!stopping && decision.binding == Binding::kNeedMore && head.size() < 70 * 1024 &&
+         std::chrono::steady_clock::now() < deadline) {
     pollfd p{client, POLLIN, 0};
     int n = ::poll(&p, 1, 250);
     if (n < 0 && errno != EINTR) break;
@@ -141,9 +147,11 @@ void relay_bound(int client, int upstream, std::string expected_name,
     head.insert(head.end(), chunk, chunk + got);
     decision = decide_binding(head, expected_name);
   }
-  if (decision.binding == Binding::kNeedMore && !head.empty()) {
+  if (decision.binding == Binding::kNeedMore && !stopping) {
     decision.binding = Binding::kRefused;
-    decision.reason = "the client stopped before its first request or ClientHello was complete";
+    decision.reason = head.empty() ? "the client sent nothing within the first-bytes deadline"
+                                   : "the client stopped before its first request or "
+                                     "ClientHello was complete";
   }
   if (decision.binding != Binding::kNeedMore) on_decision(decision);
   if (decision.binding == Binding::kAllowed &&
@@ -156,49 +164,54 @@ void relay_bound(int client, int upstream, std::string expected_name,
   down.join();
 }
 
-int make_loopback_listener() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
+bool make_loopback_pair(int* outer, int* inner) {
+  // A listener of its own for every pair: no other relay can accept our connection, and a
+  // stranger connecting to the ephemeral port is recognised by its port and closed.
+  int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (listener < 0) return false;
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 || ::listen(fd, 128) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
-
-bool make_loopback_pair(int listener, int* outer, int* inner) {
-  sockaddr_in addr{};
   socklen_t len = sizeof(addr);
-  if (::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return false;
-  int out = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (out < 0) return false;
-  if (::connect(out, reinterpret_cast<sockaddr*>(&addr), len) != 0) {
-    ::close(out);
+  int out = -1;
+  bool ok = ::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
+            ::listen(listener, 4) == 0 &&
+            ::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len) == 0 &&
+            (out = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) >= 0 &&
+            ::connect(out, reinterpret_cast<sockaddr*>(&addr), len) == 0;
+  if (!ok) {
+    if (out >= 0) ::close(out);
+    ::close(listener);
     return false;
   }
-  // Accept the connection we just made; another local process could race us to the listener,
-  // so the accepted peer must be our socket (same local port).
   sockaddr_in mine{};
   socklen_t mine_len = sizeof(mine);
   ::getsockname(out, reinterpret_cast<sockaddr*>(&mine), &mine_len);
   for (int tries = 0; tries < 8; ++tries) {
     sockaddr_in peer{};
     socklen_t peer_len = sizeof(peer);
-    int in = ::accept4(listener, reinterpret_cast<sockaddr*>(&peer), &peer_len, SOCK_CLOEXEC);
-    if (in < 0) break;
+    int in = ::accept4(listener, reinterpret_cast<sockaddr*>(&peer), &peer_len,
+                       SOCK_CLOEXEC);
+    if (in < 0) {
+      if (errno != EAGAIN && errno != EINTR) break;
+      pollfd p{listener, POLLIN, 0};
+      ::poll(&p, 1, 100);  // our connect completed: it is queued, or arrives at once
+      continue;
+    }
     if (peer.sin_port == mine.sin_port && peer.sin_addr.s_addr == mine.sin_addr.s_addr) {
       int one = 1;
       ::setsockopt(in, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+      ::fcntl(in, F_SETFL, ::fcntl(in, F_GETFL) & ~O_NONBLOCK);
+      ::close(listener);
       *outer = out;
       *inner = in;
       return true;
     }
-    ::close(in);  // not ours: someone else connected to our ephemeral listener
+    ::close(in);  // a stranger raced us to the port
   }
   ::close(out);
+  ::close(listener);
+  errno = EIO;
   return false;
 }
 

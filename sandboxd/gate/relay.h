@@ -41,9 +41,7 @@ void relay_bound(int client, int upstream, std::string expected_name,
                  const std::atomic<bool>& stopping);
 
 // A connected TCP pair on the host's loopback: the sandbox gets `outer`, the gate keeps `inner`.
-// Returns false (errno set) on failure.
-bool make_loopback_pair(int listener, int* outer, int* inner);
-// The listener make_loopback_pair uses: 127.0.0.1, ephemeral port.
-int make_loopback_listener();
+// Returns false (errno set) on failure. Safe to call from several threads at once.
+bool make_loopback_pair(int* outer, int* inner);
 
 }  // namespace moat::gate
