@@ -13,6 +13,9 @@
 #include <cerrno>
 #include <chrono>
 #include <thread>
+#include <algorithm>
+#include <cstdlib>
+#include <string>
 #include <vector>
 
 #include "sandboxd/gate/http_request_head.h"
@@ -65,6 +68,65 @@ bool write_all(int fd, const std::uint8_t* data, size_t size) {
     data += n;
     size -= static_cast<size_t>(n);
   }
+  return true;
+}
+
+// Reads more client bytes into `buf`; false on EOF, error or stop.
+bool read_more(int fd, std::vector<std::uint8_t>& buf, const std::atomic<bool>& stopping) {
+  std::uint8_t chunk[16384];
+  while (!stopping) {
+    pollfd p{fd, POLLIN, 0};
+    int n = ::poll(&p, 1, 250);
+    if (n < 0 && errno != EINTR) return false;
+    if (n <= 0) continue;
+    ssize_t got = ::recv(fd, chunk, sizeof(chunk), 0);
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) return false;
+    buf.insert(buf.end(), chunk, chunk + got);
+    return true;
+  }
+  return false;
+}
+
+// Forwards `n` bytes of body: first what is buffered, then straight from the client.
+bool forward_bytes(int client, int upstream, std::vector<std::uint8_t>& buf, std::uint64_t n,
+                   const std::atomic<bool>& stopping) {
+  while (n > 0) {
+    if (buf.empty() && !read_more(client, buf, stopping)) return false;
+    size_t take = static_cast<size_t>(std::min<std::uint64_t>(n, buf.size()));
+    if (!write_all(upstream, buf.data(), take)) return false;
+    buf.erase(buf.begin(), buf.begin() + static_cast<long>(take));
+    n -= take;
+  }
+  return true;
+}
+
+// Forwards one chunked body (RFC 9112 §7.1) including its trailer section.
+bool forward_chunked(int client, int upstream, std::vector<std::uint8_t>& buf,
+                     const std::atomic<bool>& stopping) {
+  auto line = [&](std::string* out) -> bool {  // one CRLF-terminated line, forwarded
+    while (true) {
+      for (size_t i = 0; i + 1 < buf.size(); ++i) {
+        if (buf[i] == '\r' && buf[i + 1] == '\n') {
+          out->assign(buf.begin(), buf.begin() + static_cast<long>(i));
+          bool ok = write_all(upstream, buf.data(), i + 2);
+          buf.erase(buf.begin(), buf.begin() + static_cast<long>(i + 2));
+          return ok;
+        }
+      }
+      if (buf.size() > 8192 || !read_more(client, buf, stopping)) return false;
+    }
+  };
+  std::string text;
+  while (true) {
+    if (!line(&text)) return false;
+    std::uint64_t size = std::strtoull(text.c_str(), nullptr, 16);  // extensions after ';'
+    if (size == 0) break;
+    if (!forward_bytes(client, upstream, buf, size + 2, stopping)) return false;  // data + CRLF
+  }
+  do {  // trailer fields, then the empty line
+    if (!line(&text)) return false;
+  } while (!text.empty());
   return true;
 }
 
@@ -154,10 +216,42 @@ void relay_bound(int client, int upstream, std::string expected_name,
                                      "ClientHello was complete";
   }
   if (decision.binding != Binding::kNeedMore) on_decision(decision);
-  if (decision.binding == Binding::kAllowed &&
-      write_all(upstream, head.data(), head.size())) {
+  bool ok = decision.binding == Binding::kAllowed;
+  if (ok && decision.protocol == "http") {
+    // Plain HTTP: every request on the connection names its host (keep-alive, pipelining),
+    // so each head is checked; bodies are skipped by their framing.
+    std::vector<std::uint8_t> buf = std::move(head);
+    while (ok && !stopping) {
+      HttpHeadResult req = parse_http_request_head(buf);
+      if (req.state == ParseState::kNeedMore) {
+        if (!read_more(client, buf, stopping)) break;  // the client is done
+        continue;
+      }
+      BindingDecision next = decide_binding(buf, expected_name);
+      if (next.binding != Binding::kAllowed) {
+        on_decision(next);
+        ok = false;
+        break;
+      }
+      if (req.info.upgrade) {  // another protocol from here on
+        ok = write_all(upstream, buf.data(), buf.size());
+        if (ok) splice_all(client, upstream, stopping);
+        break;
+      }
+      ok = write_all(upstream, buf.data(), req.info.head_length);
+      buf.erase(buf.begin(), buf.begin() + static_cast<long>(req.info.head_length));
+      if (ok && req.info.chunked) ok = forward_chunked(client, upstream, buf, stopping);
+      if (ok && req.info.content_length) {
+        ok = forward_bytes(client, upstream, buf, *req.info.content_length, stopping);
+      }
+    }
+    if (ok) ::shutdown(upstream, SHUT_WR);
+  } else if (ok && write_all(upstream, head.data(), head.size())) {
     splice_all(client, upstream, stopping);
   } else {
+    ok = false;
+  }
+  if (!ok) {
     ::shutdown(client, SHUT_RDWR);
     ::shutdown(upstream, SHUT_RDWR);
   }

@@ -2,6 +2,11 @@
 // out for. Real ClientHello bytes come from the SNI test's capture helpers where possible; HTTP
 // heads are written out.
 #include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <thread>
 
 #include <cstring>
 #include <string>
@@ -94,6 +99,72 @@ TEST(Binding, OtherProtocolsAreBoundToTheAddressOnly) {
   BindingDecision d = decide_binding(bytes("SSH-2.0-OpenSSH_9.2\r\n"), "registry.test");
   EXPECT_EQ(d.binding, Binding::kAllowed);
   EXPECT_EQ(d.protocol, "other");
+}
+
+}  // namespace
+}  // namespace moat::gate
+
+namespace moat::gate {
+namespace {
+
+// relay_bound over socketpairs: what the client sends, what reaches the upstream side.
+struct RelayRun {
+  std::string upstream_got;
+  std::vector<BindingDecision> decisions;
+};
+
+RelayRun run_relay(const std::string& client_sends, const std::string& name) {
+  int client[2], upstream[2];
+  EXPECT_EQ(::socketpair(AF_UNIX, SOCK_STREAM, 0, client), 0);
+  EXPECT_EQ(::socketpair(AF_UNIX, SOCK_STREAM, 0, upstream), 0);
+  std::atomic<bool> stopping{false};
+  RelayRun run;
+  std::thread relay([&] {
+    relay_bound(client[1], upstream[1], name,
+                [&](const BindingDecision& d) { run.decisions.push_back(d); }, stopping);
+  });
+  EXPECT_EQ(::send(client[0], client_sends.data(), client_sends.size(), 0),
+            static_cast<ssize_t>(client_sends.size()));
+  ::shutdown(client[0], SHUT_WR);
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::recv(upstream[0], buf, sizeof(buf), 0)) > 0) run.upstream_got.append(buf, n);
+  ::shutdown(upstream[0], SHUT_RDWR);  // the "server" is done: lets the relay's down side end
+  relay.join();
+  for (int fd : {client[0], client[1], upstream[0], upstream[1]}) ::close(fd);
+  return run;
+}
+
+TEST(Relay, EveryPipelinedHttpRequestIsChecked) {
+  const std::string good1 = "GET /a HTTP/1.1\r\nHost: registry.test\r\n\r\n";
+  const std::string good2 =
+      "POST /b HTTP/1.1\r\nHost: registry.test\r\nContent-Length: 9\r\n\r\nGET /x\r\n\r\n";
+  const std::string evil = "GET /c HTTP/1.1\r\nHost: evil.test\r\n\r\n";
+  RelayRun run = run_relay(good1 + good2 + evil, "registry.test");
+  EXPECT_NE(run.upstream_got.find("GET /a"), std::string::npos);
+  EXPECT_NE(run.upstream_got.find("POST /b"), std::string::npos);
+  EXPECT_EQ(run.upstream_got.find("evil.test"), std::string::npos) << run.upstream_got;
+  ASSERT_FALSE(run.decisions.empty());
+  EXPECT_EQ(run.decisions.back().binding, Binding::kRefused);
+}
+
+TEST(Relay, ChunkedBodiesAreSkippedNotParsedAsRequests) {
+  // The body contains text that looks like a request head: it is body, not a request.
+  const std::string chunked =
+      "PUT /u HTTP/1.1\r\nHost: registry.test\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "23\r\nGET / HTTP/1.1\r\nHost: evil.test\r\n\r\n\r\n0\r\n\r\n"
+      "GET /next HTTP/1.1\r\nHost: registry.test\r\n\r\n";
+  RelayRun run = run_relay(chunked, "registry.test");
+  EXPECT_NE(run.upstream_got.find("GET /next"), std::string::npos) << run.upstream_got;
+  for (const BindingDecision& d : run.decisions) EXPECT_NE(d.binding, Binding::kRefused);
+}
+
+TEST(Relay, TlsWithAnotherNameNeverReachesUpstream) {
+  auto hello = client_hello("collector.test");
+  RelayRun run = run_relay(std::string(hello.begin(), hello.end()), "registry.test");
+  EXPECT_TRUE(run.upstream_got.empty());
+  ASSERT_EQ(run.decisions.size(), 1u);
+  EXPECT_EQ(run.decisions[0].binding, Binding::kRefused);
 }
 
 }  // namespace
