@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -31,6 +32,27 @@ bool is_under(const std::string& path, const std::string& dir) {
   if (dir == "/") return true;
   return path == dir || (path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 &&
                          path[dir.size()] == '/');
+}
+
+// The directory that holds `relative` below `root`, opened without following any symlink on the
+// way (openat2 RESOLVE_NO_SYMLINKS|RESOLVE_BENEATH): a sandbox that swaps a directory of the
+// project for a link cannot make moat create or delete anything elsewhere. -1 on failure.
+int open_parent_beneath(const std::string& root, const std::string& relative,
+                        std::string* leaf) {
+  auto slash = relative.find_last_of('/');
+  *leaf = slash == std::string::npos ? relative : relative.substr(slash + 1);
+  std::string parent = slash == std::string::npos ? "." : relative.substr(0, slash);
+  if (parent.empty()) parent = ".";
+  int rootfd = ::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (rootfd < 0) return -1;
+  struct {
+    std::uint64_t flags, mode, resolve;
+  } how{O_PATH | O_DIRECTORY | O_CLOEXEC, 0, 0x04 /*NO_SYMLINKS*/ | 0x08 /*BENEATH*/};
+  int fd = static_cast<int>(::syscall(SYS_openat2, rootfd, parent.c_str(), &how, sizeof(how)));
+  int err = errno;
+  ::close(rootfd);
+  errno = err;
+  return fd;
 }
 
 // Collapses "." and ".." without touching the file system.
@@ -413,13 +435,21 @@ class SpecBuilder {
         }
         if (!entry.exists) {
           bool as_dir = !last || rule.directory;
-          int rc = as_dir ? ::mkdir(candidate.c_str(), 0755)
-                          : ::open(candidate.c_str(),
-                                   O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
+          std::string root = cover->source;
+          std::string relative = candidate.substr(cover_target == "/" ? 1 : cover_target.size() + 1);
+          std::string leaf;
+          int parent = open_parent_beneath(root, relative, &leaf);
+          int rc = parent < 0 ? -1
+                   : as_dir   ? ::mkdirat(parent, leaf.c_str(), 0755)
+                              : ::openat(parent, leaf.c_str(),
+                                         O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
+          int create_err = errno;
+          if (parent >= 0) ::close(parent);
           if (rc < 0) {
             return syscall_error("creating a placeholder for protected path " + rule.path,
-                                 as_dir ? "mkdir" : "open", candidate, errno,
-                                 "the parent directory must be writable by you");
+                                 as_dir ? "mkdirat" : "openat", candidate, create_err,
+                                 "the parent directory must be writable by you, with no symlink "
+                                 "on the way");
           }
           std::string content = last ? rule.placeholder : std::string();
           if (!as_dir) {
@@ -427,12 +457,12 @@ class SpecBuilder {
                                         static_cast<ssize_t>(content.size())) {
               int err = errno;
               ::close(rc);
-              ::unlink(candidate.c_str());
+              remove_placeholders({{candidate, root, relative, false, {}}});
               return syscall_error("writing a placeholder", "write", candidate, err);
             }
             ::close(rc);
           }
-          placeholders.push_back({candidate, as_dir, content});
+          placeholders.push_back({candidate, root, relative, as_dir, content});
           read_only_placeholders.push_back(candidate);
           add_self_bind(candidate, as_dir, true, why);
           break;
@@ -654,17 +684,26 @@ Result<Prepared> setup_child_spec(const policy::Plan& plan, const std::vector<st
 void remove_placeholders(const std::vector<Placeholder>& placeholders) {
   // Newest first, so a placeholder directory is empty of later ones before we try it.
   for (auto it = placeholders.rbegin(); it != placeholders.rend(); ++it) {
+    std::string leaf;
+    int parent = open_parent_beneath(it->root, it->relative, &leaf);
+    if (parent < 0) continue;  // a symlink appeared on the way: leave it, touch nothing
     if (it->directory) {
-      ::rmdir(it->path.c_str());  // fails, harmlessly, if the user put something there since
+      ::unlinkat(parent, leaf.c_str(), AT_REMOVEDIR);  // fails, harmlessly, unless still empty
     } else {
       // Only if it still holds what we put there: never delete the user's file.
-      std::ifstream in(it->path, std::ios::binary);
-      std::string now((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      int fd = ::openat(parent, leaf.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
       struct stat st {};
-      if (::lstat(it->path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && now == it->content) {
-        ::unlink(it->path.c_str());
+      if (fd >= 0 && ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+          static_cast<size_t>(st.st_size) == it->content.size()) {
+        std::string now(it->content.size(), '\0');
+        if (::pread(fd, now.data(), now.size(), 0) == static_cast<ssize_t>(now.size()) &&
+            now == it->content) {
+          ::unlinkat(parent, leaf.c_str(), 0);
+        }
       }
+      if (fd >= 0) ::close(fd);
     }
+    ::close(parent);
   }
 }
 

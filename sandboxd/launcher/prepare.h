@@ -21,9 +21,11 @@ struct PrepareOptions {
 };
 
 struct Placeholder {
-  std::string path;
+  std::string path;      // for messages
+  std::string root;      // the writable tree's real path on the host (symlinks allowed above it)
+  std::string relative;  // below root; created and removed without following any symlink
   bool directory = false;
-  std::string content;  // what a file placeholder holds; removed only if it still does
+  std::string content;   // what a file placeholder holds; removed only if it still does
 };
 
 struct Prepared {

@@ -107,6 +107,21 @@ TEST_F(PrepareTest, ProtectedPathsAreReadOnlyAndTheirAncestorsPinned) {
   EXPECT_FALSE(fs::exists(project_ + "/.git/commondir"));
 }
 
+// A hostile run on the same project swaps .git for a link to somewhere else before the cleanup:
+// moat must not remove anything through that link.
+TEST_F(PrepareTest, PlaceholderCleanupNeverFollowsASwappedInLink) {
+  PrepareOptions options;
+  options.landlock_abi = 7;
+  auto prepared = setup_child_spec(plan(), {"/bin/true"}, options);
+  ASSERT_TRUE(prepared.ok());
+  ASSERT_TRUE(fs::is_directory(project_ + "/.git/hooks"));
+  fs::create_directories(root_ + "/victim/hooks");  // empty, like the placeholder
+  fs::rename(project_ + "/.git", project_ + "/.git-real");
+  fs::create_directory_symlink(root_ + "/victim", project_ + "/.git");
+  remove_placeholders(prepared->placeholders);
+  EXPECT_TRUE(fs::is_directory(root_ + "/victim/hooks")) << "cleanup followed the link";
+}
+
 TEST_F(PrepareTest, DeniedFileInsideAGrantIsMasked) {
   PrepareOptions options;
   options.landlock_abi = 7;
