@@ -2,12 +2,15 @@
 // need, writes limits, and tears them down after the run.
 #include "sandboxd/launcher/cgroup.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -88,10 +91,25 @@ void remove_cgroup(const std::string& path) {
   }
 }
 
+// A moat killed with SIGKILL leaves its (empty) cgroups behind: remove those whose owner is gone.
+void remove_stale(const std::string& hierarchy) {
+  if (hierarchy.empty()) return;
+  DIR* dir = ::opendir(hierarchy.c_str());
+  if (dir == nullptr) return;
+  while (dirent* d = ::readdir(dir)) {
+    if (std::strncmp(d->d_name, "moat-", 5) != 0) continue;
+    pid_t owner = static_cast<pid_t>(std::atoi(d->d_name + 5));
+    if (owner <= 0 || ::kill(owner, 0) == 0 || errno != ESRCH) continue;
+    ::rmdir((hierarchy + "/" + d->d_name).c_str());  // fails, harmlessly, if not empty
+  }
+  ::closedir(dir);
+}
+
 }  // namespace
 
 Result<SandboxCgroups> setup_cgroups(const std::string& name, const CgroupLimits& limits) {
   Hierarchies h = find_hierarchies();
+  for (const std::string* root : {&h.v2, &h.v1_memory, &h.v1_pids}) remove_stale(*root);
   SandboxCgroups cg;
   const std::string leaf = "/moat-" + name;
   if (!h.v2.empty()) {
