@@ -33,6 +33,7 @@
 #include "sandboxd/gate/gate.h"
 #include "sandboxd/launcher/cgroup.h"
 #include "sandboxd/launcher/child.h"
+#include "sandboxd/launcher/placeholder_journal.h"
 #include "sandboxd/launcher/prepare.h"
 #include "sandboxd/sys/landlock.h"
 #include "sandboxd/sys/unique_fd.h"
@@ -297,8 +298,13 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
       if (!path.empty()) remove_tree(path);
     }
   } tmp_cleanup{private_tmp};
+  // Placeholders a killed run left in a project go first; this run journals its own.
+  const std::string journal_dir = plan.home + "/.cache/moat/placeholders";
+  clean_stale_placeholders(journal_dir);
   auto prepared = setup_child_spec(plan, argv, prepare_options);
   if (!prepared) return prepared.error();
+  const std::string journal =
+      write_placeholder_journal(journal_dir, ::getpid(), prepared->placeholders);
   ChildSpec& spec = prepared->spec;
   clock.mark("prepare");
   if (!prepared->narrowed.empty()) {
@@ -315,8 +321,12 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
   }
   struct PlaceholderCleanup {
     const std::vector<Placeholder>& list;
-    ~PlaceholderCleanup() { remove_placeholders(list); }
-  } cleanup{prepared->placeholders};
+    const std::string& journal;
+    ~PlaceholderCleanup() {
+      remove_placeholders(list);
+      if (!journal.empty()) ::unlink(journal.c_str());
+    }
+  } cleanup{prepared->placeholders, journal};
 
   // The network gate (allowlist mode): built now, so a bad rule stops us before anything starts.
   std::unique_ptr<gate::Gate> network_gate;
@@ -521,6 +531,7 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
   cgroups = {};
   remove_placeholders(prepared->placeholders);
   prepared->placeholders.clear();
+  if (!journal.empty()) ::unlink(journal.c_str());
   clock.mark("cleanup");
 
   if (setup_failure) {

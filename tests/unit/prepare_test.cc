@@ -2,6 +2,7 @@
 // rights and the seccomp program. Uses a scratch directory on the host; creates no sandbox.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -11,6 +12,7 @@
 #include <fstream>
 
 #include "policy/syscall_rules.h"
+#include "sandboxd/launcher/placeholder_journal.h"
 #include "sandboxd/launcher/prepare.h"
 #include "sandboxd/launcher/seccomp_filter.h"
 #include "sandboxd/sys/landlock.h"
@@ -120,6 +122,30 @@ TEST_F(PrepareTest, PlaceholderCleanupNeverFollowsASwappedInLink) {
   fs::create_directory_symlink(root_ + "/victim", project_ + "/.git");
   remove_placeholders(prepared->placeholders);
   EXPECT_TRUE(fs::is_directory(root_ + "/victim/hooks")) << "cleanup followed the link";
+}
+
+// A run killed before its cleanup: the next run removes what it left, from the journal; a live
+// run's journal is left alone.
+TEST_F(PrepareTest, StalePlaceholdersOfAKilledRunAreRemoved) {
+  PrepareOptions options;
+  options.landlock_abi = 7;
+  auto prepared = setup_child_spec(plan(), {"/bin/true"}, options);
+  ASSERT_TRUE(prepared.ok());
+  ASSERT_TRUE(fs::is_directory(project_ + "/.git/hooks"));
+  pid_t dead = ::fork();
+  if (dead == 0) _exit(0);
+  ::waitpid(dead, nullptr, 0);
+  const std::string dir = root_ + "/journal";
+  ASSERT_NE(write_placeholder_journal(dir, ::getpid(), prepared->placeholders), "");
+  clean_stale_placeholders(dir);  // our own journal: we are alive
+  EXPECT_TRUE(fs::is_directory(project_ + "/.git/hooks"));
+  fs::rename(dir + "/" + std::to_string(::getpid()) + ".json",
+             dir + "/" + std::to_string(dead) + ".json");
+  clean_stale_placeholders(dir);
+  EXPECT_FALSE(fs::exists(project_ + "/.git/hooks")) << "the killed run's placeholder stayed";
+  EXPECT_FALSE(fs::exists(project_ + "/.git/commondir"));
+  EXPECT_TRUE(fs::exists(project_ + "/.git/config")) << "the user's file must stay";
+  EXPECT_FALSE(fs::exists(dir + "/" + std::to_string(dead) + ".json"));
 }
 
 TEST_F(PrepareTest, DeniedFileInsideAGrantIsMasked) {
