@@ -145,7 +145,7 @@ int main(int argc, char** argv) {
   const std::string dir = argv[1];
   bool ok = true;
   const std::vector<uint8_t> a = make_query(0x1234, "Example.ORG", 1, false);
-  const std::vector<uint8_t> aaaa = make_query(0x4321, "registry.example.org", 28, true);
+  const std::vector<uint8_t> aaaa = make_query(0x4321, "registry.example.test", 28, true);
   ok &= write_seed(dir, "query-a", a);
   ok &= write_seed(dir, "query-aaaa-edns", aaaa);
   ok &= write_seed(dir, "query-txt", make_query(7, "_dmarc.example.org", 16, true));
