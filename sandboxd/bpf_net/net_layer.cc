@@ -188,6 +188,22 @@ Result<NetLayer> NetLayer::attach(int cgroup_fd, AttachOptions options) {
   return layer;
 }
 
+namespace {
+
+// One LPM-trie entry (IPv4 or IPv6 key), added or removed.
+template <typename Key>
+int update_entry(bpf_map* map, const IpNet& net, std::uint16_t port_be, const moat_allow_val& val,
+                 bool remove) {
+  Key key{};
+  key.prefixlen = MOAT_KEY_PORT_BITS + net.prefix_length;
+  key.port = port_be;
+  copy_masked(key.addr, net.address.bytes, net.prefix_length);
+  int fd = bpf_map__fd(map);
+  return remove ? bpf_map_delete_elem(fd, &key) : bpf_map_update_elem(fd, &key, &val, BPF_ANY);
+}
+
+}  // namespace
+
 Status NetLayer::update(const IpNet& in, std::optional<uint16_t> port, std::uint32_t flags,
                         bool remove) {
   IpNet net = normalize(in);
@@ -198,22 +214,9 @@ Status NetLayer::update(const IpNet& in, std::optional<uint16_t> port, std::uint
   }
   std::uint16_t port_be = htons(port.value_or(0));
   moat_allow_val val{flags};
-  int fd, rc;
-  if (net.address.family == policy::IpAddress::Family::kV4) {
-    moat_allow_key4 key{};
-    key.prefixlen = MOAT_KEY_PORT_BITS + net.prefix_length;
-    key.port = port_be;
-    copy_masked(key.addr, net.address.bytes, net.prefix_length);
-    fd = bpf_map__fd(state_->skel->maps.allow4);
-    rc = remove ? bpf_map_delete_elem(fd, &key) : bpf_map_update_elem(fd, &key, &val, BPF_ANY);
-  } else {
-    moat_allow_key6 key{};
-    key.prefixlen = MOAT_KEY_PORT_BITS + net.prefix_length;
-    key.port = port_be;
-    copy_masked(key.addr, net.address.bytes, net.prefix_length);
-    fd = bpf_map__fd(state_->skel->maps.allow6);
-    rc = remove ? bpf_map_delete_elem(fd, &key) : bpf_map_update_elem(fd, &key, &val, BPF_ANY);
-  }
+  int rc = net.address.family == policy::IpAddress::Family::kV4
+               ? update_entry<moat_allow_key4>(state_->skel->maps.allow4, net, port_be, val, remove)
+               : update_entry<moat_allow_key6>(state_->skel->maps.allow6, net, port_be, val, remove);
   if (rc != 0) {
     int err = errno;
     std::string what = net.address.to_string() + "/" + std::to_string(net.prefix_length) +

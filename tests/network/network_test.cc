@@ -459,10 +459,14 @@ TEST_P(Net, UdpToCollector) {
 // kernel (EPERM) before routing (which would say ENETUNREACH), and moat reports the refusal.
 TEST_P(Net, KernelLayerRefusesAsRoot) {
   if (GetParam() != Identity::kRoot) return;  // BPF needs root; the user run has the gate alone
+  size_t n0 = lab().collector_count();
   RunResult r = sb().moat(py({"udp", lab().collector4(), "4444", sb().canary("kernel")}),
                           gate_args());
   EXPECT_NE(result_line(r).find("Operation not permitted"), std::string::npos) << r.describe();
   EXPECT_NE(r.err.find("in-kernel network layer refused"), std::string::npos) << r.describe();
+  // And from outside: nothing arrived.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_TRUE(lab().collector_since(n0).empty()) << join_lines(lab().collector_since(n0));
 }
 
 TEST_P(Net, DnsQueryForCollectorNameIsNxdomainAndNotForwarded) {
