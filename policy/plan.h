@@ -42,7 +42,7 @@ struct DenyRule {
 struct ProtectRule {
   std::string path;
   std::string protection;  // name of the mandatory protection ("git-hooks"), or "profile"
-  bool directory = false;  // what a placeholder must be when the path does not exist yet
+  bool directory = false;  // written with a trailing "/" (shown by explain; placeholders are files)
   SourceRef origin;
   std::string placeholder;  // content of a file placeholder (empty: an empty file)
 };

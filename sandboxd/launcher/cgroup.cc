@@ -163,17 +163,18 @@ Result<SandboxCgroups> setup_cgroups(const std::string& name, const CgroupLimits
   return cg;
 }
 
-bool cgroup_needs_v1_attach(const SandboxCgroups& cg) {
-  return (!cg.memory.empty() && !cg.memory_v2) || (!cg.pids.empty() && !cg.pids_v2);
-}
-
-Status cgroup_attach_v1(const SandboxCgroups& cg, pid_t pid) {
-  std::string value = std::to_string(pid);
+Result<std::vector<sys::UniqueFd>> cgroup_open_v1_tasks(const SandboxCgroups& cg, int min_fd) {
+  std::vector<sys::UniqueFd> fds;
   for (const std::string* dir : {&cg.memory, &cg.pids}) {
     if (dir->empty() || *dir == cg.v2) continue;
-    if (auto st = write_file(*dir + "/cgroup.procs", value); !st) return st;
+    std::string path = *dir + "/tasks";
+    sys::UniqueFd opened(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+    if (!opened.valid()) return syscall_error("opening a v1 cgroup", "open", path, errno);
+    sys::UniqueFd moved(::fcntl(opened.get(), F_DUPFD_CLOEXEC, min_fd));
+    if (!moved.valid()) return syscall_error("opening a v1 cgroup", "fcntl", "F_DUPFD_CLOEXEC", errno);
+    fds.push_back(std::move(moved));
   }
-  return {};
+  return fds;
 }
 
 bool cgroup_oom_killed(const SandboxCgroups& cg) {

@@ -7,8 +7,10 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "policy/result.h"
+#include "sandboxd/sys/unique_fd.h"
 
 namespace moat::launcher {
 
@@ -27,10 +29,12 @@ struct SandboxCgroups {
 
 // Creates the cgroups and writes the limits. Fails (closed) when a requested limit cannot be set.
 Result<SandboxCgroups> setup_cgroups(const std::string& name, const CgroupLimits& limits);
-// Moves pid into the v1 cgroups (memory, pids). The v2 cgroup is joined at clone time
-// (CLONE_INTO_CGROUP), which costs nothing; a v1 move waits for an RCU grace period (~10 ms).
-Status cgroup_attach_v1(const SandboxCgroups& cgroups, pid_t pid);
-bool cgroup_needs_v1_attach(const SandboxCgroups& cgroups);
+// The `tasks` files of the v1 cgroups (memory, pids), opened for writing, each at a descriptor
+// number >= min_fd. The sandbox joins them itself by writing "0" (itself, one thread) before it
+// can fork: the kernel checks the opener's credentials (ours), and a thread moving itself skips
+// the global threadgroup lock whose write side waits for an RCU grace period (0.3-10 ms when
+// another process moves a whole process). The v2 cgroup is joined at clone (CLONE_INTO_CGROUP).
+Result<std::vector<sys::UniqueFd>> cgroup_open_v1_tasks(const SandboxCgroups& cgroups, int min_fd);
 // Kills whatever is left (cgroup.kill on v2) and removes the cgroups.
 void cgroup_destroy(const SandboxCgroups& cgroups);
 // The memory cgroup recorded an OOM kill.

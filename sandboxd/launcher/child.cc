@@ -35,6 +35,7 @@ namespace ll = sys::landlock;
 // Fixed descriptors in the child, so one close_range call can drop everything else.
 constexpr int kReportFd = 3;
 constexpr int kRulesetFd = 4;
+static_assert(kRulesetFd < kFirstFreeChildFd && kReportFd < kFirstFreeChildFd);
 
 int g_failed_index = -1;  // which mount op failed; the child is single-threaded
 // The system call that failed. A string literal: the child is a fork of this very image, so the
@@ -208,12 +209,25 @@ void wait_for_release(const ChildSpec& spec) {
 
 int step_wait_for_parent(const ChildSpec& spec) {
   wait_for_release(spec);
+  ::close(spec.release_read_fd);
   return 0;
 }
 
-int step_wait_for_cgroups(const ChildSpec& spec) {
-  wait_for_release(spec);
-  ::close(spec.release_read_fd);
+int step_join_v1_cgroups(const ChildSpec& spec) {
+  for (int fd : spec.v1_cgroup_tasks_fds) {
+    if (fd < 0) continue;
+    ssize_t n;
+    do {
+      n = ::write(fd, "0", 1);
+    } while (n < 0 && errno == EINTR);
+    int err = errno;
+    // Closed at once: written by anyone, a descriptor opened with our credentials moves any task.
+    ::close(fd);
+    if (n != 1) {
+      errno = n < 0 ? err : EIO;
+      return failed("write");
+    }
+  }
   return 0;
 }
 
@@ -452,6 +466,10 @@ constexpr Step kSteps[] = {
      step_die_with_parent},
     {{"fixed-fds", "the report pipe at a fixed number, so one close_range drops the rest"},
      step_fixed_fds},
+    {{"join-v1-cgroups",
+      "memory and pids limits (v1) hold before anything can fork; a thread moving itself is "
+      "cheap, a move by the parent waits for an RCU grace period"},
+     step_join_v1_cgroups},
     {{"wait-for-parent", "the parent writes the uid/gid maps before we create anything"},
      step_wait_for_parent},
     {{"cgroup-namespace", "entered after the parent moved us, so /proc/self/cgroup shows only /"},
@@ -477,8 +495,6 @@ constexpr Step kSteps[] = {
     {{"drop-capabilities", "securebits, bounding set, ambient set, then every capability"},
      step_drop_capabilities},
     {{"rlimits", "open files, file size, processes, no core dumps"}, step_rlimits},
-    {{"wait-for-cgroups", "memory and pids limits hold before anything can fork or run"},
-     step_wait_for_cgroups},
     {{"close-fds", "descriptors the caller leaked must not reach the command"}, step_close_fds},
     {{"no-new-privs", "Landlock and seccomp need it; setuid binaries gain nothing"},
      step_no_new_privs},

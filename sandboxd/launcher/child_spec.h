@@ -54,6 +54,9 @@ struct RlimitSetting {
   rlimit value{};
 };
 
+// Descriptors the parent passes at or above this number survive the child's fixed-fds step.
+constexpr int kFirstFreeChildFd = 8;
+
 struct ChildSpec {
   bool namespaces = true;  // tier full: user, mount, pid, ipc, uts, cgroup, net
   std::vector<MountOp> mounts;
@@ -80,7 +83,10 @@ struct ChildSpec {
   std::vector<char*> envp;  // null-terminated, points into env_storage
 
   // Pipes shared with the parent (set by the launcher right before clone).
-  int release_read_fd = -1;  // parent writes one byte when maps and cgroups are in place
+  int release_read_fd = -1;  // parent writes one byte when the id maps are in place
+  // v1 cgroup `tasks` files (memory, pids) the parent opened; -1 when unused. Numbers above the
+  // fixed descriptors (report 3, ruleset 4), so fixed-fds cannot overwrite them.
+  int v1_cgroup_tasks_fds[2] = {-1, -1};
   int report_write_fd = -1;  // SOCK_SEQPACKET: setup failure, readiness, exit status, gate fds
 };
 

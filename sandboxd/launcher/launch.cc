@@ -373,6 +373,11 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
   auto report = make_report_channel();
   if (!report) return report.error();
   spec.release_read_fd = release->first.get();
+  auto v1_tasks = cgroup_open_v1_tasks(cgroups, kFirstFreeChildFd);
+  if (!v1_tasks) return v1_tasks.error();
+  for (size_t i = 0; i < v1_tasks->size() && i < 2; ++i) {
+    spec.v1_cgroup_tasks_fds[i] = (*v1_tasks)[i].get();
+  }
   spec.report_write_fd = report->second.get();
 
   // Signals are taken by a signalfd, blocked before clone so none is lost in between.
@@ -438,8 +443,7 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
   report->second.reset();
 
   auto kill_child = [&] { ::syscall(SYS_pidfd_send_signal, pidfd.get(), SIGKILL, nullptr, 0); };
-  // Two releases: after the id maps the child builds its mounts while we move it into the v1
-  // cgroups (slow: an RCU grace period); it waits for the second before it can fork or exec.
+  v1_tasks->clear();  // the child has its copies
   auto release_child = [&]() -> Status {
     char go = 1;
     if (::write(release->second.get(), &go, 1) != 1) {
@@ -450,15 +454,13 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
   Status attach;
   if (namespaces) attach = write_id_maps(child);
   if (attach) attach = release_child();
-  if (attach && root && cgroup_needs_v1_attach(cgroups)) attach = cgroup_attach_v1(cgroups, child);
-  if (attach) attach = release_child();
   if (!attach) {
     kill_child();
     ::waitpid(child, nullptr, 0);
     return attach.error();
   }
   release->second.reset();
-  clock.mark("maps+cgroup attach");
+  clock.mark("id maps");
 
   UniqueFd sigfd(::signalfd(-1, &signals, SFD_CLOEXEC));
   UniqueFd timer;

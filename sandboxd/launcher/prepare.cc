@@ -434,37 +434,37 @@ class SpecBuilder {
           break;
         }
         if (!entry.exists) {
-          bool as_dir = !last || rule.directory;
+          // Always an empty file, even for a directory (.git, .vscode, .git/hooks/): nothing
+          // can be created under a file either, and a file costs little to remove, while an
+          // ext4 rmdir frees a block (0.2-3 ms with `discard` on this machine kind). Inside,
+          // the name is a read-only empty file; git treats it as "no repository"/"no hook".
           std::string root = cover->source;
           std::string relative = candidate.substr(cover_target == "/" ? 1 : cover_target.size() + 1);
           std::string leaf;
           int parent = open_parent_beneath(root, relative, &leaf);
-          int rc = parent < 0 ? -1
-                   : as_dir   ? ::mkdirat(parent, leaf.c_str(), 0755)
+          int fd = parent < 0 ? -1
                               : ::openat(parent, leaf.c_str(),
                                          O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
           int create_err = errno;
           if (parent >= 0) ::close(parent);
-          if (rc < 0) {
+          if (fd < 0) {
             return syscall_error("creating a placeholder for protected path " + rule.path,
-                                 as_dir ? "mkdirat" : "openat", candidate, create_err,
+                                 "openat", candidate, create_err,
                                  "the parent directory must be writable by you, with no symlink "
                                  "on the way");
           }
           std::string content = last ? rule.placeholder : std::string();
-          if (!as_dir) {
-            if (!content.empty() && ::write(rc, content.data(), content.size()) !=
-                                        static_cast<ssize_t>(content.size())) {
-              int err = errno;
-              ::close(rc);
-              remove_placeholders({{candidate, root, relative, false, {}}});
-              return syscall_error("writing a placeholder", "write", candidate, err);
-            }
-            ::close(rc);
+          if (!content.empty() && ::write(fd, content.data(), content.size()) !=
+                                      static_cast<ssize_t>(content.size())) {
+            int err = errno;
+            ::close(fd);
+            remove_placeholders({{candidate, root, relative, false, {}}});
+            return syscall_error("writing a placeholder", "write", candidate, err);
           }
-          placeholders.push_back({candidate, root, relative, as_dir, content});
+          ::close(fd);
+          placeholders.push_back({candidate, root, relative, false, content});
           read_only_placeholders.push_back(candidate);
-          add_self_bind(candidate, as_dir, true, why);
+          add_self_bind(candidate, false, true, why);
           break;
         }
         if (last || !entry.is_dir) {

@@ -96,11 +96,14 @@ TEST_F(PrepareTest, ProtectedPathsAreReadOnlyAndTheirAncestorsPinned) {
   const MountOp* hooks = find(spec, MountKind::kSelfBind, project_ + "/.git/hooks");
   ASSERT_NE(hooks, nullptr);
   EXPECT_TRUE(hooks->read_only);
-  // The missing hooks directory and commondir got placeholders on the host (commondir with
-  // content git accepts), and they go away afterwards.
+  // The missing hooks directory and commondir got placeholders on the host (an empty file for
+  // the directory: cheaper to remove than a directory, and nothing can be created under it;
+  // commondir with content git accepts), and they go away afterwards.
   ASSERT_EQ(prepared->placeholders.size(), 2u);
   EXPECT_EQ(prepared->placeholders[0].path, project_ + "/.git/hooks");
-  EXPECT_TRUE(fs::is_directory(project_ + "/.git/hooks"));
+  EXPECT_TRUE(fs::is_regular_file(project_ + "/.git/hooks"));
+  EXPECT_EQ(fs::file_size(project_ + "/.git/hooks"), 0u);
+  EXPECT_FALSE(hooks->is_dir);
   std::ifstream commondir(project_ + "/.git/commondir");
   std::string content((std::istreambuf_iterator<char>(commondir)), {});
   EXPECT_EQ(content, ".\n");
@@ -116,12 +119,13 @@ TEST_F(PrepareTest, PlaceholderCleanupNeverFollowsASwappedInLink) {
   options.landlock_abi = 7;
   auto prepared = setup_child_spec(plan(), {"/bin/true"}, options);
   ASSERT_TRUE(prepared.ok());
-  ASSERT_TRUE(fs::is_directory(project_ + "/.git/hooks"));
-  fs::create_directories(root_ + "/victim/hooks");  // empty, like the placeholder
+  ASSERT_TRUE(fs::is_regular_file(project_ + "/.git/hooks"));
+  fs::create_directories(root_ + "/victim");
+  std::ofstream(root_ + "/victim/hooks").flush();  // empty, like the placeholder
   fs::rename(project_ + "/.git", project_ + "/.git-real");
   fs::create_directory_symlink(root_ + "/victim", project_ + "/.git");
   remove_placeholders(prepared->placeholders);
-  EXPECT_TRUE(fs::is_directory(root_ + "/victim/hooks")) << "cleanup followed the link";
+  EXPECT_TRUE(fs::exists(root_ + "/victim/hooks")) << "cleanup followed the link";
 }
 
 // A run killed before its cleanup: the next run removes what it left, from the journal; a live
@@ -131,14 +135,14 @@ TEST_F(PrepareTest, StalePlaceholdersOfAKilledRunAreRemoved) {
   options.landlock_abi = 7;
   auto prepared = setup_child_spec(plan(), {"/bin/true"}, options);
   ASSERT_TRUE(prepared.ok());
-  ASSERT_TRUE(fs::is_directory(project_ + "/.git/hooks"));
+  ASSERT_TRUE(fs::is_regular_file(project_ + "/.git/hooks"));
   pid_t dead = ::fork();
   if (dead == 0) _exit(0);
   ::waitpid(dead, nullptr, 0);
   const std::string dir = root_ + "/journal";
   ASSERT_NE(write_placeholder_journal(dir, ::getpid(), prepared->placeholders), "");
   clean_stale_placeholders(dir);  // our own journal: we are alive
-  EXPECT_TRUE(fs::is_directory(project_ + "/.git/hooks"));
+  EXPECT_TRUE(fs::is_regular_file(project_ + "/.git/hooks"));
   fs::rename(dir + "/" + std::to_string(::getpid()) + ".json",
              dir + "/" + std::to_string(dead) + ".json");
   clean_stale_placeholders(dir);
