@@ -11,6 +11,8 @@
 #include "cli/context.h"
 #include "cli/plan_cache.h"
 #include "sandboxd/launcher/launch.h"
+#include "sandboxd/report/run_events.h"
+#include "sandboxd/report/summary.h"
 
 namespace moat::cli {
 
@@ -121,7 +123,10 @@ int run_main(const RunOptions& options) {
     std::fprintf(stderr, "moat: %s\n", result.error().to_string().c_str());
     return exit_code_for(result.error());
   }
-  std::fputs(report::network_summary(events.snapshot()).c_str(), stderr);
+  events.add(report::end_event({result->exit_code, result->timed_out, result->oom_killed,
+                                 result->leftovers, result->lost_events,
+                                 result->kernel_refusals}));
+  std::fputs(report::render_text(report::summarize(events.snapshot())).c_str(), stderr);
   if (result->kernel_refusals > 0) {
     std::fprintf(stderr, "moat: the in-kernel network layer refused %llu more attempt%s\n",
                  static_cast<unsigned long long>(result->kernel_refusals),

@@ -30,6 +30,7 @@
 #include <sstream>
 
 #include "sandboxd/bpf_net/net_layer.h"
+#include "sandboxd/report/run_events.h"
 #include "sandboxd/gate/gate.h"
 #include "sandboxd/launcher/cgroup.h"
 #include "sandboxd/launcher/child.h"
@@ -420,6 +421,12 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
                "with the user-space gate alone";
       return e;
     }
+  }
+  std::vector<std::string> sources = {"supervisor"};
+  if (network_gate) sources.push_back("gate");
+  if (kernel_layer) sources.push_back("kernel-network-layer");
+  if (options.events != nullptr) {
+    options.events->add(report::run_event(plan, argv, sources, namespaces ? "full" : "landlock"));
   }
   int pidfd_raw = -1;
   pid_t child = clone_sandbox(namespaces, cgroup_fd.get(), &pidfd_raw);

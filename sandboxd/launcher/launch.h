@@ -29,6 +29,7 @@ struct LaunchResult {
   bool oom_killed = false;
   int leftovers = 0;      // processes still running when the command exited (killed)
   std::uint64_t kernel_refusals = 0;  // connects/sends the in-kernel network layer refused
+  std::uint64_t lost_events = 0;      // events the watch could not deliver (counted, reported)
 };
 
 // Runs argv in a sandbox built from plan. Errors are setup errors (exit 125) or not-found/126.

@@ -6,8 +6,6 @@
 
 #include <climits>
 #include <ctime>
-#include <map>
-#include <tuple>
 
 namespace moat::report {
 
@@ -24,11 +22,63 @@ EventLog::~EventLog() {
 nlohmann::json EventLog::to_json(const Event& e) {
   nlohmann::json j = {
       {"v", kEventSchemaVersion}, {"kind", e.kind}, {"time_ns", e.time_ns}, {"pid", e.pid}};
+  if (e.ppid != 0) j["ppid"] = e.ppid;
   if (!e.exe.empty()) j["exe"] = e.exe;
+  if (!e.origin.empty()) {
+    nlohmann::json o = {{"tool", e.origin.tool}, {"package", e.origin.package}};
+    if (!e.origin.version.empty()) o["version"] = e.origin.version;
+    if (!e.origin.script.empty()) o["script"] = e.origin.script;
+    j["origin"] = o;
+  }
   if (!e.verdict.empty()) j["verdict"] = e.verdict;
   if (!e.layer.empty()) j["layer"] = e.layer;
   for (const auto& [key, value] : e.detail.items()) j[key] = value;
   return j;
+}
+
+std::optional<Event> EventLog::from_json(std::string_view line, std::string* why) {
+  nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) {
+    *why = "not a JSON object";
+    return std::nullopt;
+  }
+  if (!j.contains("v") || !j["v"].is_number_integer() || j["v"].get<int>() != kEventSchemaVersion) {
+    *why = "not an event of schema version " + std::to_string(kEventSchemaVersion);
+    return std::nullopt;
+  }
+  if (!j.contains("kind") || !j["kind"].is_string()) {
+    *why = "no \"kind\"";
+    return std::nullopt;
+  }
+  auto text = [&](const char* key) {
+    auto it = j.find(key);
+    return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  auto number = [&](const char* key) -> std::int64_t {
+    auto it = j.find(key);
+    return it != j.end() && it->is_number_integer() ? it->get<std::int64_t>() : 0;
+  };
+  Event e;
+  e.kind = text("kind");
+  e.time_ns = number("time_ns");
+  e.pid = static_cast<pid_t>(number("pid"));
+  e.ppid = static_cast<pid_t>(number("ppid"));
+  e.exe = text("exe");
+  e.verdict = text("verdict");
+  e.layer = text("layer");
+  if (auto it = j.find("origin"); it != j.end() && it->is_object()) {
+    auto field = [&](const char* key) {
+      auto f = it->find(key);
+      return f != it->end() && f->is_string() ? f->get<std::string>() : std::string();
+    };
+    e.origin = Origin{field("tool"), field("package"), field("version"), field("script")};
+  }
+  for (const char* common : {"v", "kind", "time_ns", "pid", "ppid", "exe", "verdict", "layer",
+                             "origin"}) {
+    j.erase(common);
+  }
+  e.detail = std::move(j);
+  return e;
 }
 
 void EventLog::add(Event event) {
@@ -56,42 +106,6 @@ std::string EventLog::exe_of(pid_t pid) {
   std::string link = "/proc/" + std::to_string(pid) + "/exe";
   ssize_t n = ::readlink(link.c_str(), buf, sizeof(buf) - 1);
   return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
-}
-
-std::string network_summary(const std::vector<Event>& events) {
-  // (what, why, exe) -> count, for refusals; host:port -> count, for allowed connections.
-  std::map<std::tuple<std::string, std::string, std::string>, int> refused;
-  std::map<std::string, int> contacted;
-  for (const Event& e : events) {
-    if (e.kind != "connect" && e.kind != "dns") continue;
-    std::string what = e.kind == "dns" ? "dns " + e.detail.value("name", std::string())
-                                       : "connect " + e.detail.value("address", std::string()) +
-                                             ":" + std::to_string(e.detail.value("port", 0));
-    if (e.verdict == "refused") {
-      refused[{what, e.detail.value("reason", std::string()), e.exe}]++;
-    } else if (e.kind == "connect" && e.verdict == "allowed") {
-      std::string name = e.detail.value("name", std::string());
-      contacted[(name.empty() ? e.detail.value("address", std::string()) : name) + ":" +
-                std::to_string(e.detail.value("port", 0))]++;
-    }
-  }
-  std::string out;
-  if (!refused.empty()) {
-    out += "moat: network refused:\n";
-    for (const auto& [key, count] : refused) {
-      const auto& [what, why, exe] = key;
-      out += "  " + what + (count > 1 ? " (x" + std::to_string(count) + ")" : "") + "  by " +
-             (exe.empty() ? "?" : exe) + "  -- " + why + "\n";
-    }
-  }
-  if (!contacted.empty()) {
-    out += "moat: hosts contacted:";
-    for (const auto& [host, count] : contacted) {
-      out += " " + host + (count > 1 ? " (x" + std::to_string(count) + ")" : "");
-    }
-    out += "\n";
-  }
-  return out;
 }
 
 }  // namespace moat::report

@@ -8,20 +8,29 @@
 #include <cstdio>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
+
+#include "sandboxd/report/origin.h"
 
 namespace moat::report {
 
 inline constexpr int kEventSchemaVersion = 1;
 
 struct Event {
-  std::string kind;          // "connect", "dns", "deny", "exec", "exit", "write", "kill-at-exit"
+  std::string kind;          // docs/events.md: "run", "exec", "exit", "write", "create", "delete",
+                             // "rename", "chmod", "deny", "connect", "dns", "kill-at-exit",
+                             // "finding", "end"
   std::int64_t time_ns = 0;  // CLOCK_REALTIME
   pid_t pid = 0;             // as seen from outside the sandbox (0: not attributed)
+  pid_t ppid = 0;            // its parent, when known
   std::string exe;           // the process's executable, when known
-  std::string verdict;       // "allowed", "refused", "" for observations
-  std::string layer;         // what decided: "gate", "dns", "seccomp", "landlock", "mount", "limit"
+  Origin origin;             // the package it works for, when known
+  std::string verdict;       // "allowed", "refused", "failed"; "" for observations
+  std::string layer;         // what decided or saw it: "gate", "dns", "seccomp", "landlock",
+                             // "mount", "limit", "watch", "supervisor"
   nlohmann::json detail = nlohmann::json::object();  // kind-specific fields (docs/events.md)
 };
 
@@ -35,6 +44,9 @@ class EventLog {
   std::vector<Event> snapshot() const;
 
   static nlohmann::json to_json(const Event& event);
+  // The inverse of to_json, for `moat report`: nullopt (and *why set) for a line that is not an
+  // event of a schema version we read.
+  static std::optional<Event> from_json(std::string_view line, std::string* why);
   static std::string exe_of(pid_t pid);  // readlink /proc/PID/exe, "" when gone
 
  private:
@@ -43,8 +55,5 @@ class EventLog {
   std::FILE* audit_ = nullptr;
 };
 
-// The network part of the summary at exit: refusals first (grouped, with counts), then the hosts
-// contacted. Empty when nothing happened.
-std::string network_summary(const std::vector<Event>& events);
 
 }  // namespace moat::report

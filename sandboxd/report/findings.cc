@@ -1,0 +1,158 @@
+// Findings; see findings.h. Heuristics are chosen to be quiet on honest installs: npm runs every
+// lifecycle script through one `sh -c`, so only a shell started *by the script* is reported.
+#include "sandboxd/report/findings.h"
+
+#include <map>
+#include <set>
+
+namespace moat::report {
+namespace {
+
+std::string_view base_name(std::string_view path) {
+  size_t slash = path.rfind('/');
+  return slash == std::string_view::npos ? path : path.substr(slash + 1);
+}
+
+bool ends_with(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+bool is_shell(std::string_view exe) {
+  static const std::set<std::string_view> shells = {"sh",  "bash", "dash", "zsh",
+                                                    "ksh", "fish", "csh",  "tcsh"};
+  return shells.count(base_name(exe)) > 0;
+}
+
+bool in_lifecycle(const Origin& o) { return !o.script.empty(); }
+
+bool is_file_change(const std::string& kind) {
+  return kind == "write" || kind == "create" || kind == "rename" || kind == "chmod";
+}
+
+}  // namespace
+
+bool python_startup_file_runs_code(std::string_view path, std::string_view content) {
+  std::string_view name = base_name(path);
+  if (name == "sitecustomize.py" || name == "usercustomize.py") {
+    size_t pos = 0;
+    while (pos < content.size()) {
+      size_t end = content.find('\n', pos);
+      std::string_view line = content.substr(pos, end == std::string_view::npos ? end : end - pos);
+      pos = end == std::string_view::npos ? content.size() : end + 1;
+      size_t first = line.find_first_not_of(" \t\r\f");
+      if (first != std::string_view::npos && line[first] != '#') return true;
+    }
+    return false;
+  }
+  if (!ends_with(name, ".pth")) return false;
+  size_t pos = 0;
+  while (pos < content.size()) {
+    size_t end = content.find('\n', pos);
+    std::string_view line = content.substr(pos, end == std::string_view::npos ? end : end - pos);
+    pos = end == std::string_view::npos ? content.size() : end + 1;
+    // site.py: "Lines starting with import (followed by space or tab) are executed."
+    if (line.size() > 6 && line.substr(0, 6) == "import" && (line[6] == ' ' || line[6] == '\t')) {
+      return true;
+    }
+  }
+  return false;
+}
+
+std::vector<std::string> written_paths(const Event& e) {
+  if (!is_file_change(e.kind) || e.verdict == "refused") return {};
+  std::string path = e.detail.value(e.kind == "rename" ? "to" : "path", std::string());
+  if (path.empty()) return {};
+  return {path};
+}
+
+std::vector<Finding> derive_findings(const std::vector<Event>& events) {
+  std::vector<Finding> out;
+  std::map<pid_t, const Event*> last_exec;        // pid -> its latest exec
+  std::map<std::string, const Event*> written;    // path -> the event that wrote it
+  std::set<pid_t> connected;                      // processes that opened a connection
+  std::set<std::pair<std::string, std::string>> reported;  // (type, subject): once each
+  auto report = [&](Finding f) {
+    if (reported.insert({f.type, f.subject + "\n" + f.origin.describe()}).second) {
+      out.push_back(std::move(f));
+    }
+  };
+  for (const Event& e : events) {
+    if (e.kind == "exec") {
+      // A shell started by a process that was itself running a lifecycle script.
+      auto parent = last_exec.find(e.ppid);
+      if (is_shell(e.exe) && in_lifecycle(e.origin) && parent != last_exec.end() &&
+          in_lifecycle(parent->second->origin) && parent->second->origin == e.origin) {
+        report({"lifecycle-shell", e.exe,
+                "the " + e.origin.script + " script of " + e.origin.package + " started a shell (" +
+                    e.exe + ") from " + parent->second->exe,
+                e.pid, e.exe, e.origin});
+      }
+      // A file this run wrote, executed: downloaded or generated at install time.
+      if (auto w = written.find(e.exe); w != written.end()) {
+        const Event& writer = *w->second;
+        if (in_lifecycle(writer.origin) || connected.count(writer.pid) > 0) {
+          report({"exec-after-write", e.exe,
+                  e.exe + " was written during the run (by " +
+                      (writer.exe.empty() ? std::string("?") : writer.exe) + ") and then executed",
+                  e.pid, e.exe, writer.origin.empty() ? e.origin : writer.origin});
+        }
+      }
+      last_exec[e.pid] = &e;
+    } else if (e.kind == "connect" || (e.kind == "dns" && e.verdict == "refused")) {
+      connected.insert(e.pid);
+      if (in_lifecycle(e.origin)) {
+        std::string host = e.detail.value("name", std::string());
+        if (host.empty()) host = e.detail.value("address", std::string());
+        if (e.kind == "connect") host += ":" + std::to_string(e.detail.value("port", 0));
+        report({"lifecycle-network", host,
+                "the " + e.origin.script + " script of " + e.origin.package +
+                    (e.verdict == "refused" ? " tried to reach " : " reached ") + host,
+                e.pid, e.exe, e.origin});
+      }
+    } else {
+      for (const std::string& path : written_paths(e)) written[path] = &e;
+    }
+  }
+  return out;
+}
+
+std::vector<Event> content_findings(
+    const std::vector<Event>& events,
+    const std::function<std::optional<std::string>(const std::string&)>& read) {
+  std::map<std::string, const Event*> candidates;
+  for (const Event& e : events) {
+    for (const std::string& path : written_paths(e)) {
+      std::string_view name = base_name(path);
+      if (ends_with(name, ".pth") || name == "sitecustomize.py" || name == "usercustomize.py") {
+        candidates[path] = &e;
+      }
+    }
+  }
+  std::vector<Event> out;
+  for (const auto& [path, writer] : candidates) {
+    std::optional<std::string> content = read(path);
+    if (!content || !python_startup_file_runs_code(path, *content)) continue;
+    out.push_back(finding_event({"python-startup-code", path,
+                                 path + " runs code at every Python start (written by " +
+                                     (writer->exe.empty() ? std::string("?") : writer->exe) + ")",
+                                 writer->pid, writer->exe, writer->origin}));
+  }
+  return out;
+}
+
+Event finding_event(const Finding& f) {
+  Event e;
+  e.kind = "finding";
+  e.pid = f.pid;
+  e.exe = f.exe;
+  e.origin = f.origin;
+  e.detail = {{"type", f.type}, {"subject", f.subject}, {"message", f.message}};
+  return e;
+}
+
+Finding finding_from_event(const Event& e) {
+  return {e.detail.value("type", std::string()), e.detail.value("subject", std::string()),
+          e.detail.value("message", std::string()), e.pid, e.exe, e.origin};
+}
+
+}  // namespace moat::report

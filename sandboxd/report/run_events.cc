@@ -1,0 +1,56 @@
+// `run` and `end` events; see run_events.h.
+#include "sandboxd/report/run_events.h"
+
+#include <algorithm>
+#include <cctype>
+
+namespace moat::report {
+
+std::vector<std::string> usual_write_roots(const policy::Plan& plan) {
+  std::vector<std::string> roots;
+  auto add = [&](const std::string& path) {
+    if (!path.empty() && std::find(roots.begin(), roots.end(), path) == roots.end()) {
+      roots.push_back(path);
+    }
+  };
+  add(plan.project);
+  add(plan.tmpdir);
+  add("/tmp");
+  add("/dev");
+  if (!plan.home.empty()) add(plan.home + "/.cache");
+  for (const policy::PathRule& rule : plan.paths) {
+    if ((rule.access & policy::kAccessWrite) == 0) continue;
+    std::string lower = rule.path;
+    std::transform(lower.begin(), lower.end(), lower.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    if (lower.find("cache") != std::string::npos) add(rule.path);
+  }
+  return roots;
+}
+
+Event run_event(const policy::Plan& plan, const std::vector<std::string>& argv,
+                const std::vector<std::string>& sources, const std::string& tier) {
+  Event e;
+  e.kind = "run";
+  e.layer = "supervisor";
+  e.detail = {{"argv", argv},
+              {"profile", plan.profile_name},
+              {"project", plan.project},
+              {"cwd", plan.cwd},
+              {"tier", tier},
+              {"sources", sources},
+              {"usual_write_roots", usual_write_roots(plan)}};
+  return e;
+}
+
+Event end_event(const RunEnd& end) {
+  Event e;
+  e.kind = "end";
+  e.layer = "supervisor";
+  e.detail = {{"exit_code", end.exit_code},     {"timed_out", end.timed_out},
+              {"oom_killed", end.oom_killed},   {"leftovers", end.leftovers},
+              {"lost_events", end.lost_events}, {"kernel_refusals", end.kernel_refusals}};
+  return e;
+}
+
+}  // namespace moat::report

@@ -1,0 +1,32 @@
+// The events that frame a run in the audit file: `run` first (what ran, under which profile, the
+// roots where writes are expected, which sources observed it) and `end` last (exit status, lost
+// events). `moat report` needs nothing else to rebuild the summary.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "policy/plan.h"
+#include "sandboxd/report/event_log.h"
+
+namespace moat::report {
+
+// Writes under these are expected and not listed in the summary: the project, the private temp
+// dir and /tmp, /dev (a terminal, /dev/null), and caches (write grants whose path says "cache").
+std::vector<std::string> usual_write_roots(const policy::Plan& plan);
+
+Event run_event(const policy::Plan& plan, const std::vector<std::string>& argv,
+                const std::vector<std::string>& sources, const std::string& tier);
+
+struct RunEnd {
+  int exit_code = 0;
+  bool timed_out = false;
+  bool oom_killed = false;
+  int leftovers = 0;
+  std::uint64_t lost_events = 0;
+  std::uint64_t kernel_refusals = 0;
+};
+Event end_event(const RunEnd& end);
+
+}  // namespace moat::report

@@ -1,0 +1,187 @@
+// The summary; see summary.h. Grouping keys include the origin, so two packages doing the same
+// thing stay two lines: which package did it is the point.
+#include "sandboxd/report/summary.h"
+
+#include <algorithm>
+#include <map>
+#include <tuple>
+
+namespace moat::report {
+namespace {
+
+bool is_under(const std::string& path, const std::string& root) {
+  if (root.empty()) return false;
+  if (root == "/") return true;
+  return path == root || (path.size() > root.size() && path.compare(0, root.size(), root) == 0 &&
+                          path[root.size()] == '/');
+}
+
+std::string denial_what(const Event& e) {
+  if (e.kind == "dns") return "dns " + e.detail.value("name", std::string());
+  if (e.kind == "connect") {
+    return "connect " + e.detail.value("address", std::string()) + ":" +
+           std::to_string(e.detail.value("port", 0));
+  }
+  std::string what = e.detail.value("op", e.kind);
+  std::string path = e.detail.value("path", std::string());
+  return path.empty() ? what : what + " " + path;
+}
+
+std::string with_origin(const std::string& exe, const Origin& origin) {
+  std::string out = "by " + (exe.empty() ? std::string("?") : exe);
+  if (!origin.empty()) out += " [" + origin.describe() + "]";
+  return out;
+}
+
+std::string times(int count) { return count > 1 ? " (x" + std::to_string(count) + ")" : ""; }
+
+nlohmann::json origin_json(const Origin& o) {
+  if (o.empty()) return nullptr;
+  return {{"tool", o.tool}, {"package", o.package}, {"version", o.version}, {"script", o.script}};
+}
+
+}  // namespace
+
+Summary summarize(const std::vector<Event>& events) {
+  Summary s;
+  std::vector<std::string> usual_roots;
+  using DenialKey = std::tuple<std::string, std::string, std::string, std::string, std::string>;
+  std::map<DenialKey, size_t> denial_index;
+  std::map<std::string, size_t> host_index;
+  std::map<std::string, size_t> written_index;
+  for (const Event& e : events) {
+    if (e.kind == "run") {  // the last one counts: a fallback to tier landlock starts again
+      usual_roots.clear();
+      s.sources.clear();
+      if (auto it = e.detail.find("usual_write_roots"); it != e.detail.end() && it->is_array()) {
+        for (const auto& root : *it) {
+          if (root.is_string()) usual_roots.push_back(root.get<std::string>());
+        }
+      }
+      if (auto it = e.detail.find("sources"); it != e.detail.end() && it->is_array()) {
+        for (const auto& source : *it) {
+          if (source.is_string()) s.sources.push_back(source.get<std::string>());
+        }
+      }
+    } else if (e.kind == "end") {
+      s.has_run_end = true;
+      s.exit_code = e.detail.value("exit_code", 0);
+      s.lost_events += e.detail.value("lost_events", std::uint64_t{0});
+    } else if (e.kind == "kill-at-exit") {
+      s.killed.push_back({e.pid, e.exe, e.detail.value("command", std::string()), e.origin});
+    } else if (e.kind == "finding") {
+      s.findings.push_back(finding_from_event(e));
+    }
+    if (e.verdict == "refused") {
+      std::string what = denial_what(e);
+      std::string reason = e.detail.value("reason", e.detail.value("error", std::string()));
+      DenialKey key{what, e.layer, reason, e.exe, e.origin.describe()};
+      auto [it, fresh] = denial_index.emplace(key, s.denials.size());
+      if (fresh) s.denials.push_back({what, e.layer, reason, e.exe, e.origin, 0});
+      s.denials[it->second].count++;
+      continue;
+    }
+    if (e.kind == "connect" && e.verdict == "allowed") {
+      std::string name = e.detail.value("name", std::string());
+      std::string host = (name.empty() ? e.detail.value("address", std::string()) : name) + ":" +
+                         std::to_string(e.detail.value("port", 0));
+      auto [it, fresh] = host_index.emplace(host, s.hosts.size());
+      if (fresh) s.hosts.push_back({host, 0});
+      s.hosts[it->second].count++;
+      continue;
+    }
+    if (e.kind == "write" || e.kind == "create" || e.kind == "delete" || e.kind == "rename" ||
+        e.kind == "chmod") {
+      std::string path = e.detail.value(e.kind == "rename" ? "to" : "path", std::string());
+      if (path.empty()) continue;
+      bool usual = std::any_of(usual_roots.begin(), usual_roots.end(),
+                               [&](const std::string& root) { return is_under(path, root); });
+      if (usual || written_index.count(path) > 0) continue;
+      written_index[path] = s.written_outside.size();
+      s.written_outside.push_back({path, e.kind, e.exe, e.origin});
+    }
+  }
+  for (Finding& f : derive_findings(events)) s.findings.push_back(std::move(f));
+  return s;
+}
+
+std::string render_text(const Summary& s) {
+  std::string out;
+  if (!s.denials.empty()) {
+    int total = 0;
+    for (const Denial& d : s.denials) total += d.count;
+    out += "moat: refused (" + std::to_string(total) + "):\n";
+    for (const Denial& d : s.denials) {
+      out += "  " + d.what + times(d.count) + "  [" + d.layer + "] " + with_origin(d.exe, d.origin);
+      if (!d.reason.empty()) out += "  -- " + d.reason;
+      out += "\n";
+    }
+  }
+  if (!s.hosts.empty()) {
+    out += "moat: hosts contacted:";
+    for (const HostContact& h : s.hosts) out += " " + h.host + times(h.count);
+    out += "\n";
+  }
+  if (!s.written_outside.empty()) {
+    out += "moat: written outside the project and caches:\n";
+    size_t shown = 0;
+    for (const WrittenFile& w : s.written_outside) {
+      if (++shown > 20) {
+        out += "  ... and " + std::to_string(s.written_outside.size() - 20) + " more\n";
+        break;
+      }
+      out += "  " + w.op + " " + w.path + "  " + with_origin(w.exe, w.origin) + "\n";
+    }
+  }
+  if (!s.killed.empty()) {
+    out += "moat: still running at exit, killed:\n";
+    for (const KilledProcess& k : s.killed) {
+      out += "  pid " + std::to_string(k.pid) + " " + (k.command.empty() ? k.exe : k.command);
+      if (!k.origin.empty()) out += " [" + k.origin.describe() + "]";
+      out += "\n";
+    }
+  }
+  if (!s.findings.empty()) {
+    out += "moat: findings:\n";
+    for (const Finding& f : s.findings) {
+      out += "  " + f.type + ": " + f.message;
+      if (!f.origin.empty()) out += " [" + f.origin.describe() + "]";
+      out += "\n";
+    }
+  }
+  if (s.lost_events > 0) {
+    out += "moat: " + std::to_string(s.lost_events) +
+           " events were lost (the watch's buffer overflowed): this account is incomplete\n";
+  }
+  return out;
+}
+
+nlohmann::json render_json(const Summary& s) {
+  nlohmann::json j = {{"sources", s.sources}, {"lost_events", s.lost_events}};
+  if (s.has_run_end) j["exit_code"] = s.exit_code;
+  j["denials"] = nlohmann::json::array();
+  for (const Denial& d : s.denials) {
+    j["denials"].push_back({{"what", d.what}, {"layer", d.layer}, {"reason", d.reason},
+                            {"exe", d.exe}, {"origin", origin_json(d.origin)}, {"count", d.count}});
+  }
+  j["hosts"] = nlohmann::json::array();
+  for (const HostContact& h : s.hosts) j["hosts"].push_back({{"host", h.host}, {"count", h.count}});
+  j["written_outside"] = nlohmann::json::array();
+  for (const WrittenFile& w : s.written_outside) {
+    j["written_outside"].push_back(
+        {{"path", w.path}, {"op", w.op}, {"exe", w.exe}, {"origin", origin_json(w.origin)}});
+  }
+  j["killed"] = nlohmann::json::array();
+  for (const KilledProcess& k : s.killed) {
+    j["killed"].push_back({{"pid", k.pid}, {"exe", k.exe}, {"command", k.command},
+                           {"origin", origin_json(k.origin)}});
+  }
+  j["findings"] = nlohmann::json::array();
+  for (const Finding& f : s.findings) {
+    j["findings"].push_back({{"type", f.type}, {"subject", f.subject}, {"message", f.message},
+                             {"pid", f.pid}, {"exe", f.exe}, {"origin", origin_json(f.origin)}});
+  }
+  return j;
+}
+
+}  // namespace moat::report
