@@ -39,6 +39,13 @@ struct {
 } allow6 SEC(".maps");
 
 struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct moat_dns_redirect);
+} dns_redirect SEC(".maps");
+
+struct {
   __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
   __uint(max_entries, MOAT_DENY_SLOTS);
   __type(key, __u32);
@@ -75,13 +82,60 @@ static __always_inline int allowed6(const __u32 a[4], __u16 port) {
   return bpf_map_lookup_elem(&allow6, &key) != 0;
 }
 
+// Without a network namespace (the redirect enabled): the redirect, else NULL.
+static __always_inline const struct moat_dns_redirect *host_network(void) {
+  __u32 zero = 0;
+  const struct moat_dns_redirect *r = bpf_map_lookup_elem(&dns_redirect, &zero);
+  return r && r->enabled ? r : 0;
+}
+
+// Port 53 anywhere -> moat's stub (see struct moat_dns_redirect): the redirect, or NULL.
+static __always_inline const struct moat_dns_redirect *dns_target(struct bpf_sock_addr *ctx) {
+  if ((__u16)ctx->user_port != bpf_htons(53)) return 0;
+  return host_network();
+}
+
+// On the host's network a datagram may go only to the stub (rewritten above): the allowlist
+// names TCP destinations, and "no datagram leaves except DNS answered by moat".
+static __always_inline int datagram_refused(struct bpf_sock_addr *ctx) {
+  return ctx->type != SOCK_STREAM_ && host_network() != 0;
+}
+
+static __always_inline __u32 dns_port(struct bpf_sock_addr *ctx,
+                                      const struct moat_dns_redirect *r) {
+  return ctx->type == SOCK_STREAM_ ? r->tcp_port : r->udp_port;
+}
+
 static __always_inline int check4(struct bpf_sock_addr *ctx, __u32 slot) {
+  const struct moat_dns_redirect *r = dns_target(ctx);
+  if (r) {
+    __u32 stub;
+    __builtin_memcpy(&stub, r->addr4, 4);
+    ctx->user_ip4 = stub;
+    ctx->user_port = dns_port(ctx, r);
+    return 1;
+  }
+  if (datagram_refused(ctx)) return deny(slot);
   __u32 addr = ctx->user_ip4;
   __u16 port = (__u16)ctx->user_port;
   return allowed4(addr, port) ? 1 : deny(slot);
 }
 
 static __always_inline int check6(struct bpf_sock_addr *ctx, __u32 slot) {
+  const struct moat_dns_redirect *r = dns_target(ctx);
+  if (r) {
+    // An IPv6 socket reaches the IPv4 stub as ::ffff:a.b.c.d (an IPV6_V6ONLY socket then fails,
+    // which is a refusal too).
+    __u32 stub;
+    __builtin_memcpy(&stub, r->addr4, 4);
+    ctx->user_ip6[0] = 0;
+    ctx->user_ip6[1] = 0;
+    ctx->user_ip6[2] = bpf_htonl(0x0000ffff);
+    ctx->user_ip6[3] = stub;
+    ctx->user_port = dns_port(ctx, r);
+    return 1;
+  }
+  if (datagram_refused(ctx)) return deny(slot);
   __u32 a[4];
   // 32-bit loads: the access size to user_ip6 that every kernel version accepts.
   a[0] = ctx->user_ip6[0];

@@ -49,6 +49,17 @@ enum moat_deny_slot {
 
 #define MOAT_ALLOW_MAX_ENTRIES 16384
 
+// Without a network namespace (tier landlock) port 53 of ANY address is the sandbox's resolver,
+// whatever the host's resolv.conf names: connects and datagrams to it are rewritten to moat's DNS
+// stub on the host's loopback. Index 0 of the `dns_redirect` array; enabled = 0 leaves port 53
+// to the allowlist like any other port (inside a network namespace).
+struct moat_dns_redirect {
+  __u32 enabled;
+  __u8 addr4[4];  // the stub's IPv4 address, network byte order (IPv6 sockets get ::ffff:addr4)
+  __u16 tcp_port;  // network byte order
+  __u16 udp_port;  // network byte order
+};
+
 MOAT_BPF_STATIC_ASSERT(sizeof(struct moat_allow_key4) == 12, "moat_allow_key4 size");
 MOAT_BPF_STATIC_ASSERT(__builtin_offsetof(struct moat_allow_key4, port) == 4, "key4.port");
 MOAT_BPF_STATIC_ASSERT(__builtin_offsetof(struct moat_allow_key4, addr) == 8, "key4.addr");
@@ -56,3 +67,7 @@ MOAT_BPF_STATIC_ASSERT(sizeof(struct moat_allow_key6) == 24, "moat_allow_key6 si
 MOAT_BPF_STATIC_ASSERT(__builtin_offsetof(struct moat_allow_key6, port) == 4, "key6.port");
 MOAT_BPF_STATIC_ASSERT(__builtin_offsetof(struct moat_allow_key6, addr) == 8, "key6.addr");
 MOAT_BPF_STATIC_ASSERT(sizeof(struct moat_allow_val) == 4, "moat_allow_val size");
+MOAT_BPF_STATIC_ASSERT(sizeof(struct moat_dns_redirect) == 12, "moat_dns_redirect size");
+MOAT_BPF_STATIC_ASSERT(__builtin_offsetof(struct moat_dns_redirect, addr4) == 4, "dns.addr4");
+MOAT_BPF_STATIC_ASSERT(__builtin_offsetof(struct moat_dns_redirect, tcp_port) == 8, "dns.tcp_port");
+MOAT_BPF_STATIC_ASSERT(__builtin_offsetof(struct moat_dns_redirect, udp_port) == 10, "dns.udp_port");

@@ -173,7 +173,10 @@ std::string run_consequence(probe::TierVerdict tier) {
     case probe::TierVerdict::kLandlock:
       return "`moat run` refuses with exit code 125 unless given --allow-tier landlock (or a "
              "profile that allows it); then it runs with Landlock, seccomp, dropped capabilities "
-             "and the network gate via seccomp user notification, without namespaces.";
+             "and the network gate via seccomp user notification, without namespaces. Network "
+             "allowlist mode there needs `landlock tcp` (ABI 4): the gate brokers every TCP "
+             "connect on the host's network, DNS goes over TCP to moat's stub, UDP is refused, "
+             "and with root the cgroup BPF layer enforces the same addresses.";
     case probe::TierVerdict::kNone:
       return "`moat run` refuses with exit code 125: no tier can be enforced on this kernel.";
   }

@@ -114,7 +114,13 @@ int explain_main(const std::string& profile, const policy::Overrides& overrides)
     }
     std::printf(
         "  UDP (other than DNS to moat), raw sockets, loopback and link-local addresses of "
-        "the host, and private addresses from DNS answers are refused.\n");
+        "the host, and private addresses from DNS answers are refused.\n"
+        "  In tier landlock (no network namespace) the host's network is shared: connect() to "
+        "port 53 of any address reaches moat's stub (glibc is told to ask over TCP), UDP, SCTP "
+        "and TCP Fast Open are refused by seccomp, Landlock lets no TCP socket connect or bind "
+        "by itself (the gate hands over sockets it connected), and the host's loopback is "
+        "refused. With root, cgroup BPF programs allow only the stub, the address rules and "
+        "the addresses the stub handed out, in either tier.\n");
   } else {
     std::printf("Network: %s\n", plan.network == policy::NetworkMode::kNone
                                      ? "none (a private network namespace with only loopback)"

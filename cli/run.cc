@@ -6,7 +6,9 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <functional>
 
 #include "cli/context.h"
 #include "cli/plan_cache.h"
@@ -36,6 +38,26 @@ int exit_code_for(const Error& e) {
     default:
       return 125;
   }
+}
+
+// MOAT_TEST_ONLY_LAYER=gate|kernel runs network allowlist mode with ONE of its two layers, so the
+// network suite can prove that each stops the attacks alone. It only ever weakens, only when
+// asked by name, never from a profile, and says so loudly on every run.
+Result<launcher::NetLayers> test_only_layer(const std::function<void(const std::string&)>& warn) {
+  const char* value = std::getenv("MOAT_TEST_ONLY_LAYER");
+  if (value == nullptr || value[0] == '\0') return launcher::NetLayers::kBoth;
+  const std::string v = value;
+  if (v != "gate" && v != "kernel") {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "MOAT_TEST_ONLY_LAYER='" + v + "': expected 'gate' or 'kernel'",
+                      "it is a test switch that removes a protection; unset it");
+  }
+  warn("MOAT_TEST_ONLY_LAYER=" + v + ": TEST MODE, the network allowlist is enforced by the " +
+       (v == "gate" ? std::string("user-space gate alone (no in-kernel BPF layer)")
+                    : std::string("in-kernel BPF layer alone (no connect() broker, no seccomp "
+                                  "or Landlock network rules)")) +
+       ". Never use this outside moat's own tests.");
+  return v == "gate" ? launcher::NetLayers::kGateOnly : launcher::NetLayers::kKernelOnly;
 }
 
 }  // namespace
@@ -96,11 +118,19 @@ int run_main(const RunOptions& options) {
   launch.warn = [](const std::string& w) {
     std::fprintf(stderr, "moat: WARNING: %s\n", w.c_str());
   };
+  if (auto layers = test_only_layer(launch.warn); !layers) {
+    std::fprintf(stderr, "moat: %s\n", layers.error().to_string().c_str());
+    return 125;
+  } else {
+    launch.net_layers = *layers;
+  }
   bool landlock_ok = options.allow_tier_landlock || plan.min_tier == policy::Tier::kLandlock;
   constexpr const char* kLandlockTierLoss =
       "tier landlock: no private mounts (the host's files stay visible where Landlock allows "
       "reading), no pid namespace (leftover processes are killed by moat instead), no network "
-      "namespace (TCP closed by Landlock, other IP sockets by seccomp), no cgroup limits";
+      "namespace (net none: TCP closed by Landlock, other IP sockets by seccomp; allowlist: "
+      "every TCP connect brokered by the gate with Landlock refusing any other, DNS only over "
+      "TCP to moat's stub, UDP sockets refused, host loopback unreachable), no cgroup limits";
   if (options.force_tier_landlock) {
     launch.tier = launcher::Tier::kLandlock;
     launch.warn(kLandlockTierLoss);

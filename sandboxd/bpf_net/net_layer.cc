@@ -262,6 +262,26 @@ Status NetLayer::allow_loopback() {
   return {};
 }
 
+Status NetLayer::redirect_dns(const policy::IpAddress& stub, uint16_t tcp_port,
+                              uint16_t udp_port) {
+  if (stub.family != policy::IpAddress::Family::kV4) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "the DNS stub must have an IPv4 address, not " + stub.to_string());
+  }
+  moat_dns_redirect value{};
+  value.enabled = 1;
+  std::memcpy(value.addr4, stub.bytes.data(), 4);
+  value.tcp_port = htons(tcp_port);
+  value.udp_port = htons(udp_port);
+  std::uint32_t key = 0;
+  if (bpf_map_update_elem(bpf_map__fd(state_->skel->maps.dns_redirect), &key, &value, BPF_ANY) !=
+      0) {
+    return syscall_error("setting the DNS redirect of the BPF layer", "bpf(BPF_MAP_UPDATE_ELEM)",
+                         "dns_redirect", errno);
+  }
+  return {};
+}
+
 std::uint64_t NetLayer::denied_count(Hook hook) const {
   int fd = bpf_map__fd(state_->skel->maps.denied);
   int ncpu = libbpf_num_possible_cpus();

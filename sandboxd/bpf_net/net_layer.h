@@ -48,6 +48,9 @@ class NetLayer {
   Status revoke(const IpNet& net, std::optional<uint16_t> port = std::nullopt);
   // What attach() does with options.loopback (127.0.0.0/8, ::1, 0.0.0.0, ::; any port).
   Status allow_loopback();
+  // Without a network namespace: every connect()/sendmsg() to port 53 of any address goes to the
+  // DNS stub at STUB (IPv4) instead, TCP to tcp_port and UDP to udp_port. Allowed, not counted.
+  Status redirect_dns(const policy::IpAddress& stub, uint16_t tcp_port, uint16_t udp_port);
 
   // Refusals so far, summed over CPUs and hooks; and per hook.
   enum class Hook { kConnect4, kConnect6, kSendmsg4, kSendmsg6, kSockCreate };

@@ -247,6 +247,28 @@ Allowlist::Verdict Allowlist::check_connect(const IpAddress& addr, uint16_t port
           "refused: " + where + " was handed out for " + expired->name + " but its TTL expired"};
 }
 
+std::vector<std::optional<uint16_t>> Allowlist::handout_ports(std::string_view name,
+                                                              const IpAddress& addr) const {
+  std::vector<std::optional<uint16_t>> ports;
+  Result<std::string> n = policy::normalize_host_name(name);
+  if (!n || match_name(*n) == nullptr) return ports;
+  const IpAddress a = addr.unmapped();
+  if (find_range(special_ranges(), a) != nullptr) return ports;
+  if (find_range(private_ranges(), a) != nullptr) {
+    const std::vector<IpAddress> pinned = static_hosts(*n);
+    if (std::none_of(pinned.begin(), pinned.end(),
+                     [&](const IpAddress& p) { return p.unmapped() == a; })) {
+      return ports;  // rebinding: check_connect() refuses it too
+    }
+  }
+  for (const HostRule& rule : hosts_) {
+    if (!pattern_matches(rule.pattern, *n)) continue;
+    if (!rule.port) return {std::nullopt};
+    if (std::find(ports.begin(), ports.end(), rule.port) == ports.end()) ports.push_back(rule.port);
+  }
+  return ports;
+}
+
 std::optional<IpAddress> Allowlist::static_host(std::string_view name) const {
   std::vector<IpAddress> all = static_hosts(name);
   if (all.empty()) return std::nullopt;

@@ -74,6 +74,12 @@ class Allowlist {
   // Connect check (see the policy at the top of this file).
   Verdict check_connect(const IpAddress& addr, uint16_t port, TimePoint now) const;
 
+  // The ports on which check_connect() allows ADDR because the stub handed it out for NAME
+  // (std::nullopt = any port); empty when it would not (special address, rebinding, name not
+  // allowed). For mirroring a handout into the in-kernel layer, which has no TTLs.
+  std::vector<std::optional<uint16_t>> handout_ports(std::string_view name,
+                                                     const IpAddress& addr) const;
+
   // The first address pinned for `name`, if any; static_hosts() returns them all.
   std::optional<IpAddress> static_host(std::string_view name) const;
   std::vector<IpAddress> static_hosts(std::string_view name) const;

@@ -205,6 +205,72 @@ void Gate::set_dns_sockets(sys::UniqueFd udp, sys::UniqueFd tcp_listener) {
 
 void Gate::set_notify_listener(sys::UniqueFd listener) { notify_ = std::move(listener); }
 
+void Gate::use_host_network() {
+  host_network_ = true;
+  socklen_t len = sizeof(stub_tcp_);
+  ::getsockname(tcp_listener_.get(), reinterpret_cast<sockaddr*>(&stub_tcp_), &len);
+  len = sizeof(stub_udp_);
+  ::getsockname(udp_.get(), reinterpret_cast<sockaddr*>(&stub_udp_), &len);
+}
+
+pid_t Gate::dns_asker(std::uint16_t local_port, bool tcp) {
+  if (!host_network_) return owners_.find(local_port, tcp);
+  std::lock_guard<std::mutex> lock(askers_mu_);
+  auto it = dns_askers_.find({local_port, tcp});
+  if (it == dns_askers_.end()) return 0;
+  pid_t pid = it->second;
+  if (tcp) dns_askers_.erase(it);  // one query connection; a UDP socket may ask again
+  return pid;
+}
+
+void Gate::redirect_to_stub(std::uint64_t id, pid_t pid, int sockfd) {
+  const int nfd = notify_.get();
+  int pidfd = pidfd_of_thread(pid);
+  int original = pidfd < 0 ? -1 : static_cast<int>(::syscall(SYS_pidfd_getfd, pidfd, sockfd, 0));
+  if (pidfd >= 0) ::close(pidfd);
+  if (original < 0) {
+    respond(nfd, id, EBADF, false);
+    return;
+  }
+  int type = 0;
+  socklen_t optlen = sizeof(type);
+  ::getsockopt(original, SOL_SOCKET, SO_TYPE, &type, &optlen);
+  const bool nonblocking = (::fcntl(original, F_GETFL) & O_NONBLOCK) != 0;
+  ::close(original);
+  if (type != SOCK_STREAM && type != SOCK_DGRAM) {
+    respond(nfd, id, EACCES, false);
+    return;
+  }
+  const bool tcp = type == SOCK_STREAM;
+  const sockaddr_in& stub = tcp ? stub_tcp_ : stub_udp_;
+  // The stub listens on our loopback: the connect completes at once, even blocking.
+  sys::UniqueFd sock(::socket(AF_INET, type | SOCK_CLOEXEC, 0));
+  if (!sock.valid() ||
+      ::connect(sock.get(), reinterpret_cast<const sockaddr*>(&stub), sizeof(stub)) != 0) {
+    respond(nfd, id, errno != 0 ? errno : EIO, false);
+    return;
+  }
+  if (nonblocking) ::fcntl(sock.get(), F_SETFL, ::fcntl(sock.get(), F_GETFL) | O_NONBLOCK);
+  sockaddr_in local{};
+  socklen_t len = sizeof(local);
+  ::getsockname(sock.get(), reinterpret_cast<sockaddr*>(&local), &len);
+  {
+    std::lock_guard<std::mutex> lock(askers_mu_);
+    dns_askers_[{ntohs(local.sin_port), tcp}] = pid;
+  }
+  seccomp_notif_addfd addfd{};
+  addfd.id = id;
+  addfd.flags = SECCOMP_ADDFD_FLAG_SETFD;
+  addfd.srcfd = static_cast<std::uint32_t>(sock.get());
+  addfd.newfd = static_cast<std::uint32_t>(sockfd);
+  addfd.newfd_flags = fd_is_cloexec(pid, sockfd) ? O_CLOEXEC : 0;
+  if (::ioctl(nfd, SECCOMP_IOCTL_NOTIF_ADDFD, &addfd) < 0) {
+    respond(nfd, id, EBADF, false);
+    return;
+  }
+  respond(nfd, id, 0, false);
+}
+
 void Gate::start() {
   if (thread_.joinable()) return;
   thread_ = std::thread([this] { loop(); });
@@ -284,10 +350,23 @@ void Gate::on_notification() {
   }
   // Unix sockets and the sandbox's own loopback stay inside its namespaces: nothing to broker.
   // (A program that rewrites its sockaddr after this check still reaches only those: the
-  // namespace has no other route. The broker, not this CONTINUE, is the boundary.)
-  if (ss.ss_family == AF_UNIX || ss.ss_family == AF_UNSPEC || is_sandbox_internal(ss)) {
+  // namespace has no other route. The broker, not this CONTINUE, is the boundary.) Without a
+  // network namespace loopback is the host's, and a rewritten unix sockaddr meets Landlock's
+  // TCP rule (no port may be connected) and seccomp's refusal of every other IP socket.
+  if (ss.ss_family == AF_UNIX || ss.ss_family == AF_UNSPEC ||
+      (!host_network_ && is_sandbox_internal(ss))) {
     respond(nfd, req->id, 0, true);
     return;
+  }
+  if (host_network_ && (ss.ss_family == AF_INET || ss.ss_family == AF_INET6)) {
+    std::uint16_t dport = 0;
+    (void)ip_of(ss, &dport);
+    // The host's resolv.conf names some resolver: whichever it is, moat's stub answers.
+    if (dport == 53) {
+      redirect_to_stub(req->id, static_cast<pid_t>(req->pid),
+                       static_cast<int>(req->data.args[0]));
+      return;
+    }
   }
   report::Event event;
   event.kind = "connect";
@@ -522,10 +601,19 @@ std::vector<uint8_t> Gate::answer_query(std::span<const uint8_t> packet, bool tc
       }
     }
     answer.ttl = resolved->ttl;
+    std::vector<std::pair<IpAddress, std::optional<std::uint16_t>>> grants;
     {
       std::lock_guard<std::mutex> lock(allowlist_mu_);
       allowlist_.record_resolution(q.name, handed, resolved->ttl, Clock::now());
+      for (const IpAddress& a : handed) {
+        if (!handout_hook_) break;
+        for (std::optional<std::uint16_t> port : allowlist_.handout_ports(q.name, a)) {
+          grants.emplace_back(a, port);
+        }
+      }
     }
+    // Before the answer leaves: a client that connects at once must find the kernel layer ready.
+    for (const auto& [address, port] : grants) handout_hook_(address, port);
     nlohmann::json list = nlohmann::json::array();
     for (const IpAddress& a : handed) list.push_back(a.to_string());
     event.detail["answers"] = list;
@@ -549,7 +637,7 @@ void Gate::on_udp_query() {
     std::uint16_t port = peer.ss_family == AF_INET
                              ? ntohs(reinterpret_cast<const sockaddr_in*>(&peer)->sin_port)
                              : ntohs(reinterpret_cast<const sockaddr_in6*>(&peer)->sin6_port);
-    std::vector<uint8_t> reply = answer_query(packet, false, owners_.find(port, false));
+    std::vector<uint8_t> reply = answer_query(packet, false, dns_asker(port, false));
     if (!reply.empty()) {
       ::sendto(udp, reply.data(), reply.size(), MSG_DONTWAIT,
                reinterpret_cast<const sockaddr*>(&peer), peer_len);
@@ -566,7 +654,7 @@ void Gate::on_tcp_accept() {
   const std::uint16_t peer_port =
       peer.ss_family == AF_INET ? ntohs(reinterpret_cast<const sockaddr_in*>(&peer)->sin_port) : 0;
   bool served = spawn([this, conn, peer_port] {
-    const pid_t asker = owners_.find(peer_port, true);
+    const pid_t asker = dns_asker(peer_port, true);
     timeval tv{1, 0};
     ::setsockopt(conn, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     // One deadline for the whole connection: trickling a byte a second does not keep it alive.

@@ -2,9 +2,14 @@
 // for connect(), on a thread of its own, deciding with the Allowlist and logging every decision.
 #pragma once
 
+#include <netinet/in.h>
+
 #include <atomic>
 #include <condition_variable>
+#include <functional>
+#include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -24,6 +29,14 @@ class Gate {
 
   void set_dns_sockets(sys::UniqueFd udp, sys::UniqueFd tcp_listener);
   void set_notify_listener(sys::UniqueFd listener);
+  // No network namespace (tier landlock): the DNS sockets are on the HOST's loopback, so loopback
+  // is not the sandbox's own (refused like any special address), and a connect() to port 53 of
+  // any address gets a socket connected to the stub instead. Call after set_dns_sockets().
+  void use_host_network();
+  // Called (on the gate's threads, before the answer is sent) with each address and port the
+  // stub's answer makes connectable (std::nullopt = any port): the in-kernel layer mirrors them.
+  using HandoutHook = std::function<void(const IpAddress&, std::optional<std::uint16_t>)>;
+  void set_handout_hook(HandoutHook hook) { handout_hook_ = std::move(hook); }
   // The sandbox's pid 1 (outside view), to attribute DNS queries to the process that asked.
   // Call before releasing the sandbox (see SocketOwners::open).
   void set_sandbox_pid(pid_t pid) { owners_.open(pid); }
@@ -39,6 +52,9 @@ class Gate {
   void on_tcp_accept();
   bool on_tcp_readable(int fd, std::vector<uint8_t>& buffer);  // false: close it
   std::vector<uint8_t> answer_query(std::span<const uint8_t> packet, bool tcp, pid_t pid);
+  // Tier landlock: hands the sandbox a socket connected to the stub in place of SOCKFD.
+  void redirect_to_stub(std::uint64_t id, pid_t pid, int sockfd);
+  pid_t dns_asker(std::uint16_t local_port, bool tcp);
   // Runs `work` on a worker thread (a connect or an upstream lookup may block); false, and
   // `work` not run, when kMaxWorkers are busy.
   template <typename F>
@@ -48,7 +64,12 @@ class Gate {
   std::mutex allowlist_mu_;
   report::EventLog& events_;
   sys::UniqueFd udp_, tcp_listener_, notify_, wake_;
-  SocketOwners owners_;  // set before start(), read-only afterwards  // 127.0.0.1:ephemeral, for the relayed connections' pairs
+  SocketOwners owners_;  // set before start(), read-only afterwards
+  bool host_network_ = false;
+  sockaddr_in stub_tcp_{}, stub_udp_{};  // with host_network_: where port 53 goes
+  HandoutHook handout_hook_;
+  std::mutex askers_mu_;
+  std::map<std::pair<std::uint16_t, bool>, pid_t> dns_askers_;  // (local port, tcp) -> pid
   std::thread thread_;
   std::atomic<bool> stopping_{false};
   std::mutex relays_mu_;

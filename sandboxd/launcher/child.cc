@@ -340,9 +340,10 @@ int bind_dns_socket(const ChildSpec& spec, int type) {
 }
 
 // The DNS stub listens inside the sandbox's network namespace (port 53 needs the capabilities we
-// still hold); the supervisor outside serves these sockets.
+// still hold); the supervisor outside serves these sockets. Without a namespace the parent made
+// them on the host's loopback.
 int step_gate_sockets(const ChildSpec& spec) {
-  if (!spec.gate) return 0;
+  if (!spec.gate || !spec.namespaces) return 0;
   int udp = bind_dns_socket(spec, SOCK_DGRAM);
   if (udp < 0) return -udp;
   int tcp = bind_dns_socket(spec, SOCK_STREAM);

@@ -9,6 +9,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <netinet/in.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -260,6 +261,51 @@ void remove_tree(const std::string& path) {
       16, FTW_DEPTH | FTW_PHYS);
 }
 
+// The DNS stub's sockets on the host's loopback (tier landlock): 127.0.0.1, ephemeral ports.
+struct StubSockets {
+  UniqueFd udp, tcp;
+  std::uint16_t udp_port = 0, tcp_port = 0;
+};
+
+Result<StubSockets> make_stub_sockets() {
+  StubSockets out;
+  for (int type : {SOCK_DGRAM, SOCK_STREAM}) {
+    UniqueFd fd(::socket(AF_INET, type | SOCK_CLOEXEC, 0));
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(addr);
+    if (!fd.valid() || ::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+        (type == SOCK_STREAM && ::listen(fd.get(), 64) != 0) ||
+        ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+      return syscall_error("opening the DNS stub on the host's loopback", "socket/bind/listen",
+                           type == SOCK_STREAM ? "TCP 127.0.0.1:0" : "UDP 127.0.0.1:0", errno);
+    }
+    (type == SOCK_STREAM ? out.tcp_port : out.udp_port) = ntohs(addr.sin_port);
+    (type == SOCK_STREAM ? out.tcp : out.udp) = std::move(fd);
+  }
+  return out;
+}
+
+// The kernel layer without a network namespace: port 53 goes to the stub, which (and the
+// explicit address rules) is allowed before anything runs; handed-out addresses come later.
+Status allow_without_namespace(bpfnet::NetLayer& layer, const policy::Plan& plan,
+                               const StubSockets& stub) {
+  const gate::IpAddress loopback = gate::IpAddress::v4({127, 0, 0, 1});
+  if (Status st = layer.redirect_dns(loopback, stub.tcp_port, stub.udp_port); !st) return st;
+  for (std::uint16_t port : {stub.tcp_port, stub.udp_port}) {
+    if (Status st = layer.allow(bpfnet::IpNet::host(loopback), port); !st) return st;
+  }
+  for (const policy::NetRule& rule : plan.net_allow) {
+    auto parsed = gate::parse_allow_rule(rule.text, "");
+    if (!parsed) return parsed.error();
+    if (const auto* address = std::get_if<gate::AddressRule>(&*parsed)) {
+      if (Status st = layer.allow(*address); !st) return st;
+    }
+  }
+  return {};
+}
+
 }  // namespace
 
 Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<std::string>& argv,
@@ -277,7 +323,26 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
                                      : "add landlock to the lsm= kernel boot parameter");
   }
 
+  const bool allowlist_mode = plan.network == policy::NetworkMode::kAllowlist;
+  const bool gate_layer = options.net_layers != NetLayers::kKernelOnly;
+  const bool bpf_layer = options.net_layers != NetLayers::kGateOnly;
+  if (allowlist_mode && !gate_layer && (namespaces || !root)) {
+    return make_error(ErrorCode::kUnsupported,
+                      "the in-kernel network layer alone (MOAT_TEST_ONLY_LAYER=kernel) runs only "
+                      "as root in tier landlock",
+                      "run as root with --tier landlock, or unset MOAT_TEST_ONLY_LAYER");
+  }
+  // Without a network namespace, Landlock's TCP rule is what keeps a connect() the gate did not
+  // broker from leaving: fail closed where the kernel lacks it.
+  if (allowlist_mode && !namespaces && gate_layer && abi < 4) {
+    return make_error(ErrorCode::kUnsupported,
+                      "network allowlist mode in tier landlock needs Landlock TCP rules (ABI 4, "
+                      "Linux 6.7); this kernel has ABI " + std::to_string(abi),
+                      "run where user namespaces work (tier full), or use network mode none");
+  }
+
   PrepareOptions prepare_options;
+  prepare_options.gate_seccomp = gate_layer;
   prepare_options.namespaces = namespaces;
   prepare_options.landlock_abi = abi;
   prepare_options.running_as_root = root;
@@ -320,6 +385,12 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
   if (!namespaces && plan.network == policy::NetworkMode::kNone && abi >= 4) {
     spec.landlock_handled_net = ll::kBindTcp | ll::kConnectTcp;
   }
+  // Allowlist without a network namespace: the sandbox never connects a TCP socket itself (the
+  // gate connects and hands over connected sockets, from outside this Landlock domain), so no
+  // port is granted; binding the host's ports would open an inbound channel.
+  if (!namespaces && allowlist_mode && abi >= 4) {
+    spec.landlock_handled_net = ll::kBindTcp | (gate_layer ? ll::kConnectTcp : 0);
+  }
   struct PlaceholderCleanup {
     const std::vector<Placeholder>& list;
     const std::string& journal;
@@ -330,16 +401,23 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
   } cleanup{prepared->placeholders, journal};
 
   // The network gate (allowlist mode): built now, so a bad rule stops us before anything starts.
+  // Declared after the kernel layer: the gate (whose threads call into the layer) goes first.
+  std::optional<bpfnet::NetLayer> kernel_layer;
   std::unique_ptr<gate::Gate> network_gate;
-  if (plan.network == policy::NetworkMode::kAllowlist) {
-    if (!namespaces) {
-      return make_error(ErrorCode::kUnsupported,
-                        "network allowlist mode needs the full tier for now (a network namespace)",
-                        "run where user namespaces work, or use network mode none");
-    }
+  StubSockets stub;
+  if (allowlist_mode) {
     auto allowlist = build_allowlist(plan);
     if (!allowlist) return allowlist.error();
     network_gate = std::make_unique<gate::Gate>(std::move(*allowlist), *options.events);
+    if (!namespaces) {
+      // No namespace of our own to bind 127.0.0.53:53 in: the stub takes ephemeral ports on the
+      // host's loopback, and port 53 is redirected to it (gate, kernel layer).
+      auto made = make_stub_sockets();
+      if (!made) return made.error();
+      stub = std::move(*made);
+      network_gate->set_dns_sockets(std::move(stub.udp), std::move(stub.tcp));
+      network_gate->use_host_network();
+    }
   }
 
   // Limits that need a cgroup.
@@ -401,17 +479,28 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
       return syscall_error("opening the sandbox cgroup", "open", cgroups.v2, errno);
     }
   }
-  // With root, the allowlist is enforced a second time in the kernel, on the sandbox's cgroup:
-  // its processes may reach only their own loopback (the gate's connections are made outside
-  // the cgroup). Attached before clone, so nothing in the sandbox runs without it.
-  std::optional<bpfnet::NetLayer> kernel_layer;
-  if (network_gate && root) {
+  // With root, the allowlist is enforced a second time in the kernel, on the sandbox's cgroup.
+  // Inside a network namespace its processes may reach only their own loopback (the gate's
+  // connections are made outside the cgroup). Without one: the stub, the address rules and
+  // every address the stub hands out. Attached before clone, so nothing in the sandbox runs
+  // without it.
+  if (network_gate && root && bpf_layer) {
     UniqueFd dir(::open(cgroups.v2.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    auto layer = dir.valid() ? bpfnet::NetLayer::attach(dir.get())
+    auto layer = dir.valid() ? bpfnet::NetLayer::attach(dir.get(), {.loopback = namespaces})
                              : Result<bpfnet::NetLayer>(syscall_error(
                                    "opening the sandbox cgroup", "open", cgroups.v2, errno));
+    if (layer && !namespaces) {
+      if (Status st = allow_without_namespace(*layer, plan, stub); !st) return st.error();
+    }
     if (layer) {
       kernel_layer.emplace(std::move(*layer));
+      if (!namespaces) {
+        // A failed update leaves the address refused by the kernel: closed, not open.
+        network_gate->set_handout_hook(
+            [layer = &*kernel_layer](const gate::IpAddress& a, std::optional<std::uint16_t> p) {
+              (void)layer->allow(bpfnet::IpNet::host(a), p);
+            });
+      }
     } else if (options.allow_missing_limits) {
       options.warn("running WITHOUT the in-kernel network layer (--allow-degraded): " +
                    layer.error().to_string());
@@ -446,6 +535,8 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
   UniqueFd pidfd(pidfd_raw);
   clock.mark("cgroups+clone");
   if (network_gate) network_gate->set_sandbox_pid(child);  // before it becomes non-dumpable
+  // No notifier comes from the child when the gate layer is off: serve DNS from now on.
+  if (network_gate && !gate_layer) network_gate->start();
   release->first.reset();
   report->second.reset();
 

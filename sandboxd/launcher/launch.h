@@ -16,8 +16,17 @@ namespace moat::launcher {
 
 enum class Tier { kFull, kLandlock };
 
+// Which layers enforce network allowlist mode. Anything but kBoth WEAKENS the sandbox: it exists
+// so tests can prove each layer stops the attacks on its own (MOAT_TEST_ONLY_LAYER, cli/run.cc).
+enum class NetLayers {
+  kBoth,
+  kGateOnly,    // no cgroup BPF layer
+  kKernelOnly,  // no connect() notifier and no seccomp/Landlock network rules (root, tier landlock)
+};
+
 struct LaunchOptions {
   Tier tier = Tier::kFull;
+  NetLayers net_layers = NetLayers::kBoth;
   bool allow_missing_limits = false;  // --allow-degraded: run without cgroup limits, warned
   std::function<void(const std::string&)> warn;  // printed at once, before the command starts
   report::EventLog* events = nullptr;            // where the gate's decisions go (required)

@@ -157,7 +157,7 @@ class SpecBuilder {
     spec.landlock_paths = std::move(landlock_);
 
     std::vector<policy::SyscallRule> rules = policy::default_syscall_rules();
-    if (plan_.network == policy::NetworkMode::kAllowlist) {
+    if (plan_.network == policy::NetworkMode::kAllowlist && options_.gate_seccomp) {
       // Every connect() waits for the gate, which connects on the sandbox's behalf.
       policy::SyscallRule rule;
       rule.name = "connect";
@@ -165,6 +165,7 @@ class SpecBuilder {
       rule.why = "network allowlist: connect() goes through the gate";
       rules.push_back(rule);
       spec.gate = true;
+      if (!options_.namespaces) add_host_network_rules(rules);
     }
     if (!options_.namespaces && plan_.network == policy::NetworkMode::kNone) {
       // No network namespace: `net: none` must close UDP too, which Landlock does not cover.
@@ -191,6 +192,20 @@ class SpecBuilder {
       }
       spec.env_storage.push_back(var.name + "=" + var.value);
     }
+    if (!options_.namespaces && plan_.network == policy::NetworkMode::kAllowlist) {
+      // The host's resolv.conf stays in place (no mounts): glibc is told to ask over TCP, whose
+      // connect() to port 53 of any address the gate (or the kernel layer) sends to the stub.
+      // UDP sockets are refused in this tier (see add_host_network_rules).
+      std::string options = "use-vc";
+      for (auto it = spec.env_storage.begin(); it != spec.env_storage.end(); ++it) {
+        if (it->rfind("RES_OPTIONS=", 0) == 0) {
+          options = it->substr(12) + " use-vc";
+          spec.env_storage.erase(it);
+          break;
+        }
+      }
+      spec.env_storage.push_back("RES_OPTIONS=" + options);
+    }
     if (std::none_of(plan_.env.begin(), plan_.env.end(),
                      [](const policy::EnvVar& v) { return v.name == "PWD"; })) {
       spec.env_storage.push_back("PWD=" + plan_.cwd);
@@ -200,6 +215,43 @@ class SpecBuilder {
 
  private:
   void add(MountOp op) { ops_.push_back(std::move(op)); }
+
+  // Allowlist mode without a network namespace: the gate brokers connect(), so every way of
+  // sending IP traffic WITHOUT connect() is closed here. A datagram's destination can be given
+  // per sendmsg() in memory seccomp cannot read (and a notifier's check of it could be raced),
+  // so datagram sockets are not created at all; DNS goes over TCP (RES_OPTIONS=use-vc).
+  static void add_host_network_rules(std::vector<policy::SyscallRule>& rules) {
+    constexpr std::uint64_t kLow32 = 0xffffffffull, kTypeMask = 0xf;
+    constexpr std::uint64_t kSockRaw = 3, kIpprotoSctp = 132;
+    constexpr std::uint64_t kMsgFastopen = 0x20000000;
+    for (std::uint64_t family : {2ull /*AF_INET*/, 10ull /*AF_INET6*/}) {
+      for (std::uint64_t type = 2; type <= kTypeMask; ++type) {
+        if (type == kSockRaw) continue;  // refused for every sandbox already
+        policy::SyscallRule rule;
+        rule.name = "socket";
+        rule.err = EACCES;
+        rule.args = {{0, kLow32, family}, {1, kTypeMask, type}};
+        rule.why = "allowlist without a network namespace: only TCP sockets (UDP, SCTP, DCCP "
+                   "would send without connect())";
+        rules.push_back(rule);
+      }
+      policy::SyscallRule sctp;
+      sctp.name = "socket";
+      sctp.err = EACCES;
+      sctp.args = {{0, kLow32, family}, {2, kLow32, kIpprotoSctp}};
+      sctp.why = "allowlist without a network namespace: SCTP stream sockets send without connect()";
+      rules.push_back(sctp);
+    }
+    // TCP Fast Open connects inside sendto()/sendmsg(), past the connect() the gate brokers.
+    for (auto [name, index] : {std::pair{"sendto", 3u}, {"sendmsg", 2u}, {"sendmmsg", 3u}}) {
+      policy::SyscallRule rule;
+      rule.name = name;
+      rule.err = EACCES;
+      rule.args = {{index, kMsgFastopen, kMsgFastopen}};
+      rule.why = "allowlist without a network namespace: TCP Fast Open would connect past the gate";
+      rules.push_back(rule);
+    }
+  }
 
   void add_tmpfs(const std::string& target, unsigned mode, bool no_exec, std::string why) {
     MountOp op;

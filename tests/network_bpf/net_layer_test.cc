@@ -477,6 +477,35 @@ TEST_F(NetLayerBpf, HostLoopbackFollowsTheOption) {
   EXPECT_EQ(run([] { return udp_send("127.0.0.53", 53); }), 0);
 }
 
+// Without a network namespace (tier landlock): port 53 of any address is the stub on the host's
+// loopback, and no other datagram leaves, even to an allowed address.
+TEST_F(NetLayerBpf, DnsRedirectWithoutNamespace) {
+  UniqueFd udp_stub(::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  UniqueFd tcp_stub(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  uint16_t ports[2] = {0, 0};
+  int i = 0;
+  for (int fd : {udp_stub.get(), tcp_stub.get()}) {
+    socklen_t len;
+    sockaddr_storage ss = sockaddr_of("127.0.0.1", 0, &len);
+    ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&ss), len), 0);
+    ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len), 0);
+    ports[i++] = ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
+  }
+  ASSERT_EQ(::listen(tcp_stub.get(), 8), 0);
+  NetLayer& l = attach(AttachOptions{.loopback = false});
+  ASSERT_TRUE(l.redirect_dns(IpAddress::v4({127, 0, 0, 1}), ports[1], ports[0]).ok());
+  ASSERT_TRUE(l.allow(net(host_->v4(2))).ok());
+  EXPECT_EQ(run([&] { return udp_send(host_->v4(3), 53); }), 0);
+  EXPECT_EQ(run([&] { return udp_send(host_->v4(3), 53, /*connect_first=*/true); }), 0);
+  EXPECT_EQ(drain(udp_stub.get(), SOCK_DGRAM), 2);
+  EXPECT_EQ(run([&] { return tcp_connect(host_->v4(3), 53); }), 0);
+  EXPECT_EQ(drain(tcp_stub.get(), SOCK_STREAM), 1);
+  // An allowed address takes TCP, not datagrams.
+  EXPECT_EQ(run([&] { return udp_send(host_->v4(2), host_->port_u); }), EPERM);
+  EXPECT_EQ(drain(host_->udp.get(), SOCK_DGRAM), 0);
+  EXPECT_EQ(l.denied_count(NetLayer::Hook::kSendmsg4), 1u);
+}
+
 TEST_F(NetLayerBpf, RawPingAndOtherSocketsAreRefused) {
   NetLayer& l = attach();
   EXPECT_EQ(run([] { return make_socket(AF_INET, SOCK_RAW, IPPROTO_ICMP); }), EPERM);

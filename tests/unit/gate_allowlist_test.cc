@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <variant>
 
@@ -402,6 +403,24 @@ TEST(GateResolverDeathTest, RefusedNameIsNeverResolved) {
         EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
       },
       "name the allowlist refused");
+}
+
+// What the kernel layer mirrors of a handout: the same verdict as check_connect(), per port.
+TEST(GateAllowlist, HandoutPortsMatchTheConnectCheck) {
+  Allowlist list = from_rules({"registry.example.test:443", "registry.example.test:8443",
+                               "any.example.test", "pinned.example.test"});
+  list.add_static_host("pinned.example.test", ip("10.1.2.3"));
+  using Ports = std::vector<std::optional<uint16_t>>;
+  EXPECT_EQ(list.handout_ports("registry.example.test", ip("203.0.113.5")), (Ports{443, 8443}));
+  EXPECT_EQ(list.handout_ports("ANY.example.test.", ip("203.0.113.6")), (Ports{std::nullopt}));
+  // Names not allowed, special addresses and rebinding answers give the kernel nothing.
+  EXPECT_TRUE(list.handout_ports("other.example.test", ip("203.0.113.7")).empty());
+  EXPECT_TRUE(list.handout_ports("any.example.test", ip("127.0.0.1")).empty());
+  EXPECT_TRUE(list.handout_ports("any.example.test", ip("169.254.169.254")).empty());
+  EXPECT_TRUE(list.handout_ports("any.example.test", ip("::ffff:10.0.0.1")).empty());
+  EXPECT_TRUE(list.handout_ports("any.example.test", ip("192.168.1.1")).empty());
+  // A static host may pin a private address (the user's own statement).
+  EXPECT_EQ(list.handout_ports("pinned.example.test", ip("10.1.2.3")), (Ports{std::nullopt}));
 }
 
 }  // namespace
