@@ -1,0 +1,201 @@
+// The report's pure parts: origins from environments and pip build directories, findings, the
+// summary's grouping and quietness, and the audit file's round trip.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "sandboxd/report/event_log.h"
+#include "sandboxd/report/findings.h"
+#include "sandboxd/report/origin.h"
+#include "sandboxd/report/summary.h"
+
+namespace moat::report {
+namespace {
+
+using std::string_literals::operator""s;
+
+Event make(std::string kind, pid_t pid, pid_t ppid, std::string exe, nlohmann::json detail = {},
+           Origin origin = {}, std::string verdict = "", std::string layer = "") {
+  Event e;
+  e.kind = std::move(kind);
+  e.pid = pid;
+  e.ppid = ppid;
+  e.exe = std::move(exe);
+  e.origin = std::move(origin);
+  e.verdict = std::move(verdict);
+  e.layer = std::move(layer);
+  e.detail = detail.is_null() ? nlohmann::json::object() : std::move(detail);
+  return e;
+}
+
+const Origin kEvil{"npm", "evil-pkg", "1.0.0", "postinstall"};
+
+TEST(Origin, NpmLifecycleVariables) {
+  std::string env = "PATH=/usr/bin\0npm_package_name=evil-pkg\0npm_lifecycle_event=postinstall\0"
+                    "npm_package_version=1.0.0\0HOME=/h\0"s;
+  EXPECT_EQ(origin_from_environment(env), kEvil);
+  EXPECT_EQ(kEvil.describe(), "npm evil-pkg@1.0.0 postinstall");
+}
+
+TEST(Origin, NoVariablesNoOrigin) {
+  EXPECT_TRUE(origin_from_environment("PATH=/usr/bin\0HOME=/h\0"s).empty());
+  EXPECT_TRUE(origin_from_environment("").empty());
+}
+
+TEST(Origin, TruncatedLastEntryIsIgnored) {
+  // A bounded copy of the environment may cut the last entry; a cut value must not be trusted.
+  Origin o = origin_from_environment("npm_package_name=good\0npm_package_name=ev"s);
+  EXPECT_EQ(o.package, "good");
+}
+
+TEST(Origin, OverlongValuesAreBounded) {
+  std::string env = "npm_package_name=" + std::string(5000, 'a') + '\0';
+  EXPECT_LE(origin_from_environment(env).package.size(), 214u);
+}
+
+TEST(Origin, PipBuildDirectory) {
+  Origin o = origin_from_pip_build("/tmp/pip-install-abc123/evil_pkg_0123456789abcdef0123456789abcdef");
+  EXPECT_EQ(o.tool, "pip");
+  EXPECT_EQ(o.package, "evil_pkg");
+  EXPECT_EQ(o.script, "build");
+  EXPECT_EQ(origin_from_pip_build("/tmp/pip-install-x/pkg_0123456789abcdef0123456789abcdef/sub")
+                .package,
+            "pkg");
+  EXPECT_EQ(origin_from_pip_build("/tmp/pip-req-build-zz").tool, "pip");
+  EXPECT_TRUE(origin_from_pip_build("/tmp/pip-install-x/pkg_nothex").empty());
+  EXPECT_TRUE(origin_from_pip_build("/home/u/project").empty());
+}
+
+TEST(Origin, InheritedFromParentWhenOwnIsUnknown) {
+  EXPECT_EQ(resolve_origin("PATH=/bin\0"s, "/p", kEvil), kEvil);
+  Origin own = resolve_origin("npm_package_name=other\0"s, "/p", kEvil);
+  EXPECT_EQ(own.package, "other");
+}
+
+TEST(Findings, PythonStartupFiles) {
+  EXPECT_TRUE(python_startup_file_runs_code("/v/site-packages/x.pth", "import os; os.system('x')\n"));
+  EXPECT_TRUE(python_startup_file_runs_code("/v/x.pth", "/some/dir\nimport\tsys\n"));
+  EXPECT_FALSE(python_startup_file_runs_code("/v/x.pth", "/some/dir\n# import os\n"));
+  EXPECT_FALSE(python_startup_file_runs_code("/v/x.pth", "importlib_stuff\n"));
+  EXPECT_TRUE(python_startup_file_runs_code("/v/sitecustomize.py", "# c\n\nprint(1)\n"));
+  EXPECT_FALSE(python_startup_file_runs_code("/v/sitecustomize.py", "# only a comment\n\n"));
+  EXPECT_FALSE(python_startup_file_runs_code("/v/readme.txt", "import os\n"));
+}
+
+TEST(Findings, ShellStartedByALifecycleScript) {
+  // npm (no origin) runs `sh -c script` (origin): normal. The script starting a shell: finding.
+  std::vector<Event> events = {
+      make("exec", 10, 1, "/usr/bin/node"),
+      make("exec", 11, 10, "/bin/sh", {}, kEvil),
+      make("exec", 12, 11, "/usr/bin/node", {}, kEvil),
+      make("exec", 13, 12, "/bin/bash", {}, kEvil),
+  };
+  auto findings = derive_findings(events);
+  ASSERT_EQ(findings.size(), 1u);
+  EXPECT_EQ(findings[0].type, "lifecycle-shell");
+  EXPECT_EQ(findings[0].pid, 13);
+  EXPECT_EQ(findings[0].origin, kEvil);
+}
+
+TEST(Findings, NoFindingForAnHonestScript) {
+  std::vector<Event> events = {
+      make("exec", 10, 1, "/usr/bin/node"),
+      make("exec", 11, 10, "/bin/sh", {}, kEvil),
+      make("exec", 12, 11, "/usr/bin/node", {}, kEvil),
+      make("create", 12, 11, "/usr/bin/node", {{"path", "/p/node_modules/x/build/a.o"}}, kEvil),
+  };
+  EXPECT_TRUE(derive_findings(events).empty());
+}
+
+TEST(Findings, LifecycleNetworkAndExecAfterWrite) {
+  std::vector<Event> events = {
+      make("connect", 12, 11, "/usr/bin/node",
+           {{"address", "10.77.0.3"}, {"port", 4444}}, kEvil, "refused", "gate"),
+      make("create", 12, 11, "/usr/bin/node", {{"path", "/p/node_modules/evil/payload"}}, kEvil),
+      make("exec", 14, 12, "/p/node_modules/evil/payload", {}, kEvil),
+  };
+  auto findings = derive_findings(events);
+  ASSERT_EQ(findings.size(), 2u);
+  EXPECT_EQ(findings[0].type, "lifecycle-network");
+  EXPECT_EQ(findings[0].subject, "10.77.0.3:4444");
+  EXPECT_EQ(findings[1].type, "exec-after-write");
+}
+
+TEST(Findings, ContentFindingsReadOnlyWrittenStartupFiles) {
+  std::vector<Event> events = {
+      make("create", 5, 1, "/usr/bin/python3", {{"path", "/v/lib/site-packages/evil.pth"}}),
+      make("create", 5, 1, "/usr/bin/python3", {{"path", "/v/lib/site-packages/honest.pth"}}),
+      make("deny", 5, 1, "/usr/bin/python3", {{"op", "create"}, {"path", "/etc/x.pth"}}, {},
+           "refused", "mount"),
+  };
+  std::vector<std::string> asked;
+  auto found = content_findings(events, [&](const std::string& path) -> std::optional<std::string> {
+    asked.push_back(path);
+    if (path.find("evil") != std::string::npos) return "import os;os.system('curl x')\n"s;
+    return "/v/lib/extra\n"s;
+  });
+  EXPECT_EQ(asked.size(), 2u) << "a refused write must not be read back";
+  ASSERT_EQ(found.size(), 1u);
+  Finding f = finding_from_event(found[0]);
+  EXPECT_EQ(f.type, "python-startup-code");
+  EXPECT_EQ(f.subject, "/v/lib/site-packages/evil.pth");
+}
+
+TEST(Summary, QuietWhenNothingHappened) {
+  Event run = make("run", 0, 0, "", {{"usual_write_roots", {"/p", "/tmp"}}});
+  std::vector<Event> events = {run, make("create", 5, 1, "/bin/sh", {{"path", "/p/out.txt"}}),
+                               make("exit", 5, 1, "/bin/sh", {{"status", 0}})};
+  EXPECT_EQ(render_text(summarize(events)), "");
+}
+
+TEST(Summary, DenialsFirstGroupedWithOrigin) {
+  Event run = make("run", 0, 0, "", {{"usual_write_roots", {"/p"}}});
+  Event deny = make("deny", 12, 11, "/bin/sh", {{"op", "write"}, {"path", "/h/.bashrc"},
+                                                {"error", "EROFS"}},
+                    kEvil, "refused", "mount");
+  std::vector<Event> events = {
+      run,
+      make("connect", 7, 1, "/usr/bin/curl", {{"name", "registry.test"}, {"port", 443}}, {},
+           "allowed", "gate"),
+      deny, deny,
+      make("create", 12, 11, "/bin/sh", {{"path", "/h/.config/x"}}, kEvil),
+  };
+  Summary s = summarize(events);
+  ASSERT_EQ(s.denials.size(), 1u);
+  EXPECT_EQ(s.denials[0].count, 2);
+  EXPECT_EQ(s.denials[0].what, "write /h/.bashrc");
+  ASSERT_EQ(s.written_outside.size(), 1u);
+  EXPECT_EQ(s.written_outside[0].path, "/h/.config/x");
+  std::string text = render_text(s);
+  EXPECT_EQ(text.find("moat: refused (2)"), 0u) << text;
+  EXPECT_NE(text.find("npm evil-pkg@1.0.0 postinstall"), std::string::npos) << text;
+  EXPECT_LT(text.find("refused"), text.find("hosts contacted: registry.test:443")) << text;
+  nlohmann::json j = render_json(s);
+  EXPECT_EQ(j["denials"][0]["origin"]["package"], "evil-pkg");
+}
+
+TEST(Summary, LostEventsAreSaid) {
+  std::vector<Event> events = {make("end", 0, 0, "", {{"exit_code", 0}, {"lost_events", 3}})};
+  EXPECT_NE(render_text(summarize(events)).find("3 events were lost"), std::string::npos);
+}
+
+TEST(AuditFile, RoundTrip) {
+  Event e = make("deny", 12, 11, "/bin/sh", {{"op", "write"}, {"path", "/h/.bashrc"}}, kEvil,
+                 "refused", "mount");
+  e.time_ns = 42;
+  std::string why;
+  auto back = EventLog::from_json(EventLog::to_json(e).dump(), &why);
+  ASSERT_TRUE(back.has_value()) << why;
+  EXPECT_EQ(back->kind, "deny");
+  EXPECT_EQ(back->pid, 12);
+  EXPECT_EQ(back->ppid, 11);
+  EXPECT_EQ(back->origin, kEvil);
+  EXPECT_EQ(back->detail["path"], "/h/.bashrc");
+  EXPECT_EQ(back->time_ns, 42);
+  EXPECT_FALSE(EventLog::from_json("{\"v\":99,\"kind\":\"x\"}", &why).has_value());
+  EXPECT_FALSE(EventLog::from_json("not json", &why).has_value());
+}
+
+}  // namespace
+}  // namespace moat::report
