@@ -12,4 +12,11 @@ int check_main(const std::vector<std::string>& files);
 int profiles_main();
 int explain_main(const std::string& profile, const policy::Overrides& overrides);
 
+struct ReportOptions {
+  std::string audit_file;
+  std::string format = "text";  // "text" | "json"
+  std::string html_out;         // also (or only) write the HTML page here
+};
+int report_main(const ReportOptions& options);
+
 }  // namespace moat::cli

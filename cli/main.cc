@@ -80,6 +80,15 @@ int main(int argc, char** argv) {
   check_cmd->add_option("files", check_files, "profile files")->required();
 
   app.add_subcommand("profiles", "list the profiles on the search path");
+  moat::cli::ReportOptions report;
+  CLI::App* report_cmd =
+      app.add_subcommand("report", "summarise a run again from its --audit file");
+  report_cmd->add_option("file", report.audit_file, "the JSON lines written by --audit")
+      ->required();
+  report_cmd->add_option("--format", report.format, "text (default) or json")
+      ->check(CLI::IsMember({"text", "json"}));
+  report_cmd->add_option("--html", report.html_out, "write a self-contained HTML page to FILE")
+      ->type_name("FILE");
   bool doctor_json = false;
   CLI::App* doctor_cmd = app.add_subcommand("doctor", "what this kernel offers each layer");
   doctor_cmd->add_flag("--json", doctor_json, "print JSON");
@@ -127,6 +136,7 @@ int main(int argc, char** argv) {
     }
     if (*explain_cmd) return moat::cli::explain_main(explain_profile, explain_ov);
     if (*check_cmd) return moat::cli::check_main(check_files);
+    if (*report_cmd) return moat::cli::report_main(report);
     if (*doctor_cmd) return moat::cli::doctor_main(doctor_json);
     if (app.got_subcommand("profiles")) return moat::cli::profiles_main();
   } catch (const std::exception& e) {

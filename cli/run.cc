@@ -168,10 +168,6 @@ int run_main(const RunOptions& options) {
   if (result->oom_killed) {
     std::fprintf(stderr, "moat: the memory limit was reached; the kernel killed a process\n");
   }
-  if (result->leftovers > 0) {
-    std::fprintf(stderr, "moat: %d process%s still running when the command exited; killed\n",
-                 result->leftovers, result->leftovers == 1 ? " was" : "es were");
-  }
   return result->exit_code;
 }
 

@@ -12,6 +12,7 @@ packages=(
   bubblewrap uidmap util-linux iproute2 procps passwd
   libbpf-dev bpftool libelf-dev zlib1g-dev
   git python3 nodejs
+  chromium  # renders `moat report --html` in the tests (headless)
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -4,6 +4,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <linux/capability.h>
 #include <linux/seccomp.h>
 #include <linux/securebits.h>
@@ -35,6 +36,8 @@ namespace ll = sys::landlock;
 // Fixed descriptors in the child, so one close_range call can drop everything else.
 constexpr int kReportFd = 3;
 constexpr int kRulesetFd = 4;
+// Bounded, so a wedged parent cannot keep the sandbox alive (die-with-parent covers a dead one).
+constexpr int kLeftoverAckTimeoutMs = 2000;
 static_assert(kRulesetFd < kFirstFreeChildFd && kReportFd < kFirstFreeChildFd);
 
 int g_failed_index = -1;  // which mount op failed; the child is single-threaded
@@ -626,7 +629,16 @@ int start_command(void* arg) {
     }
     if (done) break;
   }
-  send_report(Report{ReportKind::kExited, 0, 0, count_leftovers(), command_status, nullptr});
+  int leftovers = count_leftovers();
+  send_report(Report{ReportKind::kExited, 0, 0, leftovers, command_status, nullptr});
+  if (leftovers > 0) {
+    // Our exit kills them; first the parent writes down what they were (one byte: done).
+    pollfd ack{kReportFd, POLLIN, 0};
+    if (::poll(&ack, 1, kLeftoverAckTimeoutMs) == 1) {
+      char byte;
+      (void)::recv(kReportFd, &byte, 1, MSG_DONTWAIT);
+    }
+  }
   _exit(0);
 }
 

@@ -34,6 +34,7 @@
 #include "sandboxd/report/run_events.h"
 #include "sandboxd/gate/gate.h"
 #include "sandboxd/launcher/cgroup.h"
+#include "sandboxd/launcher/leftovers.h"
 #include "sandboxd/launcher/child.h"
 #include "sandboxd/launcher/placeholder_journal.h"
 #include "sandboxd/launcher/prepare.h"
@@ -535,6 +536,7 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
   UniqueFd pidfd(pidfd_raw);
   clock.mark("cgroups+clone");
   if (network_gate) network_gate->set_sandbox_pid(child);  // before it becomes non-dumpable
+  const std::string sandbox_pid_ns = namespaces ? pid_namespace_of(child) : std::string();
   // No notifier comes from the child when the gate layer is off: serve DNS from now on.
   if (network_gate && !gate_layer) network_gate->start();
   release->first.reset();
@@ -598,7 +600,18 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
       } else if (got == sizeof(r)) {
         if (r.kind == ReportKind::kSetupFailed) setup_failure = r;
         if (r.kind == ReportKind::kExecFailed) exec_failure = r;
-        if (r.kind == ReportKind::kExited) exited = r;
+        if (r.kind == ReportKind::kExited) {
+          exited = r;
+          if (namespaces && r.index > 0) {
+            if (options.events != nullptr) {
+              for (report::Event& e : describe_leftovers(sandbox_pid_ns, child)) {
+                options.events->add(std::move(e));
+              }
+            }
+            char done = 1;
+            (void)::send(report->first.get(), &done, 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+          }
+        }
         if (r.kind == ReportKind::kReady) clock.mark("child setup");
         if (r.kind == ReportKind::kExited) clock.mark("command");
       } else if (got <= 0) {

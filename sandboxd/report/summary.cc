@@ -67,6 +67,7 @@ Summary summarize(const std::vector<Event>& events) {
       s.has_run_end = true;
       s.exit_code = e.detail.value("exit_code", 0);
       s.lost_events += e.detail.value("lost_events", std::uint64_t{0});
+      s.leftovers = e.detail.value("leftovers", 0);
     } else if (e.kind == "kill-at-exit") {
       s.killed.push_back({e.pid, e.exe, e.detail.value("command", std::string()), e.origin});
     } else if (e.kind == "finding") {
@@ -140,6 +141,11 @@ std::string render_text(const Summary& s) {
       if (!k.origin.empty()) out += " [" + k.origin.describe() + "]";
       out += "\n";
     }
+  }
+  if (s.killed.empty() && s.leftovers > 0) {
+    out += "moat: " + std::to_string(s.leftovers) +
+           (s.leftovers == 1 ? " process was" : " processes were") +
+           " still running when the command exited; killed\n";
   }
   if (!s.findings.empty()) {
     out += "moat: findings:\n";

@@ -1,0 +1,152 @@
+// The account of a run, checked end to end: processes left running are named (with the package
+// they worked for) before they are killed, `moat report` rebuilds the summary from the audit file
+// alone, and the HTML page renders in a real browser (headless Chromium) with its sections.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <sstream>
+#include <thread>
+
+#include "sandbox_harness.h"
+
+namespace moat::testing {
+namespace {
+
+class Report : public SandboxTest {
+ protected:
+  std::string read(const std::string& path) {
+    std::ifstream in(path);
+    return std::string((std::istreambuf_iterator<char>(in)), {});
+  }
+  std::string audit_path() { return sb().in_outside("audit.jsonl"); }
+  // The lines of moat's own summary in stderr (they start with "moat: " or two spaces).
+  static std::string summary_lines(const std::string& err) {
+    std::string out, line;
+    std::istringstream in(err);
+    bool in_block = false;
+    while (std::getline(in, line)) {
+      bool head = line.rfind("moat: ", 0) == 0 && line.find("WARNING") == std::string::npos;
+      if (head || (in_block && line.rfind("  ", 0) == 0)) {
+        out += line + "\n";
+        in_block = true;
+      } else {
+        in_block = false;
+      }
+    }
+    return out;
+  }
+  RunResult run_daemon_install() {
+    std::vector<std::string> cmd = {"env", "npm_package_name=evil-pkg", "npm_package_version=1.0.0",
+                                    "npm_lifecycle_event=postinstall"};
+    for (const std::string& part : Sandbox::probe({"daemon", sb().in_project("beat"), sb().tag()})) {
+      cmd.push_back(part);
+    }
+    return sb().moat(cmd, {"--audit", audit_path()});
+  }
+};
+
+TEST_P(Report, LeftoverProcessIsNamedWithItsOriginThenKilled) {
+  RunResult r = run_daemon_install();
+  ASSERT_EQ(r.status, 0) << r.describe();
+  std::string audit = read(audit_path());
+  bool found = false;
+  std::istringstream lines(audit);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.find("\"kind\":\"kill-at-exit\"") == std::string::npos) continue;
+    found = true;
+    EXPECT_NE(line.find("\"package\":\"evil-pkg\""), std::string::npos) << line;
+    EXPECT_NE(line.find("\"script\":\"postinstall\""), std::string::npos) << line;
+    EXPECT_NE(line.find("moat-probe"), std::string::npos) << line;
+  }
+  EXPECT_TRUE(found) << "no kill-at-exit event:\n" << audit << r.describe();
+  EXPECT_NE(r.err.find("still running at exit, killed"), std::string::npos) << r.describe();
+  EXPECT_NE(r.err.find("npm evil-pkg@1.0.0 postinstall"), std::string::npos) << r.describe();
+  // And it is really gone: its heartbeat stops.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  auto size = [&] {
+    struct stat st {};
+    return ::stat(sb().in_project("beat").c_str(), &st) == 0 ? st.st_size : -1;
+  };
+  auto s1 = size();
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  EXPECT_EQ(s1, size()) << "the daemon survived moat";
+}
+
+TEST_P(Report, ReportRebuildsTheSummaryFromTheAuditFile) {
+  RunResult r = run_daemon_install();
+  ASSERT_EQ(r.status, 0) << r.describe();
+  RunSpec spec;
+  spec.argv = {moat_binary(), "report", audit_path()};
+  RunResult again = sb().run(spec);
+  ASSERT_EQ(again.status, 0) << again.describe();
+  EXPECT_EQ(again.out, summary_lines(r.err)) << r.describe() << again.describe();
+
+  spec.argv = {moat_binary(), "report", audit_path(), "--format", "json"};
+  RunResult json = sb().run(spec);
+  ASSERT_EQ(json.status, 0) << json.describe();
+  EXPECT_NE(json.out.find("\"killed\""), std::string::npos) << json.describe();
+  EXPECT_NE(json.out.find("evil-pkg"), std::string::npos) << json.describe();
+}
+
+TEST_P(Report, BadAuditLineIsAnErrorWithItsLineNumber) {
+  sb().write_file(sb().in_outside("bad.jsonl"), "{\"v\":1,\"kind\":\"run\"}\nnot json\n");
+  RunSpec spec;
+  spec.argv = {moat_binary(), "report", sb().in_outside("bad.jsonl")};
+  RunResult r = sb().run(spec);
+  EXPECT_EQ(r.status, 125) << r.describe();
+  EXPECT_NE(r.err.find("bad.jsonl:2:"), std::string::npos) << r.describe();
+}
+
+// Chromium loads the page with no network and no scripts (the page has none; its CSP forbids
+// them): the DOM it builds must hold every section, and the screenshot must not be blank.
+TEST_P(Report, HtmlRendersInHeadlessChromium) {
+  RunResult r = run_daemon_install();
+  ASSERT_EQ(r.status, 0) << r.describe();
+  std::string html = sb().in_outside("report.html");
+  RunSpec spec;
+  spec.argv = {moat_binary(), "report", audit_path(), "--html", html};
+  RunResult made = sb().run(spec);
+  ASSERT_EQ(made.status, 0) << made.describe();
+  std::string page = read(html);
+  for (const char* id : {"summary", "findings", "denials", "hosts", "written", "killed", "tree",
+                         "timeline"}) {
+    EXPECT_NE(page.find(std::string("<section id=\"") + id + "\""), std::string::npos) << id;
+  }
+  EXPECT_EQ(page.find("<script"), std::string::npos);
+  const char* chromium = "/usr/bin/chromium";
+  if (::access(chromium, X_OK) != 0) {
+    MOAT_SKIP_OR_FAIL("headless Chromium is not installed (scripts/install-deps.sh installs it)");
+  }
+  std::string shot = sb().in_outside("report.png");
+  std::string profile_dir = sb().in_outside("chromium-profile");
+  std::vector<std::string> common = {chromium, "--headless", "--no-sandbox", "--disable-gpu",
+                                     "--user-data-dir=" + profile_dir, "--window-size=1200,1600"};
+  RunSpec dump;
+  dump.argv = common;
+  dump.argv.insert(dump.argv.end(), {"--dump-dom", "file://" + html});
+  dump.timeout_s = 90;
+  RunResult dom = sb().run(dump);
+  ASSERT_EQ(dom.status, 0) << dom.describe();
+  EXPECT_NE(dom.out.find("id=\"killed\""), std::string::npos) << dom.describe();
+  EXPECT_NE(dom.out.find("evil-pkg"), std::string::npos) << dom.describe();
+  RunSpec screenshot;
+  screenshot.argv = common;
+  screenshot.argv.insert(screenshot.argv.end(), {"--screenshot=" + shot, "file://" + html});
+  screenshot.timeout_s = 90;
+  RunResult png = sb().run(screenshot);
+  ASSERT_EQ(png.status, 0) << png.describe();
+  std::string bytes = read(shot);
+  ASSERT_GT(bytes.size(), 2000u) << "the screenshot is empty or trivial";
+  EXPECT_EQ(bytes.substr(1, 3), "PNG");
+}
+
+INSTANTIATE_TEST_SUITE_P(Identities, Report, ::testing::Values(Identity::kRoot, Identity::kUser),
+                         IdentityName());
+
+}  // namespace
+}  // namespace moat::testing
