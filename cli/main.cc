@@ -37,37 +37,49 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "moat 0.1.0");
 
   moat::cli::RunOptions run;
-  std::string net, timeout;
+  std::string net, timeout, tier;
+  // `run` and `learn` take the same flags: learn is a run whose network is recorded, not judged.
+  auto add_run_flags = [&](CLI::App* cmd) {
+    cmd->add_option("-p,--profile", run.profile, "profile name or file (default: base)");
+    add_override_flags(cmd, run.overrides);
+    cmd->add_option("--net", net, "network: none | host | allowlist")
+        ->check(CLI::IsMember({"none", "host", "allowlist"}));
+    one_value_each(cmd->add_option(
+                       "--allow-host", run.overrides.allow_hosts,
+                       "allow a host name, *.domain, address or CIDR, each with an optional :PORT "
+                       "(implies --net allowlist)"))
+        ->type_name("RULE");
+    one_value_each(
+        cmd->add_option("--add-host", run.overrides.add_hosts,
+                        "answer NAME with ADDRESS in the sandbox's DNS (like docker --add-host)"))
+        ->type_name("NAME=ADDRESS");
+    cmd->add_option("--audit", run.audit_path, "write every event as a JSON line to FILE")
+        ->type_name("FILE");
+    cmd->add_option("--timeout", timeout, "kill everything after this long (30s, 10m, 1h)");
+    one_value_each(
+        cmd->add_option("--keep-env", run.overrides.keep_env, "pass this variable through"))
+        ->type_name("NAME");
+    cmd->add_flag(
+        "--allow-tier", run.allow_tier_landlock,
+        "--allow-tier landlock: fall back to the landlock tier without user namespaces");
+    cmd->add_option("--tier", tier, "full (default) | landlock: the weaker tier, explicitly")
+        ->check(CLI::IsMember({"full", "landlock"}));
+    cmd->add_flag("--allow-degraded", run.allow_degraded,
+                  "run without limits that need root (warned)");
+    cmd->add_option("command", run.command, "the command and its arguments")->required();
+    cmd->prefix_command(false);
+  };
   CLI::App* run_cmd = app.add_subcommand("run", "run a command in a sandbox");
-  run_cmd->add_option("-p,--profile", run.profile, "profile name or file (default: base)");
-  add_override_flags(run_cmd, run.overrides);
-  run_cmd->add_option("--net", net, "network: none | host | allowlist")
-      ->check(CLI::IsMember({"none", "host", "allowlist"}));
-  one_value_each(run_cmd->add_option(
-                     "--allow-host", run.overrides.allow_hosts,
-                     "allow a host name, *.domain, address or CIDR, each with an optional :PORT "
-                     "(implies --net allowlist)"))
-      ->type_name("RULE");
-  one_value_each(
-      run_cmd->add_option("--add-host", run.overrides.add_hosts,
-                          "answer NAME with ADDRESS in the sandbox's DNS (like docker --add-host)"))
-      ->type_name("NAME=ADDRESS");
-  run_cmd->add_option("--audit", run.audit_path, "write every event as a JSON line to FILE")
-      ->type_name("FILE");
-  run_cmd->add_option("--timeout", timeout, "kill everything after this long (30s, 10m, 1h)");
-  one_value_each(
-      run_cmd->add_option("--keep-env", run.overrides.keep_env, "pass this variable through"))
-      ->type_name("NAME");
-  run_cmd->add_flag(
-      "--allow-tier", run.allow_tier_landlock,
-      "--allow-tier landlock: fall back to the landlock tier without user namespaces");
-  std::string tier;
-  run_cmd->add_option("--tier", tier, "full (default) | landlock: the weaker tier, explicitly")
-      ->check(CLI::IsMember({"full", "landlock"}));
-  run_cmd->add_flag("--allow-degraded", run.allow_degraded,
-                    "run without limits that need root (warned)");
-  run_cmd->add_option("command", run.command, "the command and its arguments")->required();
-  run_cmd->prefix_command(false);
+  add_run_flags(run_cmd);
+  run_cmd->add_flag("--fail-on-drift", run.fail_on_drift,
+                    "with a learned profile: exit 1 when the run drifted from it (and the command "
+                    "itself succeeded)");
+  CLI::App* learn_cmd = app.add_subcommand(
+      "learn", "run a command under a permissive but contained policy and write the profile it needs");
+  add_run_flags(learn_cmd);
+  learn_cmd->add_option("--out", run.learn_out, "write the learned profile to FILE")
+      ->type_name("FILE")
+      ->required();
 
   std::string explain_profile = "base";
   moat::policy::Overrides explain_ov;
@@ -117,7 +129,8 @@ int main(int argc, char** argv) {
   }
 
   try {
-    if (*run_cmd) {
+    if (*run_cmd || *learn_cmd) {
+      run.overrides.learn_network = learn_cmd->parsed();
       run.force_tier_landlock = tier == "landlock";
       if (!net.empty()) {
         run.overrides.network = net == "host"        ? moat::policy::NetworkMode::kHost

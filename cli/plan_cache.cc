@@ -19,7 +19,7 @@ namespace {
 using nlohmann::json;
 
 // Bump when the Plan's meaning changes in a way the JSON shape would not show.
-constexpr int kCacheFormat = 2;
+constexpr int kCacheFormat = 3;
 
 // Always under the home (not $XDG_CACHE_HOME): that is where the mandatory `moat-state`
 // protection keeps it read-only for sandboxed commands.
@@ -63,7 +63,8 @@ std::string inputs_text(const std::string& name_or_path, const policy::Context& 
   in["ctx"] = {ctx.home, ctx.project, ctx.cwd, ctx.user, ctx.tmpdir, ctx.environ, ctx.search_path};
   in["ov"] = {ov.allow_read, ov.allow_write, ov.allow_exec,
               ov.network ? static_cast<int>(*ov.network) : -1,
-              ov.time_ms ? json(*ov.time_ms) : json(), ov.keep_env, ov.allow_hosts, ov.add_hosts};
+              ov.time_ms ? json(*ov.time_ms) : json(), ov.keep_env, ov.allow_hosts, ov.add_hosts,
+              ov.learn_network};
   return in.dump();
 }
 

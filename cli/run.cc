@@ -2,7 +2,15 @@
 // 126 cannot execute; 127 not found.
 #include "cli/run.h"
 
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+
+#include <ctime>
+#include <fstream>
+#include <optional>
 
 #include <cerrno>
 #include <cstdio>
@@ -13,6 +21,9 @@
 #include "cli/context.h"
 #include "cli/plan_cache.h"
 #include "sandboxd/launcher/launch.h"
+#include "policy/mandatory.h"
+#include "sandboxd/report/findings.h"
+#include "sandboxd/report/learned_profile.h"
 #include "sandboxd/report/run_events.h"
 #include "sandboxd/report/summary.h"
 
@@ -58,6 +69,94 @@ Result<launcher::NetLayers> test_only_layer(const std::function<void(const std::
                                   "or Landlock network rules)")) +
        ". Never use this outside moat's own tests.");
   return v == "gate" ? launcher::NetLayers::kGateOnly : launcher::NetLayers::kKernelOnly;
+}
+
+// The first bytes of a file the run wrote, for the findings; never through a symlink (the run
+// chose the path, and could have swapped a directory for a link to something it cannot read).
+std::optional<std::string> read_written_file(const std::string& path) {
+  open_how how{};
+  how.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
+  how.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+  int fd = static_cast<int>(::syscall(SYS_openat2, AT_FDCWD, path.c_str(), &how, sizeof(how)));
+  if (fd < 0) return std::nullopt;
+  struct stat st {};
+  std::optional<std::string> out;
+  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+    std::string content(64 * 1024, '\0');
+    ssize_t n = ::read(fd, content.data(), content.size());
+    if (n >= 0) {
+      content.resize(static_cast<size_t>(n));
+      out = std::move(content);
+    }
+  }
+  ::close(fd);
+  return out;
+}
+
+std::string today() {
+  std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  ::gmtime_r(&now, &tm);
+  char buf[16];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%d", &tm);
+  return buf;
+}
+
+std::string replace_variables(std::string_view raw, const policy::Plan& plan) {
+  std::string out(raw);
+  for (const auto& [name, value] : {std::pair<std::string, std::string>{"${HOME}", plan.home},
+                                    {"${PROJECT}", plan.project}}) {
+    if (out.rfind(name, 0) == 0) out = value + out.substr(name.size());
+  }
+  if (out.size() > 1 && out.back() == '/') out.pop_back();
+  return out;
+}
+
+// `moat learn --out FILE`: the profile, then a check that it loads (our own output is input too).
+int write_learned_profile(const RunOptions& options, const policy::Context& ctx,
+                          const policy::Plan& plan, const std::vector<report::Event>& events) {
+  report::LearnInput input;
+  bool is_file = options.profile.find('/') != std::string::npos ||
+                 options.profile.ends_with(".yaml") || options.profile.ends_with(".yml");
+  input.extends = is_file && !plan.profile_files.empty() ? plan.profile_files.back() : options.profile;
+  for (const std::string& word : options.command) {
+    input.command += (input.command.empty() ? "" : " ") + word;
+  }
+  input.date = today();
+  input.home = plan.home;
+  input.project = plan.project;
+  for (const policy::MandatoryGroup& group : policy::mandatory_groups()) {
+    for (std::string_view raw : group.paths) input.protected_paths.push_back(replace_variables(raw, plan));
+  }
+  for (const policy::DenyRule& deny : plan.deny) input.protected_paths.push_back(deny.path);
+  report::LearnedProfile learned = report::learn_profile(events, input);
+  {
+    std::ofstream out(options.learn_out, std::ios::trunc);
+    out << learned.yaml;
+    if (!out.flush()) {
+      std::fprintf(stderr, "moat learn: cannot write %s\n", options.learn_out.c_str());
+      return 125;
+    }
+  }
+  policy::CompileOutput check = policy::check_profile_file(options.learn_out, ctx);
+  if (print_diagnostics(check.diagnostics) || !check.plan) {
+    std::fprintf(stderr, "moat learn: BUG: the learned profile %s does not load\n",
+                 options.learn_out.c_str());
+    return 125;
+  }
+  std::fprintf(stderr, "moat learn: wrote %s: %zu write path%s, %zu host%s",
+               options.learn_out.c_str(), learned.write_paths.size(),
+               learned.write_paths.size() == 1 ? "" : "s", learned.hosts.size(),
+               learned.hosts.size() == 1 ? "" : "s");
+  if (!learned.not_learned.empty()) {
+    std::fprintf(stderr, "; %zu write%s to protected paths NOT learned",
+                 learned.not_learned.size(), learned.not_learned.size() == 1 ? "" : "s");
+  }
+  std::fputs("\n", stderr);
+  if (::geteuid() != 0) {
+    std::fputs("moat learn: without root there is no file watch: only hosts were learned\n", stderr);
+  }
+  return 0;
 }
 
 }  // namespace
@@ -153,10 +252,14 @@ int run_main(const RunOptions& options) {
     std::fprintf(stderr, "moat: %s\n", result.error().to_string().c_str());
     return exit_code_for(result.error());
   }
+  for (report::Event& finding : report::content_findings(events.snapshot(), read_written_file)) {
+    events.add(std::move(finding));
+  }
   events.add(report::end_event({result->exit_code, result->timed_out, result->oom_killed,
                                  result->leftovers, result->lost_events,
                                  result->kernel_refusals}));
-  std::fputs(report::render_text(report::summarize(events.snapshot())).c_str(), stderr);
+  const report::Summary summary = report::summarize(events.snapshot());
+  std::fputs(report::render_text(summary).c_str(), stderr);
   if (result->kernel_refusals > 0) {
     std::fprintf(stderr, "moat: the in-kernel network layer refused %llu more attempt%s\n",
                  static_cast<unsigned long long>(result->kernel_refusals),
@@ -167,6 +270,20 @@ int run_main(const RunOptions& options) {
   }
   if (result->oom_killed) {
     std::fprintf(stderr, "moat: the memory limit was reached; the kernel killed a process\n");
+  }
+  if (!options.learn_out.empty()) {
+    if (int rc = write_learned_profile(options, ctx, plan, events.snapshot()); rc != 0) return rc;
+  }
+  if (!plan.learned_from.empty()) {
+    size_t drift = summary.denials.size() + summary.written_outside.size();
+    if (drift > 0) {
+      std::fprintf(stderr,
+                   "moat: drift: this run did %zu thing%s the run it was learned from (`%s`) did "
+                   "not (listed above)%s\n",
+                   drift, drift == 1 ? "" : "s", plan.learned_from.c_str(),
+                   options.fail_on_drift ? "; --fail-on-drift" : "");
+      if (options.fail_on_drift && result->exit_code == 0) return 1;
+    }
   }
   return result->exit_code;
 }

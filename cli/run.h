@@ -15,6 +15,8 @@ struct RunOptions {
   bool force_tier_landlock = false;  // --tier landlock: use it even where namespaces work
   bool allow_degraded = false;
   std::string audit_path;  // --audit FILE: every event as a JSON line
+  std::string learn_out;   // `moat learn --out FILE`: write the learned profile here
+  bool fail_on_drift = false;
   std::vector<std::string> command;
 };
 

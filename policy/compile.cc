@@ -129,6 +129,7 @@ class Compiler {
                                : NetworkMode::kNone;
     network_rules(p, plan);
     plan.min_tier = p.tier ? p.tier->first : Tier::kFull;
+    if (p.learned_from) plan.learned_from = p.learned_from->text;
     plan.limits.processes = p.processes.value;
     plan.limits.memory_bytes = p.memory.value;
     plan.limits.time_ms = ov_.time_ms ? ov_.time_ms : p.time.value;
@@ -284,6 +285,10 @@ class Compiler {
       plan.net_hosts.push_back({host.substr(0, eq), host.substr(eq + 1), kCommandLine});
     }
     if (!ov_.network && !ov_.allow_hosts.empty()) plan.network = NetworkMode::kAllowlist;
+    if (ov_.learn_network) {
+      plan.network = NetworkMode::kAllowlist;
+      plan.net_learning = true;
+    }
     for (const NetRule& r : plan.net_allow) {
       if (auto err = net_rule_error(r.text); !err.empty()) {
         sink_.error(r.origin, static_cast<int>(std::max<std::size_t>(r.text.size(), 1)),

@@ -29,6 +29,7 @@ struct Overrides {
   std::vector<std::string> keep_env;  // exact names passed through, even secret-looking ones
   std::vector<std::string> allow_hosts;  // --allow-host RULE: network rules (imply allowlist)
   std::vector<std::string> add_hosts;    // --add-host NAME=ADDRESS
+  bool learn_network = false;            // `moat learn`: every host allowed and recorded
 };
 
 struct CompileOutput {

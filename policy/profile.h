@@ -42,6 +42,7 @@ struct Profile {
   LimitEntry processes, memory, time, file_size, open_files;
   std::optional<std::pair<Tier, SourceRef>> tier;
   std::vector<Entry> unprotect;
+  std::optional<Entry> learned_from;  // `learned: {command: ...}`
 };
 
 // Checks the document against the version-1 schema and reports every problem to `sink`.

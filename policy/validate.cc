@@ -15,7 +15,8 @@ using Kind = RawNode::Kind;
 
 const std::vector<std::string> kTopKeys = {"version", "description", "extends",  "filesystem",
                                            "env",     "network",     "limits",   "require",
-                                           "unprotect"};
+                                           "unprotect", "learned"};
+const std::vector<std::string> kLearnedKeys = {"command", "date"};
 const std::vector<std::string> kFsKeys = {"read", "write", "exec", "deny", "protect"};
 const std::vector<std::string> kEnvKeys = {"keep", "set"};
 const std::vector<std::string> kNetworkKeys = {"mode", "allow", "hosts"};
@@ -85,6 +86,11 @@ class Validator {
         });
       } else if (k == "unprotect") {
         string_list(key, value, out_.unprotect, false);
+      } else if (k == "learned") {
+        section(key, value, kLearnedKeys, "a learned key", [&](const RawNode& sk, const RawNode& sv) {
+          if (!expect(sv, Kind::kScalar, "'" + sk.text + "'")) return;
+          if (sk.text == "command") out_.learned_from = entry(sv);
+        });
       }
     }
     if (!has_version) {
@@ -296,6 +302,7 @@ void merge_profile(Profile& acc, const Profile& child) {
   append(acc.net_allow, child.net_allow);
   for (const auto& kv : child.net_hosts) acc.net_hosts.push_back(kv);
   if (child.tier) acc.tier = child.tier;
+  if (child.learned_from) acc.learned_from = child.learned_from;
   for (auto [a, c] : {std::pair{&acc.processes, &child.processes},
                       std::pair{&acc.memory, &child.memory}, std::pair{&acc.time, &child.time},
                       std::pair{&acc.file_size, &child.file_size},

@@ -130,14 +130,14 @@ const HostRule* Allowlist::match_name(std::string_view name) const {
   for (const HostRule& rule : hosts_) {
     if (pattern_matches(rule.pattern, *n)) return &rule;
   }
-  return nullptr;
+  return learning_ ? &learn_rule_ : nullptr;
 }
 
 const HostRule* Allowlist::match_name_port(std::string_view name, uint16_t port) const {
   for (const HostRule& rule : hosts_) {
     if (pattern_matches(rule.pattern, name) && (!rule.port || *rule.port == port)) return &rule;
   }
-  return nullptr;
+  return learning_ ? &learn_rule_ : nullptr;
 }
 
 void Allowlist::record_resolution(std::string_view name, const std::vector<IpAddress>& addrs,
@@ -205,6 +205,12 @@ Allowlist::Verdict Allowlist::check_connect(const IpAddress& addr, uint16_t port
   }
 
   const auto it = handed_out_.find(a);
+  if (learning_) {
+    // The name it was resolved for, if any, so the learned rule can name the host.
+    std::string name;
+    if (it != handed_out_.end() && !it->second.empty()) name = it->second.front().name;
+    return {true, name, "allowed: " + where + " (moat learn: any host, recorded)"};
+  }
   if (it == handed_out_.end()) {
     return {false, "", "refused: " + where + " was not handed out for an allowed name"};
   }

@@ -80,6 +80,11 @@ class Allowlist {
   std::vector<std::optional<uint16_t>> handout_ports(std::string_view name,
                                                      const IpAddress& addr) const;
 
+  // `moat learn`: every valid name is allowed on every port, and every address that is not
+  // special (loopback, link-local and metadata, multicast, reserved) — private ones included —
+  // so the run can show what it needs. Each decision is still an event: that is the record.
+  void set_learning(bool learning) { learning_ = learning; }
+
   // The first address pinned for `name`, if any; static_hosts() returns them all.
   std::optional<IpAddress> static_host(std::string_view name) const;
   std::vector<IpAddress> static_hosts(std::string_view name) const;
@@ -97,6 +102,8 @@ class Allowlist {
   const HostRule* match_name_port(std::string_view name, uint16_t port) const;
   void prune(TimePoint now);
 
+  bool learning_ = false;
+  HostRule learn_rule_{"*", std::nullopt, "moat learn: any host, recorded"};
   std::vector<HostRule> hosts_;
   std::vector<AddressRule> addresses_;
   std::vector<std::pair<std::string, IpAddress>> static_hosts_;

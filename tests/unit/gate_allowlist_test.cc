@@ -425,3 +425,25 @@ TEST(GateAllowlist, HandoutPortsMatchTheConnectCheck) {
 
 }  // namespace
 }  // namespace moat::gate
+
+namespace moat::gate {
+namespace {
+
+// `moat learn`: every host is allowed and named, but the special ranges stay closed.
+TEST(GateAllowlist, LearningAllowsAnyHostButNotSpecialAddresses) {
+  Allowlist list;
+  EXPECT_EQ(list.match_name("anything.test"), nullptr);
+  list.set_learning(true);
+  ASSERT_NE(list.match_name("anything.test"), nullptr);
+  EXPECT_EQ(list.match_name("not a name"), nullptr);
+  list.record_resolution("anything.test", {ip("10.77.0.2")}, 300, kT0);
+  Allowlist::Verdict named = list.check_connect(ip("10.77.0.2"), 8443, kT0);
+  EXPECT_TRUE(named.allowed) << named.reason;
+  EXPECT_EQ(named.name, "anything.test");
+  EXPECT_TRUE(list.check_connect(ip("93.184.216.34"), 22, kT0).allowed);
+  EXPECT_FALSE(list.check_connect(ip("169.254.169.254"), 80, kT0).allowed);
+  EXPECT_FALSE(list.check_connect(ip("127.0.0.1"), 22, kT0).allowed);
+}
+
+}  // namespace
+}  // namespace moat::gate

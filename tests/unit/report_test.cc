@@ -7,6 +7,7 @@
 
 #include "sandboxd/report/event_log.h"
 #include "sandboxd/report/findings.h"
+#include "sandboxd/report/learned_profile.h"
 #include "sandboxd/report/origin.h"
 #include "sandboxd/report/summary.h"
 
@@ -195,6 +196,69 @@ TEST(AuditFile, RoundTrip) {
   EXPECT_EQ(back->time_ns, 42);
   EXPECT_FALSE(EventLog::from_json("{\"v\":99,\"kind\":\"x\"}", &why).has_value());
   EXPECT_FALSE(EventLog::from_json("not json", &why).has_value());
+}
+
+}  // namespace
+}  // namespace moat::report
+
+namespace moat::report {
+namespace {
+
+LearnInput learn_input() {
+  LearnInput in;
+  in.extends = "base";
+  in.command = "make test";
+  in.date = "2026-11-23";
+  in.home = "/h";
+  in.project = "/p";
+  in.protected_paths = {"/h/.bashrc", "/h/.ssh"};
+  return in;
+}
+
+TEST(Learn, GrantRoots) {
+  EXPECT_EQ(grant_root_for("/h/.npm/_cacache/x/y", "/h"), "/h/.npm");
+  EXPECT_EQ(grant_root_for("/h/.config/app/settings.json", "/h"), "/h/.config/app");
+  EXPECT_EQ(grant_root_for("/h/.local/share/app/db", "/h"), "/h/.local/share/app");
+  EXPECT_EQ(grant_root_for("/h/.local/bin/tool", "/h"), "/h/.local/bin");
+  EXPECT_EQ(grant_root_for("/h/.apprc", "/h"), "/h/.apprc");
+  EXPECT_EQ(grant_root_for("/srv/data/out.txt", "/h"), "/srv/data");
+}
+
+TEST(Learn, ExactlyTheExtraPathsAndHostsWithWhoNeededThem) {
+  Event run = make("run", 0, 0, "", {{"usual_write_roots", {"/p", "/tmp", "/h/.cache"}}});
+  std::vector<Event> events = {
+      run,
+      make("create", 5, 1, "/usr/bin/node", {{"path", "/h/.npm/_cacache/a"}}, kEvil),
+      make("create", 5, 1, "/usr/bin/node", {{"path", "/h/.npm/_cacache/b"}}),
+      make("create", 5, 1, "/usr/bin/node", {{"path", "/p/node_modules/x"}}),
+      make("create", 5, 1, "/usr/bin/node", {{"path", "/h/.cache/y"}}),
+      make("create", 6, 5, "/bin/sh", {{"path", "/h/.bashrc"}}, kEvil),
+      make("connect", 5, 1, "/usr/bin/node", {{"name", "registry.test"}, {"port", 443}}, {},
+           "allowed", "gate"),
+      make("connect", 5, 1, "/usr/bin/node", {{"address", "169.254.169.254"}, {"port", 80}}, {},
+           "refused", "gate"),
+  };
+  LearnedProfile p = learn_profile(events, learn_input());
+  EXPECT_EQ(p.write_paths, std::vector<std::string>{"${HOME}/.npm"});
+  EXPECT_EQ(p.hosts, std::vector<std::string>{"registry.test:443"});
+  EXPECT_EQ(p.not_learned, std::vector<std::string>{"/h/.bashrc"});
+  EXPECT_NE(p.yaml.find("extends: \"base\""), std::string::npos) << p.yaml;
+  EXPECT_NE(p.yaml.find("\"${HOME}/.npm\"  # 2 writes by /usr/bin/node"), std::string::npos) << p.yaml;
+  EXPECT_NE(p.yaml.find("npm evil-pkg@1.0.0 postinstall"), std::string::npos) << p.yaml;
+  EXPECT_NE(p.yaml.find("# not learned, protected: /h/.bashrc"), std::string::npos) << p.yaml;
+  EXPECT_EQ(p.yaml.find("169.254.169.254:80\"  #"), std::string::npos) << "a refused host was granted";
+}
+
+TEST(Learn, NothingFromTheSandboxCanStartANewYamlLine) {
+  Event run = make("run", 0, 0, "", {{"usual_write_roots", {"/p"}}});
+  std::vector<Event> events = {
+      run, make("create", 5, 1, "/bin/sh\nnetwork:\n  mode: host", {{"path", "/h/.x\n- /etc"}})};
+  LearnInput in = learn_input();
+  in.command = "sh -c 'a\nnetwork: {mode: host}'";
+  LearnedProfile p = learn_profile(events, in);
+  EXPECT_EQ(p.yaml.find("\nnetwork: {mode: host}"), std::string::npos) << p.yaml;
+  EXPECT_EQ(p.yaml.find("\n  mode: host"), std::string::npos) << p.yaml;
+  EXPECT_EQ(p.yaml.find("\n- /etc"), std::string::npos) << p.yaml;
 }
 
 }  // namespace
