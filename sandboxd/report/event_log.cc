@@ -2,7 +2,10 @@
 // lines a user reads are what was stopped, by whom.
 #include "sandboxd/report/event_log.h"
 
+#include <fcntl.h>
 #include <unistd.h>
+
+#include <cstdlib>
 
 #include <climits>
 #include <ctime>
@@ -106,6 +109,37 @@ std::string EventLog::exe_of(pid_t pid) {
   std::string link = "/proc/" + std::to_string(pid) + "/exe";
   ssize_t n = ::readlink(link.c_str(), buf, sizeof(buf) - 1);
   return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
+}
+
+void EventLog::attribute(Event& e) {
+  if (e.pid <= 0) return;
+  const std::string dir = "/proc/" + std::to_string(e.pid);
+  if (e.exe.empty()) e.exe = exe_of(e.pid);
+  auto read_small = [](const std::string& path) {
+    std::string out;
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return out;
+    char buf[16384];
+    ssize_t n;
+    while (out.size() < 256 * 1024 && (n = ::read(fd, buf, sizeof(buf))) > 0) {
+      out.append(buf, static_cast<size_t>(n));
+    }
+    ::close(fd);
+    return out;
+  };
+  if (e.ppid == 0) {
+    std::string stat = read_small(dir + "/stat");
+    size_t close = stat.rfind(')');
+    if (close != std::string::npos && close + 4 < stat.size()) {
+      e.ppid = static_cast<pid_t>(std::strtol(stat.c_str() + close + 4, nullptr, 10));
+    }
+  }
+  if (e.origin.empty()) {
+    char cwd[PATH_MAX];
+    ssize_t n = ::readlink((dir + "/cwd").c_str(), cwd, sizeof(cwd) - 1);
+    e.origin = resolve_origin(read_small(dir + "/environ"),
+                              n > 0 ? std::string_view(cwd, static_cast<size_t>(n)) : "", {});
+  }
 }
 
 }  // namespace moat::report

@@ -48,6 +48,9 @@ class EventLog {
   // event of a schema version we read.
   static std::optional<Event> from_json(std::string_view line, std::string* why);
   static std::string exe_of(pid_t pid);  // readlink /proc/PID/exe, "" when gone
+  // Fills exe, ppid and origin from /proc/PID while the process is known to be alive (blocked
+  // in a seccomp notification): its environment names the package it works for.
+  static void attribute(Event& event);
 
  private:
   mutable std::mutex mu_;

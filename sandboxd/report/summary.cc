@@ -159,6 +159,13 @@ std::string render_text(const Summary& s) {
     out += "moat: " + std::to_string(s.lost_events) +
            " events were lost (the watch's buffer overflowed): this account is incomplete\n";
   }
+  if (!out.empty() && !s.sources.empty()) {
+    // Which observers there were says what the account can contain (no watch: no file events).
+    std::string seen;
+    for (const std::string& source : s.sources) seen += (seen.empty() ? "" : ", ") + source;
+    bool watched = std::find(s.sources.begin(), s.sources.end(), "watch") != s.sources.end();
+    out += "moat: seen by: " + seen + (watched ? "" : " (no file watch: it needs root)") + "\n";
+  }
   return out;
 }
 
