@@ -533,12 +533,16 @@ class SpecBuilder {
 
   void add_masks() {
     for (const policy::DenyRule& rule : plan_.deny) {
-      // Only what a bind shows from the host needs a mask; the private tmpfs has nothing.
+      // What a bind shows from the host needs a mask. In a private tmpfs (the empty home) the
+      // name would simply be absent; a secret that exists on the host gets an unreadable mask
+      // there too, so an attempt to read it fails with EACCES, which the watch reports, instead
+      // of an ENOENT lost among thousands of ordinary lookups.
       const MountOp* lexical_cover = covering(rule.path);
       HostEntry entry = inspect(rule.path);
       if (!entry.exists) continue;
       std::vector<std::string> targets;
-      if (lexical_cover != nullptr && lexical_cover->kind == MountKind::kBind) {
+      if (lexical_cover != nullptr && (lexical_cover->kind == MountKind::kBind ||
+                                       lexical_cover->kind == MountKind::kTmpfs)) {
         targets.push_back(rule.path);
       }
       // The same file under its real name, if another grant shows that one.
@@ -547,12 +551,16 @@ class SpecBuilder {
       }
       for (const std::string& target : targets) {
         const MountOp* cover = covering(target);
-        if (cover == nullptr || cover->kind != MountKind::kBind) continue;
+        if (cover == nullptr ||
+            (cover->kind != MountKind::kBind && cover->kind != MountKind::kTmpfs)) {
+          continue;
+        }
         HostEntry t = target == rule.path ? entry : inspect(target);
         if (!t.exists || t.is_symlink) continue;
         // What the caller cannot read on the host it cannot read inside either (same uid, no
         // capabilities): no mask needed. Root can read everything, so root gets every mask.
-        if (!options_.running_as_root && ::access(target.c_str(), R_OK) != 0 &&
+        if (cover->kind == MountKind::kBind && !options_.running_as_root &&
+            ::access(target.c_str(), R_OK) != 0 &&
             (!t.is_dir || ::access(target.c_str(), X_OK) != 0)) {
           continue;
         }
