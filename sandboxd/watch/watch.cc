@@ -94,8 +94,9 @@ Result<SkelPtr> open_and_load(std::uint64_t cgroup_id, std::size_t ring_bytes) {
     std::string hint = bpf_hint(err);
     if (std::string last = quiet.last_line(); !last.empty()) hint += "\n  libbpf: " + last;
     return syscall_error(
-        "loading the watch's BPF programs (tp_btf/sched_process_exec, fork, exit; tracepoints "
-        "syscalls:sys_enter_*, sys_exit_*)",
+        "loading the watch's BPF programs (tp_btf/sched_process_exec, fork, exit; "
+        "raw_tp/sys_enter, "
+        "sys_exit)",
         "bpf(BPF_PROG_LOAD)", "", err, hint);
   }
   return skel;
