@@ -70,6 +70,27 @@ static __always_inline void count_lost(__u32 slot) {
   if (n) *n += 1;  // per-CPU slot: no atomics needed
 }
 
+// Wake the consumer once per batch: when this record makes the unread data cross WAKEUP_BYTES.
+// The default wakes it for every record while it keeps up, and each wakeup is an irq_work (an
+// IPI: a VM exit here) plus a context switch per file operation. The consumer also polls every
+// few milliseconds, so a tail smaller than a batch (or a crossing two CPUs raced past) waits at
+// most that long.
+#define WAKEUP_BYTES (256 << 10)
+
+// For bpf_ringbuf_output: SIZE bytes are about to be added.
+static __always_inline __u64 wakeup_flag(__u64 size) {
+  __u64 unread = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+  return unread < WAKEUP_BYTES && unread + size >= WAKEUP_BYTES ? BPF_RB_FORCE_WAKEUP
+                                                                : BPF_RB_NO_WAKEUP;
+}
+
+// For bpf_ringbuf_submit: the reserved SIZE bytes already count as unread.
+static __always_inline __u64 wakeup_flag_reserved(__u64 size) {
+  __u64 unread = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+  return unread >= WAKEUP_BYTES && unread - size < WAKEUP_BYTES ? BPF_RB_FORCE_WAKEUP
+                                                                : BPF_RB_NO_WAKEUP;
+}
+
 static __always_inline void fill_header(struct moat_watch_header *h, __u32 kind) {
   __u64 id = bpf_get_current_pid_tgid();
   h->kind = kind;
@@ -185,7 +206,7 @@ int moat_exec(__u64 *ctx) {
     e->env_len = len;
   }
   e->cwd_len = walk_cwd(e->cwd, &e->flags);
-  bpf_ringbuf_submit(e, 0);
+  bpf_ringbuf_submit(e, wakeup_flag_reserved(sizeof(*e)));
   return 0;
 }
 
@@ -207,7 +228,7 @@ int moat_fork(__u64 *ctx) {
   f->hdr.ppid = BPF_CORE_READ(parent, real_parent, tgid);
   f->child_pid = child_tgid;
   f->child_tid = child_pid;
-  bpf_ringbuf_submit(f, 0);
+  bpf_ringbuf_submit(f, wakeup_flag_reserved(sizeof(*f)));
   return 0;
 }
 
@@ -225,7 +246,7 @@ int moat_exit(__u64 *ctx) {
   x->hdr.ppid = BPF_CORE_READ(task, real_parent, tgid);
   x->exit_code = (__u32)BPF_CORE_READ(task, exit_code);
   x->pad = 0;
-  bpf_ringbuf_submit(x, 0);
+  bpf_ringbuf_submit(x, wakeup_flag_reserved(sizeof(*x)));
   return 0;
 }
 
@@ -351,7 +372,7 @@ int moat_sys_exit(__u64 *ctx) {
     fill_header(&c->hdr, MOAT_WATCH_CWD);
     c->flags = 0;
     c->cwd_len = walk_cwd(c->cwd, &c->flags);
-    bpf_ringbuf_submit(c, 0);
+    bpf_ringbuf_submit(c, wakeup_flag_reserved(sizeof(*c)));
     return 0;
   }
   fill_header(&p->hdr, MOAT_WATCH_FILE);
@@ -359,7 +380,7 @@ int moat_sys_exit(__u64 *ctx) {
   __u32 len = (__u32)p->path_len + (__u32)p->path2_len;
   if (len > 2 * MOAT_WATCH_PATH_MAX) len = 2 * MOAT_WATCH_PATH_MAX;
   __u32 size = __builtin_offsetof(struct moat_watch_file, paths) + len;
-  if (bpf_ringbuf_output(&events, p, size, 0) != 0) count_lost(MOAT_LOST_RINGBUF);
+  if (bpf_ringbuf_output(&events, p, size, wakeup_flag(size)) != 0) count_lost(MOAT_LOST_RINGBUF);
   bpf_map_delete_elem(&pending, &id);
   return 0;
 }

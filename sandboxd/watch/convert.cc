@@ -7,7 +7,7 @@
 #include <cerrno>
 #include <climits>
 #include <cstdio>
-#include <filesystem>
+#include <string_view>
 
 namespace moat::watch {
 namespace {
@@ -19,10 +19,31 @@ std::optional<std::string> read_link(const std::string& path) {
   return std::string(buf, static_cast<size_t>(n));
 }
 
+// DIR/REL with "." and ".." components and doubled slashes folded away, lexically (symbolic links
+// are not followed). Written out rather than std::filesystem: this runs for every file event.
 std::string join_normal(const std::string& dir, const std::string& rel) {
-  std::string out = std::filesystem::path(dir + "/" + rel).lexically_normal().string();
-  if (out.size() > 1 && out.back() == '/') out.pop_back();
-  return out;
+  std::string out;
+  out.reserve(dir.size() + rel.size() + 1);
+  auto append = [&out](std::string_view path) {
+    size_t pos = 0;
+    while (pos <= path.size()) {
+      size_t end = path.find('/', pos);
+      if (end == std::string_view::npos) end = path.size();
+      std::string_view part = path.substr(pos, end - pos);
+      pos = end + 1;
+      if (part.empty() || part == ".") continue;
+      if (part == "..") {
+        size_t slash = out.rfind('/');
+        out.resize(slash == std::string::npos ? 0 : slash);
+        continue;
+      }
+      out += '/';
+      out += part;
+    }
+  };
+  append(dir);
+  append(rel);
+  return out.empty() ? "/" : out;
 }
 
 const char* syscall_name(Op op) {

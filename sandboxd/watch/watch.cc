@@ -119,6 +119,7 @@ struct Watch::State {
   std::atomic<bool> stopping{false};
   bool stopped = false;
   report::EventLog* events = nullptr;
+  std::vector<report::Event> batch;  // this pass over the ring, added to `events` at its end
   ProcessTable processes;
   LiveProcLookup lookup;
   std::int64_t boot_to_realtime = 0;
@@ -158,13 +159,13 @@ struct Watch::State {
       if (p == nullptr) return;  // not introduced by fork or exec: the sandbox's pid 1 setup
       if (auto e = file_event(*r, *p, lookup)) {
         stamp(*e, r->h);
-        events->add(std::move(*e));
+        batch.push_back(std::move(*e));
       }
     } else if (const auto* r = std::get_if<ExecRecord>(&record)) {
       const Process& p = processes.exec(r->h.pid, r->h.ppid, exe_path(*r), r->cwd, r->environment);
       report::Event e = exec_event(*r, p);
       stamp(e, r->h);
-      events->add(std::move(e));
+      batch.push_back(std::move(e));
     } else if (const auto* r = std::get_if<ForkRecord>(&record)) {
       processes.fork(r->h.pid, r->h.ppid, r->child);
     } else if (const auto* r = std::get_if<CwdRecord>(&record)) {
@@ -174,7 +175,7 @@ struct Watch::State {
       if (p != nullptr && !p->exe.empty()) {
         report::Event e = exit_event(*r, *p);
         stamp(e, r->h);
-        events->add(std::move(e));
+        batch.push_back(std::move(e));
       }
       processes.exit(r->h.pid);
     }
@@ -192,13 +193,25 @@ struct Watch::State {
     return 0;
   }
 
+  static constexpr int kTailPollMs = 20;
+
   void consume() {
     pollfd fds[2] = {{ring_buffer__epoll_fd(ring), POLLIN, 0}, {wake.get(), POLLIN, 0}};
     while (!stopping.load(std::memory_order_acquire)) {
-      if (::poll(fds, 2, -1) < 0 && errno != EINTR) break;
-      if (fds[0].revents != 0 && ring_buffer__consume(ring) < 0) break;
+      // The programs wake us per batch (WAKEUP_BYTES in watch.bpf.c); the timeout collects a
+      // tail smaller than a batch.
+      if (::poll(fds, 2, kTailPollMs) < 0 && errno != EINTR) break;
+      if (ring_buffer__consume(ring) < 0) break;
+      flush();
     }
     ring_buffer__consume(ring);  // what the last producers left
+    flush();
+  }
+
+  void flush() {
+    if (batch.empty()) return;
+    events->add_all(std::move(batch));
+    batch.clear();
   }
 };
 

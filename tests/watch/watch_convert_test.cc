@@ -160,6 +160,9 @@ TEST(WatchPaths, ResolvesAgainstKnownCwdThenProc) {
   EXPECT_TRUE(gone.relative);
   EXPECT_EQ(gone.path, "x");
   EXPECT_EQ(resolve_path("", 7, 5, "", proc).path, "/dir");  // fchmod(fd)
+  EXPECT_EQ(resolve_path("../../../x", AT_FDCWD, 5, "/a", proc).path, "/x");
+  EXPECT_EQ(resolve_path("/..", AT_FDCWD, 5, "", proc).path, "/");
+  EXPECT_EQ(resolve_path("./a//b/", AT_FDCWD, 5, "/known", proc).path, "/known/a/b");
 }
 
 TEST(WatchPaths, NoiseIsOnlyTerminalsNullAndSelf) {
