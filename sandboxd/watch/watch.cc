@@ -11,7 +11,6 @@
 
 #include <atomic>
 #include <cerrno>
-#include <cstdarg>
 #include <cstdio>
 #include <ctime>
 #include <string>
@@ -20,6 +19,7 @@
 #include <vector>
 
 #include "bpf/watch_event.h"
+#include "sandboxd/sys/libbpf_log.h"
 #include "sandboxd/sys/unique_fd.h"
 #include "sandboxd/watch/convert.h"
 #include "sandboxd/watch/process_table.h"
@@ -29,37 +29,6 @@
 
 namespace moat::watch {
 namespace {
-
-// libbpf prints through one process-wide callback; during our calls its warnings (the verifier's
-// last words among them) go into the error instead of onto the user's terminal.
-thread_local std::string* t_libbpf_log = nullptr;
-
-int keep_libbpf_warnings(libbpf_print_level level, const char* fmt, va_list args) {
-  if (t_libbpf_log == nullptr || level == LIBBPF_DEBUG) return 0;
-  char line[512];
-  int n = std::vsnprintf(line, sizeof line, fmt, args);
-  if (n > 0) *t_libbpf_log += line;
-  if (t_libbpf_log->size() > 4096) t_libbpf_log->erase(0, t_libbpf_log->size() - 4096);
-  return n;
-}
-
-struct QuietLibbpf {
-  std::string log;
-  libbpf_print_fn_t previous;
-  QuietLibbpf() : previous(libbpf_set_print(keep_libbpf_warnings)) { t_libbpf_log = &log; }
-  ~QuietLibbpf() {
-    t_libbpf_log = nullptr;
-    libbpf_set_print(previous);
-  }
-  QuietLibbpf(const QuietLibbpf&) = delete;
-  QuietLibbpf& operator=(const QuietLibbpf&) = delete;
-  std::string last_line() const {
-    std::string t = log;
-    while (!t.empty() && t.back() == '\n') t.pop_back();
-    size_t nl = t.rfind('\n');
-    return nl == std::string::npos ? t : t.substr(nl + 1);
-  }
-};
 
 std::string bpf_hint(int err) {
   if (err == EPERM || err == EACCES) {
@@ -79,12 +48,12 @@ struct SkelDeleter {
 using SkelPtr = std::unique_ptr<watch_bpf, SkelDeleter>;
 
 Result<SkelPtr> open_and_load(std::uint64_t cgroup_id, std::size_t ring_bytes) {
-  QuietLibbpf quiet;
+  sys::LibbpfLog quiet;
   SkelPtr skel(watch_bpf__open());
   if (!skel) {
     int err = errno;
     return syscall_error("opening the watch's BPF object", "watch_bpf__open", "", err,
-                         quiet.last_line());
+                         quiet.tail(1));
   }
   skel->rodata->moat_cgroup_id = cgroup_id;
   bpf_map__set_max_entries(skel->maps.events, static_cast<std::uint32_t>(ring_bytes));
@@ -92,7 +61,7 @@ Result<SkelPtr> open_and_load(std::uint64_t cgroup_id, std::size_t ring_bytes) {
   if (rc != 0) {
     int err = -rc;
     std::string hint = bpf_hint(err);
-    if (std::string last = quiet.last_line(); !last.empty()) hint += "\n  libbpf: " + last;
+    if (std::string last = quiet.tail(1); !last.empty()) hint += "\n  libbpf: " + last;
     return syscall_error(
         "loading the watch's BPF programs (tp_btf/sched_process_exec, fork, exit; "
         "raw_tp/sys_enter, "
@@ -244,10 +213,10 @@ Result<Watch> Watch::attach(int cgroup_fd, report::EventLog& events, WatchOption
   state->boot_to_realtime = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_BOOTTIME);
   watch_bpf* s = state->skel.get();
 
-  QuietLibbpf quiet;
+  sys::LibbpfLog quiet;
   auto attach_failed = [&](const std::string& what, int err) {
     std::string hint = bpf_hint(err);
-    if (std::string last = quiet.last_line(); !last.empty()) hint += "\n  libbpf: " + last;
+    if (std::string last = quiet.tail(1); !last.empty()) hint += "\n  libbpf: " + last;
     return syscall_error("attaching the watch's " + what, "bpf(BPF_LINK_CREATE)", what, err, hint);
   };
   // The syscall map first: sys_enter looks every call up in it.
