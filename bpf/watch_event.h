@@ -27,7 +27,7 @@ enum moat_watch_kind {
 };
 
 // What a traced system call does; the syscall-number map (user space fills it with this
-// architecture's __NR_* values) turns a tracepoint's __syscall_nr into one of these.
+// architecture's __NR_* values) turns sys_enter's syscall number into one of these.
 enum moat_watch_op {
   MOAT_OP_NONE = 0,
   MOAT_OP_OPENAT = 1,      // dirfd, path, flags, mode
