@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "sandboxd/probe.h"
+#include "sandboxd/watch/watch.h"
 
 namespace moat::cli {
 namespace {
@@ -50,6 +51,21 @@ Feature landlock_row(const KernelFeatures& k, const std::string& name, int abi,
 Feature bpf_row(const KernelFeatures& k, const std::string& type) {
   if (const Feature* f = probe::find_bpf_program_type(k, type)) return renamed(*f, "bpf " + type);
   return row("bpf " + type, false, "not probed");
+}
+
+// The watch's own programs, loaded for real (not attached): the verifier, BTF and CO-RE decide.
+Feature watch_row(const KernelFeatures& k) {
+  const std::string name = "watch programs";
+  Status loaded = watch::probe_watch();
+  if (loaded) {
+    return row(name, true,
+               "tp_btf/sched_process_exec, fork, exit and raw_tp/sys_enter, sys_exit loaded: "
+               "`moat run` as root reports exec, exit and file changes");
+  }
+  return row(name, false, loaded.error().to_string(),
+             k.is_root ? "without it `moat run` as root exits 125; --no-watch or --allow-degraded "
+                         "runs without the watch"
+                       : "run moat as root: BPF is root-only here (rootless runs have no watch)");
 }
 
 std::string join(const std::vector<std::string>& items, const char* sep) {
@@ -151,13 +167,14 @@ std::vector<Layer> build_layers(const KernelFeatures& k) {
                     {v2, create, limit_row("memory", cg.v1_memory, cg.v1_memory_path),
                      limit_row("pids", cg.v1_pids, cg.v1_pids_path)}});
 
-  layers.push_back({"Watch (BPF)",
-                    {info("unprivileged bpf",
-                          k.bpf.unprivileged_disabled.empty()
-                              ? "kernel.unprivileged_bpf_disabled absent"
-                              : "kernel.unprivileged_bpf_disabled=" + k.bpf.unprivileged_disabled),
-                     bpf_row(k, "socket_filter"), bpf_row(k, "tracepoint"), bpf_row(k, "lsm"),
-                     bpf_row(k, "fentry"), renamed(k.fanotify_perm, "fanotify perm")}});
+  layers.push_back(
+      {"Watch (BPF)",
+       {info("unprivileged bpf",
+             k.bpf.unprivileged_disabled.empty()
+                 ? "kernel.unprivileged_bpf_disabled absent"
+                 : "kernel.unprivileged_bpf_disabled=" + k.bpf.unprivileged_disabled),
+        watch_row(k), bpf_row(k, "socket_filter"), bpf_row(k, "tracepoint"), bpf_row(k, "lsm"),
+        bpf_row(k, "fentry"), renamed(k.fanotify_perm, "fanotify perm")}});
   return layers;
 }
 

@@ -214,6 +214,7 @@ int run_main(const RunOptions& options) {
   launcher::LaunchOptions launch;
   launch.events = &events;
   launch.allow_missing_limits = options.allow_degraded;
+  launch.watch = !options.no_watch;
   launch.warn = [](const std::string& w) {
     std::fprintf(stderr, "moat: WARNING: %s\n", w.c_str());
   };

@@ -14,6 +14,7 @@ struct RunOptions {
   bool allow_tier_landlock = false;  // fall back to the landlock tier without user namespaces
   bool force_tier_landlock = false;  // --tier landlock: use it even where namespaces work
   bool allow_degraded = false;
+  bool no_watch = false;   // --no-watch: no eBPF watch even as root
   std::string audit_path;  // --audit FILE: every event as a JSON line
   std::string learn_out;   // `moat learn --out FILE`: write the learned profile here
   bool fail_on_drift = false;

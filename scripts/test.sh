@@ -15,8 +15,8 @@ bash scripts/install-deps.sh
 
 echo "== build (RelWithDebInfo)"
 MOAT_BUILD_DIR=build bash scripts/build.sh
-echo "== tests: unit, integration, escape, network, e2e"
-run_ctest --test-dir build --output-on-failure -j "$jobs" -L 'unit|integration|escape|network|e2e'
+echo "== tests: unit, integration, escape, network, watch, e2e"
+run_ctest --test-dir build --output-on-failure -j "$jobs" -L 'unit|integration|escape|network|watch|e2e'
 
 echo "== build (ASan + UBSan)"
 MOAT_BUILD_DIR=build-asan MOAT_BUILD_TYPE=Debug bash scripts/build.sh -DMOAT_SANITIZE=ON

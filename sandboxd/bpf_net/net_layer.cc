@@ -19,46 +19,12 @@
 
 #include "bpf/net_layer.h"  // the key layouts shared with the programs
 #include "net_layer.skel.h"
+#include "sandboxd/sys/libbpf_log.h"
 
 namespace moat::bpfnet {
 namespace {
 
-// libbpf reports through one process-wide print callback. While we call into libbpf we collect
-// its warnings (the verifier's complaint included) for the error, instead of spraying stderr.
-thread_local std::string* g_capture = nullptr;
-
-int capture_print(libbpf_print_level level, const char* fmt, va_list args) {
-  if (g_capture == nullptr || level == LIBBPF_DEBUG) return 0;
-  char buf[1024];
-  int n = std::vsnprintf(buf, sizeof buf, fmt, args);
-  if (n > 0) g_capture->append(buf);
-  return n;
-}
-
-class LibbpfCapture {
- public:
-  LibbpfCapture() : old_(libbpf_set_print(capture_print)) { g_capture = &text_; }
-  ~LibbpfCapture() {
-    g_capture = nullptr;
-    libbpf_set_print(old_);
-  }
-  LibbpfCapture(const LibbpfCapture&) = delete;
-  LibbpfCapture& operator=(const LibbpfCapture&) = delete;
-  // The last few lines, which name the failing program and the verifier's verdict.
-  std::string tail() const {
-    std::string t = text_;
-    while (!t.empty() && t.back() == '\n') t.pop_back();
-    size_t pos = t.size();
-    for (int lines = 0; lines < 4 && pos != std::string::npos && pos > 0; ++lines) {
-      pos = t.rfind('\n', pos - 1);
-    }
-    return pos == std::string::npos ? t : t.substr(pos + 1);
-  }
-
- private:
-  libbpf_print_fn_t old_;
-  std::string text_;
-};
+using LibbpfCapture = sys::LibbpfLog;
 
 std::string load_hint(int err) {
   if (err == EPERM || err == EACCES) {

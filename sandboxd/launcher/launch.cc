@@ -40,6 +40,7 @@
 #include "sandboxd/launcher/prepare.h"
 #include "sandboxd/sys/landlock.h"
 #include "sandboxd/sys/unique_fd.h"
+#include "sandboxd/watch/watch.h"
 
 namespace moat::launcher {
 namespace {
@@ -513,9 +514,26 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
       return e;
     }
   }
+  // The watch (root, on by default): attached before clone, so the command's first exec is seen.
+  std::optional<watch::Watch> watcher;
+  if (options.watch && root && options.events != nullptr) {
+    auto attached = cgroup_fd.valid()
+                        ? watch::Watch::attach(cgroup_fd.get(), *options.events)
+                        : Result<watch::Watch>(make_error(
+                              ErrorCode::kUnsupported, "the watch needs a cgroup v2 for the sandbox",
+                              "mount cgroup2; --no-watch or --allow-degraded runs without it"));
+    if (attached) {
+      watcher.emplace(std::move(*attached));
+    } else if (options.allow_missing_limits) {
+      options.warn("running WITHOUT the watch (--allow-degraded): " + attached.error().to_string());
+    } else {
+      return attached.error();
+    }
+  }
   std::vector<std::string> sources = {"supervisor"};
   if (network_gate) sources.push_back("gate");
   if (kernel_layer) sources.push_back("kernel-network-layer");
+  if (watcher) sources.push_back("watch");
   if (options.events != nullptr) {
     options.events->add(report::run_event(plan, argv, sources, namespaces ? "full" : "landlock"));
   }
@@ -637,6 +655,10 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
     }
   }
   if (!namespaces) kill_descendants();
+  if (watcher) {  // everything in the cgroup has exited: drain what is left
+    watcher->stop();
+    result.lost_events = watcher->lost_count();
+  }
   if (network_gate) network_gate->stop();
   if (kernel_layer) result.kernel_refusals = kernel_layer->denied_count();
   result.oom_killed = root && cgroup_oom_killed(cgroups);

@@ -30,6 +30,7 @@ struct LaunchOptions {
   bool allow_missing_limits = false;  // --allow-degraded: run without cgroup limits, warned
   std::function<void(const std::string&)> warn;  // printed at once, before the command starts
   report::EventLog* events = nullptr;            // where the gate's decisions go (required)
+  bool watch = true;  // as root: the eBPF watch (fails closed unless allow_missing_limits)
 };
 
 struct LaunchResult {

@@ -9,6 +9,7 @@
 
 #include <climits>
 #include <ctime>
+#include <iterator>
 
 namespace moat::report {
 
@@ -76,8 +77,8 @@ std::optional<Event> EventLog::from_json(std::string_view line, std::string* why
     };
     e.origin = Origin{field("tool"), field("package"), field("version"), field("script")};
   }
-  for (const char* common : {"v", "kind", "time_ns", "pid", "ppid", "exe", "verdict", "layer",
-                             "origin"}) {
+  for (const char* common :
+       {"v", "kind", "time_ns", "pid", "ppid", "exe", "verdict", "layer", "origin"}) {
     j.erase(common);
   }
   e.detail = std::move(j);
@@ -85,18 +86,28 @@ std::optional<Event> EventLog::from_json(std::string_view line, std::string* why
 }
 
 void EventLog::add(Event event) {
-  if (event.time_ns == 0) {
+  std::vector<Event> one;
+  one.push_back(std::move(event));
+  add_all(std::move(one));
+}
+
+void EventLog::add_all(std::vector<Event> events) {
+  for (Event& event : events) {
+    if (event.time_ns != 0) continue;
     timespec ts{};
     ::clock_gettime(CLOCK_REALTIME, &ts);
     event.time_ns = static_cast<std::int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
   }
   std::lock_guard<std::mutex> lock(mu_);
   if (audit_ != nullptr) {
-    std::string line = to_json(event).dump() + "\n";
-    std::fwrite(line.data(), 1, line.size(), audit_);
+    for (const Event& event : events) {
+      std::string line = to_json(event).dump() + "\n";
+      std::fwrite(line.data(), 1, line.size(), audit_);
+    }
     std::fflush(audit_);
   }
-  events_.push_back(std::move(event));
+  events_.insert(events_.end(), std::make_move_iterator(events.begin()),
+                 std::make_move_iterator(events.end()));
 }
 
 std::vector<Event> EventLog::snapshot() const {

@@ -1,0 +1,66 @@
+// Turns decoded watch records into report events (docs/events.md): exec, exit, write, create,
+// delete, rename, chmod, and deny for refused file operations. Pure apart from the injected
+// /proc lookups, so every rule here is unit-tested.
+#pragma once
+
+#include <sys/types.h>
+
+#include <optional>
+#include <string>
+
+#include "sandboxd/report/event_log.h"
+#include "sandboxd/watch/process_table.h"
+#include "sandboxd/watch/records.h"
+
+namespace moat::watch {
+
+// Where relative paths are resolved when the watch's own records do not say: the live process.
+class ProcLookup {
+ public:
+  virtual ~ProcLookup() = default;
+  virtual std::optional<std::string> fd_path(pid_t pid, int fd) const = 0;  // /proc/PID/fd/N
+  virtual std::optional<std::string> cwd(pid_t pid) const = 0;              // /proc/PID/cwd
+};
+
+// readlink of the real /proc files; nullopt once the process is gone.
+class LiveProcLookup : public ProcLookup {
+ public:
+  std::optional<std::string> fd_path(pid_t pid, int fd) const override;
+  std::optional<std::string> cwd(pid_t pid) const override;
+};
+
+struct ResolvedPath {
+  std::string path;
+  bool relative = false;  // could not be resolved: `path` is as the process passed it
+};
+
+// PATH relative to DIRFD (AT_FDCWD: the working directory): absolute paths are kept; otherwise
+// the directory is the watched cwd (known_cwd, kept current by exec and chdir records), else
+// /proc/PID/cwd or /proc/PID/fd/DIRFD while the process lives. Lexically normalised ("a/../b"
+// is "b"; symbolic links are not followed).
+ResolvedPath resolve_path(const std::string& path, int dirfd, pid_t pid,
+                          const std::string& known_cwd, const ProcLookup& lookup);
+
+// "EACCES" for EACCES...; "E<n>" for numbers without a name here.
+std::string errno_name(int err);
+
+// Which layer most likely refused a file operation, from its errno alone (the kernel does not
+// say): EACCES -> landlock (Landlock's answer; also plain permission bits), EROFS -> mount
+// (read-only bind), EPERM -> seccomp (our filter's answer; also immutable files, capabilities).
+// "" for errors that are not refusals (ENOENT, EEXIST...): those are not reported.
+std::string deny_layer(int err);
+
+// Files whose opens are not worth an event: /dev/null, /dev/tty, /dev/pts/*, /proc/self/*.
+bool is_noise(const std::string& path);
+
+report::Event exec_event(const ExecRecord& r, const Process& p);
+report::Event exit_event(const ExitRecord& r, const Process& p);
+// nullopt when the operation is not reported: a read-only open, noise, a failure that is not
+// a refusal, or a process still in the sandbox's own setup (no exec yet).
+std::optional<report::Event> file_event(const FileRecord& r, const Process& p,
+                                        const ProcLookup& lookup);
+
+// The exec'd file, absolute: as passed to execve, resolved against the exec's cwd.
+std::string exe_path(const ExecRecord& r);
+
+}  // namespace moat::watch

@@ -1,0 +1,50 @@
+// The eBPF watch of one sandbox: tracepoint programs scoped to the sandbox's cgroup v2 id report
+// exec, fork, exit and file changes through a ring buffer; a consumer thread turns them into
+// report events (docs/events.md). Root only; attach before the sandbox starts, stop after it ends.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+#include "policy/result.h"
+#include "sandboxd/report/event_log.h"
+
+namespace moat::watch {
+
+struct WatchOptions {
+  std::size_t ring_bytes = 16u << 20;  // a power of two, a multiple of the page size
+};
+
+class Watch {
+ public:
+  // Loads the programs for the cgroup whose v2 directory CGROUP_FD is open (its inode is the id
+  // bpf_get_current_cgroup_id() returns), attaches them, and starts consuming into EVENTS, which
+  // must outlive the Watch. Errors name the program, the call and errno, with a hint.
+  static Result<Watch> attach(int cgroup_fd, report::EventLog& events, WatchOptions options = {});
+
+  Watch(Watch&&) noexcept;
+  Watch& operator=(Watch&&) noexcept;
+  ~Watch();  // stop()
+
+  // Detaches every program, drains what is left in the ring buffer into the event log and ends
+  // the consumer thread. Call once everything in the cgroup has exited. Idempotent.
+  void stop();
+
+  // Records the kernel could not deliver (ring full, no room for a pending syscall) plus records
+  // that did not decode. Non-zero means the account is incomplete; the end event says so.
+  std::uint64_t lost_count() const;
+  // Records consumed so far.
+  std::uint64_t record_count() const;
+
+ private:
+  struct State;
+  explicit Watch(std::unique_ptr<State> state);
+  std::unique_ptr<State> state_;
+};
+
+// Load-only probe, for `moat doctor`: do this kernel's verifier and BTF accept the watch's
+// programs? Attaches nothing.
+Status probe_watch();
+
+}  // namespace moat::watch

@@ -1,0 +1,267 @@
+// Unit tests of the watch's pure parts: decoding ring-buffer records, the process table, path
+// resolution, errno -> layer, and record -> event rules (label `unit`; no kernel needed).
+#include <fcntl.h>
+#include <gtest/gtest.h>
+
+#include <cerrno>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bpf/watch_event.h"
+#include "sandboxd/watch/convert.h"
+#include "sandboxd/watch/process_table.h"
+#include "sandboxd/watch/records.h"
+
+namespace moat::watch {
+namespace {
+
+class FakeProc : public ProcLookup {
+ public:
+  std::map<std::pair<pid_t, int>, std::string> fds;
+  std::map<pid_t, std::string> cwds;
+  std::optional<std::string> fd_path(pid_t pid, int fd) const override {
+    auto it = fds.find({pid, fd});
+    return it == fds.end() ? std::nullopt : std::optional<std::string>(it->second);
+  }
+  std::optional<std::string> cwd(pid_t pid) const override {
+    auto it = cwds.find(pid);
+    return it == cwds.end() ? std::nullopt : std::optional<std::string>(it->second);
+  }
+};
+
+// A file record as the BPF program sends it: the fixed part and only the path bytes used.
+std::vector<char> raw_file(std::uint32_t op, std::uint32_t flags, const std::string& path,
+                           const std::string& path2, std::int64_t ret) {
+  moat_watch_file f{};
+  f.hdr.kind = MOAT_WATCH_FILE;
+  f.hdr.pid = 42;
+  f.hdr.tid = 43;
+  f.hdr.time_ns = 7;
+  f.op = op;
+  f.flags = flags;
+  f.mode = 0644;
+  f.dirfd = MOAT_WATCH_AT_FDCWD;
+  f.dirfd2 = MOAT_WATCH_AT_FDCWD;
+  f.ret = ret;
+  std::memcpy(f.paths, path.c_str(), path.size() + 1);
+  f.path_len = static_cast<__u16>(path.size() + 1);
+  std::memcpy(f.paths + f.path_len, path2.c_str(), path2.empty() ? 0 : path2.size() + 1);
+  f.path2_len = static_cast<__u16>(path2.empty() ? 0 : path2.size() + 1);
+  size_t size = offsetof(moat_watch_file, paths) + f.path_len + f.path2_len;
+  std::vector<char> out(size);
+  std::memcpy(out.data(), &f, size);
+  return out;
+}
+
+FileRecord decode_file(const std::vector<char>& raw) {
+  auto r = decode_record(raw.data(), raw.size());
+  EXPECT_TRUE(r.has_value());
+  return std::get<FileRecord>(*r);
+}
+
+Process commanded(std::string cwd = "/proj") {
+  Process p;
+  p.ppid = 1;
+  p.exe = "/usr/bin/sh";
+  p.cwd = std::move(cwd);
+  return p;
+}
+
+TEST(WatchRecords, CwdWalkIsReversed) {
+  EXPECT_EQ(cwd_from_walk("proj/home/"), "/home/proj");
+  EXPECT_EQ(cwd_from_walk(""), "/");
+  EXPECT_EQ(cwd_from_walk("c/b/a/"), "/a/b/c");
+}
+
+TEST(WatchRecords, SplitNulKeepsACutLastEntry) {
+  EXPECT_EQ(split_nul(std::string_view("sh\0-c\0true", 10)),
+            (std::vector<std::string>{"sh", "-c", "true"}));
+  EXPECT_TRUE(split_nul("").empty());
+}
+
+TEST(WatchRecords, DecodesFileRecordWithTwoPaths) {
+  FileRecord r = decode_file(raw_file(MOAT_OP_RENAMEAT2, 0, "a", "dir/b", 0));
+  EXPECT_EQ(r.op, Op::kRenameat2);
+  EXPECT_EQ(r.path, "a");
+  EXPECT_EQ(r.path2, "dir/b");
+  EXPECT_EQ(r.h.pid, 42);
+  EXPECT_EQ(r.h.boot_ns, 7u);
+  EXPECT_FALSE(r.path_truncated);
+}
+
+TEST(WatchRecords, RejectsShortAndUnknownRecords) {
+  auto raw = raw_file(MOAT_OP_OPENAT, O_WRONLY, "/x", "", 0);
+  EXPECT_FALSE(decode_record(raw.data(), raw.size() - 1).has_value());  // path cut off
+  EXPECT_FALSE(decode_record(raw.data(), 10).has_value());
+  moat_watch_header h{};
+  h.kind = 99;
+  EXPECT_FALSE(decode_record(&h, sizeof h).has_value());
+}
+
+TEST(WatchRecords, DecodesExecWithOnlyTheUsedEnvironment) {
+  auto e = std::make_unique<moat_watch_exec>();
+  std::memset(e.get(), 0, sizeof *e);
+  e->hdr.kind = MOAT_WATCH_EXEC;
+  e->hdr.pid = 10;
+  e->hdr.ppid = 9;
+  const char argv[] = "sh\0-c\0true";  // with the final NUL: 11 bytes
+  std::memcpy(e->argv, argv, sizeof argv);
+  e->argv_len = e->argv_total = sizeof argv;
+  const char env[] = "A=1\0npm_package_name=evil";
+  std::memcpy(e->env, env, sizeof env);
+  e->env_len = e->env_total = sizeof env;
+  std::strcpy(e->filename, "./run");
+  e->filename_len = 6;
+  std::strcpy(e->cwd, "proj/");
+  e->cwd_len = 5;
+  size_t size = offsetof(moat_watch_exec, env) + e->env_len;
+  auto r = decode_record(e.get(), size);
+  ASSERT_TRUE(r.has_value());
+  const ExecRecord& x = std::get<ExecRecord>(*r);
+  EXPECT_EQ(x.argv, (std::vector<std::string>{"sh", "-c", "true"}));
+  EXPECT_FALSE(x.argv_truncated);
+  EXPECT_EQ(x.cwd, "/proj");
+  EXPECT_EQ(x.environment.size(), sizeof env);
+  EXPECT_EQ(exe_path(x), "/proj/run");
+}
+
+TEST(WatchProcessTable, ChildInheritsAndExecResolvesOrigin) {
+  ProcessTable t;
+  t.fork(1, 0, 10);  // pid 1 of the sandbox never execs: its child has no exe yet
+  ASSERT_NE(t.find(10), nullptr);
+  EXPECT_TRUE(t.find(10)->exe.empty());
+  std::string env(
+      "npm_package_name=evil\0npm_package_version=1.0.0\0npm_lifecycle_event=postinstall\0", 82);
+  const Process& p = t.exec(10, 1, "/usr/bin/sh", "/proj", env);
+  EXPECT_EQ(p.origin.package, "evil");
+  EXPECT_EQ(p.origin.script, "postinstall");
+  t.fork(10, 1, 11);
+  t.exec(11, 10, "/usr/bin/cat", "/proj", std::string_view("PATH=/bin\0", 10));
+  EXPECT_EQ(t.find(11)->origin.package, "evil") << "children keep the parent's origin";
+  EXPECT_EQ(t.find(11)->ppid, 10);
+  t.chdir(11, "/tmp");
+  EXPECT_EQ(t.find(11)->cwd, "/tmp");
+  t.exit(11);
+  EXPECT_EQ(t.find(11), nullptr);
+}
+
+TEST(WatchPaths, ResolvesAgainstKnownCwdThenProc) {
+  FakeProc proc;
+  proc.cwds[5] = "/live";
+  proc.fds[{5, 7}] = "/dir";
+  EXPECT_EQ(resolve_path("/a/./b/../c", AT_FDCWD, 5, "", proc).path, "/a/c");
+  EXPECT_EQ(resolve_path("x", AT_FDCWD, 5, "/known", proc).path, "/known/x");
+  EXPECT_EQ(resolve_path("x", AT_FDCWD, 5, "", proc).path, "/live/x");
+  EXPECT_EQ(resolve_path("../y", 7, 5, "/known", proc).path, "/y");
+  ResolvedPath gone = resolve_path("x", 9, 5, "/known", proc);
+  EXPECT_TRUE(gone.relative);
+  EXPECT_EQ(gone.path, "x");
+  EXPECT_EQ(resolve_path("", 7, 5, "", proc).path, "/dir");  // fchmod(fd)
+  EXPECT_EQ(resolve_path("../../../x", AT_FDCWD, 5, "/a", proc).path, "/x");
+  EXPECT_EQ(resolve_path("/..", AT_FDCWD, 5, "", proc).path, "/");
+  EXPECT_EQ(resolve_path("./a//b/", AT_FDCWD, 5, "/known", proc).path, "/known/a/b");
+}
+
+TEST(WatchPaths, NoiseIsOnlyTerminalsNullAndSelf) {
+  EXPECT_TRUE(is_noise("/dev/null"));
+  EXPECT_TRUE(is_noise("/dev/tty"));
+  EXPECT_TRUE(is_noise("/dev/pts/3"));
+  EXPECT_TRUE(is_noise("/proc/self/fd/1"));
+  EXPECT_FALSE(is_noise("/dev/sda"));
+  EXPECT_FALSE(is_noise("/proj/dev/null"));
+}
+
+TEST(WatchErrno, LayerIsGuessedFromTheErrno) {
+  EXPECT_EQ(deny_layer(EACCES), "landlock");
+  EXPECT_EQ(deny_layer(EROFS), "mount");
+  EXPECT_EQ(deny_layer(EPERM), "seccomp");
+  EXPECT_EQ(deny_layer(ENOENT), "");
+  EXPECT_EQ(deny_layer(EEXIST), "");
+  EXPECT_EQ(errno_name(EACCES), "EACCES");
+  EXPECT_EQ(errno_name(100000), "E100000");
+}
+
+TEST(WatchEvents, OpenForWritingIsCreateOrWrite) {
+  FakeProc proc;
+  auto create = file_event(decode_file(raw_file(MOAT_OP_OPENAT, O_WRONLY | O_CREAT, "f", "", 3)),
+                           commanded(), proc);
+  ASSERT_TRUE(create);
+  EXPECT_EQ(create->kind, "create");
+  EXPECT_EQ(create->detail["path"], "/proj/f");
+  EXPECT_EQ(create->exe, "/usr/bin/sh");
+  EXPECT_EQ(create->pid, 42);
+  EXPECT_EQ(create->ppid, 1);
+  auto write =
+      file_event(decode_file(raw_file(MOAT_OP_OPENAT, O_RDWR, "/etc/x", "", 3)), commanded(), proc);
+  ASSERT_TRUE(write);
+  EXPECT_EQ(write->kind, "write");
+  EXPECT_FALSE(file_event(decode_file(raw_file(MOAT_OP_OPENAT, O_RDONLY, "/etc/x", "", 3)),
+                          commanded(), proc));
+  EXPECT_FALSE(file_event(decode_file(raw_file(MOAT_OP_OPENAT, O_WRONLY, "/dev/null", "", 3)),
+                          commanded(), proc));
+}
+
+TEST(WatchEvents, RefusalsBecomeDenyAndOtherFailuresNothing) {
+  FakeProc proc;
+  auto deny = file_event(
+      decode_file(raw_file(MOAT_OP_OPENAT, O_WRONLY | O_CREAT, "/home/u/.bashrc", "", -EACCES)),
+      commanded(), proc);
+  ASSERT_TRUE(deny);
+  EXPECT_EQ(deny->kind, "deny");
+  EXPECT_EQ(deny->verdict, "refused");
+  EXPECT_EQ(deny->layer, "landlock");
+  EXPECT_EQ(deny->detail["op"], "create");
+  EXPECT_EQ(deny->detail["error"], "EACCES");
+  EXPECT_EQ(deny->detail["path"], "/home/u/.bashrc");
+  EXPECT_FALSE(
+      file_event(decode_file(raw_file(MOAT_OP_UNLINK, 0, "gone", "", -ENOENT)), commanded(), proc));
+}
+
+TEST(WatchEvents, DirectoryOpsRenameChmodAndSetup) {
+  FakeProc proc;
+  auto mkdir = file_event(decode_file(raw_file(MOAT_OP_MKDIRAT, 0, "d", "", 0)), commanded(), proc);
+  ASSERT_TRUE(mkdir);
+  EXPECT_EQ(mkdir->kind, "create");
+  EXPECT_EQ(mkdir->detail["dir"], true);
+  auto rmdir = file_event(decode_file(raw_file(MOAT_OP_UNLINKAT, AT_REMOVEDIR, "d", "", 0)),
+                          commanded(), proc);
+  ASSERT_TRUE(rmdir);
+  EXPECT_EQ(rmdir->kind, "delete");
+  EXPECT_EQ(rmdir->detail["dir"], true);
+  auto mv = file_event(decode_file(raw_file(MOAT_OP_RENAME, 0, "a", "/b", 0)), commanded(), proc);
+  ASSERT_TRUE(mv);
+  EXPECT_EQ(mv->detail["path"], "/proj/a");
+  EXPECT_EQ(mv->detail["to"], "/b");
+  auto chmod = file_event(decode_file(raw_file(MOAT_OP_CHMOD, 0, "x", "", 0)), commanded(), proc);
+  ASSERT_TRUE(chmod);
+  EXPECT_EQ(chmod->kind, "chmod");
+  EXPECT_EQ(chmod->detail["mode"], "0644");
+  Process setup;  // the sandbox's pid 1 before the command: not reported
+  EXPECT_FALSE(file_event(decode_file(raw_file(MOAT_OP_MKDIR, 0, "/x", "", 0)), setup, proc));
+}
+
+TEST(WatchEvents, ExecAndExit) {
+  ExecRecord x;
+  x.h.pid = 10;
+  x.h.ppid = 9;
+  x.argv = {"sh", "-c", "true"};
+  x.cwd = "/proj";
+  Process p = commanded();
+  auto e = exec_event(x, p);
+  EXPECT_EQ(e.kind, "exec");
+  EXPECT_EQ(e.ppid, 9);
+  EXPECT_EQ(e.detail["argv"], nlohmann::json::array({"sh", "-c", "true"}));
+  ExitRecord r;
+  r.h.pid = 10;
+  r.exit_code = 3 << 8;
+  EXPECT_EQ(exit_event(r, p).detail["status"], 3);
+  r.exit_code = 9;  // SIGKILL
+  EXPECT_EQ(exit_event(r, p).detail["signal"], 9);
+  EXPECT_EQ(exit_event(r, p).detail["status"], 137);
+}
+
+}  // namespace
+}  // namespace moat::watch
