@@ -514,6 +514,7 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
       return e;
     }
   }
+  clock.mark("cgroups, gate");
   // The watch (root, on by default): attached before clone, so the command's first exec is seen.
   std::optional<watch::Watch> watcher;
   if (options.watch && root && options.events != nullptr) {
@@ -533,6 +534,7 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
   std::vector<std::string> sources = {"supervisor"};
   if (network_gate) sources.push_back("gate");
   if (kernel_layer) sources.push_back("kernel-network-layer");
+  clock.mark("watch attach");
   if (watcher) sources.push_back("watch");
   if (options.events != nullptr) {
     options.events->add(report::run_event(plan, argv, sources, namespaces ? "full" : "landlock"));
@@ -553,7 +555,7 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
     run_sandbox_child(spec);
   }
   UniqueFd pidfd(pidfd_raw);
-  clock.mark("cgroups+clone");
+  clock.mark("clone");
   if (network_gate) network_gate->set_sandbox_pid(child);  // before it becomes non-dumpable
   const std::string sandbox_pid_ns = namespaces ? pid_namespace_of(child) : std::string();
   // No notifier comes from the child when the gate layer is off: serve DNS from now on.
@@ -655,14 +657,16 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
     }
   }
   if (!namespaces) kill_descendants();
+  clock.mark("sandbox exit");
   if (watcher) {  // everything in the cgroup has exited: drain what is left
     watcher->stop();
     result.lost_events = watcher->lost_count();
+    clock.mark("watch drain");
   }
   if (network_gate) network_gate->stop();
   if (kernel_layer) result.kernel_refusals = kernel_layer->denied_count();
   result.oom_killed = root && cgroup_oom_killed(cgroups);
-  clock.mark("sandbox exit");
+  clock.mark("gate stop");
   cgroup_destroy(cgroups);
   cgroups = {};
   remove_placeholders(prepared->placeholders);

@@ -264,7 +264,8 @@ std::string render_html(const std::vector<Event>& events) {
          table({"host", "connections"}, rows, "No connections.") + "</section>";
   rows.clear();
   for (const WrittenFile& w : s.written_outside) {
-    rows.push_back({"<code>" + esc(w.path) + "</code>", esc(w.op),
+    std::string where = w.count == 1 ? w.first : w.path + "/... (" + std::to_string(w.count) + " changes)";
+    rows.push_back({"<code>" + esc(where) + "</code>", esc(w.op),
                     "<code>" + esc(w.exe) + "</code>" + origin_badge(w.origin)});
   }
   out += "<section id=\"written\"><h2>Written outside the project and caches</h2>" +

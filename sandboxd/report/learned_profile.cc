@@ -113,8 +113,10 @@ LearnedProfile learn_profile(const std::vector<Event>& events, const LearnInput&
     if (e.kind == "deny") paths.push_back(e.detail.value("path", std::string()));
     for (const std::string& path : paths) {
       if (path.empty() || path[0] != '/') continue;
-      if (std::any_of(usual.begin(), usual.end(),
-                      [&](const std::string& r) { return is_under(path, r); })) {
+      // As in the summary: only roots inside the home make a path inside the home usual.
+      if (std::any_of(usual.begin(), usual.end(), [&](const std::string& r) {
+            return is_under(path, r) && (!is_under(path, in.home) || is_under(r, in.home));
+          })) {
         continue;
       }
       if (std::any_of(in.protected_paths.begin(), in.protected_paths.end(),

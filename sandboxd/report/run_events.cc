@@ -39,7 +39,11 @@ Event run_event(const policy::Plan& plan, const std::vector<std::string>& argv,
               {"cwd", plan.cwd},
               {"tier", tier},
               {"sources", sources},
-              {"usual_write_roots", usual_write_roots(plan)}};
+              {"usual_write_roots", usual_write_roots(plan)},
+              {"home", plan.home}};
+  nlohmann::json masked = nlohmann::json::array();
+  for (const policy::DenyRule& rule : plan.deny) masked.push_back(rule.path);
+  e.detail["masked"] = std::move(masked);
   return e;
 }
 

@@ -2,6 +2,8 @@
 // thing stay two lines: which package did it is the point.
 #include "sandboxd/report/summary.h"
 
+#include "sandboxd/report/learned_profile.h"
+
 #include <algorithm>
 #include <map>
 #include <tuple>
@@ -44,7 +46,15 @@ nlohmann::json origin_json(const Origin& o) {
 
 Summary summarize(const std::vector<Event>& events) {
   Summary s;
-  std::vector<std::string> usual_roots;
+  std::vector<std::string> usual_roots, masked;
+  std::string home;
+  // Under the private home only ~/.cache-like roots are usual: a root outside the home (the
+  // sandbox's /tmp) must not make a home that happens to live under /tmp look usual.
+  auto usual = [&](const std::string& path) {
+    return std::any_of(usual_roots.begin(), usual_roots.end(), [&](const std::string& root) {
+      return is_under(path, root) && (!is_under(path, home) || is_under(root, home));
+    });
+  };
   using DenialKey = std::tuple<std::string, std::string, std::string, std::string, std::string>;
   std::map<DenialKey, size_t> denial_index;
   std::map<std::string, size_t> host_index;
@@ -52,7 +62,14 @@ Summary summarize(const std::vector<Event>& events) {
   for (const Event& e : events) {
     if (e.kind == "run") {  // the last one counts: a fallback to tier landlock starts again
       usual_roots.clear();
+      masked.clear();
       s.sources.clear();
+      home = e.detail.value("home", std::string());
+      if (auto it = e.detail.find("masked"); it != e.detail.end() && it->is_array()) {
+        for (const auto& m : *it) {
+          if (m.is_string()) masked.push_back(m.get<std::string>());
+        }
+      }
       if (auto it = e.detail.find("usual_write_roots"); it != e.detail.end() && it->is_array()) {
         for (const auto& root : *it) {
           if (root.is_string()) usual_roots.push_back(root.get<std::string>());
@@ -76,9 +93,18 @@ Summary summarize(const std::vector<Event>& events) {
     if (e.verdict == "refused") {
       std::string what = denial_what(e);
       std::string reason = e.detail.value("reason", e.detail.value("error", std::string()));
-      DenialKey key{what, e.layer, reason, e.exe, e.origin.describe()};
+      // The watch guesses the layer from errno alone; an EACCES on a masked path was the mask.
+      std::string layer = e.layer;
+      std::string path = e.detail.value("path", std::string());
+      if (e.kind == "deny" && !path.empty() &&
+          std::any_of(masked.begin(), masked.end(),
+                      [&](const std::string& m) { return is_under(path, m); })) {
+        layer = "mask";
+        reason = "a secret: masked, unreadable";
+      }
+      DenialKey key{what, layer, reason, e.exe, e.origin.describe()};
       auto [it, fresh] = denial_index.emplace(key, s.denials.size());
-      if (fresh) s.denials.push_back({what, e.layer, reason, e.exe, e.origin, 0});
+      if (fresh) s.denials.push_back({what, layer, reason, e.exe, e.origin, 0});
       s.denials[it->second].count++;
       continue;
     }
@@ -95,14 +121,20 @@ Summary summarize(const std::vector<Event>& events) {
         e.kind == "chmod") {
       std::string path = e.detail.value(e.kind == "rename" ? "to" : "path", std::string());
       if (path.empty()) continue;
-      bool usual = std::any_of(usual_roots.begin(), usual_roots.end(),
-                               [&](const std::string& root) { return is_under(path, root); });
-      if (usual || written_index.count(path) > 0) continue;
-      written_index[path] = s.written_outside.size();
-      s.written_outside.push_back({path, e.kind, e.exe, e.origin});
+      if (usual(path)) continue;
+      std::string root = home.empty() ? path : grant_root_for(path, home);
+      std::string key = root + '\n' + e.exe + '\n' + e.origin.describe();
+      auto [it, fresh] = written_index.emplace(key, s.written_outside.size());
+      if (fresh) s.written_outside.push_back({root, e.kind, e.exe, e.origin, 0, path});
+      s.written_outside[it->second].count++;
     }
   }
   for (Finding& f : derive_findings(events)) s.findings.push_back(std::move(f));
+  // What a package's own scripts did comes first: that is what a reader is looking for.
+  std::stable_sort(s.written_outside.begin(), s.written_outside.end(),
+                   [](const WrittenFile& a, const WrittenFile& b) {
+                     return !a.origin.empty() && b.origin.empty();
+                   });
   return s;
 }
 
@@ -131,7 +163,12 @@ std::string render_text(const Summary& s) {
         out += "  ... and " + std::to_string(s.written_outside.size() - 20) + " more\n";
         break;
       }
-      out += "  " + w.op + " " + w.path + "  " + with_origin(w.exe, w.origin) + "\n";
+      if (w.count == 1) {
+        out += "  " + w.op + " " + w.first + "  " + with_origin(w.exe, w.origin) + "\n";
+      } else {
+        out += "  " + w.path + "/... (" + std::to_string(w.count) + " changes)  " +
+               with_origin(w.exe, w.origin) + "\n";
+      }
     }
   }
   if (!s.killed.empty()) {
@@ -181,8 +218,12 @@ nlohmann::json render_json(const Summary& s) {
   for (const HostContact& h : s.hosts) j["hosts"].push_back({{"host", h.host}, {"count", h.count}});
   j["written_outside"] = nlohmann::json::array();
   for (const WrittenFile& w : s.written_outside) {
-    j["written_outside"].push_back(
-        {{"path", w.path}, {"op", w.op}, {"exe", w.exe}, {"origin", origin_json(w.origin)}});
+    j["written_outside"].push_back({{"path", w.path},
+                                    {"op", w.op},
+                                    {"count", w.count},
+                                    {"first", w.first},
+                                    {"exe", w.exe},
+                                    {"origin", origin_json(w.origin)}});
   }
   j["killed"] = nlohmann::json::array();
   for (const KilledProcess& k : s.killed) {

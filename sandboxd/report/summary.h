@@ -28,11 +28,15 @@ struct HostContact {
   int count = 0;
 };
 
+// Changes outside the project and caches, grouped by where they land (the directory a learned
+// profile would grant: ~/.npm for everything under it; a file directly in the home alone).
 struct WrittenFile {
-  std::string path;
-  std::string op;  // "write", "create", "delete", "rename", "chmod"
+  std::string path;   // that directory, or the file itself
+  std::string op;     // the first change's kind: "write", "create", "delete", "rename", "chmod"
   std::string exe;
   Origin origin;
+  int count = 0;      // changes under `path` by this process and origin
+  std::string first;  // the first path changed
 };
 
 struct KilledProcess {

@@ -224,8 +224,13 @@ std::optional<report::Event> file_event(const FileRecord& r, const Process& p,
     case Op::kOpenat2:
     case Op::kOpen:
     case Op::kCreat:
-      if ((r.flags & (O_WRONLY | O_RDWR | O_CREAT | O_TRUNC)) == 0) return std::nullopt;
-      kind = (r.flags & O_CREAT) != 0 ? "create" : "write";
+      if ((r.flags & (O_WRONLY | O_RDWR | O_CREAT | O_TRUNC)) == 0) {
+        // Reads reach us only when refused (EACCES/EPERM): an attempt on a secret.
+        if (r.ret >= 0) return std::nullopt;
+        kind = "read";
+      } else {
+        kind = (r.flags & O_CREAT) != 0 ? "create" : "write";
+      }
       break;
     case Op::kUnlinkat:
     case Op::kUnlink:

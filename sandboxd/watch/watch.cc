@@ -2,6 +2,8 @@
 // syscall map and runs the consumer thread. See watch.h.
 #include "sandboxd/watch/watch.h"
 
+#include "sandboxd/watch/btf_cache.h"
+
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <poll.h>
@@ -49,7 +51,11 @@ using SkelPtr = std::unique_ptr<watch_bpf, SkelDeleter>;
 
 Result<SkelPtr> open_and_load(std::uint64_t cgroup_id, std::size_t ring_bytes) {
   sys::LibbpfLog quiet;
-  SkelPtr skel(watch_bpf__open());
+  std::size_t object_size = 0;
+  const void* object = watch_bpf__elf_bytes(&object_size);
+  const std::optional<std::string> btf = minimal_btf_for(object, object_size);
+  LIBBPF_OPTS(bpf_object_open_opts, open_options, .btf_custom_path = btf ? btf->c_str() : nullptr);
+  SkelPtr skel(watch_bpf__open_opts(&open_options));
   if (!skel) {
     int err = errno;
     return syscall_error("opening the watch's BPF object", "watch_bpf__open", "", err,
@@ -63,9 +69,8 @@ Result<SkelPtr> open_and_load(std::uint64_t cgroup_id, std::size_t ring_bytes) {
     std::string hint = bpf_hint(err);
     if (std::string last = quiet.tail(1); !last.empty()) hint += "\n  libbpf: " + last;
     return syscall_error(
-        "loading the watch's BPF programs (tp_btf/sched_process_exec, fork, exit; "
-        "raw_tp/sys_enter, "
-        "sys_exit)",
+        "loading the watch's BPF programs (raw_tp/sched_process_exec, fork, exit; "
+        "raw_tp/sys_enter, sys_exit)",
         "bpf(BPF_PROG_LOAD)", "", err, hint);
   }
   return skel;
@@ -231,9 +236,9 @@ Result<Watch> Watch::attach(int cgroup_fd, report::EventLog& events, WatchOption
   }
   // sys_exit before sys_enter: an enter without its exit would leave a pending entry behind.
   const std::pair<bpf_program*, const char*> programs[] = {
-      {s->progs.moat_exec, "tp_btf/sched_process_exec"},
-      {s->progs.moat_fork, "tp_btf/sched_process_fork"},
-      {s->progs.moat_exit, "tp_btf/sched_process_exit"},
+      {s->progs.moat_exec, "raw_tp/sched_process_exec"},
+      {s->progs.moat_fork, "raw_tp/sched_process_fork"},
+      {s->progs.moat_exit, "raw_tp/sched_process_exit"},
       {s->progs.moat_sys_exit, "raw_tp/sys_exit"},
       {s->progs.moat_sys_enter, "raw_tp/sys_enter"},
   };
