@@ -52,7 +52,7 @@ json plan_to_json(const policy::Plan& p) {
                  optional_json(p.limits.time_ms), optional_json(p.limits.file_size_bytes),
                  optional_json(p.limits.open_files)};
   j["min_tier"] = p.min_tier == policy::Tier::kLandlock ? "landlock" : "full";
-  j["net_learning"] = p.net_learning;
+  j["learning"] = p.learning;
   j["learned_from"] = p.learned_from;
   j["home"] = p.home;
   j["project"] = p.project;
@@ -106,7 +106,7 @@ std::optional<policy::Plan> plan_from_json(const json& j) {
     std::string tier = j.at("min_tier").get<std::string>();
     if (tier != "full" && tier != "landlock") return std::nullopt;
     p.min_tier = tier == "landlock" ? policy::Tier::kLandlock : policy::Tier::kFull;
-    p.net_learning = j.at("net_learning").get<bool>();
+    p.learning = j.at("learning").get<bool>();
     p.learned_from = j.at("learned_from").get<std::string>();
     p.home = j.at("home").get<std::string>();
     p.project = j.at("project").get<std::string>();

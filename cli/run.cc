@@ -8,6 +8,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <ctime>
 #include <fstream>
 #include <optional>
@@ -276,7 +277,15 @@ int run_main(const RunOptions& options) {
     if (int rc = write_learned_profile(options, ctx, plan, events.snapshot()); rc != 0) return rc;
   }
   if (!plan.learned_from.empty()) {
-    size_t drift = summary.denials.size() + summary.written_outside.size();
+    // Writes under the profile's own write grants were learned; anything else is new.
+    size_t drift = summary.denials.size();
+    for (const report::WrittenFile& w : summary.written_outside) {
+      bool granted = std::any_of(plan.paths.begin(), plan.paths.end(), [&](const policy::PathRule& r) {
+        return (r.access & policy::kAccessWrite) != 0 &&
+               (w.first == r.path || w.first.rfind(r.path + "/", 0) == 0);
+      });
+      if (!granted) ++drift;
+    }
     if (drift > 0) {
       std::fprintf(stderr,
                    "moat: drift: this run did %zu thing%s the run it was learned from (`%s`) did "

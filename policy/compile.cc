@@ -287,7 +287,7 @@ class Compiler {
     if (!ov_.network && !ov_.allow_hosts.empty()) plan.network = NetworkMode::kAllowlist;
     if (ov_.learn_network) {
       plan.network = NetworkMode::kAllowlist;
-      plan.net_learning = true;
+      plan.learning = true;
     }
     for (const NetRule& r : plan.net_allow) {
       if (auto err = net_rule_error(r.text); !err.empty()) {

@@ -88,9 +88,10 @@ struct Plan {
   std::vector<StaticHost> net_hosts;    // allowlist mode: names answered without asking upstream
   Limits limits;
   Tier min_tier = Tier::kFull;  // the weakest tier this profile accepts
-  // `moat learn`: allowlist mode that allows every host (special addresses still refused) and
-  // records it. Only from the learn command, never from a profile.
-  bool net_learning = false;
+  // `moat learn`, never from a profile: allowlist mode that allows every host (special
+  // addresses still refused) and records it, and the home as a copy-on-write overlay of the real
+  // one (secrets still masked): the run reads what it needs, its writes succeed and vanish.
+  bool learning = false;
   // Written by `moat learn` (the profile's `learned:` section): runs report drift from it.
   std::string learned_from;  // the command it was learned from; empty if not learned
   std::string home;             // ${HOME}

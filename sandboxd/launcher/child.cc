@@ -178,6 +178,22 @@ int apply_mount_op(const MountOp& op) {
         return failed("mount");
       }
       return set_mount_attrs(target, true, true, true);
+    case MountKind::kOverlay: {
+      // The upper layer: a tmpfs of its own in the staging root, gone with it (the overlay
+      // keeps its own reference). prepare.cc names these paths in fs_options.
+      if (::mkdir("/overlay-scratch", 0700) != 0 && errno != EEXIST) return failed("mkdir");
+      if (::mount("tmpfs", "/overlay-scratch", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700") != 0) {
+        return failed("mount");
+      }
+      if (::mkdir("/overlay-scratch/upper", 0700) != 0 || ::mkdir("/overlay-scratch/work", 0700) != 0) {
+        return failed("mkdir");
+      }
+      unsigned long flags = MS_NOSUID | MS_NODEV | (op.no_exec ? MS_NOEXEC : 0);
+      if (::mount("overlay", target, "overlay", flags, op.fs_options.c_str()) != 0) {
+        return failed("mount");
+      }
+      return 0;
+    }
     case MountKind::kProc:
       if (::mount("proc", target, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) {
         return failed("mount");

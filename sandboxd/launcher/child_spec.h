@@ -23,6 +23,7 @@ enum class MountKind {
   kDevpts,        // private devpts instance
   kDevNode,       // bind one host device node (null, zero, ...) at target
   kGeneratedFile, // a read-only file whose content is `source` (resolv.conf for the gate)
+  kOverlay,       // host `source` read-only below a private tmpfs upper layer (moat learn's home)
 };
 
 struct MountOp {

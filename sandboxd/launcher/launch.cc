@@ -101,7 +101,7 @@ ssize_t receive_report(int fd, Report& report, std::vector<UniqueFd>& fds) {
 // The allowlist from the plan's rules; a rule that does not parse is a setup error.
 Result<gate::Allowlist> build_allowlist(const policy::Plan& plan) {
   gate::Allowlist allowlist;
-  allowlist.set_learning(plan.net_learning);
+  allowlist.set_learning(plan.learning);
   auto where = [](const policy::SourceRef& s) {
     return s.line > 0 ? s.file + ":" + std::to_string(s.line) : s.file;
   };

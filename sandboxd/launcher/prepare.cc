@@ -26,6 +26,7 @@ namespace ll = sys::landlock;
 namespace {
 
 constexpr const char* kStagedOld = "/oldroot";
+constexpr const char* kOverlayScratch = "/overlay-scratch";  // child.cc mounts it
 constexpr const char* kStagedNew = "/newroot";
 
 bool is_under(const std::string& path, const std::string& dir) {
@@ -113,6 +114,7 @@ int read_cap_last_cap() {
 int kind_rank(MountKind kind) {
   switch (kind) {
     case MountKind::kTmpfs:
+    case MountKind::kOverlay:
     case MountKind::kProc:
     case MountKind::kBind:
     case MountKind::kSymlink:
@@ -328,8 +330,20 @@ class SpecBuilder {
     if (plan_.network == policy::NetworkMode::kAllowlist) add_resolv_conf();
     add_tmpfs(plan_.tmpdir, 01777, false, "the sandbox's private temporary directory");
     if (!plan_.home.empty() && plan_.home != "/" && !has_exact_grant(plan_.home)) {
-      add_tmpfs(plan_.home, 0700, true,
-                "an empty home: the host's home is not visible except granted paths");
+      // (A home whose path holds "," ":" or "\\" cannot be named in overlay options: empty home.)
+      if (plan_.learning && inspect(plan_.home).is_dir && plan_.home.find_first_of(",:\\") == std::string::npos) {
+        MountOp op;
+        op.kind = MountKind::kOverlay;
+        op.source = plan_.home;
+        op.target = plan_.home;
+        op.read_only = false;
+        op.no_exec = true;
+        op.why = "moat learn: the real home read-only below a private layer that takes the writes";
+        add(std::move(op));
+      } else {
+        add_tmpfs(plan_.home, 0700, true,
+                  "an empty home: the host's home is not visible except granted paths");
+      }
     }
   }
 
@@ -426,11 +440,14 @@ class SpecBuilder {
     add(std::move(op));
   }
 
-  // The mount that shows `path` inside the sandbox: the deepest bind or tmpfs above it.
+  // The mount that shows `path` inside the sandbox: the deepest bind, tmpfs or overlay above it.
   const MountOp* covering(const std::string& path) const {
     const MountOp* best = nullptr;
     for (const MountOp& op : ops_) {
-      if (op.kind != MountKind::kBind && op.kind != MountKind::kTmpfs) continue;
+      if (op.kind != MountKind::kBind && op.kind != MountKind::kTmpfs &&
+          op.kind != MountKind::kOverlay) {
+        continue;
+      }
       if (!is_under(path, op.target)) continue;
       if (best == nullptr || op.target.size() > best->target.size()) best = &op;
     }
@@ -466,7 +483,7 @@ class SpecBuilder {
       std::string why = "protected (" + rule.protection + "): read-only inside a writable tree";
       // A private tmpfs (the empty home, /tmp) is discarded at exit: nothing written there can
       // persist, and the command gains nothing by changing it within its own run.
-      if (cover->kind == MountKind::kTmpfs) continue;
+      if (cover->kind == MountKind::kTmpfs || cover->kind == MountKind::kOverlay) continue;
       // A host tree: walk from the cover down; every directory on the way becomes a mount point
       // so it cannot be renamed away and recreated (`mv .git .git2; mkdir .git`).
       std::string cover_target = cover->target;
@@ -542,7 +559,8 @@ class SpecBuilder {
       if (!entry.exists) continue;
       std::vector<std::string> targets;
       if (lexical_cover != nullptr && (lexical_cover->kind == MountKind::kBind ||
-                                       lexical_cover->kind == MountKind::kTmpfs)) {
+                                       lexical_cover->kind == MountKind::kTmpfs ||
+                                       lexical_cover->kind == MountKind::kOverlay)) {
         targets.push_back(rule.path);
       }
       // The same file under its real name, if another grant shows that one.
@@ -551,8 +569,8 @@ class SpecBuilder {
       }
       for (const std::string& target : targets) {
         const MountOp* cover = covering(target);
-        if (cover == nullptr ||
-            (cover->kind != MountKind::kBind && cover->kind != MountKind::kTmpfs)) {
+        if (cover == nullptr || (cover->kind != MountKind::kBind && cover->kind != MountKind::kTmpfs &&
+                                 cover->kind != MountKind::kOverlay)) {
           continue;
         }
         HostEntry t = target == rule.path ? entry : inspect(target);
@@ -580,8 +598,15 @@ class SpecBuilder {
       return kind_rank(a.kind) < kind_rank(b.kind);
     });
     for (MountOp& op : ops_) {
-      if (op.kind == MountKind::kBind || op.kind == MountKind::kDevNode) {
+      if (op.kind == MountKind::kBind || op.kind == MountKind::kDevNode ||
+          op.kind == MountKind::kOverlay) {
         op.staged_source = kStagedOld + op.source;
+      }
+      if (op.kind == MountKind::kOverlay) {
+        // The upper layer lives in a tmpfs of its own in the staging root (kOverlayScratch);
+        // userxattr: overlay's own metadata in user.* xattrs, which a user namespace may set.
+        op.fs_options = "lowerdir=" + op.staged_source + ",upperdir=" + kOverlayScratch +
+                        "/upper,workdir=" + kOverlayScratch + "/work,userxattr";
       }
       op.staged_target = kStagedNew + op.target;
       if (op.kind == MountKind::kTmpfs) {

@@ -172,6 +172,28 @@ TEST_F(PrepareTest, HomeIsAPrivateTmpfs) {
   remove_placeholders(prepared->placeholders);
 }
 
+// moat learn: the real home shows through, read-only below a private layer; secrets that exist
+// stay masked on top of it.
+TEST_F(PrepareTest, LearningHomeIsAnOverlayWithSecretsMasked) {
+  fs::create_directories(root_ + "/home/.ssh");
+  std::ofstream(root_ + "/home/.ssh/id_rsa") << "key";
+  policy::Plan learning = plan();
+  learning.learning = true;
+  learning.deny.push_back({root_ + "/home/.ssh", {}});
+  PrepareOptions options;
+  options.landlock_abi = 7;
+  auto prepared = setup_child_spec(learning, {"/bin/true"}, options);
+  ASSERT_TRUE(prepared.ok());
+  EXPECT_EQ(find(prepared->spec, MountKind::kTmpfs, root_ + "/home"), nullptr);
+  const MountOp* home = find(prepared->spec, MountKind::kOverlay, root_ + "/home");
+  ASSERT_NE(home, nullptr);
+  EXPECT_NE(home->fs_options.find("lowerdir=/oldroot" + root_ + "/home,"), std::string::npos)
+      << home->fs_options;
+  EXPECT_NE(home->fs_options.find("userxattr"), std::string::npos);
+  EXPECT_NE(find(prepared->spec, MountKind::kMaskDir, root_ + "/home/.ssh"), nullptr);
+  remove_placeholders(prepared->placeholders);
+}
+
 TEST_F(PrepareTest, LandlockTierSplitsGrantsAroundProtectedPaths) {
   PrepareOptions options;
   options.namespaces = false;

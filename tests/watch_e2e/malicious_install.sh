@@ -18,36 +18,20 @@ failures=0
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 
 # --- a collector on a test host in a namespace of our own --------------------------------------
-x=""
-for candidate in $(seq 30 49); do
-  if ! ip -o -4 addr | grep -q "10\.77\.$candidate\." && ! ip route | grep -q "10\.77\.$candidate\."; then
-    x=$candidate; break
-  fi
-done
-[ -n "$x" ] || skip "no free 10.77.X.0/24 (X in 30-49)"
-ns="moat-mal-$$"
-veth="mmal$$"
+. "$(dirname "$(realpath "$0")")/testnet.sh"
 work=$(mktemp -d /tmp/moat-e2e-mal-XXXXXX)
 collector_log="$work/collector.log"
 daemon_mark="moat-daemon-$$-$RANDOM"
 cleanup() {
-  for p in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$p" 2>/dev/null || true; done
-  ip netns del "$ns" 2>/dev/null || true
-  ip link del "$veth" 2>/dev/null || true
+  testnet_cleanup
   pkill -9 -f "$daemon_mark" 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
-ip netns add "$ns"
-ip link add "$veth" type veth peer name eth0 netns "$ns"
-ip addr add "10.77.$x.1/32" dev "$veth"
-ip link set "$veth" up
-ip route add "10.77.$x.2/32" dev "$veth" src "10.77.$x.1"
-ip -n "$ns" link set lo up
-ip -n "$ns" addr add "10.77.$x.2/24" dev eth0
-ip -n "$ns" link set eth0 up
-ip -n "$ns" route add default dev eth0
-collector="10.77.$x.2"
+testnet_up || skip "no free 10.77.X.0/24 (X in 30-49) for the test host"
+ns="$TESTNET_NS"
+x="${TESTNET_PREFIX##*.}"
+collector="$TESTNET_HOST"
 : > "$collector_log"
 ip netns exec "$ns" python3 -c '
 import socket, sys, threading
@@ -63,10 +47,7 @@ s.bind(("0.0.0.0", 4444)); s.listen(16)
 while True:
     c, _ = s.accept(); threading.Thread(target=serve, args=(c,), daemon=True).start()
 ' "$collector_log" &
-for _ in $(seq 50); do
-  (exec 3<>"/dev/tcp/$collector/4444") 2>/dev/null && break
-  sleep 0.1
-done
+testnet_wait_port 4444 || skip "the collector did not start"
 # Control: unconfined, the collector is reachable (so silence under moat means something).
 (exec 3<>"/dev/tcp/$collector/4444"; printf 'control' >&3) 2>/dev/null || skip "collector unreachable"
 sleep 0.2
