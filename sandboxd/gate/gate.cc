@@ -35,7 +35,7 @@ namespace {
 
 constexpr int kConnectTimeoutMs = 15000;
 constexpr auto kUpstreamWait = std::chrono::seconds(4);
-constexpr int kMaxWorkers = 512;          // connects waiting, relays, DNS queries in progress
+constexpr int kMaxWorkers = 512;          // connects waiting, DNS queries in progress
 constexpr int kMaxPendingLookups = 64;    // upstream lookups, including abandoned ones
 std::atomic<int> g_pending_lookups{0};
 
@@ -137,6 +137,22 @@ IpAddress ip_of(const sockaddr_storage& ss, std::uint16_t* port) {
   return IpAddress::v6(b);
 }
 
+// Options the program set before connecting keep their meaning on the socket that replaces its
+// own (the upstream connection, or the relay's loopback end when the connection is relayed).
+void copy_socket_options(int from, int to) {
+  const std::pair<int, int> kCopied[] = {
+      {SOL_SOCKET, SO_KEEPALIVE}, {SOL_SOCKET, SO_RCVBUF},     {SOL_SOCKET, SO_SNDBUF},
+      {IPPROTO_TCP, TCP_NODELAY}, {IPPROTO_TCP, TCP_KEEPIDLE}, {IPPROTO_TCP, TCP_KEEPINTVL},
+      {IPPROTO_TCP, TCP_KEEPCNT}, {IPPROTO_TCP, TCP_USER_TIMEOUT}};
+  for (auto [level, name] : kCopied) {
+    int value = 0;
+    socklen_t optlen = sizeof(value);
+    if (::getsockopt(from, level, name, &value, &optlen) == 0) {
+      ::setsockopt(to, level, name, &value, optlen);
+    }
+  }
+}
+
 // Starts connecting a new socket like the sandbox's (family, protocol, TCP options) to the same
 // address, from our network namespace. Returns the socket (connecting), or -errno.
 int start_connect_on_behalf(int original, const sockaddr_storage& ss, socklen_t len) {
@@ -147,18 +163,7 @@ int start_connect_on_behalf(int original, const sockaddr_storage& ss, socklen_t 
   ::getsockopt(original, SOL_SOCKET, SO_PROTOCOL, &protocol, &optlen);
   int sock = ::socket(domain, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, protocol);
   if (sock < 0) return -errno;
-  // Options the program set before connecting keep their meaning on the new socket.
-  const std::pair<int, int> kCopied[] = {
-      {SOL_SOCKET, SO_KEEPALIVE}, {SOL_SOCKET, SO_RCVBUF},     {SOL_SOCKET, SO_SNDBUF},
-      {IPPROTO_TCP, TCP_NODELAY}, {IPPROTO_TCP, TCP_KEEPIDLE}, {IPPROTO_TCP, TCP_KEEPINTVL},
-      {IPPROTO_TCP, TCP_KEEPCNT}, {IPPROTO_TCP, TCP_USER_TIMEOUT}};
-  for (auto [level, name] : kCopied) {
-    int value = 0;
-    optlen = sizeof(value);
-    if (::getsockopt(original, level, name, &value, &optlen) == 0) {
-      ::setsockopt(sock, level, name, &value, optlen);
-    }
-  }
+  copy_socket_options(original, sock);
   if (::connect(sock, reinterpret_cast<const sockaddr*>(&ss), len) != 0 && errno != EINPROGRESS) {
     int err = errno;
     ::close(sock);
@@ -207,6 +212,14 @@ void Gate::set_notify_listener(sys::UniqueFd listener) { notify_ = std::move(lis
 
 void Gate::start() {
   if (thread_.joinable()) return;
+  if (!relay_ && relay_error_.empty()) {
+    Result<std::unique_ptr<RelayEngine>> engine = RelayEngine::create();
+    if (engine) {
+      relay_ = std::move(*engine);
+    } else {
+      relay_error_ = engine.error().to_string();
+    }
+  }
   thread_ = std::thread([this] { loop(); });
 }
 
@@ -216,30 +229,28 @@ void Gate::stop() {
   std::uint64_t one = 1;
   (void)!::write(wake_.get(), &one, sizeof(one));
   thread_.join();
-  {
-    // The sandbox is gone; connections it left open end now.
-    std::lock_guard<std::mutex> lock(relays_mu_);
-    for (int fd : relay_fds_) ::shutdown(fd, SHUT_RDWR);
-  }
+  // The sandbox is gone; connections it left open end now. A worker that finishes a connect
+  // later finds the relay stopped and closes the connection.
+  if (relay_) relay_->stop();
   std::unique_lock<std::mutex> lock(workers_mu_);
-  // Every worker is bounded (connects poll `stopping_`, relays were shut down, lookups give up
-  // after kUpstreamWait), and each one references this Gate: wait for all of them.
+  // Every worker is bounded (connects poll `stopping_`, lookups give up after kUpstreamWait),
+  // and each one references this Gate: wait for all of them.
   workers_cv_.wait(lock, [this] { return workers_ == 0; });
 }
 
 template <typename F>
-bool Gate::spawn(F work, int threads) {
+bool Gate::spawn(F work) {
   {
     std::lock_guard<std::mutex> lock(workers_mu_);
-    // A sandbox that floods the gate (connects, DNS queries, idle relays) gets refusals, not
-    // an unbounded number of the supervisor's threads.
-    if (workers_ + threads > kMaxWorkers) return false;
-    workers_ += threads;
+    // A sandbox that floods the gate (connects, DNS queries) gets refusals, not an unbounded
+    // number of the supervisor's threads.
+    if (workers_ >= kMaxWorkers) return false;
+    ++workers_;
   }
-  std::thread([this, threads, work = std::move(work)]() mutable {
+  std::thread([this, work = std::move(work)]() mutable {
     work();
     std::lock_guard<std::mutex> lock(workers_mu_);
-    workers_ -= threads;
+    --workers_;
     workers_cv_.notify_all();
   }).detach();
   return true;
@@ -345,47 +356,67 @@ void Gate::on_notification() {
   }
   const bool nonblocking = (::fcntl(original, F_GETFL) & O_NONBLOCK) != 0;
   const bool cloexec = fd_is_cloexec(pid, sockfd);
+  // Allowed for a name (not by an address rule): relay it, so the name it carries is checked.
+  const std::string bound_name = verdict.name;
+  if (!bound_name.empty() && (!relay_ || !relay_->has_room())) {
+    ::close(original);
+    event.verdict = "refused";
+    event.detail["reason"] = relay_ ? "the gate is busy (too many relayed connections)"
+                                    : "the gate cannot relay: " + relay_error_;
+    events_.add(std::move(event));
+    respond(nfd, id, relay_ ? ECONNREFUSED : EIO, false);
+    return;
+  }
   int sock = start_connect_on_behalf(original, ss, len);
+  // The loopback pair the sandbox will hold is made while our SYN is on its way: its cost hides
+  // in the round trip to the server instead of adding to it.
+  int outer = -1, inner = -1;
+  if (!bound_name.empty() && sock >= 0) {
+    auto pair = relay_->make_pair();
+    if (!pair) {
+      ::close(original);
+      ::close(sock);
+      event.verdict = "failed";
+      event.detail["error"] = pair.error().to_string();
+      events_.add(std::move(event));
+      respond(nfd, id, EIO, false);
+      return;
+    }
+    outer = pair->first.release();
+    inner = pair->second.release();
+    copy_socket_options(original, outer);
+    ::fcntl(outer, F_SETFL,
+            nonblocking ? (::fcntl(outer, F_GETFL) | O_NONBLOCK)
+                        : (::fcntl(outer, F_GETFL) & ~O_NONBLOCK));
+  }
   ::close(original);
   // Most connects finish within a few milliseconds: finish those here, hand the slow ones to a
   // worker so this loop keeps serving.
-  // Allowed for a name (not by an address rule): relay it, so the name it carries is checked.
-  const std::string bound_name = verdict.name;
-  auto finish = [this, nfd, id, sockfd, nonblocking, cloexec, bound_name](int sock, int state,
-                                                                         report::Event event) {
+  auto finish = [this, nfd, id, sockfd, nonblocking, cloexec, bound_name, outer, inner](
+                    int sock, int state, report::Event event) {
     if (state <= 0) {
       int err = state < 0 ? -state : ETIMEDOUT;
       if (state == 0) ::close(sock);
+      if (outer >= 0) ::close(outer);
+      if (inner >= 0) ::close(inner);
       event.verdict = "failed";
       event.detail["error"] = std::strerror(err);
       events_.add(std::move(event));
       respond(nfd, id, err, false);
       return;
     }
-    int given = sock;  // what the sandbox gets: the connection itself, or our relay's end
-    int relay_inner = -1;
-    if (!bound_name.empty()) {
-      ::fcntl(sock, F_SETFL, ::fcntl(sock, F_GETFL) & ~O_NONBLOCK);  // splice wants blocking
-      if (!make_loopback_pair(&given, &relay_inner)) {
-        int err = errno != 0 ? errno : EIO;
-        ::close(sock);
-        respond(nfd, id, err, false);
-        return;
-      }
-      if (nonblocking) ::fcntl(given, F_SETFL, ::fcntl(given, F_GETFL) | O_NONBLOCK);
-    } else if (!nonblocking) {
-      ::fcntl(sock, F_SETFL, ::fcntl(sock, F_GETFL) & ~O_NONBLOCK);
-    }
+    const bool relayed = outer >= 0;
+    if (!relayed && !nonblocking) ::fcntl(sock, F_SETFL, ::fcntl(sock, F_GETFL) & ~O_NONBLOCK);
     seccomp_notif_addfd addfd{};
     addfd.id = id;
     addfd.flags = SECCOMP_ADDFD_FLAG_SETFD;
-    addfd.srcfd = static_cast<std::uint32_t>(given);
+    addfd.srcfd = static_cast<std::uint32_t>(relayed ? outer : sock);
     addfd.newfd = static_cast<std::uint32_t>(sockfd);
     addfd.newfd_flags = cloexec ? O_CLOEXEC : 0;
     int placed = ::ioctl(nfd, SECCOMP_IOCTL_NOTIF_ADDFD, &addfd);
-    if (relay_inner >= 0) ::close(given);  // the sandbox holds its own reference now
+    if (relayed) ::close(outer);  // the sandbox holds its own reference now
     if (placed < 0) {
-      if (relay_inner >= 0) ::close(relay_inner);
+      if (relayed) ::close(inner);
       ::close(sock);
       respond(nfd, id, EBADF, false);
       return;
@@ -394,42 +425,29 @@ void Gate::on_notification() {
     report::Event binding_event = event;
     events_.add(std::move(event));
     respond(nfd, id, 0, false);  // connect() returns 0: the socket is connected
-    if (relay_inner < 0) {
+    if (!relayed) {
       ::close(sock);
       return;
     }
-    {
-      std::lock_guard<std::mutex> lock(relays_mu_);
-      relay_fds_.insert(relay_inner);
-      relay_fds_.insert(sock);
-    }
-    bool relayed = spawn([this, relay_inner, sock, bound_name, binding_event]() mutable {
-      relay_bound(relay_inner, sock, bound_name,
-                  [&](const BindingDecision& d) {
-                    if (d.binding != Binding::kRefused) return;
-                    binding_event.verdict = "refused";
-                    binding_event.detail["reason"] = d.reason;
-                    binding_event.detail["protocol"] = d.protocol;
-                    if (!d.seen.empty()) binding_event.detail["seen"] = d.seen;
-                    events_.add(std::move(binding_event));
-                  },
-                  stopping_);
-      {
-        std::lock_guard<std::mutex> lock(relays_mu_);
-        relay_fds_.erase(relay_inner);
-        relay_fds_.erase(sock);
-      }
-      ::close(relay_inner);  // after leaving the set: stop() never touches a reused number
-      ::close(sock);
-    }, /*threads=*/2);  // relay_bound runs a second thread for the server-to-client direction
-    if (!relayed) {
-      {
-        std::lock_guard<std::mutex> lock(relays_mu_);
-        relay_fds_.erase(relay_inner);
-        relay_fds_.erase(sock);
-      }
-      ::close(relay_inner);  // the sandbox sees the connection closed
-      ::close(sock);
+    // From here the relay thread owns both ends; when it cannot take them (stopped, or the cap
+    // was reached by a connect that finished meanwhile) they are closed and the sandbox sees
+    // its connection end.
+    Result<void> taken = relay_->add(
+        sys::UniqueFd(inner), sys::UniqueFd(sock), bound_name,
+        [this, binding_event](const BindingDecision& d) mutable {
+          if (d.binding != Binding::kRefused) return;
+          report::Event refused = binding_event;
+          refused.verdict = "refused";
+          refused.detail["reason"] = d.reason;
+          refused.detail["protocol"] = d.protocol;
+          if (!d.seen.empty()) refused.detail["seen"] = d.seen;
+          events_.add(std::move(refused));
+        });
+    if (!taken) {
+      report::Event dropped = binding_event;
+      dropped.verdict = "refused";
+      dropped.detail["reason"] = taken.error().message;
+      events_.add(std::move(dropped));
     }
   };
   if (sock < 0) {
@@ -446,6 +464,8 @@ void Gate::on_notification() {
         finish(sock, wait_connected(sock, kConnectTimeoutMs, stopping_), std::move(event));
       })) {
     ::close(sock);
+    if (outer >= 0) ::close(outer);
+    if (inner >= 0) ::close(inner);
     busy.verdict = "refused";
     busy.detail["reason"] = "the gate is busy (too many connections in progress)";
     events_.add(std::move(busy));

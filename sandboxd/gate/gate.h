@@ -4,11 +4,13 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <memory>
 #include <mutex>
-#include <set>
+#include <string>
 #include <thread>
 
 #include "sandboxd/gate/allowlist.h"
+#include "sandboxd/gate/relay_engine.h"
 #include "sandboxd/gate/socket_owner.h"
 #include "sandboxd/report/event_log.h"
 #include "sandboxd/sys/unique_fd.h"
@@ -42,17 +44,19 @@ class Gate {
   // Runs `work` on a worker thread (a connect or an upstream lookup may block); false, and
   // `work` not run, when kMaxWorkers are busy.
   template <typename F>
-  bool spawn(F work, int threads = 1);
+  bool spawn(F work);
 
   Allowlist allowlist_;
   std::mutex allowlist_mu_;
   report::EventLog& events_;
   sys::UniqueFd udp_, tcp_listener_, notify_, wake_;
-  SocketOwners owners_;  // set before start(), read-only afterwards  // 127.0.0.1:ephemeral, for the relayed connections' pairs
+  SocketOwners owners_;  // set before start(), read-only afterwards
+  // Relays the connections allowed by a host name (made at start(); null, with the reason in
+  // relay_error_, when the host's loopback is unusable: such connects then fail).
+  std::unique_ptr<RelayEngine> relay_;
+  std::string relay_error_;
   std::thread thread_;
   std::atomic<bool> stopping_{false};
-  std::mutex relays_mu_;
-  std::set<int> relay_fds_;  // shut down at stop() so relays blocked in splice() end
   std::mutex workers_mu_;
   std::condition_variable workers_cv_;
   int workers_ = 0;
