@@ -51,7 +51,10 @@ enum class UpMode {
   kSplice,    // bound: the rest is spliced unchecked
 };
 
-void set_nonblocking(int fd) { ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK); }
+void set_nonblocking(int fd) {
+  int flags = ::fcntl(fd, F_GETFL);
+  if ((flags & O_NONBLOCK) == 0) ::fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+}
 
 BindingDecision refused(std::string protocol, std::string reason) {
   BindingDecision d;
@@ -74,6 +77,10 @@ struct RelayEngine::Conn {
   size_t out_sent = 0;
   std::optional<HttpRequestStream> http;
   Direction up, down;
+  // Readiness as the last epoll edge reported it, cleared at EAGAIN: only calls that can make
+  // progress are made (a short connection costs a handful of syscalls, not dozens of EAGAINs).
+  // Adding a socket to epoll reports what is already ready, so all start false.
+  bool client_in = false, client_out = false, upstream_in = false, upstream_out = false;
   bool dead = false;
 
   // Both sockets shut down: the sandbox and the server see the connection end at once.
@@ -134,8 +141,20 @@ Result<std::unique_ptr<RelayEngine>> RelayEngine::create(RelayLimits limits) {
 
 RelayEngine::~RelayEngine() { stop(); }
 
-Result<std::pair<sys::UniqueFd, sys::UniqueFd>> RelayEngine::make_pair() {
+Result<RelayEngine::Pair> RelayEngine::make_pair() {
   std::lock_guard<std::mutex> lock(pair_mu_);
+  // The handshake of a pair costs ~25 µs on a busy machine; made ahead on the relay thread it
+  // is off the connect path (the relay thread makes the next one after this add()).
+  want_spare_ = true;
+  if (!spares_.empty()) {
+    Pair pair = std::move(spares_.back());
+    spares_.pop_back();
+    return pair;
+  }
+  return connect_pair();
+}
+
+Result<RelayEngine::Pair> RelayEngine::connect_pair() {
   sys::UniqueFd out(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   if (!out.valid()) return syscall_error("relay pair", "socket", "AF_INET", errno);
   sockaddr_in addr{};
@@ -236,7 +255,19 @@ void RelayEngine::loop() {
         continue;
       }
       auto it = table_->conns.find(key >> 1);
-      if (it != table_->conns.end()) pump(*it->second);
+      if (it == table_->conns.end()) continue;
+      Conn& conn = *it->second;
+      const std::uint32_t ev = events[i].events;
+      const bool in = (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0;
+      const bool out = (ev & (EPOLLOUT | EPOLLHUP | EPOLLERR)) != 0;
+      if ((key & 1) == 0) {
+        conn.client_in |= in;
+        conn.client_out |= out;
+      } else {
+        conn.upstream_in |= in;
+        conn.upstream_out |= out;
+      }
+      pump(conn);
     }
     std::vector<std::uint64_t> again;
     again.swap(table_->again);
@@ -245,6 +276,13 @@ void RelayEngine::loop() {
       if (it != table_->conns.end()) pump(*it->second);
     }
     expire_deadlines();
+    if (want_spare_) {
+      std::lock_guard<std::mutex> lock(pair_mu_);
+      if (spares_.empty()) {
+        Result<Pair> pair = connect_pair();
+        if (pair) spares_.push_back(std::move(*pair));  // else make_pair() tries again itself
+      }
+    }
   }
   // Stopped: the sandbox is gone or going; every connection ends now.
   for (auto& [id, conn] : table_->conns) {
@@ -284,9 +322,7 @@ void RelayEngine::adopt(Pending pending) {
     return;  // closing both takes them out of the epoll set
   }
   table_->deadlines.emplace_back(Clock::now() + limits_.first_bytes_deadline, conn->id);
-  Conn& c = *conn;
-  table_->conns.emplace(c.id, std::move(conn));
-  pump(c);
+  table_->conns.emplace(conn->id, std::move(conn));  // its first edges arrive with the next wait
 }
 
 void RelayEngine::pump(Conn& conn) {
@@ -305,43 +341,52 @@ void RelayEngine::pump(Conn& conn) {
 namespace {
 
 // Moves what it can from `src` to `dst` through the direction's pipe. Returns whether anything
-// changed; stops at EAGAIN on both ends (or on a pipe full because `dst` is), so an edge follows.
-bool splice_direction(Direction& d, int src, int dst) {
+// changed; stops when the source is drained (EAGAIN with an empty pipe) or the sink is full, so
+// an edge follows.
+bool splice_direction(Direction& d, int src, bool& src_in, int dst, bool& dst_out) {
   if (d.done) return false;
-  if (!d.pipe_w.valid()) {
-    int fds[2];
-    if (::pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) {
-      d.done = true;  // cannot relay this direction: the peer sees it end
-      ::shutdown(dst, SHUT_WR);
-      return true;
-    }
-    d.pipe_r.reset(fds[0]);
-    d.pipe_w.reset(fds[1]);
-    int size = ::fcntl(fds[1], F_GETPIPE_SZ);
-    d.pipe_size = size > 0 ? static_cast<size_t>(size) : 65536;
-  }
   bool progress = false;
   while (true) {
     bool moved = false;
-    if (!d.src_eof && d.in_pipe < d.pipe_size) {
+    if (src_in && !d.src_eof && (!d.pipe_w.valid() || d.in_pipe < d.pipe_size)) {
+      if (!d.pipe_w.valid()) {  // made when bytes first arrive: an idle direction has none
+        int fds[2];
+        if (::pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) {
+          d.done = true;  // cannot relay this direction: the peer sees it end
+          ::shutdown(dst, SHUT_WR);
+          return true;
+        }
+        d.pipe_r.reset(fds[0]);
+        d.pipe_w.reset(fds[1]);
+        int size = ::fcntl(fds[1], F_GETPIPE_SZ);
+        d.pipe_size = size > 0 ? static_cast<size_t>(size) : 65536;
+      }
       ssize_t n = ::splice(src, nullptr, d.pipe_w.get(), nullptr, d.pipe_size - d.in_pipe,
                            SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
       if (n > 0) {
         d.in_pipe += static_cast<size_t>(n);
         moved = true;
-      } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+      } else if (n < 0 && errno == EAGAIN) {
+        // With bytes in the pipe EAGAIN may mean "pipe full" (small fragments take a slot
+        // each), not "source drained": keep trying after the pipe drains.
+        if (d.in_pipe == 0) src_in = false;
+      } else if (n < 0 && errno == EINTR) {
+        moved = true;
+      } else {
         d.src_eof = true;  // end of stream, or reset: either way nothing more comes
         moved = true;
       }
     }
-    if (d.in_pipe > 0) {
+    if (d.in_pipe > 0 && dst_out) {
       ssize_t n = ::splice(d.pipe_r.get(), nullptr, dst, nullptr, d.in_pipe,
                            SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
       if (n > 0) {
         d.in_pipe -= static_cast<size_t>(n);
         d.moved += static_cast<std::uint64_t>(n);
         moved = true;
-      } else if (n < 0 && errno != EAGAIN && errno != EINTR) {
+      } else if (n < 0 && errno == EAGAIN) {
+        dst_out = false;
+      } else if (!(n < 0 && errno == EINTR)) {
         d.done = true;  // the sink is gone (EPIPE, reset): this direction is over
         return true;
       }
@@ -361,7 +406,8 @@ bool splice_direction(Direction& d, int src, int dst) {
 }  // namespace
 
 bool RelayEngine::pump_down(Conn& conn) {
-  bool progress = splice_direction(conn.down, conn.upstream.get(), conn.client.get());
+  bool progress = splice_direction(conn.down, conn.upstream.get(), conn.upstream_in,
+                                   conn.client.get(), conn.client_out);
   maybe_grow(conn, true);
   return progress;
 }
@@ -397,6 +443,7 @@ void RelayEngine::maybe_grow(Conn& conn, bool down) {
 
 bool RelayEngine::flush_out(Conn& conn) {
   while (conn.out_sent < conn.out.size()) {
+    if (!conn.upstream_out) return false;
     ssize_t n = ::send(conn.upstream.get(), conn.out.data() + conn.out_sent,
                        conn.out.size() - conn.out_sent, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n > 0) {
@@ -404,7 +451,10 @@ bool RelayEngine::flush_out(Conn& conn) {
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && errno == EAGAIN) return false;
+    if (n < 0 && errno == EAGAIN) {
+      conn.upstream_out = false;
+      return false;
+    }
     conn.abort();  // the server is gone before it got the checked bytes
     return false;
   }
@@ -469,7 +519,9 @@ bool RelayEngine::pump_up(Conn& conn) {
       continue;
     }
     if (conn.up_mode == UpMode::kSplice) {
-      return splice_direction(conn.up, conn.client.get(), conn.upstream.get()) || progress;
+      return splice_direction(conn.up, conn.client.get(), conn.client_in, conn.upstream.get(),
+                              conn.upstream_out) ||
+             progress;
     }
     if (take_client_bytes(conn)) {
       progress = true;
@@ -477,6 +529,7 @@ bool RelayEngine::pump_up(Conn& conn) {
     }
     // Read more only now that `out` is empty: a server that reads slowly slows the client
     // down instead of growing our buffer.
+    if (!conn.client_in) return progress;
     std::uint8_t chunk[kReadChunk];
     ssize_t n = ::recv(conn.client.get(), chunk, sizeof(chunk), MSG_DONTWAIT);
     if (n > 0) {
@@ -485,7 +538,10 @@ bool RelayEngine::pump_up(Conn& conn) {
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && errno == EAGAIN) return progress;
+    if (n < 0 && errno == EAGAIN) {
+      conn.client_in = false;
+      return progress;
+    }
     // End of the client's stream (or a reset).
     if (conn.up_mode == UpMode::kHttp && conn.http->at_request_boundary() && n == 0) {
       ::shutdown(conn.upstream.get(), SHUT_WR);  // between requests: a clean half-close

@@ -46,10 +46,12 @@ class RelayEngine {
   RelayEngine(const RelayEngine&) = delete;
   RelayEngine& operator=(const RelayEngine&) = delete;
 
-  // A connected TCP pair on the host's loopback: the sandbox gets `outer`, the relay later
-  // `inner`. Made through one listener the engine keeps (no listen/bind per connection).
-  // Thread-safe.
-  Result<std::pair<sys::UniqueFd, sys::UniqueFd>> make_pair();
+  // A connected TCP pair on the host's loopback: the sandbox gets `outer` (non-blocking), the
+  // relay later `inner`. Made through one listener the engine keeps (no listen/bind per
+  // connection); once asked for, one is kept made in advance, so a relayed connect normally
+  // takes a ready pair. Thread-safe.
+  using Pair = std::pair<sys::UniqueFd, sys::UniqueFd>;
+  Result<Pair> make_pair();
 
   // True when add() would take one more connection now (a hint: another thread may take it).
   bool has_room() const;
@@ -77,6 +79,7 @@ class RelayEngine {
 
   explicit RelayEngine(RelayLimits limits);
   void loop();
+  Result<Pair> connect_pair();  // under pair_mu_
   void adopt(Pending pending);
   void pump(Conn& conn);
   bool pump_down(Conn& conn);
@@ -92,6 +95,8 @@ class RelayEngine {
   sys::UniqueFd epoll_, wake_, listener_;
   std::uint16_t listener_port_ = 0;  // network order
   std::mutex pair_mu_;               // one pair at a time on the shared listener
+  std::vector<Pair> spares_;         // under pair_mu_
+  std::atomic<bool> want_spare_{false};
   std::thread thread_;
   std::atomic<bool> stopping_{false};
   std::atomic<size_t> active_{0};
