@@ -18,6 +18,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -137,19 +138,46 @@ IpAddress ip_of(const sockaddr_storage& ss, std::uint16_t* port) {
   return IpAddress::v6(b);
 }
 
+// The TCP options the program may have set before connecting, copied to the socket that
+// replaces its own.
+constexpr std::pair<int, int> kCopiedOptions[] = {
+    {SOL_SOCKET, SO_KEEPALIVE}, {SOL_SOCKET, SO_RCVBUF},     {SOL_SOCKET, SO_SNDBUF},
+    {IPPROTO_TCP, TCP_NODELAY}, {IPPROTO_TCP, TCP_KEEPIDLE}, {IPPROTO_TCP, TCP_KEEPINTVL},
+    {IPPROTO_TCP, TCP_KEEPCNT}, {IPPROTO_TCP, TCP_USER_TIMEOUT}};
+constexpr size_t kCopiedCount = std::size(kCopiedOptions);
+
+// What a fresh TCP socket of `domain` reports for each copied option (the sysctl defaults).
+std::array<int, kCopiedCount> default_options(int domain) {
+  std::array<int, kCopiedCount> values{};
+  values.fill(-1);
+  int probe = ::socket(domain, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (probe < 0) return values;
+  for (size_t i = 0; i < kCopiedCount; ++i) {
+    socklen_t optlen = sizeof(int);
+    ::getsockopt(probe, kCopiedOptions[i].first, kCopiedOptions[i].second, &values[i], &optlen);
+  }
+  ::close(probe);
+  return values;
+}
+
 // Options the program set before connecting keep their meaning on the socket that replaces its
 // own (the upstream connection, or the relay's loopback end when the connection is relayed).
-void copy_socket_options(int from, int to) {
-  const std::pair<int, int> kCopied[] = {
-      {SOL_SOCKET, SO_KEEPALIVE}, {SOL_SOCKET, SO_RCVBUF},     {SOL_SOCKET, SO_SNDBUF},
-      {IPPROTO_TCP, TCP_NODELAY}, {IPPROTO_TCP, TCP_KEEPIDLE}, {IPPROTO_TCP, TCP_KEEPINTVL},
-      {IPPROTO_TCP, TCP_KEEPCNT}, {IPPROTO_TCP, TCP_USER_TIMEOUT}};
-  for (auto [level, name] : kCopied) {
+// Only values that differ from a fresh socket's are set: that saves a dozen syscalls on every
+// connect, and setting SO_RCVBUF/SO_SNDBUF at all would lock the buffer size and turn off the
+// kernel's autotuning, which the program never asked for.
+void copy_socket_options(int from, int to, int domain) {
+  static const std::array<int, kCopiedCount> kInet = default_options(AF_INET);
+  static const std::array<int, kCopiedCount> kInet6 = default_options(AF_INET6);
+  const std::array<int, kCopiedCount>& defaults = domain == AF_INET6 ? kInet6 : kInet;
+  for (size_t i = 0; i < kCopiedCount; ++i) {
+    auto [level, name] = kCopiedOptions[i];
     int value = 0;
     socklen_t optlen = sizeof(value);
-    if (::getsockopt(from, level, name, &value, &optlen) == 0) {
-      ::setsockopt(to, level, name, &value, optlen);
-    }
+    if (::getsockopt(from, level, name, &value, &optlen) != 0 || value == defaults[i]) continue;
+    // The kernel doubles a buffer size that is set and reports the doubled value: halve it, or
+    // each copy would double the program's choice.
+    if (level == SOL_SOCKET && (name == SO_RCVBUF || name == SO_SNDBUF)) value /= 2;
+    ::setsockopt(to, level, name, &value, optlen);
   }
 }
 
@@ -163,7 +191,7 @@ int start_connect_on_behalf(int original, const sockaddr_storage& ss, socklen_t 
   ::getsockopt(original, SOL_SOCKET, SO_PROTOCOL, &protocol, &optlen);
   int sock = ::socket(domain, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, protocol);
   if (sock < 0) return -errno;
-  copy_socket_options(original, sock);
+  copy_socket_options(original, sock, domain);
   if (::connect(sock, reinterpret_cast<const sockaddr*>(&ss), len) != 0 && errno != EINPROGRESS) {
     int err = errno;
     ::close(sock);
@@ -275,6 +303,11 @@ void Gate::loop() {
   }
 }
 
+void Gate::log_connect(report::Event event) {
+  if (event.exe.empty() && event.pid > 0) event.exe = report::EventLog::exe_of(event.pid);
+  events_.add(std::move(event));
+}
+
 void Gate::on_notification() {
   static const NotifBuffers sizes = make_notif_buffers();
   std::vector<char> buf(sizes.req.size());
@@ -303,12 +336,11 @@ void Gate::on_notification() {
   report::Event event;
   event.kind = "connect";
   event.pid = pid;
-  event.exe = report::EventLog::exe_of(pid);
   event.layer = "gate";
   if (ss.ss_family != AF_INET && ss.ss_family != AF_INET6) {
     event.verdict = "refused";
     event.detail = {{"family", ss.ss_family}, {"reason", "address family not allowed"}};
-    events_.add(std::move(event));
+    log_connect(std::move(event));
     respond(nfd, req->id, EAFNOSUPPORT, false);
     return;
   }
@@ -323,7 +355,7 @@ void Gate::on_notification() {
   if (!verdict.name.empty()) event.detail["name"] = verdict.name;
   if (!verdict.allowed) {
     event.verdict = "refused";
-    events_.add(std::move(event));
+    log_connect(std::move(event));
     respond(nfd, req->id, EACCES, false);
     return;
   }
@@ -339,7 +371,7 @@ void Gate::on_notification() {
     event.verdict = "failed";
     event.detail["reason"] = std::string("the gate could not take over the socket: ") +
                              std::strerror(original < 0 ? fetch_err : ESRCH);
-    events_.add(std::move(event));
+    log_connect(std::move(event));
     respond(nfd, id, EBADF, false);
     return;
   }
@@ -350,7 +382,7 @@ void Gate::on_notification() {
     ::close(original);
     event.verdict = "refused";
     event.detail["reason"] = "only TCP leaves the sandbox (QUIC and UDP fall back or fail)";
-    events_.add(std::move(event));
+    log_connect(std::move(event));
     respond(nfd, id, EACCES, false);
     return;
   }
@@ -363,7 +395,7 @@ void Gate::on_notification() {
     event.verdict = "refused";
     event.detail["reason"] = relay_ ? "the gate is busy (too many relayed connections)"
                                     : "the gate cannot relay: " + relay_error_;
-    events_.add(std::move(event));
+    log_connect(std::move(event));
     respond(nfd, id, relay_ ? ECONNREFUSED : EIO, false);
     return;
   }
@@ -378,13 +410,13 @@ void Gate::on_notification() {
       ::close(sock);
       event.verdict = "failed";
       event.detail["error"] = pair.error().to_string();
-      events_.add(std::move(event));
+      log_connect(std::move(event));
       respond(nfd, id, EIO, false);
       return;
     }
     outer = pair->first.release();
     inner = pair->second.release();
-    copy_socket_options(original, outer);
+    copy_socket_options(original, outer, AF_INET);
     ::fcntl(outer, F_SETFL,
             nonblocking ? (::fcntl(outer, F_GETFL) | O_NONBLOCK)
                         : (::fcntl(outer, F_GETFL) & ~O_NONBLOCK));
@@ -401,7 +433,7 @@ void Gate::on_notification() {
       if (inner >= 0) ::close(inner);
       event.verdict = "failed";
       event.detail["error"] = std::strerror(err);
-      events_.add(std::move(event));
+      log_connect(std::move(event));
       respond(nfd, id, err, false);
       return;
     }
@@ -421,33 +453,37 @@ void Gate::on_notification() {
       respond(nfd, id, EBADF, false);
       return;
     }
-    event.verdict = "allowed";
-    report::Event binding_event = event;
-    events_.add(std::move(event));
     respond(nfd, id, 0, false);  // connect() returns 0: the socket is connected
+    // Logged once the program runs on: the log's lock and the audit file's write are not part
+    // of its connect() (that includes reading the executable's name).
+    event.verdict = "allowed";
     if (!relayed) {
+      log_connect(std::move(event));
       ::close(sock);
       return;
     }
+    event.exe = report::EventLog::exe_of(event.pid);
+    const report::Event binding_event = event;
     // From here the relay thread owns both ends; when it cannot take them (stopped, or the cap
     // was reached by a connect that finished meanwhile) they are closed and the sandbox sees
     // its connection end.
     Result<void> taken = relay_->add(
         sys::UniqueFd(inner), sys::UniqueFd(sock), bound_name,
-        [this, binding_event](const BindingDecision& d) mutable {
+        [this, binding_event](const BindingDecision& d) {
           if (d.binding != Binding::kRefused) return;
           report::Event refused = binding_event;
           refused.verdict = "refused";
           refused.detail["reason"] = d.reason;
           refused.detail["protocol"] = d.protocol;
           if (!d.seen.empty()) refused.detail["seen"] = d.seen;
-          events_.add(std::move(refused));
+          log_connect(std::move(refused));
         });
+    log_connect(std::move(event));
     if (!taken) {
       report::Event dropped = binding_event;
       dropped.verdict = "refused";
       dropped.detail["reason"] = taken.error().message;
-      events_.add(std::move(dropped));
+      log_connect(std::move(dropped));
     }
   };
   if (sock < 0) {
@@ -468,7 +504,7 @@ void Gate::on_notification() {
     if (inner >= 0) ::close(inner);
     busy.verdict = "refused";
     busy.detail["reason"] = "the gate is busy (too many connections in progress)";
-    events_.add(std::move(busy));
+    log_connect(std::move(busy));
     respond(nfd, id, ECONNREFUSED, false);
   }
 }

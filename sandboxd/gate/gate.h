@@ -37,6 +37,7 @@ class Gate {
  private:
   void loop();
   void on_notification();
+  void log_connect(report::Event event);  // fills in the executable when not known yet
   void on_udp_query();
   void on_tcp_accept();
   bool on_tcp_readable(int fd, std::vector<uint8_t>& buffer);  // false: close it
