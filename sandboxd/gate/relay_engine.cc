@@ -280,7 +280,11 @@ void RelayEngine::loop() {
       std::lock_guard<std::mutex> lock(pair_mu_);
       if (spares_.empty()) {
         Result<Pair> pair = connect_pair();
-        if (pair) spares_.push_back(std::move(*pair));  // else make_pair() tries again itself
+        if (pair) {
+          spares_.push_back(std::move(*pair));
+        } else {
+          want_spare_ = false;  // not again until the next make_pair(): a failure may be slow
+        }
       }
     }
   }
