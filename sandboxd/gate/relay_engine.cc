@@ -99,8 +99,7 @@ struct RelayEngine::Table {
   std::vector<std::uint64_t> again;  // budget spent with work left: pump before sleeping
 };
 
-RelayEngine::RelayEngine(RelayLimits limits)
-    : limits_(limits), table_(std::make_unique<Table>()) {}
+RelayEngine::RelayEngine(RelayLimits limits) : limits_(limits), table_(std::make_unique<Table>()) {}
 
 Result<std::unique_ptr<RelayEngine>> RelayEngine::create(RelayLimits limits) {
   std::unique_ptr<RelayEngine> engine(new RelayEngine(limits));
@@ -120,8 +119,7 @@ Result<std::unique_ptr<RelayEngine>> RelayEngine::create(RelayLimits limits) {
   }
   // One listener for every pair instead of bind+listen+close per connection: that cost ~20 µs
   // on each relayed connect. The sandbox cannot reach it (its loopback is its own namespace's).
-  engine->listener_.reset(
-      ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  engine->listener_.reset(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -130,8 +128,8 @@ Result<std::unique_ptr<RelayEngine>> RelayEngine::create(RelayLimits limits) {
       ::bind(engine->listener_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
       ::listen(engine->listener_.get(), SOMAXCONN) != 0 ||
       ::getsockname(engine->listener_.get(), reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    return syscall_error("listening for the relay's loopback pairs", "bind/listen",
-                         "127.0.0.1:0", errno,
+    return syscall_error("listening for the relay's loopback pairs", "bind/listen", "127.0.0.1:0",
+                         errno,
                          "the host's loopback interface must be up for name-bound connections");
   }
   engine->listener_port_ = addr.sin_port;
@@ -183,8 +181,8 @@ Result<RelayEngine::Pair> RelayEngine::connect_pair() {
       if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
         return syscall_error("relay pair", "accept4", "", errno);
       }
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline -
-                                                                             Clock::now());
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
       if (left.count() <= 0) break;
       pollfd p{listener_.get(), POLLIN, 0};
       ::poll(&p, 1, static_cast<int>(left.count()) + 1);

@@ -337,9 +337,8 @@ TEST(RelayEngine, BulkOverLoopbackTcpBothWays) {
   ASSERT_GE(server, 0);
   ::close(listener);
   Decisions decisions;
-  ASSERT_TRUE(engine->add(std::move(pair->second), sys::UniqueFd(upstream), kName,
-                          decisions.hook())
-                  .ok());
+  ASSERT_TRUE(
+      engine->add(std::move(pair->second), sys::UniqueFd(upstream), kName, decisions.hook()).ok());
   auto pattern = [](size_t n, int seed) {
     std::string s(n, '\0');
     for (size_t i = 0; i < n; ++i) s[i] = static_cast<char>((i * 31 + seed) % 251);
@@ -441,8 +440,7 @@ TEST(HttpRequestStream, MalformedChunkSizeIsRefused) {
     HttpRequestStream stream(kName);
     bool refused = false;
     forwarded(stream,
-              "PUT / HTTP/1.1\r\nHost: registry.test\r\nTransfer-Encoding: chunked\r\n\r\n" +
-                  line,
+              "PUT / HTTP/1.1\r\nHost: registry.test\r\nTransfer-Encoding: chunked\r\n\r\n" + line,
               &refused);
     EXPECT_TRUE(refused) << line;
   }
@@ -451,7 +449,8 @@ TEST(HttpRequestStream, MalformedChunkSizeIsRefused) {
 TEST(HttpRequestStream, UpgradeSwitchesToRaw) {
   HttpRequestStream stream(kName);
   const std::string head =
-      "GET /ws HTTP/1.1\r\nHost: registry.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n";
+      "GET /ws HTTP/1.1\r\nHost: registry.test\r\nUpgrade: websocket\r\nConnection: "
+      "Upgrade\r\n\r\n";
   std::vector<std::uint8_t> pending = bytes(head + "\x81\x05hello");
   HttpRequestStream::Step step = stream.next(pending);
   EXPECT_EQ(step.action, HttpRequestStream::Action::kRaw);
