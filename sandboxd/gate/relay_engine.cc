@@ -117,22 +117,8 @@ Result<std::unique_ptr<RelayEngine>> RelayEngine::create(RelayLimits limits) {
   if (::epoll_ctl(engine->epoll_.get(), EPOLL_CTL_ADD, engine->wake_.get(), &ev) != 0) {
     return syscall_error("watching the relay's wake-up", "epoll_ctl", "EPOLL_CTL_ADD", errno);
   }
-  // One listener for every pair instead of bind+listen+close per connection: that cost ~20 µs
-  // on each relayed connect. The sandbox cannot reach it (its loopback is its own namespace's).
-  engine->listener_.reset(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  if (!engine->listener_.valid() ||
-      ::bind(engine->listener_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-      ::listen(engine->listener_.get(), SOMAXCONN) != 0 ||
-      ::getsockname(engine->listener_.get(), reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    return syscall_error("listening for the relay's loopback pairs", "bind/listen", "127.0.0.1:0",
-                         errno,
-                         "the host's loopback interface must be up for name-bound connections");
-  }
-  engine->listener_port_ = addr.sin_port;
+  Result<void> listening = engine->listen_for_pairs();
+  if (!listening) return listening.error();
   engine->thread_ = std::thread([e = engine.get()] { e->loop(); });
   return engine;
 }
@@ -152,7 +138,38 @@ Result<RelayEngine::Pair> RelayEngine::make_pair() {
   return connect_pair();
 }
 
+Result<void> RelayEngine::listen_for_pairs() {
+  // One listener for many pairs instead of bind+listen+close per connection: that cost ~20 µs
+  // on each relayed connect. The sandbox cannot reach it (its loopback is its own namespace's).
+  sys::UniqueFd listener(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  if (!listener.valid() ||
+      ::bind(listener.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+      ::listen(listener.get(), SOMAXCONN) != 0 ||
+      ::getsockname(listener.get(), reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    return syscall_error("listening for the relay's loopback pairs", "bind/listen", "127.0.0.1:0",
+                         errno,
+                         "the host's loopback interface must be up for name-bound connections");
+  }
+  listener_ = std::move(listener);
+  listener_port_ = addr.sin_port;
+  pairs_on_listener_ = 0;
+  return {};
+}
+
 Result<RelayEngine::Pair> RelayEngine::connect_pair() {
+  // Every pair to one listener has the same destination, so each closed one leaves its source
+  // port in TIME_WAIT for that destination (the sandbox's end usually closes first); the
+  // ephemeral range would run out after ~28 000 pairs a minute. A fresh listener every
+  // pairs_per_listener pairs is a fresh destination.
+  if (pairs_on_listener_ >= limits_.pairs_per_listener) {
+    Result<void> listening = listen_for_pairs();
+    if (!listening) return listening.error();  // the old listener is kept
+  }
+  ++pairs_on_listener_;
   sys::UniqueFd out(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   if (!out.valid()) return syscall_error("relay pair", "socket", "AF_INET", errno);
   sockaddr_in addr{};

@@ -33,6 +33,8 @@ struct RelayLimits {
   std::uint64_t grow_after_bytes = 512 * 1024;
   size_t grown_pipe_bytes = 1024 * 1024;
   size_t max_grown_pipes = 32;
+  // Loopback pairs made through one listener before it is replaced (see connect_pair).
+  size_t pairs_per_listener = 4096;
 };
 
 // Called on the relay thread: once with the first decision (allowed or refused), and again
@@ -47,9 +49,9 @@ class RelayEngine {
   RelayEngine& operator=(const RelayEngine&) = delete;
 
   // A connected TCP pair on the host's loopback: the sandbox gets `outer` (non-blocking), the
-  // relay later `inner`. Made through one listener the engine keeps (no listen/bind per
-  // connection); once asked for, one is kept made in advance, so a relayed connect normally
-  // takes a ready pair. Thread-safe.
+  // relay later `inner`. Made through a listener the engine keeps (no listen/bind per
+  // connection; renewed every pairs_per_listener pairs); once asked for, one is kept made in
+  // advance, so a relayed connect normally takes a ready pair. Thread-safe.
   using Pair = std::pair<sys::UniqueFd, sys::UniqueFd>;
   Result<Pair> make_pair();
 
@@ -79,7 +81,8 @@ class RelayEngine {
 
   explicit RelayEngine(RelayLimits limits);
   void loop();
-  Result<Pair> connect_pair();  // under pair_mu_
+  Result<Pair> connect_pair();      // under pair_mu_
+  Result<void> listen_for_pairs();  // under pair_mu_ (or before the thread starts)
   void adopt(Pending pending);
   void pump(Conn& conn);
   bool pump_down(Conn& conn);
@@ -94,8 +97,9 @@ class RelayEngine {
   const RelayLimits limits_;
   sys::UniqueFd epoll_, wake_, listener_;
   std::uint16_t listener_port_ = 0;  // network order
-  std::mutex pair_mu_;               // one pair at a time on the shared listener
-  std::vector<Pair> spares_;         // under pair_mu_
+  size_t pairs_on_listener_ = 0;
+  std::mutex pair_mu_;        // one pair at a time on the shared listener
+  std::vector<Pair> spares_;  // under pair_mu_
   std::atomic<bool> want_spare_{false};
   std::thread thread_;
   std::atomic<bool> stopping_{false};

@@ -385,6 +385,26 @@ TEST(RelayEngine, PairIsConnectedLoopbackTcp) {
   }
 }
 
+TEST(RelayEngine, PairListenerIsRenewed) {
+  RelayLimits limits;
+  limits.pairs_per_listener = 3;  // a fresh destination port every 3 pairs
+  auto engine = make_engine(limits);
+  ASSERT_TRUE(engine);
+  std::vector<std::uint16_t> ports;
+  for (int i = 0; i < 9; ++i) {
+    auto pair = engine->make_pair();
+    ASSERT_TRUE(pair.ok()) << pair.error().to_string();
+    sockaddr_in peer{};
+    socklen_t len = sizeof(peer);
+    ASSERT_EQ(::getpeername(pair->first.get(), reinterpret_cast<sockaddr*>(&peer), &len), 0);
+    ports.push_back(peer.sin_port);
+  }
+  EXPECT_EQ(ports[0], ports[2]);
+  EXPECT_NE(ports[2], ports[3]);
+  EXPECT_EQ(ports[3], ports[5]);
+  EXPECT_NE(ports[5], ports[6]);
+}
+
 // HttpRequestStream: what a relayed plain-HTTP connection may forward.
 std::vector<std::uint8_t> bytes(const std::string& s) { return {s.begin(), s.end()}; }
 
