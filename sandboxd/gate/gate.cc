@@ -162,29 +162,44 @@ std::array<int, kCopiedCount> default_options(int domain) {
 }
 
 // Options the program set before connecting keep their meaning on the socket that replaces its
-// own (the upstream connection, or the relay's loopback end when the connection is relayed).
-// Only values that differ from a fresh socket's are set: that saves a dozen syscalls on every
+// own (the upstream connection, and the relay's loopback end when the connection is relayed).
+// Only values that differ from a fresh socket's are kept: that saves a dozen syscalls on every
 // connect, and setting SO_RCVBUF/SO_SNDBUF at all would lock the buffer size and turn off the
 // kernel's autotuning, which the program never asked for.
-void copy_socket_options(int from, int to, int domain) {
+struct ChangedOptions {
+  std::array<int, kCopiedCount> value{};
+  std::array<bool, kCopiedCount> changed{};
+};
+
+ChangedOptions read_changed_options(int from, int domain) {
   static const std::array<int, kCopiedCount> kInet = default_options(AF_INET);
   static const std::array<int, kCopiedCount> kInet6 = default_options(AF_INET6);
   const std::array<int, kCopiedCount>& defaults = domain == AF_INET6 ? kInet6 : kInet;
+  ChangedOptions out;
   for (size_t i = 0; i < kCopiedCount; ++i) {
     auto [level, name] = kCopiedOptions[i];
-    int value = 0;
-    socklen_t optlen = sizeof(value);
-    if (::getsockopt(from, level, name, &value, &optlen) != 0 || value == defaults[i]) continue;
+    socklen_t optlen = sizeof(int);
+    if (::getsockopt(from, level, name, &out.value[i], &optlen) != 0) continue;
+    out.changed[i] = out.value[i] != defaults[i];
     // The kernel doubles a buffer size that is set and reports the doubled value: halve it, or
     // each copy would double the program's choice.
-    if (level == SOL_SOCKET && (name == SO_RCVBUF || name == SO_SNDBUF)) value /= 2;
-    ::setsockopt(to, level, name, &value, optlen);
+    if (level == SOL_SOCKET && (name == SO_RCVBUF || name == SO_SNDBUF)) out.value[i] /= 2;
+  }
+  return out;
+}
+
+void apply_options(const ChangedOptions& options, int to) {
+  for (size_t i = 0; i < kCopiedCount; ++i) {
+    if (!options.changed[i]) continue;
+    ::setsockopt(to, kCopiedOptions[i].first, kCopiedOptions[i].second, &options.value[i],
+                 sizeof(int));
   }
 }
 
 // Starts connecting a new socket like the sandbox's (family, protocol, TCP options) to the same
 // address, from our network namespace. Returns the socket (connecting), or -errno.
-int start_connect_on_behalf(int original, const sockaddr_storage& ss, socklen_t len) {
+int start_connect_on_behalf(int original, const ChangedOptions& options,
+                            const sockaddr_storage& ss, socklen_t len) {
   int domain = 0, protocol = 0;
   socklen_t optlen = sizeof(int);
   ::getsockopt(original, SOL_SOCKET, SO_DOMAIN, &domain, &optlen);
@@ -192,7 +207,7 @@ int start_connect_on_behalf(int original, const sockaddr_storage& ss, socklen_t 
   ::getsockopt(original, SOL_SOCKET, SO_PROTOCOL, &protocol, &optlen);
   int sock = ::socket(domain, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, protocol);
   if (sock < 0) return -errno;
-  copy_socket_options(original, sock, domain);
+  apply_options(options, sock);
   if (::connect(sock, reinterpret_cast<const sockaddr*>(&ss), len) != 0 && errno != EINPROGRESS) {
     int err = errno;
     ::close(sock);
@@ -409,7 +424,8 @@ void Gate::on_notification() {
     respond(nfd, id, relay_ ? ECONNREFUSED : EIO, false);
     return;
   }
-  int sock = start_connect_on_behalf(original, ss, len);
+  const ChangedOptions options = read_changed_options(original, ss.ss_family);
+  int sock = start_connect_on_behalf(original, options, ss, len);
   // The loopback pair the sandbox will hold is made while our SYN is on its way: its cost hides
   // in the round trip to the server instead of adding to it.
   int outer = -1, inner = -1;
@@ -426,10 +442,9 @@ void Gate::on_notification() {
     }
     outer = pair->first.release();
     inner = pair->second.release();
-    copy_socket_options(original, outer, AF_INET);
-    ::fcntl(outer, F_SETFL,
-            nonblocking ? (::fcntl(outer, F_GETFL) | O_NONBLOCK)
-                        : (::fcntl(outer, F_GETFL) & ~O_NONBLOCK));
+    apply_options(options, outer);
+    // The pair's end is made non-blocking; a blocking program gets a blocking socket.
+    if (!nonblocking) ::fcntl(outer, F_SETFL, ::fcntl(outer, F_GETFL) & ~O_NONBLOCK);
   }
   ::close(original);
   // Most connects finish within a few milliseconds: finish those here, hand the slow ones to a
