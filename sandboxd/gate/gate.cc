@@ -18,6 +18,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -29,13 +30,14 @@
 #include "sandboxd/gate/relay.h"
 #include "sandboxd/gate/resolver.h"
 #include "sandboxd/gate/socket_owner.h"
+#include "sandboxd/sys/seccomp_notify.h"
 
 namespace moat::gate {
 namespace {
 
 constexpr int kConnectTimeoutMs = 15000;
 constexpr auto kUpstreamWait = std::chrono::seconds(4);
-constexpr int kMaxWorkers = 512;          // connects waiting, relays, DNS queries in progress
+constexpr int kMaxWorkers = 512;          // connects waiting, DNS queries in progress
 constexpr int kMaxPendingLookups = 64;    // upstream lookups, including abandoned ones
 std::atomic<int> g_pending_lookups{0};
 
@@ -137,9 +139,67 @@ IpAddress ip_of(const sockaddr_storage& ss, std::uint16_t* port) {
   return IpAddress::v6(b);
 }
 
+// The TCP options the program may have set before connecting, copied to the socket that
+// replaces its own.
+constexpr std::pair<int, int> kCopiedOptions[] = {
+    {SOL_SOCKET, SO_KEEPALIVE}, {SOL_SOCKET, SO_RCVBUF},     {SOL_SOCKET, SO_SNDBUF},
+    {IPPROTO_TCP, TCP_NODELAY}, {IPPROTO_TCP, TCP_KEEPIDLE}, {IPPROTO_TCP, TCP_KEEPINTVL},
+    {IPPROTO_TCP, TCP_KEEPCNT}, {IPPROTO_TCP, TCP_USER_TIMEOUT}};
+constexpr size_t kCopiedCount = std::size(kCopiedOptions);
+
+// What a fresh TCP socket of `domain` reports for each copied option (the sysctl defaults).
+std::array<int, kCopiedCount> default_options(int domain) {
+  std::array<int, kCopiedCount> values{};
+  values.fill(-1);
+  int probe = ::socket(domain, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (probe < 0) return values;
+  for (size_t i = 0; i < kCopiedCount; ++i) {
+    socklen_t optlen = sizeof(int);
+    ::getsockopt(probe, kCopiedOptions[i].first, kCopiedOptions[i].second, &values[i], &optlen);
+  }
+  ::close(probe);
+  return values;
+}
+
+// Options the program set before connecting keep their meaning on the socket that replaces its
+// own (the upstream connection, and the relay's loopback end when the connection is relayed).
+// Only values that differ from a fresh socket's are kept: that saves a dozen syscalls on every
+// connect, and setting SO_RCVBUF/SO_SNDBUF at all would lock the buffer size and turn off the
+// kernel's autotuning, which the program never asked for.
+struct ChangedOptions {
+  std::array<int, kCopiedCount> value{};
+  std::array<bool, kCopiedCount> changed{};
+};
+
+ChangedOptions read_changed_options(int from, int domain) {
+  static const std::array<int, kCopiedCount> kInet = default_options(AF_INET);
+  static const std::array<int, kCopiedCount> kInet6 = default_options(AF_INET6);
+  const std::array<int, kCopiedCount>& defaults = domain == AF_INET6 ? kInet6 : kInet;
+  ChangedOptions out;
+  for (size_t i = 0; i < kCopiedCount; ++i) {
+    auto [level, name] = kCopiedOptions[i];
+    socklen_t optlen = sizeof(int);
+    if (::getsockopt(from, level, name, &out.value[i], &optlen) != 0) continue;
+    out.changed[i] = out.value[i] != defaults[i];
+    // The kernel doubles a buffer size that is set and reports the doubled value: halve it, or
+    // each copy would double the program's choice.
+    if (level == SOL_SOCKET && (name == SO_RCVBUF || name == SO_SNDBUF)) out.value[i] /= 2;
+  }
+  return out;
+}
+
+void apply_options(const ChangedOptions& options, int to) {
+  for (size_t i = 0; i < kCopiedCount; ++i) {
+    if (!options.changed[i]) continue;
+    ::setsockopt(to, kCopiedOptions[i].first, kCopiedOptions[i].second, &options.value[i],
+                 sizeof(int));
+  }
+}
+
 // Starts connecting a new socket like the sandbox's (family, protocol, TCP options) to the same
 // address, from our network namespace. Returns the socket (connecting), or -errno.
-int start_connect_on_behalf(int original, const sockaddr_storage& ss, socklen_t len) {
+int start_connect_on_behalf(int original, const ChangedOptions& options,
+                            const sockaddr_storage& ss, socklen_t len) {
   int domain = 0, protocol = 0;
   socklen_t optlen = sizeof(int);
   ::getsockopt(original, SOL_SOCKET, SO_DOMAIN, &domain, &optlen);
@@ -147,18 +207,7 @@ int start_connect_on_behalf(int original, const sockaddr_storage& ss, socklen_t 
   ::getsockopt(original, SOL_SOCKET, SO_PROTOCOL, &protocol, &optlen);
   int sock = ::socket(domain, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, protocol);
   if (sock < 0) return -errno;
-  // Options the program set before connecting keep their meaning on the new socket.
-  const std::pair<int, int> kCopied[] = {
-      {SOL_SOCKET, SO_KEEPALIVE}, {SOL_SOCKET, SO_RCVBUF},     {SOL_SOCKET, SO_SNDBUF},
-      {IPPROTO_TCP, TCP_NODELAY}, {IPPROTO_TCP, TCP_KEEPIDLE}, {IPPROTO_TCP, TCP_KEEPINTVL},
-      {IPPROTO_TCP, TCP_KEEPCNT}, {IPPROTO_TCP, TCP_USER_TIMEOUT}};
-  for (auto [level, name] : kCopied) {
-    int value = 0;
-    optlen = sizeof(value);
-    if (::getsockopt(original, level, name, &value, &optlen) == 0) {
-      ::setsockopt(sock, level, name, &value, optlen);
-    }
-  }
+  apply_options(options, sock);
   if (::connect(sock, reinterpret_cast<const sockaddr*>(&ss), len) != 0 && errno != EINPROGRESS) {
     int err = errno;
     ::close(sock);
@@ -203,7 +252,16 @@ void Gate::set_dns_sockets(sys::UniqueFd udp, sys::UniqueFd tcp_listener) {
   tcp_listener_ = std::move(tcp_listener);
 }
 
-void Gate::set_notify_listener(sys::UniqueFd listener) { notify_ = std::move(listener); }
+void Gate::set_notify_listener(sys::UniqueFd listener) {
+  notify_ = std::move(listener);
+  // A connect() waits for our answer and we wait for the next connect(): a synchronous call.
+  // Waking each side on the CPU of the other saves a cross-CPU wake-up (an IPI, and on a VM an
+  // exit) per notification and per answer, a large part of the gate's connect cost on a small
+  // VM (docs/performance.md). Before Linux 6.6 the ioctl fails (EINVAL/ENOTTY): no change.
+  if (notify_.valid()) {
+    (void)::ioctl(notify_.get(), SECCOMP_IOCTL_NOTIF_SET_FLAGS, sys::kSeccompNotifSyncWakeUp);
+  }
+}
 
 void Gate::use_host_network() {
   host_network_ = true;
@@ -273,6 +331,14 @@ void Gate::redirect_to_stub(std::uint64_t id, pid_t pid, int sockfd) {
 
 void Gate::start() {
   if (thread_.joinable()) return;
+  if (!relay_ && relay_error_.empty()) {
+    Result<std::unique_ptr<RelayEngine>> engine = RelayEngine::create();
+    if (engine) {
+      relay_ = std::move(*engine);
+    } else {
+      relay_error_ = engine.error().to_string();
+    }
+  }
   thread_ = std::thread([this] { loop(); });
 }
 
@@ -282,30 +348,28 @@ void Gate::stop() {
   std::uint64_t one = 1;
   (void)!::write(wake_.get(), &one, sizeof(one));
   thread_.join();
-  {
-    // The sandbox is gone; connections it left open end now.
-    std::lock_guard<std::mutex> lock(relays_mu_);
-    for (int fd : relay_fds_) ::shutdown(fd, SHUT_RDWR);
-  }
+  // The sandbox is gone; connections it left open end now. A worker that finishes a connect
+  // later finds the relay stopped and closes the connection.
+  if (relay_) relay_->stop();
   std::unique_lock<std::mutex> lock(workers_mu_);
-  // Every worker is bounded (connects poll `stopping_`, relays were shut down, lookups give up
-  // after kUpstreamWait), and each one references this Gate: wait for all of them.
+  // Every worker is bounded (connects poll `stopping_`, lookups give up after kUpstreamWait),
+  // and each one references this Gate: wait for all of them.
   workers_cv_.wait(lock, [this] { return workers_ == 0; });
 }
 
 template <typename F>
-bool Gate::spawn(F work, int threads) {
+bool Gate::spawn(F work) {
   {
     std::lock_guard<std::mutex> lock(workers_mu_);
-    // A sandbox that floods the gate (connects, DNS queries, idle relays) gets refusals, not
-    // an unbounded number of the supervisor's threads.
-    if (workers_ + threads > kMaxWorkers) return false;
-    workers_ += threads;
+    // A sandbox that floods the gate (connects, DNS queries) gets refusals, not an unbounded
+    // number of the supervisor's threads.
+    if (workers_ >= kMaxWorkers) return false;
+    ++workers_;
   }
-  std::thread([this, threads, work = std::move(work)]() mutable {
+  std::thread([this, work = std::move(work)]() mutable {
     work();
     std::lock_guard<std::mutex> lock(workers_mu_);
-    workers_ -= threads;
+    --workers_;
     workers_cv_.notify_all();
   }).detach();
   return true;
@@ -328,6 +392,11 @@ void Gate::loop() {
     if (fds[2].revents & POLLIN) on_udp_query();
     if (fds[3].revents & POLLIN) on_tcp_accept();
   }
+}
+
+void Gate::log_connect(report::Event event) {
+  if (event.exe.empty() && event.pid > 0) event.exe = report::EventLog::exe_of(event.pid);
+  events_.add(std::move(event));
 }
 
 void Gate::on_notification() {
@@ -371,12 +440,11 @@ void Gate::on_notification() {
   report::Event event;
   event.kind = "connect";
   event.pid = pid;
-  event.exe = report::EventLog::exe_of(pid);
   event.layer = "gate";
   if (ss.ss_family != AF_INET && ss.ss_family != AF_INET6) {
     event.verdict = "refused";
     event.detail = {{"family", ss.ss_family}, {"reason", "address family not allowed"}};
-    events_.add(std::move(event));
+    log_connect(std::move(event));
     respond(nfd, req->id, EAFNOSUPPORT, false);
     return;
   }
@@ -391,7 +459,7 @@ void Gate::on_notification() {
   if (!verdict.name.empty()) event.detail["name"] = verdict.name;
   if (!verdict.allowed) {
     event.verdict = "refused";
-    events_.add(std::move(event));
+    log_connect(std::move(event));
     respond(nfd, req->id, EACCES, false);
     return;
   }
@@ -407,7 +475,7 @@ void Gate::on_notification() {
     event.verdict = "failed";
     event.detail["reason"] = std::string("the gate could not take over the socket: ") +
                              std::strerror(original < 0 ? fetch_err : ESRCH);
-    events_.add(std::move(event));
+    log_connect(std::move(event));
     respond(nfd, id, EBADF, false);
     return;
   }
@@ -418,97 +486,108 @@ void Gate::on_notification() {
     ::close(original);
     event.verdict = "refused";
     event.detail["reason"] = "only TCP leaves the sandbox (QUIC and UDP fall back or fail)";
-    events_.add(std::move(event));
+    log_connect(std::move(event));
     respond(nfd, id, EACCES, false);
     return;
   }
   const bool nonblocking = (::fcntl(original, F_GETFL) & O_NONBLOCK) != 0;
   const bool cloexec = fd_is_cloexec(pid, sockfd);
-  int sock = start_connect_on_behalf(original, ss, len);
+  // Allowed for a name (not by an address rule): relay it, so the name it carries is checked.
+  const std::string bound_name = verdict.name;
+  if (!bound_name.empty() && (!relay_ || !relay_->has_room())) {
+    ::close(original);
+    event.verdict = "refused";
+    event.detail["reason"] = relay_ ? "the gate is busy (too many relayed connections)"
+                                    : "the gate cannot relay: " + relay_error_;
+    log_connect(std::move(event));
+    respond(nfd, id, relay_ ? ECONNREFUSED : EIO, false);
+    return;
+  }
+  const ChangedOptions options = read_changed_options(original, ss.ss_family);
+  int sock = start_connect_on_behalf(original, options, ss, len);
+  // The loopback pair the sandbox will hold is made while our SYN is on its way: its cost hides
+  // in the round trip to the server instead of adding to it.
+  int outer = -1, inner = -1;
+  if (!bound_name.empty() && sock >= 0) {
+    auto pair = relay_->make_pair();
+    if (!pair) {
+      ::close(original);
+      ::close(sock);
+      event.verdict = "failed";
+      event.detail["error"] = pair.error().to_string();
+      log_connect(std::move(event));
+      respond(nfd, id, EIO, false);
+      return;
+    }
+    outer = pair->first.release();
+    inner = pair->second.release();
+    apply_options(options, outer);
+    // The pair's end is made non-blocking; a blocking program gets a blocking socket.
+    if (!nonblocking) ::fcntl(outer, F_SETFL, ::fcntl(outer, F_GETFL) & ~O_NONBLOCK);
+  }
   ::close(original);
   // Most connects finish within a few milliseconds: finish those here, hand the slow ones to a
   // worker so this loop keeps serving.
-  // Allowed for a name (not by an address rule): relay it, so the name it carries is checked.
-  const std::string bound_name = verdict.name;
-  auto finish = [this, nfd, id, sockfd, nonblocking, cloexec, bound_name](int sock, int state,
-                                                                         report::Event event) {
+  auto finish = [this, nfd, id, sockfd, nonblocking, cloexec, bound_name, outer, inner](
+                    int sock, int state, report::Event event) {
     if (state <= 0) {
       int err = state < 0 ? -state : ETIMEDOUT;
       if (state == 0) ::close(sock);
+      if (outer >= 0) ::close(outer);
+      if (inner >= 0) ::close(inner);
       event.verdict = "failed";
       event.detail["error"] = std::strerror(err);
-      events_.add(std::move(event));
+      log_connect(std::move(event));
       respond(nfd, id, err, false);
       return;
     }
-    int given = sock;  // what the sandbox gets: the connection itself, or our relay's end
-    int relay_inner = -1;
-    if (!bound_name.empty()) {
-      ::fcntl(sock, F_SETFL, ::fcntl(sock, F_GETFL) & ~O_NONBLOCK);  // splice wants blocking
-      if (!make_loopback_pair(&given, &relay_inner)) {
-        int err = errno != 0 ? errno : EIO;
-        ::close(sock);
-        respond(nfd, id, err, false);
-        return;
-      }
-      if (nonblocking) ::fcntl(given, F_SETFL, ::fcntl(given, F_GETFL) | O_NONBLOCK);
-    } else if (!nonblocking) {
-      ::fcntl(sock, F_SETFL, ::fcntl(sock, F_GETFL) & ~O_NONBLOCK);
-    }
+    const bool relayed = outer >= 0;
+    if (!relayed && !nonblocking) ::fcntl(sock, F_SETFL, ::fcntl(sock, F_GETFL) & ~O_NONBLOCK);
     seccomp_notif_addfd addfd{};
     addfd.id = id;
     addfd.flags = SECCOMP_ADDFD_FLAG_SETFD;
-    addfd.srcfd = static_cast<std::uint32_t>(given);
+    addfd.srcfd = static_cast<std::uint32_t>(relayed ? outer : sock);
     addfd.newfd = static_cast<std::uint32_t>(sockfd);
     addfd.newfd_flags = cloexec ? O_CLOEXEC : 0;
     int placed = ::ioctl(nfd, SECCOMP_IOCTL_NOTIF_ADDFD, &addfd);
-    if (relay_inner >= 0) ::close(given);  // the sandbox holds its own reference now
+    if (relayed) ::close(outer);  // the sandbox holds its own reference now
     if (placed < 0) {
-      if (relay_inner >= 0) ::close(relay_inner);
+      if (relayed) ::close(inner);
       ::close(sock);
       respond(nfd, id, EBADF, false);
       return;
     }
-    event.verdict = "allowed";
-    report::Event binding_event = event;
-    events_.add(std::move(event));
     respond(nfd, id, 0, false);  // connect() returns 0: the socket is connected
-    if (relay_inner < 0) {
+    // Logged once the program runs on: the log's lock and the audit file's write are not part
+    // of its connect() (that includes reading the executable's name).
+    event.verdict = "allowed";
+    if (!relayed) {
+      log_connect(std::move(event));
       ::close(sock);
       return;
     }
-    {
-      std::lock_guard<std::mutex> lock(relays_mu_);
-      relay_fds_.insert(relay_inner);
-      relay_fds_.insert(sock);
-    }
-    bool relayed = spawn([this, relay_inner, sock, bound_name, binding_event]() mutable {
-      relay_bound(relay_inner, sock, bound_name,
-                  [&](const BindingDecision& d) {
-                    if (d.binding != Binding::kRefused) return;
-                    binding_event.verdict = "refused";
-                    binding_event.detail["reason"] = d.reason;
-                    binding_event.detail["protocol"] = d.protocol;
-                    if (!d.seen.empty()) binding_event.detail["seen"] = d.seen;
-                    events_.add(std::move(binding_event));
-                  },
-                  stopping_);
-      {
-        std::lock_guard<std::mutex> lock(relays_mu_);
-        relay_fds_.erase(relay_inner);
-        relay_fds_.erase(sock);
-      }
-      ::close(relay_inner);  // after leaving the set: stop() never touches a reused number
-      ::close(sock);
-    }, /*threads=*/2);  // relay_bound runs a second thread for the server-to-client direction
-    if (!relayed) {
-      {
-        std::lock_guard<std::mutex> lock(relays_mu_);
-        relay_fds_.erase(relay_inner);
-        relay_fds_.erase(sock);
-      }
-      ::close(relay_inner);  // the sandbox sees the connection closed
-      ::close(sock);
+    event.exe = report::EventLog::exe_of(event.pid);
+    const report::Event binding_event = event;
+    // From here the relay thread owns both ends; when it cannot take them (stopped, or the cap
+    // was reached by a connect that finished meanwhile) they are closed and the sandbox sees
+    // its connection end.
+    Result<void> taken = relay_->add(
+        sys::UniqueFd(inner), sys::UniqueFd(sock), bound_name,
+        [this, binding_event](const BindingDecision& d) {
+          if (d.binding != Binding::kRefused) return;
+          report::Event refused = binding_event;
+          refused.verdict = "refused";
+          refused.detail["reason"] = d.reason;
+          refused.detail["protocol"] = d.protocol;
+          if (!d.seen.empty()) refused.detail["seen"] = d.seen;
+          log_connect(std::move(refused));
+        });
+    log_connect(std::move(event));
+    if (!taken) {
+      report::Event dropped = binding_event;
+      dropped.verdict = "refused";
+      dropped.detail["reason"] = taken.error().message;
+      log_connect(std::move(dropped));
     }
   };
   if (sock < 0) {
@@ -525,9 +604,11 @@ void Gate::on_notification() {
         finish(sock, wait_connected(sock, kConnectTimeoutMs, stopping_), std::move(event));
       })) {
     ::close(sock);
+    if (outer >= 0) ::close(outer);
+    if (inner >= 0) ::close(inner);
     busy.verdict = "refused";
     busy.detail["reason"] = "the gate is busy (too many connections in progress)";
-    events_.add(std::move(busy));
+    log_connect(std::move(busy));
     respond(nfd, id, ECONNREFUSED, false);
   }
 }

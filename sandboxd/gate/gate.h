@@ -8,12 +8,15 @@
 #include <condition_variable>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
+#include <string>
 #include <thread>
 
 #include "sandboxd/gate/allowlist.h"
+#include "sandboxd/gate/relay_engine.h"
 #include "sandboxd/gate/socket_owner.h"
 #include "sandboxd/report/event_log.h"
 #include "sandboxd/sys/unique_fd.h"
@@ -48,6 +51,7 @@ class Gate {
  private:
   void loop();
   void on_notification();
+  void log_connect(report::Event event);  // fills in the executable when not known yet
   void on_udp_query();
   void on_tcp_accept();
   bool on_tcp_readable(int fd, std::vector<uint8_t>& buffer);  // false: close it
@@ -58,7 +62,7 @@ class Gate {
   // Runs `work` on a worker thread (a connect or an upstream lookup may block); false, and
   // `work` not run, when kMaxWorkers are busy.
   template <typename F>
-  bool spawn(F work, int threads = 1);
+  bool spawn(F work);
 
   Allowlist allowlist_;
   std::mutex allowlist_mu_;
@@ -70,10 +74,12 @@ class Gate {
   HandoutHook handout_hook_;
   std::mutex askers_mu_;
   std::map<std::pair<std::uint16_t, bool>, pid_t> dns_askers_;  // (local port, tcp) -> pid
+  // Relays the connections allowed by a host name (made at start(); null, with the reason in
+  // relay_error_, when the host's loopback is unusable: such connects then fail).
+  std::unique_ptr<RelayEngine> relay_;
+  std::string relay_error_;
   std::thread thread_;
   std::atomic<bool> stopping_{false};
-  std::mutex relays_mu_;
-  std::set<int> relay_fds_;  // shut down at stop() so relays blocked in splice() end
   std::mutex workers_mu_;
   std::condition_variable workers_cv_;
   int workers_ = 0;

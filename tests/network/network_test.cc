@@ -119,6 +119,25 @@ try:
                 if not chunk: break
                 data += chunk
         out('OK connect_ex=%d %s %s' % (rc, fl, data.decode(errors='replace').split('\r\n\r\n', 1)[-1].strip()))
+    elif mode == 'options':
+        host, port = args[0], int(args[1])
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 100000)
+        want = s.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+        s.settimeout(3); s.connect((host, port))
+        got = (s.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY),
+               s.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE),
+               s.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) == want)
+        s.sendall(b'GET / HTTP/1.0\r\nHost: ' + host.encode() + b'\r\n\r\n')
+        data = b''
+        while True:
+            chunk = s.recv(65536)
+            if not chunk: break
+            data += chunk
+        out('OK nodelay=%d keepalive=%d rcvbuf-kept=%d %s' % (got + (
+            data.decode(errors='replace').split('\r\n\r\n', 1)[-1].strip(),)))
     elif mode == 'loopback':
         srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         srv.bind(('127.0.0.1', 0)); srv.listen(1)
@@ -347,6 +366,15 @@ TEST_P(Net, AllowedNonBlockingConnectWorks) {
   std::string res = result_line(r);
   EXPECT_EQ(res.rfind("OK ", 0), 0u) << r.describe();
   EXPECT_NE(res.find(" nonblocking "), std::string::npos) << "the socket lost O_NONBLOCK\n" << r.describe();
+}
+
+TEST_P(Net, AllowedConnectKeepsSocketOptions) {
+  // Options set before connect() survive on the socket the sandbox is handed (here the relay's
+  // end of a loopback pair: registry.test is allowed by name), with the buffer size as set.
+  RunResult r = allowed(py({"options", "registry.test", std::to_string(NetLab::kRegistryHttpPort)}),
+                        "socket options");
+  EXPECT_NE(result_line(r).find("OK nodelay=1 keepalive=1 rcvbuf-kept=1 "), std::string::npos)
+      << r.describe();
 }
 
 TEST_P(Net, AllowedGitCloneOverHttp) {

@@ -5,14 +5,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <atomic>
-#include <thread>
-
 #include <cstring>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include "sandboxd/gate/relay.h"
+#include "sandboxd/gate/relay_engine.h"
 
 namespace moat::gate {
 namespace {
@@ -107,7 +106,7 @@ TEST(Binding, OtherProtocolsAreBoundToTheAddressOnly) {
 namespace moat::gate {
 namespace {
 
-// relay_bound over socketpairs: what the client sends, what reaches the upstream side.
+// The relay engine over socketpairs: what the client sends, what reaches the upstream side.
 struct RelayRun {
   std::string upstream_got;
   std::vector<BindingDecision> decisions;
@@ -117,21 +116,28 @@ RelayRun run_relay(const std::string& client_sends, const std::string& name) {
   int client[2], upstream[2];
   EXPECT_EQ(::socketpair(AF_UNIX, SOCK_STREAM, 0, client), 0);
   EXPECT_EQ(::socketpair(AF_UNIX, SOCK_STREAM, 0, upstream), 0);
-  std::atomic<bool> stopping{false};
+  auto engine = RelayEngine::create();
+  EXPECT_TRUE(engine.ok());
   RelayRun run;
-  std::thread relay([&] {
-    relay_bound(client[1], upstream[1], name,
-                [&](const BindingDecision& d) { run.decisions.push_back(d); }, stopping);
-  });
+  std::mutex mu;  // the hook runs on the relay's thread
+  EXPECT_TRUE((*engine)
+                  ->add(sys::UniqueFd(client[1]), sys::UniqueFd(upstream[1]), name,
+                        [&](const BindingDecision& d) {
+                          std::lock_guard<std::mutex> lock(mu);
+                          run.decisions.push_back(d);
+                        })
+                  .ok());
   EXPECT_EQ(::send(client[0], client_sends.data(), client_sends.size(), 0),
             static_cast<ssize_t>(client_sends.size()));
   ::shutdown(client[0], SHUT_WR);
   char buf[4096];
   ssize_t n;
   while ((n = ::recv(upstream[0], buf, sizeof(buf), 0)) > 0) run.upstream_got.append(buf, n);
-  ::shutdown(upstream[0], SHUT_RDWR);  // the "server" is done: lets the relay's down side end
-  relay.join();
-  for (int fd : {client[0], client[1], upstream[0], upstream[1]}) ::close(fd);
+  ::shutdown(upstream[0], SHUT_RDWR);  // the "server" is done: lets the down direction end
+  for (int i = 0; i < 2000 && (*engine)->active() > 0; ++i) ::usleep(1000);
+  EXPECT_EQ((*engine)->active(), 0u);
+  (*engine)->stop();
+  for (int fd : {client[0], upstream[0]}) ::close(fd);
   return run;
 }
 
