@@ -395,7 +395,7 @@ void Gate::loop() {
 }
 
 void Gate::log_connect(report::Event event) {
-  if (event.exe.empty() && event.pid > 0) event.exe = report::EventLog::exe_of(event.pid);
+  report::EventLog::attribute(event);  // exe, parent, and the package it works for
   events_.add(std::move(event));
 }
 
@@ -566,7 +566,7 @@ void Gate::on_notification() {
       ::close(sock);
       return;
     }
-    event.exe = report::EventLog::exe_of(event.pid);
+    report::EventLog::attribute(event);
     const report::Event binding_event = event;
     // From here the relay thread owns both ends; when it cannot take them (stopped, or the cap
     // was reached by a connect that finished meanwhile) they are closed and the sandbox sees
@@ -625,7 +625,7 @@ std::vector<uint8_t> Gate::answer_query(std::span<const uint8_t> packet, bool tc
   report::Event event;
   event.kind = "dns";
   event.pid = pid;
-  if (pid > 0) event.exe = report::EventLog::exe_of(pid);
+  report::EventLog::attribute(event);
   event.layer = "dns";
   event.detail = {{"name", q.name}, {"qtype", q.qtype}};
   bool allowed;
