@@ -123,4 +123,28 @@ std::vector<SyscallRule> default_syscall_rules() {
   return rules;
 }
 
+std::vector<SyscallRule> file_change_notify_rules() {
+  const char* why = "file changes are reported by the supervisor (no eBPF watch without root)";
+  std::vector<SyscallRule> rules;
+  auto notify = [&](const char* name, std::vector<ArgMatch> args = {}) {
+    SyscallRule rule;
+    rule.name = name;
+    rule.action = SyscallAction::kNotify;
+    rule.args = std::move(args);
+    rule.why = why;
+    rules.push_back(std::move(rule));
+  };
+  constexpr std::uint64_t kWrOnly = 01, kRdWr = 02, kCreat = 0100, kTrunc = 01000;
+  for (std::uint64_t flag : {kWrOnly, kRdWr, kCreat, kTrunc}) {
+    notify("openat", {{2, flag, flag}});
+    notify("open", {{1, flag, flag}});
+  }
+  for (const char* name : {"creat", "truncate", "mkdir", "mkdirat", "unlink", "unlinkat", "rmdir",
+                           "rename", "renameat", "renameat2", "link", "linkat", "symlink",
+                           "symlinkat"}) {
+    notify(name);
+  }
+  return rules;
+}
+
 }  // namespace moat::policy

@@ -33,4 +33,9 @@ struct SyscallRule {
 // The deny-list every sandbox gets. Architectures other than the native one are killed.
 std::vector<SyscallRule> default_syscall_rules();
 
+// Without the eBPF watch (no root): calls that may change a file notify the supervisor, which
+// reports those outside the usual places and lets the kernel decide (sandboxd/supervisor).
+// Opens only when their flags write, create or truncate: reads never leave the kernel.
+std::vector<SyscallRule> file_change_notify_rules();
+
 }  // namespace moat::policy

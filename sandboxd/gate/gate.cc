@@ -406,7 +406,11 @@ void Gate::on_notification() {
   if (::ioctl(notify_.get(), SECCOMP_IOCTL_NOTIF_RECV, req) != 0) return;
   const int nfd = notify_.get();
   if (req->data.nr != __NR_connect) {
-    respond(nfd, req->id, 0, true);
+    if (other_notifications_) {
+      other_notifications_(nfd, *req);
+    } else {
+      respond(nfd, req->id, 0, true);
+    }
     return;
   }
   const pid_t pid = static_cast<pid_t>(req->pid);

@@ -2,6 +2,7 @@
 // for connect(), on a thread of its own, deciding with the Allowlist and logging every decision.
 #pragma once
 
+#include <linux/seccomp.h>
 #include <netinet/in.h>
 
 #include <atomic>
@@ -32,6 +33,11 @@ class Gate {
 
   void set_dns_sockets(sys::UniqueFd udp, sys::UniqueFd tcp_listener);
   void set_notify_listener(sys::UniqueFd listener);
+  // Notifications for calls other than connect() (the supervisor's file-change report) go here;
+  // without a handler they are answered CONTINUE.
+  void set_other_notifications(std::function<void(int notify_fd, const seccomp_notif&)> handler) {
+    other_notifications_ = std::move(handler);
+  }
   // No network namespace (tier landlock): the DNS sockets are on the HOST's loopback, so loopback
   // is not the sandbox's own (refused like any special address), and a connect() to port 53 of
   // any address gets a socket connected to the stub instead. Call after set_dns_sockets().
@@ -78,6 +84,7 @@ class Gate {
   // relay_error_, when the host's loopback is unusable: such connects then fail).
   std::unique_ptr<RelayEngine> relay_;
   std::string relay_error_;
+  std::function<void(int, const seccomp_notif&)> other_notifications_;
   std::thread thread_;
   std::atomic<bool> stopping_{false};
   std::mutex workers_mu_;

@@ -463,10 +463,11 @@ int step_seccomp(const ChildSpec& spec) {
   prog.len = static_cast<unsigned short>(spec.seccomp_program.size());
   prog.filter = const_cast<sock_filter*>(spec.seccomp_program.data());
   // With the gate, connect() waits for the supervisor: the listener goes to it at once.
-  unsigned flags = spec.gate ? SECCOMP_FILTER_FLAG_NEW_LISTENER : 0;
+  const bool listener_wanted = spec.gate || spec.file_notify;
+  unsigned flags = listener_wanted ? SECCOMP_FILTER_FLAG_NEW_LISTENER : 0;
   long rc = ::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
   if (rc < 0) return failed("seccomp");
-  if (!spec.gate) return 0;
+  if (!listener_wanted) return 0;
   int listener = static_cast<int>(rc);
   int err = send_report_with_fds(Report{ReportKind::kGateFds, 0, 0, 1, 0, nullptr}, &listener, 1);
   ::close(listener);
@@ -645,7 +646,9 @@ int start_command(void* arg) {
     }
     if (done) break;
   }
-  int leftovers = count_leftovers();
+  // Without a pid namespace /proc lists the host's processes too: the parent finds the
+  // leftovers itself (it is their subreaper), so nothing to count or wait for here.
+  int leftovers = spec.namespaces ? count_leftovers() : 0;
   send_report(Report{ReportKind::kExited, 0, 0, leftovers, command_status, nullptr});
   if (leftovers > 0) {
     // Our exit kills them; first the parent writes down what they were (one byte: done).

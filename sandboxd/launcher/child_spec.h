@@ -73,6 +73,9 @@ struct ChildSpec {
   // Network gate (allowlist mode): DNS stub sockets bound at gate_dns_address:53 inside the
   // sandbox's network namespace, and connect() handed to the supervisor (seccomp notification).
   bool gate = false;
+  // File-changing calls notify the supervisor: seccomp's listener goes to the parent as with the
+  // gate (one listener serves both).
+  bool file_notify = false;
   std::uint32_t gate_dns_address = 0x7f000035;  // 127.0.0.53, host byte order
   std::vector<RlimitSetting> rlimits;
   int cap_last_cap = 40;

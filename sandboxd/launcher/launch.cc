@@ -32,6 +32,7 @@
 
 #include "sandboxd/bpf_net/net_layer.h"
 #include "sandboxd/report/run_events.h"
+#include "sandboxd/supervisor/file_notifier.h"
 #include "sandboxd/gate/gate.h"
 #include "sandboxd/launcher/cgroup.h"
 #include "sandboxd/launcher/leftovers.h"
@@ -344,7 +345,11 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
                       "run where user namespaces work (tier full), or use network mode none");
   }
 
+  // Without root there is no eBPF watch: the supervisor reports file changes outside the usual
+  // places from seccomp notifications instead (unless the watch is turned off altogether).
+  const bool file_notify = options.watch && !root && options.events != nullptr;
   PrepareOptions prepare_options;
+  prepare_options.notify_file_changes = file_notify;
   prepare_options.gate_seccomp = gate_layer;
   prepare_options.namespaces = namespaces;
   prepare_options.landlock_abi = abi;
@@ -531,7 +536,23 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
       return attached.error();
     }
   }
+  std::unique_ptr<supervisor::FileNotifier> file_notifier;
+  if (file_notify) {
+    supervisor::FileNotifierRoots roots;
+    roots.usual = report::usual_write_roots(plan);
+    for (const policy::PathRule& rule : plan.paths) {
+      if ((rule.access & policy::kAccessWrite) != 0) roots.writable.push_back(rule.path);
+    }
+    for (const std::string& scratch : {plan.tmpdir, std::string("/tmp"), std::string("/dev/shm")}) {
+      roots.writable.push_back(scratch);
+    }
+    // The private home is a tmpfs (tier full): writes land there and vanish with it.
+    if (namespaces && !plan.home.empty()) roots.writable.push_back(plan.home);
+    roots.refusing_layer = namespaces ? "mount" : "landlock";
+    file_notifier = std::make_unique<supervisor::FileNotifier>(*options.events, std::move(roots));
+  }
   std::vector<std::string> sources = {"supervisor"};
+  if (file_notifier) sources.push_back("file-notify");
   if (network_gate) sources.push_back("gate");
   if (kernel_layer) sources.push_back("kernel-network-layer");
   clock.mark("watch attach");
@@ -615,9 +636,16 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
         if (passed.size() == 2)
           network_gate->set_dns_sockets(std::move(passed[0]), std::move(passed[1]));
         if (passed.size() == 1) {
+          if (file_notifier) {
+            network_gate->set_other_notifications(
+                [n = file_notifier.get()](int fd, const seccomp_notif& req) { n->handle(fd, req); });
+          }
           network_gate->set_notify_listener(std::move(passed[0]));
           network_gate->start();
         }
+      } else if (got == sizeof(r) && r.kind == ReportKind::kGateFds && file_notifier &&
+                 passed.size() == 1) {
+        file_notifier->start(std::move(passed[0]));
       } else if (got == sizeof(r)) {
         if (r.kind == ReportKind::kSetupFailed) setup_failure = r;
         if (r.kind == ReportKind::kExecFailed) exec_failure = r;
@@ -664,6 +692,7 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
     clock.mark("watch drain");
   }
   if (network_gate) network_gate->stop();
+  if (file_notifier) file_notifier->stop();
   if (kernel_layer) result.kernel_refusals = kernel_layer->denied_count();
   result.oom_killed = root && cgroup_oom_killed(cgroups);
   clock.mark("gate stop");

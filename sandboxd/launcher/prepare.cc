@@ -169,6 +169,12 @@ class SpecBuilder {
       spec.gate = true;
       if (!options_.namespaces) add_host_network_rules(rules);
     }
+    if (options_.notify_file_changes) {
+      for (policy::SyscallRule& rule : policy::file_change_notify_rules()) {
+        rules.push_back(std::move(rule));
+      }
+      spec.file_notify = true;
+    }
     if (!options_.namespaces && plan_.network == policy::NetworkMode::kNone) {
       // No network namespace: `net: none` must close UDP too, which Landlock does not cover.
       for (std::uint64_t family : {2ull /*AF_INET*/, 10ull /*AF_INET6*/}) {

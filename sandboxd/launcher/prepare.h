@@ -22,6 +22,8 @@ struct PrepareOptions {
   // namespace seccomp also refuses the IP sockets the gate cannot broker. false only for the
   // test-only run of the in-kernel layer alone (MOAT_TEST_ONLY_LAYER=kernel).
   bool gate_seccomp = true;
+  // No eBPF watch (no root): file-changing calls notify the supervisor (file_notifier.h).
+  bool notify_file_changes = false;
 };
 
 struct Placeholder {

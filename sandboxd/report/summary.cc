@@ -200,8 +200,14 @@ std::string render_text(const Summary& s) {
     // Which observers there were says what the account can contain (no watch: no file events).
     std::string seen;
     for (const std::string& source : s.sources) seen += (seen.empty() ? "" : ", ") + source;
-    bool watched = std::find(s.sources.begin(), s.sources.end(), "watch") != s.sources.end();
-    out += "moat: seen by: " + seen + (watched ? "" : " (no file watch: it needs root)") + "\n";
+    auto has = [&](const char* source) {
+      return std::find(s.sources.begin(), s.sources.end(), source) != s.sources.end();
+    };
+    out += "moat: seen by: " + seen +
+           (has("watch")         ? ""
+            : has("file-notify") ? " (without root: file changes outside the project, no reads or execs)"
+                                 : " (no file events)") +
+           "\n";
   }
   return out;
 }

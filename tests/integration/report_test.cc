@@ -150,3 +150,46 @@ INSTANTIATE_TEST_SUITE_P(Identities, Report, ::testing::Values(Identity::kRoot, 
 
 }  // namespace
 }  // namespace moat::testing
+
+namespace moat::testing {
+namespace {
+
+// Without root there is no eBPF watch: the supervisor still reports the command's attempts to
+// change files outside the project (seccomp notifications on write-intent calls only), with the
+// package it worked for. As root the watch reports the same (kind, path).
+TEST_P(Report, FileChangesOutsideTheProjectAreReported) {
+  // In /etc: visible inside (read-only), so the attempt meets a refusal rather than ENOENT.
+  std::string outside = "/etc/moat-report-" + sb().tag();
+  sb().remove_at_exit(outside);
+  RunResult r = sb().moat(
+      {"env", "npm_package_name=evil-pkg", "npm_lifecycle_event=postinstall", "sh", "-c",
+       "echo x > " + outside + " 2>/dev/null; echo y > $HOME/.bashrc; echo z > in-project.txt; "
+       "cat /etc/hostname > /dev/null; true"},
+      {"--audit", audit_path()});
+  ASSERT_EQ(r.status, 0) << r.describe();
+  EXPECT_FALSE(std::filesystem::exists(outside)) << "the write outside landed";
+  std::string audit = read(audit_path());
+  auto line_with = [&](const std::string& a, const std::string& b) {
+    std::istringstream lines(audit);
+    for (std::string line; std::getline(lines, line);) {
+      if (line.find(a) != std::string::npos && line.find(b) != std::string::npos) return line;
+    }
+    return std::string();
+  };
+  std::string refused = line_with("\"kind\":\"deny\"", outside);
+  EXPECT_FALSE(refused.empty()) << "no deny event for " << outside << "\n" << audit;
+  EXPECT_NE(refused.find("\"package\":\"evil-pkg\""), std::string::npos) << refused;
+  std::string home = line_with("\"kind\":\"create\"", "/.bashrc");
+  EXPECT_FALSE(home.empty()) << "no create event for ~/.bashrc\n" << audit;
+  EXPECT_NE(r.err.find(outside), std::string::npos) << "the summary does not name it\n" << r.describe();
+  EXPECT_NE(r.err.find("evil-pkg"), std::string::npos) << r.describe();
+  if (GetParam() == Identity::kUser) {
+    // Reads and writes inside the project never reach the supervisor.
+    EXPECT_TRUE(line_with("\"path\"", "in-project.txt").empty()) << audit;
+    EXPECT_TRUE(line_with("\"path\"", "/etc/hostname").empty()) << audit;
+    EXPECT_NE(r.err.find("file-notify"), std::string::npos) << r.describe();
+  }
+}
+
+}  // namespace
+}  // namespace moat::testing

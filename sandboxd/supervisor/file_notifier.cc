@@ -1,0 +1,231 @@
+// The supervisor's file-change report without root; see file_notifier.h.
+#include "sandboxd/supervisor/file_notifier.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstring>
+#include <fstream>
+#include <optional>
+
+namespace moat::supervisor {
+namespace {
+
+constexpr long kNoFd = -1;
+
+void answer_continue(int notify_fd, std::uint64_t id) {
+  seccomp_notif_resp resp{};
+  resp.id = id;
+  resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+  ::ioctl(notify_fd, SECCOMP_IOCTL_NOTIF_SEND, &resp);  // ENOENT: the caller is gone
+}
+
+// A NUL-terminated string from the process's memory, read page by page (a string near the end
+// of a mapping must not fail because the next page is unmapped).
+std::optional<std::string> read_string(pid_t pid, std::uint64_t address) {
+  if (address == 0) return std::nullopt;
+  std::string out;
+  char chunk[256];
+  while (out.size() < PATH_MAX) {
+    std::uint64_t page_left = 4096 - (address % 4096);
+    size_t want = std::min<std::uint64_t>(sizeof(chunk), page_left);
+    iovec local{chunk, want};
+    iovec remote{reinterpret_cast<void*>(address), want};
+    ssize_t n = ::process_vm_readv(pid, &local, 1, &remote, 1, 0);
+    if (n <= 0) return std::nullopt;
+    const char* nul = static_cast<const char*>(std::memchr(chunk, '\0', static_cast<size_t>(n)));
+    if (nul != nullptr) {
+      out.append(chunk, static_cast<size_t>(nul - chunk));
+      return out;
+    }
+    out.append(chunk, static_cast<size_t>(n));
+    address += static_cast<std::uint64_t>(n);
+  }
+  return std::nullopt;
+}
+
+std::string read_link(const std::string& path) {
+  char buf[PATH_MAX];
+  ssize_t n = ::readlink(path.c_str(), buf, sizeof(buf) - 1);
+  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
+}
+
+// What one call changes: its kind, and where its path (and a rename's target) come from.
+struct CallShape {
+  const char* kind = nullptr;  // nullptr: not a change (an open for reading)
+  long dirfd = kNoFd;          // argument index of the directory fd, or kNoFd (cwd)
+  int path = -1;               // argument index of the path
+  long dirfd2 = kNoFd;
+  int path2 = -1;              // rename/link target
+  bool dir = false;
+};
+
+CallShape shape_of(const seccomp_data& d) {
+  const auto flags_kind = [](std::uint64_t flags) -> const char* {
+    if ((flags & O_CREAT) != 0) return "create";
+    if ((flags & (O_WRONLY | O_RDWR | O_TRUNC)) != 0) return "write";
+    return nullptr;
+  };
+  switch (d.nr) {
+    case __NR_openat: return {flags_kind(d.args[2]), 0, 1};
+    case __NR_open: return {flags_kind(d.args[1]), kNoFd, 0};
+    case __NR_creat: return {"create", kNoFd, 0};
+    case __NR_truncate: return {"write", kNoFd, 0};
+    case __NR_mkdir: return {"create", kNoFd, 0, kNoFd, -1, true};
+    case __NR_mkdirat: return {"create", 0, 1, kNoFd, -1, true};
+    case __NR_unlink: return {"delete", kNoFd, 0};
+    case __NR_rmdir: return {"delete", kNoFd, 0, kNoFd, -1, true};
+    case __NR_unlinkat: return {"delete", 0, 1, kNoFd, -1, (d.args[2] & AT_REMOVEDIR) != 0};
+    case __NR_rename: return {"rename", kNoFd, 0, kNoFd, 1};
+    case __NR_renameat:
+    case __NR_renameat2: return {"rename", 0, 1, 2, 3};
+    case __NR_link: return {"create", kNoFd, 1};
+    case __NR_linkat: return {"create", 2, 3};
+    case __NR_symlink: return {"create", kNoFd, 1};
+    case __NR_symlinkat: return {"create", 1, 2};
+    default: return {};
+  }
+}
+
+}  // namespace
+
+FileNotifier::FileNotifier(report::EventLog& events, FileNotifierRoots roots)
+    : events_(events), roots_(std::move(roots)), wake_(::eventfd(0, EFD_CLOEXEC)) {}
+
+FileNotifier::~FileNotifier() { stop(); }
+
+std::string FileNotifier::normalize(const std::string& base, const std::string& path) {
+  std::string joined = !path.empty() && path[0] == '/' ? path : base + "/" + path;
+  if (joined.empty() || joined[0] != '/') return {};
+  std::vector<std::string> parts;
+  size_t pos = 0;
+  while (pos <= joined.size()) {
+    size_t next = joined.find('/', pos);
+    if (next == std::string::npos) next = joined.size();
+    std::string part = joined.substr(pos, next - pos);
+    if (part == "..") {
+      if (!parts.empty()) parts.pop_back();
+    } else if (!part.empty() && part != ".") {
+      parts.push_back(std::move(part));
+    }
+    pos = next + 1;
+  }
+  std::string out;
+  for (const std::string& p : parts) out += "/" + p;
+  return out.empty() ? "/" : out;
+}
+
+bool FileNotifier::under_any(const std::string& path, const std::vector<std::string>& roots) const {
+  for (const std::string& root : roots) {
+    if (root == "/" || path == root ||
+        (path.size() > root.size() && path.compare(0, root.size(), root) == 0 &&
+         path[root.size()] == '/')) {
+      return true;
+    }
+  }
+  return false;
+}
+
+void FileNotifier::handle(int notify_fd, const seccomp_notif& req) {
+  const CallShape shape = shape_of(req.data);
+  if (shape.kind == nullptr || shape.path < 0) {
+    answer_continue(notify_fd, req.id);
+    return;
+  }
+  const pid_t tid = static_cast<pid_t>(req.pid);
+  auto resolve = [&](long dirfd_index, int path_index) -> std::string {
+    std::optional<std::string> raw = read_string(tid, req.data.args[path_index]);
+    if (!raw) return {};
+    std::string base;
+    if (!raw->empty() && (*raw)[0] != '/') {
+      const int dirfd = dirfd_index == kNoFd ? AT_FDCWD : static_cast<int>(req.data.args[dirfd_index]);
+      base = dirfd == AT_FDCWD ? read_link("/proc/" + std::to_string(tid) + "/cwd")
+                               : read_link("/proc/" + std::to_string(tid) + "/fd/" +
+                                           std::to_string(dirfd));
+    }
+    return normalize(base, *raw);
+  };
+  std::string path = resolve(shape.dirfd, shape.path);
+  std::string to = shape.path2 >= 0 ? resolve(shape.dirfd2, shape.path2) : std::string();
+  // The reads above are only meaningful while the call still waits for us.
+  if (::ioctl(notify_fd, SECCOMP_IOCTL_NOTIF_ID_VALID, &req.id) != 0) return;
+  const std::string& changed = std::string(shape.kind) == "rename" ? to : path;
+  if (path.empty() || under_any(changed, roots_.usual)) {
+    answer_continue(notify_fd, req.id);
+    return;
+  }
+  report::Event e;
+  e.pid = tid;
+  {
+    std::ifstream status("/proc/" + std::to_string(tid) + "/status");
+    std::string key;
+    while (status >> key) {
+      if (key == "Tgid:") {
+        status >> e.pid;
+        break;
+      }
+    }
+  }
+  report::EventLog::attribute(e);  // while it waits: its environment names its package
+  answer_continue(notify_fd, req.id);
+  nlohmann::json detail = {{"path", path}, {"syscall", "seccomp-notify"}};
+  if (!to.empty()) detail["to"] = to;
+  if (shape.dir) detail["dir"] = true;
+  if (under_any(changed, roots_.writable)) {
+    e.kind = shape.kind;
+    e.layer = "supervisor";
+  } else {
+    // No grant covers it: the kernel refuses it (a read-only mount, or Landlock without one).
+    e.kind = "deny";
+    e.verdict = "refused";
+    e.layer = roots_.refusing_layer;
+    detail["op"] = shape.kind;
+    detail["predicted"] = true;
+  }
+  e.detail = std::move(detail);
+  events_.add(std::move(e));
+}
+
+void FileNotifier::start(sys::UniqueFd listener) {
+  if (thread_.joinable()) return;
+  listener_ = std::move(listener);
+  thread_ = std::thread([this] { loop(); });
+}
+
+void FileNotifier::stop() {
+  if (!thread_.joinable()) return;
+  stopping_ = true;
+  std::uint64_t one = 1;
+  (void)!::write(wake_.get(), &one, sizeof(one));
+  thread_.join();
+}
+
+void FileNotifier::loop() {
+  // The kernel's seccomp_notif may grow; ask for its size once.
+  seccomp_notif_sizes sizes{};
+  if (::syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sizes) != 0) return;
+  std::vector<char> buf(std::max<size_t>(sizes.seccomp_notif, sizeof(seccomp_notif)));
+  while (!stopping_) {
+    pollfd fds[2] = {{listener_.get(), POLLIN, 0}, {wake_.get(), POLLIN, 0}};
+    if (::poll(fds, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      return;
+    }
+    if (fds[1].revents != 0) return;
+    if ((fds[0].revents & (POLLHUP | POLLERR)) != 0) return;  // every sandboxed task is gone
+    if ((fds[0].revents & POLLIN) == 0) continue;
+    std::memset(buf.data(), 0, buf.size());
+    auto* req = reinterpret_cast<seccomp_notif*>(buf.data());
+    if (::ioctl(listener_.get(), SECCOMP_IOCTL_NOTIF_RECV, req) != 0) continue;
+    handle(listener_.get(), *req);
+  }
+}
+
+}  // namespace moat::supervisor

@@ -1,0 +1,60 @@
+// Without root there is no eBPF watch; the supervisor still sees the sandbox's attempts to change
+// files outside its write paths. seccomp sends a user notification for file-changing calls only
+// (opens with write, create or truncate flags; mkdir, unlink, rename, link, symlink, truncate),
+// filtered in the kernel on the flags, so reads cost nothing. Each one is answered CONTINUE: the
+// kernel's own layers (mounts, Landlock) decide, this only reports. A change outside the usual
+// places (project, temp, caches) becomes an event: `create`/`write`/... where a grant or the
+// private home takes it, else `deny` (predicted: no grant covers it, so Landlock or a read-only
+// mount refuses it). Paths are read from the process's memory after the call was made; a process
+// that rewrites them in between only misleads its own report, never the enforcement.
+#pragma once
+
+#include <linux/seccomp.h>
+
+#include <atomic>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "sandboxd/report/event_log.h"
+#include "sandboxd/sys/unique_fd.h"
+
+namespace moat::supervisor {
+
+struct FileNotifierRoots {
+  std::vector<std::string> usual;     // not reported: project, temp dirs, /dev, caches
+  std::vector<std::string> writable;  // every write grant and private tmpfs (home, /tmp)
+  // What refuses a change no grant covers: "mount" in tier full (everything else is a read-only
+  // mount, EROFS comes first), "landlock" in tier landlock.
+  std::string refusing_layer = "mount";
+};
+
+class FileNotifier {
+ public:
+  FileNotifier(report::EventLog& events, FileNotifierRoots roots);
+  ~FileNotifier();
+  FileNotifier(const FileNotifier&) = delete;
+  FileNotifier& operator=(const FileNotifier&) = delete;
+
+  // One notification of a file-changing call (from the gate's loop, which owns the listener in
+  // allowlist mode). Always answers it.
+  void handle(int notify_fd, const seccomp_notif& request);
+  // Serves the listener on a thread of its own (no gate).
+  void start(sys::UniqueFd listener);
+  void stop();
+
+  // Pure parts, for tests: the lexical normal form of `path` against `base` ("" if unusable).
+  static std::string normalize(const std::string& base, const std::string& path);
+
+ private:
+  void loop();
+  bool under_any(const std::string& path, const std::vector<std::string>& roots) const;
+
+  report::EventLog& events_;
+  FileNotifierRoots roots_;
+  sys::UniqueFd listener_, wake_;
+  std::thread thread_;
+  std::atomic<bool> stopping_{false};
+};
+
+}  // namespace moat::supervisor
