@@ -59,13 +59,15 @@ Feature watch_row(const KernelFeatures& k) {
   Status loaded = watch::probe_watch();
   if (loaded) {
     return row(name, true,
-               "tp_btf/sched_process_exec, fork, exit and raw_tp/sys_enter, sys_exit loaded: "
-               "`moat run` as root reports exec, exit and file changes");
+               "raw_tp/sched_process_exec, fork, exit, sys_enter, sys_exit loaded: `moat run` as "
+               "root reports exec, exit, file changes and refused reads (source: watch)");
   }
   return row(name, false, loaded.error().to_string(),
              k.is_root ? "without it `moat run` as root exits 125; --no-watch or --allow-degraded "
                          "runs without the watch"
-                       : "run moat as root: BPF is root-only here (rootless runs have no watch)");
+                       : "run moat as root for the watch. Rootless runs report file changes "
+                         "outside the project from seccomp notifications instead (source: "
+                         "file-notify; no execs, no refused reads)");
 }
 
 std::string join(const std::vector<std::string>& items, const char* sep) {
