@@ -133,8 +133,10 @@ TEST(WatchProcessTable, ChildInheritsAndExecResolvesOrigin) {
   t.fork(1, 0, 10);  // pid 1 of the sandbox never execs: its child has no exe yet
   ASSERT_NE(t.find(10), nullptr);
   EXPECT_TRUE(t.find(10)->exe.empty());
-  std::string env(
-      "npm_package_name=evil\0npm_package_version=1.0.0\0npm_lifecycle_event=postinstall\0", 82);
+  // sizeof - 1: every embedded NUL is kept, the literal's own terminator is not.
+  static constexpr char kEnv[] =
+      "npm_package_name=evil\0npm_package_version=1.0.0\0npm_lifecycle_event=postinstall\0";
+  std::string env(kEnv, sizeof(kEnv) - 1);
   const Process& p = t.exec(10, 1, "/usr/bin/sh", "/proj", env);
   EXPECT_EQ(p.origin.package, "evil");
   EXPECT_EQ(p.origin.script, "postinstall");
