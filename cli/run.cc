@@ -254,13 +254,15 @@ int run_main(const RunOptions& options) {
     std::fprintf(stderr, "moat: %s\n", result.error().to_string().c_str());
     return exit_code_for(result.error());
   }
-  for (report::Event& finding : report::content_findings(events.snapshot(), read_written_file)) {
+  // Every producer has stopped: the account reads the events in place (a watched run has tens
+  // of thousands; copying them cost more than the rest of the summary).
+  for (report::Event& finding : report::content_findings(events.settled(), read_written_file)) {
     events.add(std::move(finding));
   }
   events.add(report::end_event({result->exit_code, result->timed_out, result->oom_killed,
                                  result->leftovers, result->lost_events,
                                  result->kernel_refusals}));
-  const report::Summary summary = report::summarize(events.snapshot());
+  const report::Summary summary = report::summarize(events.settled());
   std::fputs(report::render_text(summary).c_str(), stderr);
   if (result->kernel_refusals > 0) {
     std::fprintf(stderr, "moat: the in-kernel network layer refused %llu more attempt%s\n",
@@ -274,7 +276,7 @@ int run_main(const RunOptions& options) {
     std::fprintf(stderr, "moat: the memory limit was reached; the kernel killed a process\n");
   }
   if (!options.learn_out.empty()) {
-    if (int rc = write_learned_profile(options, ctx, plan, events.snapshot()); rc != 0) return rc;
+    if (int rc = write_learned_profile(options, ctx, plan, events.settled()); rc != 0) return rc;
   }
   if (!plan.learned_from.empty()) {
     // Writes under the profile's own write grants were learned; anything else is new.

@@ -45,6 +45,9 @@ class EventLog {
   // second; a write(2) each would cost more than watching).
   void add_all(std::vector<Event> events);
   std::vector<Event> snapshot() const;
+  // The events without a copy, for the account after the run: only once every producer (gate,
+  // watch, notifier) has stopped. A later add() may move them: take it again after one.
+  const std::vector<Event>& settled() const { return events_; }
 
   static nlohmann::json to_json(const Event& event);
   // The inverse of to_json, for `moat report`: nullopt (and *why set) for a line that is not an
