@@ -67,6 +67,7 @@ std::vector<std::string> written_paths(const Event& e) {
 
 std::vector<Finding> derive_findings(const std::vector<Event>& events) {
   std::vector<Finding> out;
+  std::vector<std::pair<std::string, std::string>> protected_paths;  // path, protection
   std::map<pid_t, const Event*> last_exec;        // pid -> its latest exec
   std::map<std::string, const Event*> written;    // path -> the event that wrote it
   std::set<pid_t> connected;                      // processes that opened a connection
@@ -77,6 +78,42 @@ std::vector<Finding> derive_findings(const std::vector<Event>& events) {
     }
   };
   for (const Event& e : events) {
+    if (e.kind == "run") {
+      protected_paths.clear();
+      if (auto it = e.detail.find("protected"); it != e.detail.end() && it->is_array()) {
+        for (const auto& p : *it) {
+          if (p.is_object()) {
+            protected_paths.emplace_back(p.value("path", std::string()),
+                                         p.value("protection", std::string()));
+          }
+        }
+      }
+      continue;
+    }
+    // A change to a persistence point, refused or landed in the private home: either way an
+    // attempt to run code later, outside the sandbox.
+    if (e.kind == "write" || e.kind == "create" || e.kind == "rename" || e.kind == "chmod" ||
+        e.kind == "delete" || e.kind == "deny") {
+      std::string path = e.detail.value(e.kind == "rename" ? "to" : "path", std::string());
+      std::string op = e.kind == "deny" ? e.detail.value("op", std::string("change")) : e.kind;
+      for (const auto& [root, protection] : protected_paths) {
+        if (root.empty() || op == "read" ||
+            !(path == root || (path.size() > root.size() && path.compare(0, root.size(), root) == 0 &&
+                               path[root.size()] == '/'))) {
+          continue;
+        }
+        std::string who = e.origin.empty() ? (e.exe.empty() ? std::string("?") : e.exe)
+                                           : e.origin.package + " (" + e.origin.script + ")";
+        // Not refused means it landed in a private tmpfs: protected paths in host trees are
+        // read-only mounts, so only the sandbox's own home or /tmp could take it.
+        report({"persistence-attempt", path,
+                who + " tried to " + op + " " + path + " (" + protection + "): " +
+                    (e.verdict == "refused" ? "refused"
+                                            : "it landed in the sandbox's private home, discarded"),
+                e.pid, e.exe, e.origin});
+        break;
+      }
+    }
     if (e.kind == "exec") {
       // A shell started by a process that was itself running a lifecycle script.
       auto parent = last_exec.find(e.ppid);

@@ -44,6 +44,13 @@ Event run_event(const policy::Plan& plan, const std::vector<std::string>& argv,
   nlohmann::json masked = nlohmann::json::array();
   for (const policy::DenyRule& rule : plan.deny) masked.push_back(rule.path);
   e.detail["masked"] = std::move(masked);
+  // Persistence points (shell start-up files, autostart, git hooks and config, editor tasks): a
+  // change there is a finding even where it landed in the private home and vanished.
+  nlohmann::json protected_paths = nlohmann::json::array();
+  for (const policy::ProtectRule& rule : plan.protect) {
+    protected_paths.push_back({{"path", rule.path}, {"protection", rule.protection}});
+  }
+  e.detail["protected"] = std::move(protected_paths);
   return e;
 }
 

@@ -263,3 +263,32 @@ TEST(Learn, NothingFromTheSandboxCanStartANewYamlLine) {
 
 }  // namespace
 }  // namespace moat::report
+
+namespace moat::report {
+namespace {
+
+TEST(Findings, PersistenceAttemptsOnProtectedPaths) {
+  Event run = make("run", 0, 0, "",
+                   {{"protected",
+                     {{{"path", "/h/.bashrc"}, {"protection", "shell-rc"}},
+                      {{"path", "/p/.git/hooks"}, {"protection", "git-hooks"}}}}});
+  std::vector<Event> events = {
+      run,
+      make("create", 12, 11, "/bin/sh", {{"path", "/h/.bashrc"}}, kEvil),
+      make("deny", 12, 11, "/bin/sh", {{"op", "create"}, {"path", "/p/.git/hooks/pre-commit"}},
+           kEvil, "refused", "mount"),
+      make("deny", 12, 11, "/bin/sh", {{"op", "read"}, {"path", "/h/.bashrc"}}, kEvil, "refused",
+           "mount"),
+      make("create", 12, 11, "/bin/sh", {{"path", "/p/src/ok.js"}}, kEvil),
+  };
+  auto findings = derive_findings(events);
+  ASSERT_EQ(findings.size(), 2u);
+  EXPECT_EQ(findings[0].type, "persistence-attempt");
+  EXPECT_NE(findings[0].message.find("discarded"), std::string::npos) << findings[0].message;
+  EXPECT_EQ(findings[1].subject, "/p/.git/hooks/pre-commit");
+  EXPECT_NE(findings[1].message.find("refused"), std::string::npos) << findings[1].message;
+  EXPECT_NE(findings[1].message.find("git-hooks"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace moat::report

@@ -118,6 +118,7 @@ has_event kill-at-exit "$daemon_mark" || fail "no kill-at-exit event with the or
 grep -F "$origin" "$work/evil.jsonl" | grep -qF "/.bashrc" || fail "no event with the origin for ~/.bashrc"
 grep -F "$origin" "$work/evil.jsonl" | grep -qF "/.ssh" || fail "no event with the origin for ~/.ssh"
 # ... and the summary names all four, with the package.
+printf "%s\n" "$summary" | grep "persistence-attempt" | grep -q ".bashrc" || fail "no persistence-attempt finding for ~/.bashrc"
 for what in "$collector:4444" ".bashrc" ".ssh" "$daemon_mark"; do
   printf '%s\n' "$summary" | grep -F "$what" | grep -qF "evil-pkg" ||
     fail "the summary does not name '$what' with evil-pkg"
