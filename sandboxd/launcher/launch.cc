@@ -523,8 +523,22 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
   // The watch (root, on by default): attached before clone, so the command's first exec is seen.
   std::optional<watch::Watch> watcher;
   if (options.watch && root && options.events != nullptr) {
+    watch::WatchOptions watch_options;
+    // A tuning knob (and how the tests overflow the ring): a power of two of 4 KiB - 256 MiB.
+    if (const char* ring = std::getenv("MOAT_WATCH_RING_BYTES"); ring != nullptr) {
+      char* end = nullptr;
+      unsigned long long bytes = std::strtoull(ring, &end, 10);
+      if (end == ring || *end != '\0' || bytes < 4096 || bytes > (256ull << 20) ||
+          (bytes & (bytes - 1)) != 0) {
+        return make_error(ErrorCode::kInvalidArgument,
+                          std::string("MOAT_WATCH_RING_BYTES=") + ring +
+                              ": expected a power of two from 4096 to 268435456",
+                          "unset it to use the default (4 MiB)");
+      }
+      watch_options.ring_bytes = static_cast<std::size_t>(bytes);
+    }
     auto attached = cgroup_fd.valid()
-                        ? watch::Watch::attach(cgroup_fd.get(), *options.events)
+                        ? watch::Watch::attach(cgroup_fd.get(), *options.events, watch_options)
                         : Result<watch::Watch>(make_error(
                               ErrorCode::kUnsupported, "the watch needs a cgroup v2 for the sandbox",
                               "mount cgroup2; --no-watch or --allow-degraded runs without it"));
@@ -578,6 +592,7 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
   UniqueFd pidfd(pidfd_raw);
   clock.mark("clone");
   if (network_gate) network_gate->set_sandbox_pid(child);  // before it becomes non-dumpable
+  if (watcher) watcher->set_sandbox_pid(child);
   const std::string sandbox_pid_ns = namespaces ? pid_namespace_of(child) : std::string();
   // No notifier comes from the child when the gate layer is off: serve DNS from now on.
   if (network_gate && !gate_layer) network_gate->start();

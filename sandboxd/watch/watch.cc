@@ -98,6 +98,7 @@ struct Watch::State {
   LiveProcLookup lookup;
   std::int64_t boot_to_realtime = 0;
   std::atomic<std::uint64_t> records{0};
+  std::atomic<pid_t> sandbox_pid{0};
   std::atomic<std::uint64_t> undecodable{0};
   std::uint64_t kernel_lost_at_stop = 0;
 
@@ -130,7 +131,19 @@ struct Watch::State {
   void handle(const Record& record) {
     if (const auto* r = std::get_if<FileRecord>(&record)) {
       const Process* p = processes.find(r->h.pid);
-      if (p == nullptr) return;  // not introduced by fork or exec: the sandbox's pid 1 setup
+      if (p == nullptr || p->exe.empty()) {
+        // Before pid 1 is known only pid 1 exists; pid 1 itself never execs: moat's setup.
+        const pid_t pid1 = sandbox_pid.load(std::memory_order_acquire);
+        if (pid1 == 0 || r->h.pid == pid1) return;
+        // A process whose introducing record was lost: report what it did all the same.
+        Process unknown = p != nullptr ? *p : Process{};
+        unknown.exe = "?";
+        if (auto e = file_event(*r, unknown, lookup)) {
+          stamp(*e, r->h);
+          batch.push_back(std::move(*e));
+        }
+        return;
+      }
       if (auto e = file_event(*r, *p, lookup)) {
         stamp(*e, r->h);
         batch.push_back(std::move(*e));
@@ -268,6 +281,10 @@ void Watch::stop() {
   if (state_->wake.valid()) (void)!::write(state_->wake.get(), &one, sizeof one);
   if (state_->consumer.joinable()) state_->consumer.join();
   state_->kernel_lost_at_stop = state_->kernel_lost();
+}
+
+void Watch::set_sandbox_pid(pid_t pid) {
+  if (state_) state_->sandbox_pid.store(pid, std::memory_order_release);
 }
 
 std::uint64_t Watch::lost_count() const {

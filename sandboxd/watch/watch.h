@@ -32,6 +32,10 @@ class Watch {
   // Detaches every program, drains what is left in the ring buffer into the event log and ends
   // the consumer thread. Call once everything in the cgroup has exited. Idempotent.
   void stop();
+  // The sandbox's pid 1 (outside view), once cloned: until then, and from it, records come from
+  // moat's own setup and are not the command's. Records of any other process no fork or exec
+  // record introduced (those records were lost) are still reported, with exe "?".
+  void set_sandbox_pid(pid_t pid);
 
   // Records the kernel could not deliver (ring full, no room for a pending syscall) plus records
   // that did not decode. Non-zero means the account is incomplete; the end event says so.

@@ -264,3 +264,42 @@ TEST(WatchUnprivileged, RunsWithoutTheWatch) {
 
 }  // namespace
 }  // namespace moat::testing
+
+namespace moat::testing {
+namespace {
+
+// A ring too small for the burst: what does not fit is counted, reported in the end event and
+// said by the summary; every creation is either an event or a lost record, never silently gone.
+TEST_F(Watch, OverflowIsCountedAndSaid) {
+  RunResult r;
+  RunSpec spec;
+  spec.timeout_s = 120;
+  spec.env.push_back({"MOAT_WATCH_RING_BYTES", "4096"});
+  r = sb_->moat({"/bin/sh", "-c",
+                 "mkdir many && i=0; while [ $i -lt 3000 ]; do : > many/f$i; i=$((i+1)); done"},
+                {"--audit", audit_}, spec);
+  ASSERT_EQ(r.status, 0) << r.describe();
+  auto events = events_of(read_file(audit_));
+  const std::string prefix = sb_->in_project("many/f");
+  long creates = 0;
+  for (const json& e : of_kind(events, "create")) {
+    if (e.value("path", "").rfind(prefix, 0) == 0) ++creates;
+  }
+  const json* end = end_event(events);
+  ASSERT_NE(end, nullptr);
+  long lost = end->value("lost_events", 0L);
+  EXPECT_GT(lost, 0) << "a 4 KiB ring held a 3,000-file burst?";
+  EXPECT_GE(creates + lost, 3000) << "creations neither reported nor counted as lost";
+  EXPECT_NE(r.err.find("events were lost"), std::string::npos) << r.describe();
+}
+
+TEST_F(Watch, BadRingSizeIsRefused) {
+  RunSpec spec;
+  spec.env.push_back({"MOAT_WATCH_RING_BYTES", "5000"});
+  RunResult r = sb_->moat({"/bin/true"}, {}, spec);
+  EXPECT_EQ(r.status, 125) << r.describe();
+  EXPECT_NE(r.err.find("MOAT_WATCH_RING_BYTES"), std::string::npos) << r.describe();
+}
+
+}  // namespace
+}  // namespace moat::testing
