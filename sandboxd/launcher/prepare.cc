@@ -175,6 +175,17 @@ class SpecBuilder {
       }
       spec.file_notify = true;
     }
+    if (!options_.namespaces) {
+      // No mount namespace: every unix socket of the host is reachable by its path, and Landlock
+      // does not govern connecting to one (docker.sock is root; ssh-agent, D-Bus, systemd).
+      // socketpair() keeps working; a listening unix socket does not.
+      policy::SyscallRule rule;
+      rule.name = "socket";
+      rule.err = EACCES;
+      rule.args.push_back({0, 0xffffffffull, 1ull /*AF_UNIX*/});
+      rule.why = "tier landlock: the host's unix sockets are reachable by path";
+      rules.push_back(rule);
+    }
     if (!options_.namespaces && plan_.network == policy::NetworkMode::kNone) {
       // No network namespace: `net: none` must close UDP too, which Landlock does not cover.
       for (std::uint64_t family : {2ull /*AF_INET*/, 10ull /*AF_INET6*/}) {

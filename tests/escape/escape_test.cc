@@ -832,3 +832,29 @@ INSTANTIATE_TEST_SUITE_P(Identities, RootEscape, ::testing::Values(Identity::kRo
 
 }  // namespace
 }  // namespace moat::testing
+
+namespace moat::testing {
+namespace {
+
+// Guards: in tier landlock there is no mount namespace, so a host service's unix socket is
+// reachable by its path and Landlock does not govern connecting to it: unix sockets are refused
+// there (socketpair still works).
+TEST_P(Escape, HostUnixSocketsInTierLandlock) {
+  std::string out_path = sb().in_outside("agent-ll.sock");
+  UnixListener listener(out_path, "", sb().uid(), sb().gid());
+  ASSERT_TRUE(listener.ok());
+  RunResult r = sb().moat(Sandbox::probe({"connect-unix", out_path}), {"--tier", "landlock"});
+  EXPECT_EQ(listener.accepted(), 0) << r.describe();
+  EXPECT_FALSE(r.probe_ok()) << r.describe();
+  RunResult pair = sb().moat({"python3", "-c", "import socket; a, b = socket.socketpair(); "
+                                               "a.send(b'x'); print(b.recv(1).decode())"},
+                             {"--tier", "landlock"});
+  EXPECT_EQ(pair.status, 0) << pair.describe();
+  EXPECT_EQ(pair.out, "x\n") << pair.describe();
+  int before = listener.accepted();
+  expect_control_ok(sb().direct(Sandbox::probe({"connect-unix", out_path})), "connect socket");
+  EXPECT_EQ(listener.accepted(), before + 1) << "CONTROL: listener saw nothing";
+}
+
+}  // namespace
+}  // namespace moat::testing

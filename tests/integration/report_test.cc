@@ -175,6 +175,7 @@ TEST_P(Report, FileChangesOutsideTheProjectAreReported) {
   auto line_with = [&](const std::string& a, const std::string& b) {
     std::istringstream lines(audit);
     for (std::string line; std::getline(lines, line);) {
+      if (line.find("\"kind\":\"run\"") != std::string::npos) continue;  // it quotes the argv
       if (line.find(a) != std::string::npos && line.find(b) != std::string::npos) return line;
     }
     return std::string();
