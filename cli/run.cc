@@ -231,7 +231,8 @@ int run_main(const RunOptions& options) {
       "reading), no pid namespace (leftover processes are killed by moat instead), no network "
       "namespace (net none: TCP closed by Landlock, other IP sockets by seccomp; allowlist: "
       "every TCP connect brokered by the gate with Landlock refusing any other, DNS only over "
-      "TCP to moat's stub, UDP sockets refused, host loopback unreachable), no cgroup limits";
+      "TCP to moat's stub, UDP sockets refused, host loopback unreachable), no unix sockets (the "
+      "host's would be reachable by path; socketpair works), no cgroup limits";
   if (options.force_tier_landlock) {
     launch.tier = launcher::Tier::kLandlock;
     launch.warn(kLandlockTierLoss);
