@@ -17,7 +17,7 @@ fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 . "$(dirname "$(realpath "$0")")/testnet.sh"
 work=$(mktemp -d /tmp/moat-e2e-learn-XXXXXX)
 trap 'testnet_cleanup; rm -rf "$work"' EXIT
-testnet_up || skip "no free 10.77.X.0/24 (X in 30-49) for the test host"
+testnet_up 40 49 || skip "no free 10.77.X.0/24 (X in 40-49) for the test host"
 mkdir -p "$work/www"
 echo "hello" > "$work/www/index.html"
 ip netns exec "$TESTNET_NS" python3 -m http.server 8080 --bind 0.0.0.0 --directory "$work/www" \

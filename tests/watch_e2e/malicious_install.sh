@@ -28,7 +28,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-testnet_up || skip "no free 10.77.X.0/24 (X in 30-49) for the test host"
+testnet_up 30 39 || skip "no free 10.77.X.0/24 (X in 30-39) for the test host"
 ns="$TESTNET_NS"
 x="${TESTNET_PREFIX##*.}"
 collector="$TESTNET_HOST"

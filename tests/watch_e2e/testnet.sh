@@ -1,9 +1,10 @@
 # Sourced by the watch e2e scripts: one test host in a network namespace this script creates,
-# at 10.77.X.2 (X free in 30-49), reached from the host over a veth pair; torn down by
-# testnet_cleanup (callers add it to their EXIT trap). Sets TESTNET_HOST and TESTNET_NS.
+# at 10.77.X.2 (X free in FIRST..LAST: each script takes its own range, because ctest may run two
+# at once), reached from the host over a veth pair; torn down by testnet_cleanup (callers add it
+# to their EXIT trap). Sets TESTNET_HOST and TESTNET_NS. Usage: testnet_up FIRST LAST
 testnet_up() {
   local x=""
-  for candidate in $(seq 30 49); do
+  for candidate in $(seq "$1" "$2"); do
     if ! ip -o -4 addr | grep -q "10\.77\.$candidate\." && ! ip route | grep -q "10\.77\.$candidate\."; then
       x=$candidate; break
     fi
