@@ -288,7 +288,7 @@ int doctor_main(bool json) {
   const probe::TierAssessment tier = probe::assess_tier(k);
   const std::vector<Layer> layers = build_layers(k);
   if (json) {
-    std::printf("%s\n", to_json(k, tier, layers, probe_ms).dump(2).c_str());
+    std::printf("%s\n", to_json(k, tier, layers, probe_ms).dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
   } else {
     print_table(k, tier, layers, probe_ms);
   }

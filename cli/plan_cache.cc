@@ -65,7 +65,8 @@ std::string inputs_text(const std::string& name_or_path, const policy::Context& 
               ov.network ? static_cast<int>(*ov.network) : -1,
               ov.time_ms ? json(*ov.time_ms) : json(), ov.keep_env, ov.allow_hosts, ov.add_hosts,
               ov.learn_network};
-  return in.dump();
+  // replace: the environment need not be UTF-8.
+  return in.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 bool trustworthy(int fd) {
@@ -115,7 +116,7 @@ void store(const std::string& dir, const std::string& file, const std::string& i
     diagnostics.push_back(policy::format_diagnostic(d));
   }
   entry["diagnostics"] = diagnostics;
-  std::string text = entry.dump();
+  std::string text = entry.dump(-1, ' ', false, json::error_handler_t::replace);
   std::string tmp = file + ".tmp." + std::to_string(::getpid());
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) return;  // a cache we cannot write is only slower

@@ -47,7 +47,7 @@ int report_main(const ReportOptions& options) {
     }
   }
   if (options.format == "json") {
-    std::printf("%s\n", report::render_json(summary).dump(2).c_str());
+    std::printf("%s\n", report::json_text(report::render_json(summary), 2).c_str());
   } else if (options.html_out.empty()) {
     std::string text = report::render_text(summary);
     std::fputs(text.empty() ? "moat: nothing to report: no refusals, findings, connections or "

@@ -36,7 +36,7 @@ std::string write_placeholder_journal(const std::string& dir, pid_t pid,
   std::string path = dir + "/" + std::to_string(pid) + ".json";
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) return {};
-  std::string text = list.dump();
+  std::string text = list.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
   ::close(fd);
   return ok ? path : std::string();

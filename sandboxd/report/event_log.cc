@@ -101,7 +101,7 @@ void EventLog::add_all(std::vector<Event> events) {
   std::lock_guard<std::mutex> lock(mu_);
   if (audit_ != nullptr) {
     for (const Event& event : events) {
-      std::string line = to_json(event).dump() + "\n";
+      std::string line = json_text(to_json(event)) + "\n";
       std::fwrite(line.data(), 1, line.size(), audit_);
     }
     std::fflush(audit_);

@@ -34,6 +34,12 @@ struct Event {
   nlohmann::json detail = nlohmann::json::object();  // kind-specific fields (docs/events.md)
 };
 
+// JSON text of `value`. Strings from a sandbox (paths, argv, environment) need not be UTF-8: an
+// invalid byte becomes U+FFFD instead of an exception (a file named "\xff" must not abort moat).
+inline std::string json_text(const nlohmann::json& value, int indent = -1) {
+  return value.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 class EventLog {
  public:
   // audit_path empty: keep events in memory only. Returns false if the file cannot be opened.

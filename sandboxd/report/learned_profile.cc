@@ -18,7 +18,7 @@ bool is_under(const std::string& path, const std::string& root) {
                           path[root.size()] == '/');
 }
 
-std::string yaml_quoted(const std::string& s) { return nlohmann::json(s).dump(); }
+std::string yaml_quoted(const std::string& s) { return json_text(nlohmann::json(s)); }
 
 std::string with_variables(const std::string& path, const LearnInput& in) {
   if (is_under(path, in.project)) return "${PROJECT}" + path.substr(in.project.size());

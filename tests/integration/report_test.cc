@@ -197,3 +197,25 @@ TEST_P(Report, FileChangesOutsideTheProjectAreReported) {
 
 }  // namespace
 }  // namespace moat::testing
+
+namespace moat::testing {
+namespace {
+
+// A file name is bytes, not UTF-8: a sandboxed process naming a file "\xff" must not abort
+// moat (JSON output replaces the byte; the run, its exit status and its account go on).
+TEST_P(Report, InvalidUtf8FileNamesDoNotBreakTheAccount) {
+  RunResult r = sb().moat({"sh", "-c", "printf x > \"$HOME/$(printf 'bad\\377name')\"; exit 7"},
+                          {"--audit", audit_path()});
+  EXPECT_EQ(r.status, 7) << r.describe();
+  std::string audit = read(audit_path());
+  EXPECT_NE(audit.find("\"kind\":\"end\""), std::string::npos) << audit;
+  EXPECT_NE(audit.find("bad\xEF\xBF\xBDname"), std::string::npos) << "the name is not reported\n"
+                                                                  << audit;
+  RunSpec spec;
+  spec.argv = {moat_binary(), "report", audit_path(), "--format", "json"};
+  RunResult again = sb().run(spec);
+  EXPECT_EQ(again.status, 0) << again.describe();
+}
+
+}  // namespace
+}  // namespace moat::testing
