@@ -51,6 +51,15 @@ std::optional<std::string> read_string(pid_t pid, std::uint64_t address) {
   return std::nullopt;
 }
 
+// Files Python runs at every start (a .pth with an import line, sitecustomize): reported even
+// inside the project, so the account can check what they contain (a virtualenv lives there).
+bool python_startup_file(const std::string& path) {
+  size_t slash = path.rfind('/');
+  std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
+  return (name.size() > 4 && name.compare(name.size() - 4, 4, ".pth") == 0) ||
+         name == "sitecustomize.py" || name == "usercustomize.py";
+}
+
 std::string read_link(const std::string& path) {
   char buf[PATH_MAX];
   ssize_t n = ::readlink(path.c_str(), buf, sizeof(buf) - 1);
@@ -157,7 +166,7 @@ void FileNotifier::handle(int notify_fd, const seccomp_notif& req) {
   // The reads above are only meaningful while the call still waits for us.
   if (::ioctl(notify_fd, SECCOMP_IOCTL_NOTIF_ID_VALID, &req.id) != 0) return;
   const std::string& changed = std::string(shape.kind) == "rename" ? to : path;
-  if (path.empty() || under_any(changed, roots_.usual)) {
+  if (path.empty() || (under_any(changed, roots_.usual) && !python_startup_file(changed))) {
     answer_continue(notify_fd, req.id);
     return;
   }

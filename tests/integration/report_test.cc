@@ -219,3 +219,39 @@ TEST_P(Report, InvalidUtf8FileNamesDoNotBreakTheAccount) {
 
 }  // namespace
 }  // namespace moat::testing
+
+namespace moat::testing {
+namespace {
+
+// An install that drops a .pth with code (Python runs it at every start) is a finding, as root
+// (the watch) and without root (the supervisor's notifications report such files even inside the
+// project); a .pth that only adds a path is not.
+TEST_P(Report, PthWithCodeIsAFinding) {
+  const char* make_wheel = R"PY(
+import base64, hashlib, sys, zipfile
+name, pth = sys.argv[1], sys.argv[2]
+files = {name + ".pth": pth,
+         name + "-1.0.dist-info/METADATA": "Metadata-Version: 2.1\nName: %s\nVersion: 1.0\n" % name,
+         name + "-1.0.dist-info/WHEEL": "Wheel-Version: 1.0\nGenerator: t\nRoot-Is-Purelib: true\nTag: py3-none-any\n"}
+def digest(b): return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(b).digest()).rstrip(b"=").decode()
+record = "".join("%s,%s,%d\n" % (n, digest(t.encode()), len(t.encode())) for n, t in files.items())
+with zipfile.ZipFile(name + "-1.0-py3-none-any.whl", "w") as z:
+    for n, t in files.items(): z.writestr(n, t)
+    z.writestr(name + "-1.0.dist-info/RECORD", record + name + "-1.0.dist-info/RECORD,,\n")
+)PY";
+  sb().write_file(sb().in_project("make_wheel.py"), make_wheel);
+  std::string script =
+      "python3 make_wheel.py evil \"import os; os.system('true')\n\" && "
+      "python3 make_wheel.py honest \"/opt/extra\n\" && "
+      "python3 -m pip install -q --no-index --no-deps --target site ./evil-1.0-py3-none-any.whl "
+      "./honest-1.0-py3-none-any.whl";
+  RunResult r = sb().moat({"sh", "-c", script}, {"--audit", audit_path()});
+  ASSERT_EQ(r.status, 0) << r.describe();
+  ASSERT_TRUE(std::filesystem::exists(sb().in_project("site/evil.pth"))) << r.describe();
+  EXPECT_NE(r.err.find("python-startup-code"), std::string::npos) << r.describe();
+  EXPECT_NE(r.err.find("site/evil.pth"), std::string::npos) << r.describe();
+  EXPECT_EQ(r.err.find("site/honest.pth runs code"), std::string::npos) << r.describe();
+}
+
+}  // namespace
+}  // namespace moat::testing
