@@ -554,6 +554,7 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
   if (file_notify) {
     supervisor::FileNotifierRoots roots;
     roots.usual = report::usual_write_roots(plan);
+    roots.home = plan.home;
     for (const policy::PathRule& rule : plan.paths) {
       if ((rule.access & policy::kAccessWrite) != 0) roots.writable.push_back(rule.path);
     }

@@ -2,6 +2,8 @@
 // lifecycle script through one `sh -c`, so only a shell started *by the script* is reported.
 #include "sandboxd/report/findings.h"
 
+#include "sandboxd/report/run_events.h"
+
 #include <map>
 #include <set>
 
@@ -97,11 +99,7 @@ std::vector<Finding> derive_findings(const std::vector<Event>& events) {
       std::string path = e.detail.value(e.kind == "rename" ? "to" : "path", std::string());
       std::string op = e.kind == "deny" ? e.detail.value("op", std::string("change")) : e.kind;
       for (const auto& [root, protection] : protected_paths) {
-        if (root.empty() || op == "read" ||
-            !(path == root || (path.size() > root.size() && path.compare(0, root.size(), root) == 0 &&
-                               path[root.size()] == '/'))) {
-          continue;
-        }
+        if (op == "read" || !is_within(path, root)) continue;
         std::string who = e.origin.empty() ? (e.exe.empty() ? std::string("?") : e.exe)
                                            : e.origin.package + " (" + e.origin.script + ")";
         // Not refused means it landed in a private tmpfs: protected paths in host trees are

@@ -7,22 +7,16 @@
 #include <set>
 
 #include "sandboxd/report/findings.h"
+#include "sandboxd/report/run_events.h"
 
 namespace moat::report {
 namespace {
 
-bool is_under(const std::string& path, const std::string& root) {
-  if (root.empty()) return false;
-  if (root == "/") return true;
-  return path == root || (path.size() > root.size() && path.compare(0, root.size(), root) == 0 &&
-                          path[root.size()] == '/');
-}
-
 std::string yaml_quoted(const std::string& s) { return json_text(nlohmann::json(s)); }
 
 std::string with_variables(const std::string& path, const LearnInput& in) {
-  if (is_under(path, in.project)) return "${PROJECT}" + path.substr(in.project.size());
-  if (is_under(path, in.home)) return "${HOME}" + path.substr(in.home.size());
+  if (is_within(path, in.project)) return "${PROJECT}" + path.substr(in.project.size());
+  if (is_within(path, in.home)) return "${HOME}" + path.substr(in.home.size());
   return path;
 }
 
@@ -57,7 +51,7 @@ std::string comment(const Use& use, const char* noun) {
 }  // namespace
 
 std::string grant_root_for(const std::string& path, const std::string& home) {
-  if (is_under(path, home) && path.size() > home.size() + 1) {
+  if (is_within(path, home) && path.size() > home.size() + 1) {
     std::string rest = path.substr(home.size() + 1);
     auto component = [&](size_t n) {  // the first n components of rest
       size_t pos = 0;
@@ -113,14 +107,9 @@ LearnedProfile learn_profile(const std::vector<Event>& events, const LearnInput&
     if (e.kind == "deny") paths.push_back(e.detail.value("path", std::string()));
     for (const std::string& path : paths) {
       if (path.empty() || path[0] != '/') continue;
-      // As in the summary: only roots inside the home make a path inside the home usual.
-      if (std::any_of(usual.begin(), usual.end(), [&](const std::string& r) {
-            return is_under(path, r) && (!is_under(path, in.home) || is_under(r, in.home));
-          })) {
-        continue;
-      }
+      if (is_usual_write(path, usual, in.home)) continue;
       if (std::any_of(in.protected_paths.begin(), in.protected_paths.end(),
-                      [&](const std::string& p) { return is_under(path, p); })) {
+                      [&](const std::string& p) { return is_within(path, p); })) {
         not_learned.insert(path);
         continue;
       }

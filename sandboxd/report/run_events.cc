@@ -1,6 +1,8 @@
 // `run` and `end` events; see run_events.h.
 #include "sandboxd/report/run_events.h"
 
+#include "policy/variables.h"
+
 #include <algorithm>
 #include <cctype>
 
@@ -26,6 +28,17 @@ std::vector<std::string> usual_write_roots(const policy::Plan& plan) {
     if (lower.find("cache") != std::string::npos) add(rule.path);
   }
   return roots;
+}
+
+bool is_within(const std::string& path, const std::string& root) {
+  return !root.empty() && policy::path_within(path, root);
+}
+
+bool is_usual_write(const std::string& path, const std::vector<std::string>& usual_roots,
+                    const std::string& home) {
+  return std::any_of(usual_roots.begin(), usual_roots.end(), [&](const std::string& root) {
+    return is_within(path, root) && (!is_within(path, home) || is_within(root, home));
+  });
 }
 
 Event run_event(const policy::Plan& plan, const std::vector<std::string>& argv,

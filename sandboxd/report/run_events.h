@@ -16,6 +16,15 @@ namespace moat::report {
 // dir and /tmp, /dev (a terminal, /dev/null), and caches (write grants whose path says "cache").
 std::vector<std::string> usual_write_roots(const policy::Plan& plan);
 
+// Whether a change to `path` is in a usual place. Under the private home only roots inside the
+// home count: a root outside it (the sandbox's /tmp) must not make a home that happens to live
+// under /tmp look usual.
+bool is_usual_write(const std::string& path, const std::vector<std::string>& usual_roots,
+                    const std::string& home);
+
+// `path` is `root` or below it; false for an empty root (policy::path_within without that case).
+bool is_within(const std::string& path, const std::string& root);
+
 Event run_event(const policy::Plan& plan, const std::vector<std::string>& argv,
                 const std::vector<std::string>& sources, const std::string& tier);
 

@@ -3,6 +3,7 @@
 #include "sandboxd/report/summary.h"
 
 #include "sandboxd/report/learned_profile.h"
+#include "sandboxd/report/run_events.h"
 
 #include <algorithm>
 #include <map>
@@ -10,13 +11,6 @@
 
 namespace moat::report {
 namespace {
-
-bool is_under(const std::string& path, const std::string& root) {
-  if (root.empty()) return false;
-  if (root == "/") return true;
-  return path == root || (path.size() > root.size() && path.compare(0, root.size(), root) == 0 &&
-                          path[root.size()] == '/');
-}
 
 std::string denial_what(const Event& e) {
   if (e.kind == "dns") return "dns " + e.detail.value("name", std::string());
@@ -48,13 +42,7 @@ Summary summarize(const std::vector<Event>& events) {
   Summary s;
   std::vector<std::string> usual_roots, masked;
   std::string home;
-  // Under the private home only ~/.cache-like roots are usual: a root outside the home (the
-  // sandbox's /tmp) must not make a home that happens to live under /tmp look usual.
-  auto usual = [&](const std::string& path) {
-    return std::any_of(usual_roots.begin(), usual_roots.end(), [&](const std::string& root) {
-      return is_under(path, root) && (!is_under(path, home) || is_under(root, home));
-    });
-  };
+  auto usual = [&](const std::string& path) { return is_usual_write(path, usual_roots, home); };
   using DenialKey = std::tuple<std::string, std::string, std::string, std::string, std::string>;
   std::map<DenialKey, size_t> denial_index;
   std::map<std::string, size_t> host_index;
@@ -98,7 +86,7 @@ Summary summarize(const std::vector<Event>& events) {
       std::string path = e.detail.value("path", std::string());
       if (e.kind == "deny" && !path.empty() &&
           std::any_of(masked.begin(), masked.end(),
-                      [&](const std::string& m) { return is_under(path, m); })) {
+                      [&](const std::string& m) { return is_within(path, m); })) {
         layer = "mask";
         reason = "a secret: masked, unreadable";
       }

@@ -9,11 +9,15 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstring>
 #include <fstream>
 #include <optional>
+
+#include "policy/variables.h"
+#include "sandboxd/report/run_events.h"
 
 namespace moat::supervisor {
 namespace {
@@ -53,6 +57,11 @@ std::optional<std::string> read_string(pid_t pid, std::uint64_t address) {
 
 // Files Python runs at every start (a .pth with an import line, sitecustomize): reported even
 // inside the project, so the account can check what they contain (a virtualenv lives there).
+bool under_any(const std::string& path, const std::vector<std::string>& roots) {
+  return std::any_of(roots.begin(), roots.end(),
+                     [&](const std::string& root) { return report::is_within(path, root); });
+}
+
 bool python_startup_file(const std::string& path) {
   size_t slash = path.rfind('/');
   std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
@@ -110,38 +119,6 @@ FileNotifier::FileNotifier(report::EventLog& events, FileNotifierRoots roots)
 
 FileNotifier::~FileNotifier() { stop(); }
 
-std::string FileNotifier::normalize(const std::string& base, const std::string& path) {
-  std::string joined = !path.empty() && path[0] == '/' ? path : base + "/" + path;
-  if (joined.empty() || joined[0] != '/') return {};
-  std::vector<std::string> parts;
-  size_t pos = 0;
-  while (pos <= joined.size()) {
-    size_t next = joined.find('/', pos);
-    if (next == std::string::npos) next = joined.size();
-    std::string part = joined.substr(pos, next - pos);
-    if (part == "..") {
-      if (!parts.empty()) parts.pop_back();
-    } else if (!part.empty() && part != ".") {
-      parts.push_back(std::move(part));
-    }
-    pos = next + 1;
-  }
-  std::string out;
-  for (const std::string& p : parts) out += "/" + p;
-  return out.empty() ? "/" : out;
-}
-
-bool FileNotifier::under_any(const std::string& path, const std::vector<std::string>& roots) const {
-  for (const std::string& root : roots) {
-    if (root == "/" || path == root ||
-        (path.size() > root.size() && path.compare(0, root.size(), root) == 0 &&
-         path[root.size()] == '/')) {
-      return true;
-    }
-  }
-  return false;
-}
-
 void FileNotifier::handle(int notify_fd, const seccomp_notif& req) {
   const CallShape shape = shape_of(req.data);
   if (shape.kind == nullptr || shape.path < 0) {
@@ -151,7 +128,7 @@ void FileNotifier::handle(int notify_fd, const seccomp_notif& req) {
   const pid_t tid = static_cast<pid_t>(req.pid);
   auto resolve = [&](long dirfd_index, int path_index) -> std::string {
     std::optional<std::string> raw = read_string(tid, req.data.args[path_index]);
-    if (!raw) return {};
+    if (!raw || raw->empty()) return {};
     std::string base;
     if (!raw->empty() && (*raw)[0] != '/') {
       const int dirfd = dirfd_index == kNoFd ? AT_FDCWD : static_cast<int>(req.data.args[dirfd_index]);
@@ -159,14 +136,16 @@ void FileNotifier::handle(int notify_fd, const seccomp_notif& req) {
                                : read_link("/proc/" + std::to_string(tid) + "/fd/" +
                                            std::to_string(dirfd));
     }
-    return normalize(base, *raw);
+    if ((*raw)[0] != '/' && base.empty()) return std::string();  // nothing to resolve against
+    return policy::normalize_path((*raw)[0] == '/' ? *raw : base + "/" + *raw);
   };
   std::string path = resolve(shape.dirfd, shape.path);
   std::string to = shape.path2 >= 0 ? resolve(shape.dirfd2, shape.path2) : std::string();
   // The reads above are only meaningful while the call still waits for us.
   if (::ioctl(notify_fd, SECCOMP_IOCTL_NOTIF_ID_VALID, &req.id) != 0) return;
   const std::string& changed = std::string(shape.kind) == "rename" ? to : path;
-  if (path.empty() || (under_any(changed, roots_.usual) && !python_startup_file(changed))) {
+  if (path.empty() || (report::is_usual_write(changed, roots_.usual, roots_.home) &&
+                        !python_startup_file(changed))) {
     answer_continue(notify_fd, req.id);
     return;
   }

@@ -23,6 +23,7 @@ namespace moat::supervisor {
 
 struct FileNotifierRoots {
   std::vector<std::string> usual;     // not reported: project, temp dirs, /dev, caches
+  std::string home;                   // as the summary judges "usual" (report::is_usual_write)
   std::vector<std::string> writable;  // every write grant and private tmpfs (home, /tmp)
   // What refuses a change no grant covers: "mount" in tier full (everything else is a read-only
   // mount, EROFS comes first), "landlock" in tier landlock.
@@ -43,12 +44,8 @@ class FileNotifier {
   void start(sys::UniqueFd listener);
   void stop();
 
-  // Pure parts, for tests: the lexical normal form of `path` against `base` ("" if unusable).
-  static std::string normalize(const std::string& base, const std::string& path);
-
  private:
   void loop();
-  bool under_any(const std::string& path, const std::vector<std::string>& roots) const;
 
   report::EventLog& events_;
   FileNotifierRoots roots_;

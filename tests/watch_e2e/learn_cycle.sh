@@ -6,15 +6,8 @@
 # watch sees the writes). Usage: learn_cycle.sh MOAT
 set -euo pipefail
 moat=$(realpath "$1")
-skip() {
-  if [ "${MOAT_MUST_WORK:-0}" = 1 ]; then echo "FAIL (MOAT_MUST_WORK=1): $*"; exit 1; fi
-  echo "SKIP: $*"; exit 77
-}
-[ "$(id -u)" -eq 0 ] || skip "needs root (network namespace, eBPF watch)"
+. "$(dirname "$(realpath "$0")")/e2e_lib.sh"
 command -v curl >/dev/null || skip "curl is not installed"
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-. "$(dirname "$(realpath "$0")")/testnet.sh"
 work=$(mktemp -d /tmp/moat-e2e-learn-XXXXXX)
 trap 'testnet_cleanup; rm -rf "$work"' EXIT
 testnet_up 40 49 || skip "no free 10.77.X.0/24 (X in 40-49) for the test host"

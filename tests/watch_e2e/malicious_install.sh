@@ -8,17 +8,10 @@
 # nothing. Needs root (network namespace, the eBPF watch). Usage: malicious_install.sh MOAT
 set -euo pipefail
 moat=$(realpath "$1")
-skip() {
-  if [ "${MOAT_MUST_WORK:-0}" = 1 ]; then echo "FAIL (MOAT_MUST_WORK=1): $*"; exit 1; fi
-  echo "SKIP: $*"; exit 77
-}
-[ "$(id -u)" -eq 0 ] || skip "needs root (network namespace, eBPF watch)"
+. "$(dirname "$(realpath "$0")")/e2e_lib.sh"
 command -v npm >/dev/null || skip "npm is not installed"
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 
 # --- a collector on a test host in a namespace of our own --------------------------------------
-. "$(dirname "$(realpath "$0")")/testnet.sh"
 work=$(mktemp -d /tmp/moat-e2e-mal-XXXXXX)
 collector_log="$work/collector.log"
 daemon_mark="moat-daemon-$$-$RANDOM"

@@ -1,4 +1,15 @@
-# Sourced by the watch e2e scripts: one test host in a network namespace this script creates,
+# Sourced by the watch e2e scripts. skip: exit 77 (ctest's skip), or fail under MOAT_MUST_WORK=1
+# (CI: a skipped security test proves nothing); fail: count a failure and go on; and one test
+# host in a network namespace (below).
+skip() {
+  if [ "${MOAT_MUST_WORK:-0}" = 1 ]; then echo "FAIL (MOAT_MUST_WORK=1): $*"; exit 1; fi
+  echo "SKIP: $*"; exit 77
+}
+failures=0
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+[ "$(id -u)" -eq 0 ] || skip "needs root (network namespace, eBPF watch)"
+
+# One test host in a network namespace this script creates,
 # at 10.77.X.2 (X free in FIRST..LAST: each script takes its own range, because ctest may run two
 # at once), reached from the host over a veth pair; torn down by testnet_cleanup (callers add it
 # to their EXIT trap). Sets TESTNET_HOST and TESTNET_NS. Usage: testnet_up FIRST LAST
