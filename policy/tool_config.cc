@@ -3,6 +3,8 @@
 #include <array>
 #include <utility>
 
+#include "policy/tools/npm.h"
+
 namespace moat::policy {
 namespace {
 
@@ -12,7 +14,19 @@ struct NamedResolver {
 };
 
 // One line per variable; each tool's functions live in policy/tools/<tool>.cc.
-constexpr std::array<NamedResolver, 0> kResolvers{{}};
+constexpr auto kResolvers = std::to_array<NamedResolver>({
+    {"npm.registry", tools::npm_registry},
+    {"npm.registries", tools::npm_registries},
+    {"npm.cache", tools::npm_cache},
+    {"npm.userconfig", tools::npm_userconfig},
+    {"pnpm.registry", tools::pnpm_registry},
+    {"pnpm.registries", tools::pnpm_registries},
+    {"pnpm.store", tools::pnpm_store},
+    {"pnpm.cache", tools::pnpm_cache},
+    {"pnpm.state", tools::pnpm_state},
+    {"yarn.registries", tools::yarn_registries},
+    {"yarn.cache", tools::yarn_cache},
+});
 
 }  // namespace
 
