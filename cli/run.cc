@@ -72,8 +72,11 @@ Result<launcher::NetLayers> test_only_layer(const std::function<void(const std::
   return v == "gate" ? launcher::NetLayers::kGateOnly : launcher::NetLayers::kKernelOnly;
 }
 
+
 // The first bytes of a file the run wrote, for the findings; never through a symlink (the run
 // chose the path, and could have swapped a directory for a link to something it cannot read).
+}  // namespace
+
 std::optional<std::string> read_written_file(const std::string& path) {
   open_how how{};
   how.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
@@ -93,6 +96,8 @@ std::optional<std::string> read_written_file(const std::string& path) {
   ::close(fd);
   return out;
 }
+
+namespace {
 
 std::string today() {
   std::time_t now = std::time(nullptr);
