@@ -180,6 +180,7 @@ class Compiler {
     for (const auto& [name, value] : p.env_set) {
       auto texts = tool_expand(value);
       if (!texts) continue;
+      if (texts->empty()) continue;  // a tool setting that is not set: the name stays unset
       if (texts->size() != 1) {
         sink_.error(value.at, value.length, "bad-value",
                     "'" + value.text + "' has " + std::to_string(texts->size()) +

@@ -41,10 +41,19 @@ declare -A checks=(
   [@node-rs/argon2]="typeof require('@node-rs/argon2').hashSync('moat') === 'string'"
   [@resvg/resvg-js]="new (require('@resvg/resvg-js').Resvg)('<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"2\" height=\"2\"/>').render().width === 2"
   [classic-level]="typeof require('classic-level').ClassicLevel === 'function'"
-  [cbor-extract]="typeof require('cbor-extract').extractStrings === 'function'"
+  [cbor-extract]="typeof require('cbor-extract').extractStrings === 'function' && require('fs').existsSync('node_modules/cbor-extract/build/Release/extract.node')"
   [@tailwindcss/oxide]="typeof require('@tailwindcss/oxide').Scanner === 'function'"
 )
 [ "${#checks[@]}" -ge 20 ] || { echo "FAIL: fewer than 20 packages listed"; exit 1; }
+
+# cbor-extract has no prebuilt binary for this platform: node-gyp builds it, against node's own
+# headers (nodedir) rather than headers it would download. Use npm's setting, else the headers
+# the node package installs.
+nodedir=$(npm config get nodedir 2>/dev/null || true)
+if [ -z "$nodedir" ] || [ "$nodedir" = undefined ]; then
+  [ -f /usr/include/node/node.h ] || skip "no node headers (npm config get nodedir is empty)"
+  export npm_config_nodedir=/usr
+fi
 
 cache=${MOAT_E2E_NPM_CACHE:-$HOME/.cache/moat-e2e-npm}
 mkdir -p "$cache"
