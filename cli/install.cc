@@ -129,6 +129,7 @@ int install_main(const RunOptions& options) {
     plans[i] = compile_phase(phases[i], ctx, options.overrides);
     if (!plans[i]) return 125;
   }
+  for (const auto& plan : plans) create_tool_caches(*plan);
 
   report::EventLog events;
   if (!events.open(options.audit_path)) {
