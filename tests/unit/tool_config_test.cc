@@ -215,6 +215,19 @@ TEST(YarnConfig, BerryRegistriesAndScopes) {
             (ToolValues{"home.test:443", "proj.test:8443", "corp.test:80", "other.test:443"}));
 }
 
+TEST(YarnConfig, TheDefaultRegistry) {
+  Tree t;
+  t.files["/home/alice/.npmrc"] = "registry=https://npm.test/\n";
+  EXPECT_EQ(resolve("yarn.registry", t), ToolValues{"https://npm.test/"});
+  t.files["/home/alice/.yarnrc"] = "registry \"https://home-classic.test/\"\n";
+  EXPECT_EQ(resolve("yarn.registry", t), ToolValues{"https://home-classic.test/"});
+  t.files["/home/alice/.yarnrc.yml"] = "npmRegistryServer: https://home.test\n";
+  t.files["/home/alice/proj/.yarnrc.yml"] = "npmRegistryServer: https://proj.test\n";
+  EXPECT_EQ(resolve("yarn.registry", t), ToolValues{"https://proj.test"});  // the closest
+  t.environ = {"YARN_NPM_REGISTRY_SERVER=https://env.test"};
+  EXPECT_EQ(resolve("yarn.registry", t), ToolValues{"https://env.test"});
+}
+
 TEST(YarnConfig, ClassicYarnrcAndNpmrc) {
   Tree t;
   t.files["/home/alice/proj/.yarnrc"] = "# yarn lockfile v1\nregistry \"http://classic.test:4873/\"\n";
