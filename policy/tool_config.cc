@@ -3,6 +3,8 @@
 #include <array>
 #include <utility>
 
+#include "policy/tools/agents.h"
+
 namespace moat::policy {
 namespace {
 
@@ -12,7 +14,12 @@ struct NamedResolver {
 };
 
 // One line per variable; each tool's functions live in policy/tools/<tool>.cc.
-constexpr std::array<NamedResolver, 0> kResolvers{{}};
+constexpr std::array kResolvers{
+    NamedResolver{"claude.api-hosts", claude_api_hosts},
+    NamedResolver{"claude.config-dir", claude_config_dir},
+    NamedResolver{"codex.api-hosts", codex_api_hosts},
+    NamedResolver{"codex.home", codex_home_dir},
+};
 
 }  // namespace
 
