@@ -5,45 +5,36 @@
 
 #include <string>
 
-#include "policy/tools/config_text.h"
+#include "policy/tools/npmrc.h"
+#include "policy/tools/toml.h"
 #include "policy/variables.h"
 
-namespace moat::policy {
+namespace moat::policy::tools {
 namespace {
 
-std::string home_path(const ToolConfigInput& in, std::string_view rest) {
-  return normalize_path(in.home + "/" + std::string(rest));
+// The directory named by the environment variable NAME (relative to the working directory, as
+// the agent would take it), else ~/FALLBACK.
+std::string dir_from_env(const ToolConfigInput& in, std::string_view name, const char* fallback) {
+  if (auto dir = env_value(in, name); dir && !dir->empty()) return config_path(*dir, in.home, in.cwd);
+  return normalize_path(in.home + "/" + fallback);
 }
 
 // The directory holding Codex's config.toml and state: $CODEX_HOME or ~/.codex.
-std::string codex_home(const ToolConfigInput& in) {
-  if (auto dir = env_value(in.environ, "CODEX_HOME"); dir && !dir->empty()) {
-    return normalize_path(dir->front() == '/' ? std::string(*dir) : in.cwd + "/" + std::string(*dir));
-  }
-  return home_path(in, ".codex");
-}
+std::string codex_home(const ToolConfigInput& in) { return dir_from_env(in, "CODEX_HOME", ".codex"); }
 
 }  // namespace
 
 Result<ToolValues> claude_api_hosts(const ToolConfigInput& in) {
-  if (auto url = env_value(in.environ, "ANTHROPIC_BASE_URL"); url && !url->empty()) {
-    auto rule = url_host_rule(*url);
-    if (!rule) {
-      return make_error(ErrorCode::kInvalidArgument,
-                        "ANTHROPIC_BASE_URL is not a URL: '" + std::string(*url) + "'",
-                        "set it to http(s)://HOST[:PORT]/ or unset it");
-    }
+  if (auto url = env_value(in, "ANTHROPIC_BASE_URL"); url && !url->empty()) {
+    auto rule = registry_rule(*url, "ANTHROPIC_BASE_URL");
+    if (!rule) return rule.error();
     return ToolValues{*rule};
   }
   return ToolValues{"api.anthropic.com:443"};
 }
 
 Result<ToolValues> claude_config_dir(const ToolConfigInput& in) {
-  if (auto dir = env_value(in.environ, "CLAUDE_CONFIG_DIR"); dir && !dir->empty()) {
-    return ToolValues{normalize_path(dir->front() == '/' ? std::string(*dir)
-                                                         : in.cwd + "/" + std::string(*dir))};
-  }
-  return ToolValues{home_path(in, ".claude")};
+  return ToolValues{dir_from_env(in, "CLAUDE_CONFIG_DIR", ".claude")};
 }
 
 Result<ToolValues> codex_home_dir(const ToolConfigInput& in) { return ToolValues{codex_home(in)}; }
@@ -52,14 +43,14 @@ Result<ToolValues> codex_home_dir(const ToolConfigInput& in) { return ToolValues
 // with `base_url`); without one it uses OpenAI's API, or with a ChatGPT sign-in the ChatGPT
 // backend, and refreshes that sign-in at the auth host.
 Result<ToolValues> codex_api_hosts(const ToolConfigInput& in) {
-  const std::string config_path = codex_home(in) + "/config.toml";
+  const std::string config_file = codex_home(in) + "/config.toml";
   std::string provider = "openai";
   std::string base_url;
-  if (auto text = in.read_file(config_path)) {
+  if (auto text = in.read_file(config_file)) {
     auto table = parse_toml_strings(*text);
     if (!table) {
       Error e = table.error();
-      e.message = config_path + ":" + e.message;
+      e.message = config_file + ":" + e.message;
       return e;
     }
     if (auto it = table->find("model_provider"); it != table->end()) provider = it->second;
@@ -68,26 +59,20 @@ Result<ToolValues> codex_api_hosts(const ToolConfigInput& in) {
     }
   }
   if (base_url.empty() && provider == "openai") {
-    if (auto url = env_value(in.environ, "OPENAI_BASE_URL"); url && !url->empty()) {
-      base_url = std::string(*url);
-    }
+    if (auto url = env_value(in, "OPENAI_BASE_URL"); url && !url->empty()) base_url = *url;
   }
   if (base_url.empty()) {
     if (provider != "openai") {
       return make_error(ErrorCode::kInvalidArgument,
-                        config_path + ": model_provider '" + provider +
+                        config_file + ": model_provider '" + provider +
                             "' has no base_url under [model_providers." + provider + "]",
                         "add base_url to that table, or allow the host with --allow-host");
     }
     return ToolValues{"api.openai.com:443", "chatgpt.com:443", "auth.openai.com:443"};
   }
-  auto rule = url_host_rule(base_url);
-  if (!rule) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      config_path + ": base_url is not a URL: '" + base_url + "'",
-                      "write it as http(s)://HOST[:PORT]/PATH");
-  }
+  auto rule = registry_rule(base_url, config_file);
+  if (!rule) return rule.error();
   return ToolValues{*rule};
 }
 
-}  // namespace moat::policy
+}  // namespace moat::policy::tools

@@ -1,10 +1,10 @@
-// The agents' resolvers and the shared config readers, on sample configuration trees.
+// The agents' resolvers and the TOML reader, on sample configuration trees.
 #include <gtest/gtest.h>
 
 #include <map>
 
 #include "policy/tool_config.h"
-#include "policy/tools/config_text.h"
+#include "policy/tools/toml.h"
 
 namespace moat::policy {
 namespace {
@@ -41,6 +41,8 @@ TEST(ToolAgents, ClaudeFollowsAnthropicBaseUrl) {
   EXPECT_EQ(*hosts, ToolValues{"gateway.test:8080"});
   t.env = {"ANTHROPIC_BASE_URL=gateway.test"};
   EXPECT_FALSE(t.resolve("claude.api-hosts").ok());
+  t.env = {"ANTHROPIC_BASE_URL=https://[2001:db8::1]:8443/v1"};
+  EXPECT_EQ(*t.resolve("claude.api-hosts"), ToolValues{"[2001:db8::1]:8443"});
 }
 
 TEST(ToolAgents, ClaudeConfigDir) {
@@ -91,26 +93,8 @@ TEST(ToolAgents, CodexProviderWithoutBaseUrlOrBrokenTomlIsAnError) {
       << hosts.error().message;
 }
 
-TEST(ConfigText, UrlHostRule) {
-  EXPECT_EQ(url_host_rule("https://a.test/x"), "a.test:443");
-  EXPECT_EQ(url_host_rule("http://user:pw@a.test:81"), "a.test:81");
-  EXPECT_EQ(url_host_rule("https://[2001:db8::1]:8443/p"), "[2001:db8::1]:8443");
-  EXPECT_EQ(url_host_rule("https://[2001:db8::1]/p"), "[2001:db8::1]:443");
-  EXPECT_EQ(url_host_rule("ftp://a.test/"), std::nullopt);
-  EXPECT_EQ(url_host_rule("https://a.test:99999/"), std::nullopt);
-  EXPECT_EQ(url_host_rule("https://a.test:8x/"), std::nullopt);
-  EXPECT_EQ(url_host_rule("https:///x"), std::nullopt);
-  EXPECT_EQ(url_host_rule("a.test"), std::nullopt);
-}
-
-TEST(ConfigText, EnvValueTakesTheLastExactName) {
-  std::vector<std::string> env{"A=1", "AB=2", "A=3", "B"};
-  EXPECT_EQ(env_value(env, "A"), "3");
-  EXPECT_EQ(env_value(env, "B"), std::nullopt);
-}
-
-TEST(ConfigText, TomlStrings) {
-  auto t = parse_toml_strings(
+TEST(Toml, Strings) {
+  auto t = tools::parse_toml_strings(
       "[a . \"b.c\"]\nk = \"x\\\"y\"\nlit = 'C:\\\\p'\nmulti = \"\"\"\nl1\nl2\"\"\"\n"
       "n = 3\nt = { x = \"1\" }\n[[arr]]\nq = \"z\"\r\n");
   ASSERT_TRUE(t.ok()) << t.error().to_string();
@@ -119,10 +103,10 @@ TEST(ConfigText, TomlStrings) {
   EXPECT_EQ(t->at("a.b.c.multi"), "l1\nl2");
   EXPECT_EQ(t->count("a.b.c.n"), 0u);
   EXPECT_EQ(t->at("arr.q"), "z");
-  EXPECT_FALSE(parse_toml_strings("[open\n").ok());
-  EXPECT_FALSE(parse_toml_strings("k v\n").ok());
-  EXPECT_FALSE(parse_toml_strings("k = [1,\n2\n").ok());
-  EXPECT_FALSE(parse_toml_strings("k = \"a\" junk\n").ok());
+  EXPECT_FALSE(tools::parse_toml_strings("[open\n").ok());
+  EXPECT_FALSE(tools::parse_toml_strings("k v\n").ok());
+  EXPECT_FALSE(tools::parse_toml_strings("k = [1,\n2\n").ok());
+  EXPECT_FALSE(tools::parse_toml_strings("k = \"a\" junk\n").ok());
 }
 
 }  // namespace

@@ -1,62 +1,9 @@
-#include "policy/tools/config_text.h"
+#include "policy/tools/toml.h"
 
 #include <cctype>
+#include <optional>
 
-namespace moat::policy {
-
-std::optional<std::string_view> env_value(const std::vector<std::string>& environ,
-                                          std::string_view name) {
-  std::optional<std::string_view> found;
-  for (const std::string& entry : environ) {
-    if (entry.size() > name.size() && entry.compare(0, name.size(), name) == 0 &&
-        entry[name.size()] == '=') {
-      found = std::string_view(entry).substr(name.size() + 1);
-    }
-  }
-  return found;
-}
-
-std::optional<std::string> url_host_rule(std::string_view url) {
-  const std::size_t scheme_end = url.find("://");
-  if (scheme_end == std::string_view::npos || scheme_end == 0) return std::nullopt;
-  std::string scheme;
-  for (char c : url.substr(0, scheme_end)) {
-    scheme += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  }
-  std::string_view rest = url.substr(scheme_end + 3);
-  rest = rest.substr(0, rest.find_first_of("/?#"));
-  if (auto at = rest.rfind('@'); at != std::string_view::npos) rest = rest.substr(at + 1);
-  std::string_view host = rest, port;
-  if (!rest.empty() && rest.front() == '[') {
-    const std::size_t close = rest.find(']');
-    if (close == std::string_view::npos) return std::nullopt;
-    host = rest.substr(0, close + 1);
-    std::string_view after = rest.substr(close + 1);
-    if (!after.empty()) {
-      if (after.front() != ':') return std::nullopt;
-      port = after.substr(1);
-    }
-  } else if (auto colon = rest.rfind(':'); colon != std::string_view::npos) {
-    host = rest.substr(0, colon);
-    port = rest.substr(colon + 1);
-  }
-  if (host.empty() || host == "[]") return std::nullopt;
-  for (char c : port) {
-    if (!std::isdigit(static_cast<unsigned char>(c))) return std::nullopt;
-  }
-  if (port.size() > 5 || (!port.empty() && std::stoul(std::string(port)) > 65535)) {
-    return std::nullopt;
-  }
-  std::string port_text(port);
-  if (port_text.empty()) {
-    if (scheme == "https") port_text = "443";
-    else if (scheme == "http") port_text = "80";
-    else return std::nullopt;
-  }
-  std::string lower;
-  for (char c : host) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return lower + ":" + port_text;
-}
+namespace moat::policy::tools {
 
 namespace {
 
@@ -232,4 +179,4 @@ Result<std::map<std::string, std::string>> parse_toml_strings(std::string_view t
   return TomlScanner(text).run();
 }
 
-}  // namespace moat::policy
+}  // namespace moat::policy::tools
