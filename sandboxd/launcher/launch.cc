@@ -34,6 +34,7 @@
 #include "sandboxd/report/run_events.h"
 #include "sandboxd/supervisor/file_notifier.h"
 #include "sandboxd/gate/gate.h"
+#include "sandboxd/daemon/client.h"
 #include "sandboxd/launcher/cgroup.h"
 #include "sandboxd/launcher/leftovers.h"
 #include "sandboxd/launcher/child.h"
@@ -521,6 +522,9 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
   }
   clock.mark("cgroups, gate");
   // The watch (root, on by default): attached before clone, so the command's first exec is seen.
+  // With sandboxd running, its programs are already attached: it only makes this sandbox's ring
+  // (no load, no verifier, no tracepoint registration). Otherwise they are loaded here.
+  std::optional<daemon::Client> daemon_client;  // outlives the watcher (its lost() asks it)
   std::optional<watch::Watch> watcher;
   if (options.watch && root && options.events != nullptr) {
     watch::WatchOptions watch_options;
@@ -537,11 +541,31 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
       }
       watch_options.ring_bytes = static_cast<std::size_t>(bytes);
     }
-    auto attached = cgroup_fd.valid()
-                        ? watch::Watch::attach(cgroup_fd.get(), *options.events, watch_options)
-                        : Result<watch::Watch>(make_error(
-                              ErrorCode::kUnsupported, "the watch needs a cgroup v2 for the sandbox",
-                              "mount cgroup2; --no-watch or --allow-degraded runs without it"));
+    auto attach_watch = [&]() -> Result<watch::Watch> {
+      if (!cgroup_fd.valid()) {
+        return make_error(ErrorCode::kUnsupported, "the watch needs a cgroup v2 for the sandbox",
+                          "mount cgroup2; --no-watch or --allow-degraded runs without it");
+      }
+      auto connected = daemon::Client::connect(daemon::socket_path());
+      if (connected && (connected->features() & daemon::kFeatureWatch) != 0) {
+        auto ring = connected->register_sandbox(
+            cgroup_fd.get(), static_cast<std::uint32_t>(watch_options.ring_bytes));
+        if (ring) {
+          daemon::Client* client = &daemon_client.emplace(std::move(*connected));
+          return watch::Watch::consume(std::move(*ring), *options.events, [client] {
+            auto n = client->lost();
+            return n ? *n : 0;
+          });
+        }
+        options.warn("sandboxd did not take the sandbox, loading the watch here: " +
+                     ring.error().to_string());
+      } else if (!connected && connected.error().code != ErrorCode::kNotFound) {
+        options.warn("sandboxd is not usable, loading the watch here: " +
+                     connected.error().to_string());
+      }
+      return watch::Watch::attach(cgroup_fd.get(), *options.events, watch_options);
+    };
+    auto attached = attach_watch();
     if (attached) {
       watcher.emplace(std::move(*attached));
     } else if (options.allow_missing_limits) {
@@ -633,12 +657,17 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
   std::optional<Report> setup_failure, exec_failure, exited;
   bool child_gone = false;
   bool report_open = true;
+  // sandboxd never writes unasked: its connection becoming readable means it went away, and its
+  // programs (the watch) with it.
+  bool daemon_gone = false;
+  const int daemon_fd = daemon_client ? daemon_client->fd() : -1;
   while (!child_gone || report_open) {
-    pollfd fds[4] = {{report_open ? report->first.get() : -1, POLLIN, 0},
+    pollfd fds[5] = {{report_open ? report->first.get() : -1, POLLIN, 0},
                      {child_gone ? -1 : pidfd.get(), POLLIN, 0},
                      {sigfd.get(), POLLIN, 0},
-                     {timer.valid() ? timer.get() : -1, POLLIN, 0}};
-    int n = ::poll(fds, 4, -1);
+                     {timer.valid() ? timer.get() : -1, POLLIN, 0},
+                     {daemon_gone ? -1 : daemon_fd, POLLIN | POLLRDHUP, 0}};
+    int n = ::poll(fds, 5, -1);
     if (n < 0) {
       if (errno == EINTR) continue;
       kill_child();
@@ -699,12 +728,21 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
       kill_child();
       timer.reset();
     }
+    if (fds[4].revents != 0) {
+      daemon_gone = true;
+      // Fail closed: the rest of the run would go unwatched.
+      if (!options.allow_missing_limits) kill_child();
+      options.warn(options.allow_missing_limits
+                       ? "sandboxd went away: the rest of the run is NOT watched (--allow-degraded)"
+                       : "sandboxd went away: the watch stopped, so the sandbox was stopped");
+    }
   }
   if (!namespaces) kill_descendants();
   clock.mark("sandbox exit");
   if (watcher) {  // everything in the cgroup has exited: drain what is left
     watcher->stop();
     result.lost_events = watcher->lost_count();
+    daemon_client.reset();  // sandboxd forgets the sandbox now
     clock.mark("watch drain");
   }
   if (network_gate) network_gate->stop();
@@ -719,6 +757,13 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
   if (!journal.empty()) ::unlink(journal.c_str());
   clock.mark("cleanup");
 
+  if (daemon_gone && !options.allow_missing_limits) {
+    return make_error(ErrorCode::kUnsupported,
+                      "sandboxd went away during the run: the watch stopped, so moat stopped the "
+                      "sandbox",
+                      "restart sandboxd (README: starting sandboxd) and run again; "
+                      "--allow-degraded finishes such a run unwatched");
+  }
   if (setup_failure) {
     std::string message = describe_setup_failure(*setup_failure, spec);
     Error e = syscall_error(message, setup_failure->call != nullptr ? setup_failure->call : "", "",

@@ -1,0 +1,47 @@
+// The client side of sandboxd (used by `moat run`): connect, check the protocol version,
+// register the sandbox's cgroup and receive its ring, ask for the loss count at the end.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "policy/result.h"
+#include "sandboxd/daemon/protocol.h"
+#include "sandboxd/sys/unique_fd.h"
+
+namespace moat::daemon {
+
+// $MOAT_SANDBOXD_SOCKET, else kDefaultSocket.
+std::string socket_path();
+
+struct DaemonStatus {
+  std::uint64_t sandboxes = 0;         // registered in all
+  std::uint64_t sandboxes_of_uid = 0;  // registered by the caller's uid
+};
+
+class Client {
+ public:
+  // Connects and says hello. kNotFound when no daemon listens there (no socket, refused): the
+  // caller loads in-process; kUnsupported when it speaks another protocol version.
+  static Result<Client> connect(const std::string& path);
+
+  std::uint64_t features() const { return features_; }
+  // The connection: readable or hung up when the daemon went away (it never writes unasked).
+  int fd() const { return fd_.get(); }
+
+  // Registers the cgroup whose v2 directory CGROUP_FD is open; returns the sandbox's ring.
+  // The daemon deletes the registration when this connection closes.
+  Result<sys::UniqueFd> register_sandbox(int cgroup_fd, std::uint32_t ring_bytes);
+  Result<std::uint64_t> lost();
+  Result<DaemonStatus> status();
+
+ private:
+  explicit Client(sys::UniqueFd fd) : fd_(std::move(fd)) {}
+  // One request, one reply (with at most one descriptor).
+  Result<ReplyWire> call(const Request& request, int send_fd, sys::UniqueFd* received);
+
+  sys::UniqueFd fd_;
+  std::uint64_t features_ = 0;
+};
+
+}  // namespace moat::daemon

@@ -1,0 +1,88 @@
+// The sandboxd wire protocol: fixed-size binary messages over a SOCK_SEQPACKET unix socket, one
+// request -> one reply, a version in every message. Pure (no I/O): the daemon parses untrusted
+// clients' bytes here, so this file is what the fuzz target exercises.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace moat::daemon {
+
+inline constexpr std::uint32_t kMagic = 0x54414f4d;  // "MOAT" little-endian: any other is junk
+inline constexpr std::uint16_t kProtocolVersion = 1;
+inline constexpr char kDefaultSocket[] = "/run/moat/sandboxd.sock";
+
+// Bounds of a ring a client may ask for: powers of two, whole pages.
+inline constexpr std::uint32_t kMinRingBytes = 4096;
+inline constexpr std::uint32_t kMaxRingBytes = 256u << 20;
+
+enum class Op : std::uint16_t {
+  kHello = 1,     // -> value: kFeature* bits the daemon gives
+  kRegister = 2,  // + one fd (the sandbox's cgroup v2 directory) -> the ring's fd
+  kLost = 3,      // -> value: records of this connection's sandbox the kernel lost
+  kStatus = 4,    // -> value: sandboxes registered in all; value2: those of the caller's uid
+};
+
+enum class ReplyStatus : std::uint16_t {
+  kOk = 0,
+  kMalformed = 1,  // size, magic, unknown op, reserved bits, wrong number of fds
+  kVersion = 2,    // the request's version is not ours; the reply carries ours
+  kDenied = 3,     // the caller may not do this (not its cgroup)
+  kLimit = 4,      // per-uid limit reached (sandboxes, ring bytes) or the daemon is full
+  kFailed = 5,     // a system call failed; err says which errno
+  kState = 6,      // not valid now (a second register on one connection, lost before register)
+};
+
+inline constexpr std::uint64_t kFeatureWatch = 1;
+
+// On the wire (host byte order: both ends are on this machine).
+struct RequestWire {
+  std::uint32_t magic;
+  std::uint16_t version;
+  std::uint16_t op;
+  std::uint32_t ring_bytes;  // kRegister only, else 0
+  std::uint32_t reserved;    // 0
+};
+static_assert(sizeof(RequestWire) == 16);
+
+struct ReplyWire {
+  std::uint32_t magic;
+  std::uint16_t version;
+  std::uint16_t status;  // ReplyStatus
+  std::int32_t err;      // errno for kFailed / kDenied, else 0
+  std::uint32_t reserved;
+  std::uint64_t value;
+  std::uint64_t value2;
+  char message[128];  // NUL-terminated, for people
+};
+static_assert(sizeof(ReplyWire) == 160);
+
+struct Request {
+  Op op = Op::kHello;
+  std::uint32_t ring_bytes = 0;
+};
+
+struct ParseError {
+  ReplyStatus status;
+  std::string message;
+};
+
+// Validates a received message: SIZE bytes at DATA, FDS descriptors came with it, TRUNCATED when
+// the kernel cut the data or the control message. Exactly one fd with kRegister, none otherwise.
+struct Parsed {
+  std::optional<Request> request;
+  std::optional<ParseError> error;
+};
+Parsed parse_request(const void* data, std::size_t size, std::size_t fds, bool truncated);
+
+RequestWire encode_request(const Request& request);
+ReplyWire make_reply(ReplyStatus status, std::string_view message, int err = 0,
+                     std::uint64_t value = 0, std::uint64_t value2 = 0);
+// Client side: a reply is ours and well-formed (size, magic, NUL-terminated message).
+bool valid_reply(const void* data, std::size_t size);
+const char* reply_status_name(ReplyStatus status);
+
+}  // namespace moat::daemon

@@ -1,0 +1,69 @@
+// sandboxd's server: a unix socket (SOCK_SEQPACKET) served by one epoll loop. Each connection
+// may register one sandbox; the registration lives as long as the connection (a SIGKILLed moat
+// frees it: the kernel closes the socket). Clients are authenticated by SO_PEERCRED and are not
+// trusted: every request is validated (protocol.h), every limit is per uid.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "policy/result.h"
+#include "sandboxd/daemon/protocol.h"
+#include "sandboxd/sys/unique_fd.h"
+#include "sandboxd/watch/shared_watch.h"
+
+namespace moat::daemon {
+
+struct ServerOptions {
+  std::string socket_path = kDefaultSocket;
+  std::uint32_t max_sandboxes = 1024;        // in all (the BPF maps' size)
+  std::uint32_t max_sandboxes_per_uid = 64;
+  std::uint64_t max_ring_bytes_per_uid = 512ull << 20;
+  std::uint32_t max_connections_per_uid = 128;
+};
+
+class Server {
+ public:
+  // Binds the socket (its directory made 0755, the socket 0666: any user may ask; what it may
+  // do is decided per request). Refuses when another daemon answers on the path.
+  static Result<Server> listen(watch::SharedWatch& watch, const ServerOptions& options);
+  Server(Server&&) noexcept = default;
+  ~Server();
+
+  // Serves until SIGTERM or SIGINT (taken by a signalfd; block them before calling).
+  Status serve();
+
+ private:
+  struct Connection {
+    sys::UniqueFd fd;
+    uid_t uid = 0;
+    pid_t pid = 0;
+    std::uint64_t cgroup_id = 0;  // registered sandbox, 0 when none
+    std::uint32_t ring_bytes = 0;
+  };
+  struct Usage {
+    std::uint32_t connections = 0;
+    std::uint32_t sandboxes = 0;
+    std::uint64_t ring_bytes = 0;
+  };
+
+  Server(watch::SharedWatch& watch, ServerOptions options)
+      : watch_(&watch), options_(std::move(options)) {}
+  void accept_one();
+  void handle(Connection& c);  // false: drop the connection
+  void drop(int fd);
+  ReplyWire do_register(Connection& c, const Request& request, int cgroup_fd,
+                        sys::UniqueFd* ring);
+
+  watch::SharedWatch* watch_;
+  ServerOptions options_;
+  sys::UniqueFd listen_fd_, epoll_fd_, signal_fd_;
+  std::map<int, Connection> connections_;
+  std::map<uid_t, Usage> usage_;
+  bool unlink_at_exit_ = false;
+};
+
+}  // namespace moat::daemon
