@@ -84,5 +84,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "sandboxd: %s\n", served.error().to_string().c_str());
     return 1;
   }
+  std::fprintf(stderr, "sandboxd: stopping after %llu registrations\n",
+               static_cast<unsigned long long>(server->served()));
   return 0;
 }

@@ -300,6 +300,7 @@ ReplyWire Server::do_register(Connection& c, const Request& request, int cgroup_
   c.ring_bytes = request.ring_bytes;
   ++usage.sandboxes;
   usage.ring_bytes += request.ring_bytes;
+  ++served_;
   return make_reply(ReplyStatus::kOk, "registered", 0, cgroup_id);
 }
 

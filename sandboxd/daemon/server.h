@@ -35,6 +35,8 @@ class Server {
 
   // Serves until SIGTERM or SIGINT (taken by a signalfd; block them before calling).
   Status serve();
+  // Registrations accepted since start (sandboxd prints it at exit; tests check it).
+  std::uint64_t served() const { return served_; }
 
  private:
   struct Connection {
@@ -64,6 +66,7 @@ class Server {
   std::map<int, Connection> connections_;
   std::map<uid_t, Usage> usage_;
   bool unlink_at_exit_ = false;
+  std::uint64_t served_ = 0;
 };
 
 }  // namespace moat::daemon
