@@ -66,12 +66,16 @@ Feature sandboxd_row(const KernelFeatures& k) {
                                                         : ": rootless runs have no watch"));
     }
     return row(name, false, client.error().to_string(),
-               "restart sandboxd from the same build as moat (README: starting sandboxd)");
+               "restart sandboxd from the same build as moat (README: sandboxd)");
   }
   auto status = client->status();
+  if (!status) {
+    return row(name, false, status.error().to_string(),
+               "restart sandboxd from the same build as moat (README: sandboxd)");
+  }
   std::string detail = "running at " + path + ", protocol " +
                        std::to_string(daemon::kProtocolVersion) + ", " +
-                       std::to_string(status ? status->sandboxes : 0) + " sandboxes watched; ";
+                       std::to_string(status->sandboxes) + " sandboxes watched; ";
   detail += k.is_root ? "root runs use its loaded watch (no per-run load)"
                       : "it watches root's sandboxes only for now: rootless runs have no watch";
   return info(name, detail);

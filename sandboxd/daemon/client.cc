@@ -12,7 +12,7 @@
 namespace moat::daemon {
 namespace {
 
-constexpr char kHint[] = "is sandboxd running? (`moat doctor`; README: starting sandboxd)";
+constexpr char kHint[] = "is sandboxd running? (`moat doctor`; README: sandboxd)";
 
 }  // namespace
 
@@ -49,22 +49,30 @@ Result<Client> Client::connect(const std::string& path) {
                           std::to_string(peer.uid) + "): not trusted",
                       "start sandboxd as root, or unset MOAT_SANDBOXD_SOCKET");
   }
-  Client client(std::move(fd));
-  auto hello = client.call(Request{Op::kHello, 0}, -1, nullptr);
+  Client client(std::move(fd), path);
+  if (Status st = client.send(Request{Op::kHello, 0}, -1); !st) return st.error();
+  client.hello_pending_ = true;
+  return client;
+}
+
+Status Client::finish_hello() {
+  if (!hello_pending_) return {};
+  hello_pending_ = false;
+  auto hello = receive(nullptr);
   if (!hello) return hello.error();
   if (hello->version != kProtocolVersion ||
       static_cast<ReplyStatus>(hello->status) != ReplyStatus::kOk) {
     return make_error(ErrorCode::kUnsupported,
-                      "sandboxd at " + path + " speaks protocol version " +
+                      "sandboxd at " + path_ + " speaks protocol version " +
                           std::to_string(hello->version) + ", this moat " +
                           std::to_string(kProtocolVersion) + ": " + hello->message,
                       "restart sandboxd from the same build as moat");
   }
-  client.features_ = hello->value;
-  return client;
+  features_ = hello->value;
+  return {};
 }
 
-Result<ReplyWire> Client::call(const Request& request, int send_fd, sys::UniqueFd* received) {
+Status Client::send(const Request& request, int send_fd) {
   RequestWire wire = encode_request(request);
   iovec iov{&wire, sizeof wire};
   msghdr msg{};
@@ -83,6 +91,16 @@ Result<ReplyWire> Client::call(const Request& request, int send_fd, sys::UniqueF
   if (::sendmsg(fd_.get(), &msg, MSG_NOSIGNAL) != static_cast<ssize_t>(sizeof wire)) {
     return syscall_error("talking to sandboxd", "sendmsg", "", errno, kHint);
   }
+  return {};
+}
+
+Result<ReplyWire> Client::call(const Request& request, int send_fd, sys::UniqueFd* received) {
+  if (Status st = send(request, send_fd); !st) return st.error();
+  if (Status st = finish_hello(); !st) return st.error();
+  return receive(received);
+}
+
+Result<ReplyWire> Client::receive(sys::UniqueFd* received) {
   ReplyWire reply{};
   iovec riov{&reply, sizeof reply};
   msghdr rmsg{};
@@ -118,6 +136,9 @@ Result<sys::UniqueFd> Client::register_sandbox(int cgroup_fd, std::uint32_t ring
   sys::UniqueFd ring;
   auto reply = call(Request{Op::kRegister, ring_bytes}, cgroup_fd, &ring);
   if (!reply) return reply.error();
+  if ((features_ & kFeatureWatch) == 0) {
+    return make_error(ErrorCode::kUnsupported, "sandboxd at " + path_ + " offers no watch");
+  }
   const auto status = static_cast<ReplyStatus>(reply->status);
   if (status != ReplyStatus::kOk || !ring.valid()) {
     Error e = make_error(status == ReplyStatus::kDenied ? ErrorCode::kUnsupported
@@ -130,8 +151,21 @@ Result<sys::UniqueFd> Client::register_sandbox(int cgroup_fd, std::uint32_t ring
   return ring;
 }
 
+Status Client::request_lost() {
+  if (lost_pending_) return {};
+  if (Status st = send(Request{Op::kLost, 0}, -1); !st) return st.error();
+  lost_pending_ = true;
+  return {};
+}
+
 Result<std::uint64_t> Client::lost() {
-  auto reply = call(Request{Op::kLost, 0}, -1, nullptr);
+  Result<ReplyWire> reply = make_error(ErrorCode::kInternal, "");
+  if (lost_pending_) {
+    lost_pending_ = false;
+    reply = receive(nullptr);
+  } else {
+    reply = call(Request{Op::kLost, 0}, -1, nullptr);
+  }
   if (!reply) return reply.error();
   if (static_cast<ReplyStatus>(reply->status) != ReplyStatus::kOk) {
     return make_error(ErrorCode::kInternal, std::string("sandboxd: ") + reply->message);

@@ -21,26 +21,37 @@ struct DaemonStatus {
 
 class Client {
  public:
-  // Connects and says hello. kNotFound when no daemon listens there (no socket, refused): the
-  // caller loads in-process; kUnsupported when it speaks another protocol version.
+  // Connects and says hello without waiting: the answer is read with the next request's (one
+  // round trip per run saved; each wakes the daemon, which costs most when the machine is busy).
+  // kNotFound when no daemon listens there (no socket, refused): the caller loads in-process.
+  // A daemon of another protocol version makes the next call fail with kUnsupported.
   static Result<Client> connect(const std::string& path);
 
-  std::uint64_t features() const { return features_; }
   // The connection: readable or hung up when the daemon went away (it never writes unasked).
   int fd() const { return fd_.get(); }
 
   // Registers the cgroup whose v2 directory CGROUP_FD is open; returns the sandbox's ring.
   // The daemon deletes the registration when this connection closes.
   Result<sys::UniqueFd> register_sandbox(int cgroup_fd, std::uint32_t ring_bytes);
+  // Asks for the loss count now (the sandbox is gone: it is final) and reads the answer in
+  // lost(), so the daemon answers while moat drains the ring.
+  Status request_lost();
   Result<std::uint64_t> lost();
   Result<DaemonStatus> status();
 
  private:
-  explicit Client(sys::UniqueFd fd) : fd_(std::move(fd)) {}
+  Client(sys::UniqueFd fd, std::string path) : fd_(std::move(fd)), path_(std::move(path)) {}
+  Status send(const Request& request, int send_fd);
+  Result<ReplyWire> receive(sys::UniqueFd* received);
+  // The hello's answer, if not read yet: the daemon's version and features.
+  Status finish_hello();
   // One request, one reply (with at most one descriptor).
   Result<ReplyWire> call(const Request& request, int send_fd, sys::UniqueFd* received);
 
   sys::UniqueFd fd_;
+  std::string path_;
+  bool hello_pending_ = false;
+  bool lost_pending_ = false;
   std::uint64_t features_ = 0;
 };
 

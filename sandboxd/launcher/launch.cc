@@ -547,7 +547,7 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
                           "mount cgroup2; --no-watch or --allow-degraded runs without it");
       }
       auto connected = daemon::Client::connect(daemon::socket_path());
-      if (connected && (connected->features() & daemon::kFeatureWatch) != 0) {
+      if (connected) {
         auto ring = connected->register_sandbox(
             cgroup_fd.get(), static_cast<std::uint32_t>(watch_options.ring_bytes));
         if (ring) {
@@ -740,6 +740,7 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
   if (!namespaces) kill_descendants();
   clock.mark("sandbox exit");
   if (watcher) {  // everything in the cgroup has exited: drain what is left
+    if (daemon_client && !daemon_gone) (void)daemon_client->request_lost();  // answered meanwhile
     watcher->stop();
     result.lost_events = watcher->lost_count();
     daemon_client.reset();  // sandboxd forgets the sandbox now
@@ -761,7 +762,7 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
     return make_error(ErrorCode::kUnsupported,
                       "sandboxd went away during the run: the watch stopped, so moat stopped the "
                       "sandbox",
-                      "restart sandboxd (README: starting sandboxd) and run again; "
+                      "restart sandboxd (README: sandboxd) and run again; "
                       "--allow-degraded finishes such a run unwatched");
   }
   if (setup_failure) {
