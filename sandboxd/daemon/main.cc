@@ -2,6 +2,8 @@
 // and hands each registered sandbox its own ring, so `moat run` skips the per-run load.
 //   sandboxd [--socket PATH] [--max-sandboxes N] [--max-per-uid N] [--warm N]
 #include <signal.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -72,6 +74,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "sandboxd: %s\n", watch.error().to_string().c_str());
     return 125;
   }
+  // The serving thread (not the refill thread, made above) answers each run in microseconds of
+  // CPU, but on a busy machine waited for a time slice: 10-20 ms registrations at load 8 against
+  // 0.4 ms at nice -10. Best effort: a daemon without CAP_SYS_NICE only answers later.
+  (void)::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), -10);
   auto server = moat::daemon::Server::listen(**watch, options);
   if (!server) {
     std::fprintf(stderr, "sandboxd: %s\n", server.error().to_string().c_str());
