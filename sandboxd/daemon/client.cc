@@ -151,6 +151,34 @@ Result<sys::UniqueFd> Client::register_sandbox(int cgroup_fd, std::uint32_t ring
   return ring;
 }
 
+Result<sys::UniqueFd> Client::make_cgroup() {
+  sys::UniqueFd dir;
+  auto reply = call(Request{Op::kCgroup, 0}, -1, &dir);
+  if (!reply) return reply.error();
+  if (static_cast<ReplyStatus>(reply->status) != ReplyStatus::kOk || !dir.valid()) {
+    Error e = make_error(ErrorCode::kUnsupported,
+                         std::string("sandboxd made no cgroup for us (") +
+                             reply_status_name(static_cast<ReplyStatus>(reply->status)) +
+                             "): " + reply->message);
+    e.err = reply->err;
+    return e;
+  }
+  return dir;
+}
+
+Status Client::join(pid_t child) {
+  auto reply = call(Request{Op::kJoin, static_cast<std::uint32_t>(child)}, -1, nullptr);
+  if (!reply) return reply.error();
+  if (static_cast<ReplyStatus>(reply->status) != ReplyStatus::kOk) {
+    Error e = make_error(ErrorCode::kUnsupported, std::string("sandboxd did not move pid ") +
+                                                      std::to_string(child) + ": " +
+                                                      reply->message);
+    e.err = reply->err;
+    return e;
+  }
+  return {};
+}
+
 Status Client::request_lost() {
   if (lost_pending_) return {};
   if (Status st = send(Request{Op::kLost, 0}, -1); !st) return st.error();

@@ -36,6 +36,11 @@ class Client {
   // Asks for the loss count now (the sandbox is gone: it is final) and reads the answer in
   // lost(), so the daemon answers while moat drains the ring.
   Status request_lost();
+  // Unprivileged callers: a cgroup v2 the daemon made for this connection and delegated to the
+  // caller (removed when the connection closes); its directory's fd. Then join(child) moves a
+  // child of ours into it, which we may not do ourselves.
+  Result<sys::UniqueFd> make_cgroup();
+  Status join(pid_t child);
   Result<std::uint64_t> lost();
   Result<DaemonStatus> status();
 

@@ -1,11 +1,14 @@
 // sandboxd: the optional privileged daemon (DESIGN §6). Loads and attaches the eBPF watch once
 // and hands each registered sandbox its own ring, so `moat run` skips the per-run load.
 //   sandboxd [--socket PATH] [--max-sandboxes N] [--max-per-uid N] [--warm N]
+#include <mntent.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -73,6 +76,22 @@ int main(int argc, char** argv) {
   if (!watch) {
     std::fprintf(stderr, "sandboxd: %s\n", watch.error().to_string().c_str());
     return 125;
+  }
+  // Delegated cgroups for unprivileged callers go under <cgroup v2>/moat-sandboxd.
+  if (FILE* mounts = ::setmntent("/proc/self/mounts", "r"); mounts != nullptr) {
+    while (mntent* m = ::getmntent(mounts)) {
+      if (std::strcmp(m->mnt_type, "cgroup2") == 0) {
+        options.cgroup_root = std::string(m->mnt_dir) + "/moat-sandboxd";
+        break;
+      }
+    }
+    ::endmntent(mounts);
+  }
+  if (!options.cgroup_root.empty() && ::mkdir(options.cgroup_root.c_str(), 0755) != 0 &&
+      errno != EEXIST) {
+    std::fprintf(stderr, "sandboxd: mkdir %s: %s; unprivileged callers get no cgroup\n",
+                 options.cgroup_root.c_str(), std::strerror(errno));
+    options.cgroup_root.clear();
   }
   // The serving thread (not the refill thread, made above) answers each run in microseconds of
   // CPU, but on a busy machine waited for a time slice: 10-20 ms registrations at load 8 against

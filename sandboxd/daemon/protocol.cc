@@ -46,7 +46,8 @@ Parsed parse_request(const void* data, std::size_t size, std::size_t fds, bool t
     case Op::kHello:
     case Op::kLost:
     case Op::kStatus:
-      if (w.ring_bytes != 0 || fds != 0) {
+    case Op::kCgroup:
+      if (w.arg != 0 || fds != 0) {
         out.error = malformed("this request takes no ring size and no descriptor");
         return out;
       }
@@ -57,10 +58,15 @@ Parsed parse_request(const void* data, std::size_t size, std::size_t fds, bool t
                               std::to_string(fds));
         return out;
       }
-      if (w.ring_bytes < kMinRingBytes || w.ring_bytes > kMaxRingBytes ||
-          (w.ring_bytes & (w.ring_bytes - 1)) != 0) {
-        out.error = malformed("ring size " + std::to_string(w.ring_bytes) +
+      if (w.arg < kMinRingBytes || w.arg > kMaxRingBytes || (w.arg & (w.arg - 1)) != 0) {
+        out.error = malformed("ring size " + std::to_string(w.arg) +
                               ": expected a power of two from 4096 to 268435456");
+        return out;
+      }
+      break;
+    case Op::kJoin:
+      if (fds != 0 || w.arg < 2 || w.arg > kMaxPid) {
+        out.error = malformed("join takes a pid (2-4194304) and no descriptor");
         return out;
       }
       break;
@@ -68,13 +74,13 @@ Parsed parse_request(const void* data, std::size_t size, std::size_t fds, bool t
       out.error = malformed("unknown request " + std::to_string(w.op));
       return out;
   }
-  out.request = Request{op, w.ring_bytes};
+  out.request = Request{op, w.arg};
   return out;
 }
 
 RequestWire encode_request(const Request& request) {
   return RequestWire{kMagic, kProtocolVersion, static_cast<std::uint16_t>(request.op),
-                     request.ring_bytes, 0};
+                     request.arg, 0};
 }
 
 ReplyWire make_reply(ReplyStatus status, std::string_view message, int err, std::uint64_t value,

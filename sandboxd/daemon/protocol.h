@@ -24,6 +24,13 @@ enum class Op : std::uint16_t {
   kRegister = 2,  // + one fd (the sandbox's cgroup v2 directory) -> the ring's fd
   kLost = 3,      // -> value: records of this connection's sandbox the kernel lost
   kStatus = 4,    // -> value: sandboxes registered in all; value2: those of the caller's uid
+  // For unprivileged callers: a cgroup v2 made by the daemon for this connection, owned by the
+  // caller (delegated), under the daemon's own subtree -> its directory's fd. It may then be
+  // registered, and is killed and removed when the connection closes.
+  kCgroup = 5,
+  // arg = a pid: move the caller's own child (its parent is the caller, same uid) into that
+  // cgroup. The caller cannot: a move needs write access to the common ancestor's cgroup.procs.
+  kJoin = 6,
 };
 
 enum class ReplyStatus : std::uint16_t {
@@ -43,7 +50,7 @@ struct RequestWire {
   std::uint32_t magic;
   std::uint16_t version;
   std::uint16_t op;
-  std::uint32_t ring_bytes;  // kRegister only, else 0
+  std::uint32_t arg;  // kRegister: ring bytes; kJoin: pid; else 0
   std::uint32_t reserved;    // 0
 };
 static_assert(sizeof(RequestWire) == 16);
@@ -62,7 +69,7 @@ static_assert(sizeof(ReplyWire) == 160);
 
 struct Request {
   Op op = Op::kHello;
-  std::uint32_t ring_bytes = 0;
+  std::uint32_t arg = 0;  // as RequestWire::arg
 };
 
 struct ParseError {
@@ -72,6 +79,7 @@ struct ParseError {
 
 // Validates a received message: SIZE bytes at DATA, FDS descriptors came with it, TRUNCATED when
 // the kernel cut the data or the control message. Exactly one fd with kRegister, none otherwise.
+inline constexpr std::uint32_t kMaxPid = 4194304;  // PID_MAX_LIMIT
 struct Parsed {
   std::optional<Request> request;
   std::optional<ParseError> error;

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -122,13 +123,19 @@ Server::~Server() {
   if (unlink_at_exit_ && listen_fd_.valid()) ::unlink(options_.socket_path.c_str());
   for (auto& [fd, c] : connections_) {
     if (c.cgroup_id != 0) watch_->remove(c.cgroup_id);
+    if (!c.cgroup_path.empty()) retire_cgroup(c.cgroup_path);
+  }
+  for (int i = 0; i < 20 && !retired_.empty(); ++i) {
+    ::usleep(10000);
+    sweep_retired();
   }
 }
 
 Status Server::serve() {
   epoll_event events[32];
   for (;;) {
-    int n = ::epoll_wait(epoll_fd_.get(), events, 32, -1);
+    sweep_retired();
+    int n = ::epoll_wait(epoll_fd_.get(), events, 32, retired_.empty() ? -1 : 100);
     if (n < 0) {
       if (errno == EINTR) continue;
       return syscall_error("serving", "epoll_wait", "", errno);
@@ -169,7 +176,12 @@ void Server::accept_one() {
   if (::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, fd.get(), &ev) != 0) return;
   ++usage.connections;
   const int key = fd.get();
-  connections_[key] = Connection{std::move(fd), cred.uid, cred.pid, 0, 0};
+  Connection c;
+  c.fd = std::move(fd);
+  c.uid = cred.uid;
+  c.gid = cred.gid;
+  c.pid = cred.pid;
+  connections_[key] = std::move(c);
 }
 
 void Server::drop(int fd) {
@@ -181,6 +193,10 @@ void Server::drop(int fd) {
     watch_->remove(c.cgroup_id);
     --usage.sandboxes;
     usage.ring_bytes -= c.ring_bytes;
+  }
+  if (!c.cgroup_path.empty()) {
+    retire_cgroup(c.cgroup_path);
+    --usage.cgroups;
   }
   --usage.connections;
   if (usage.connections == 0) usage_.erase(c.uid);
@@ -238,6 +254,12 @@ void Server::handle(Connection& c) {
                     ? make_reply(ReplyStatus::kState, "no sandbox registered on this connection")
                     : make_reply(ReplyStatus::kOk, "lost", 0, watch_->lost(c.cgroup_id));
         break;
+      case Op::kCgroup:
+        reply = do_cgroup(c, &ring);
+        break;
+      case Op::kJoin:
+        reply = do_join(c, static_cast<pid_t>(r.arg));
+        break;
       case Op::kStatus: {
         auto it = usage_.find(c.uid);
         reply = make_reply(ReplyStatus::kOk, "status", 0, watch_->size(),
@@ -262,24 +284,23 @@ ReplyWire Server::do_register(Connection& c, const Request& request, int cgroup_
   if (fs.f_type != CGROUP2_SUPER_MAGIC || !S_ISDIR(st.st_mode)) {
     return make_reply(ReplyStatus::kMalformed, "the descriptor is not a cgroup v2 directory");
   }
-  // Root may watch any cgroup (it can load the programs itself). Anyone else only a cgroup this
-  // daemon created for that uid; it creates none yet, so unprivileged clients are refused: a
-  // cgroup merely owned by the user (systemd delegates user@UID.service) may hold processes
-  // of other users (setuid programs keep their cgroup), whose arguments and environment the
-  // watch would hand over.
-  if (c.uid != 0) {
-    return make_reply(ReplyStatus::kDenied,
-                      "only root may register a cgroup it did not get from sandboxd", EPERM);
-  }
   // kernfs: a cgroup v2 directory's inode number is its cgroup id. The root cgroup (id 1)
   // holds every process not in a sandbox: never ours to watch.
   const std::uint64_t cgroup_id = st.st_ino;
+  // Root may watch any cgroup (it can load the programs itself). Anyone else only the cgroup
+  // this daemon made for this connection: a cgroup merely owned by the user (systemd delegates
+  // user@UID.service) may hold processes of other users (setuid programs keep their cgroup),
+  // whose arguments and environment the watch would hand over; into ours only do_join moves.
+  if (c.uid != 0 && (c.made_cgroup_id == 0 || cgroup_id != c.made_cgroup_id)) {
+    return make_reply(ReplyStatus::kDenied,
+                      "only root may register a cgroup it did not get from sandboxd", EPERM);
+  }
   if (cgroup_id <= 1) {
     return make_reply(ReplyStatus::kDenied, "the root cgroup is not a sandbox", EPERM);
   }
   Usage& usage = usage_[c.uid];
   if (usage.sandboxes >= options_.max_sandboxes_per_uid ||
-      usage.ring_bytes + request.ring_bytes > options_.max_ring_bytes_per_uid) {
+      usage.ring_bytes + request.arg > options_.max_ring_bytes_per_uid) {
     return make_reply(ReplyStatus::kLimit,
                       "per-uid limit: " + std::to_string(options_.max_sandboxes_per_uid) +
                           " sandboxes, " + std::to_string(options_.max_ring_bytes_per_uid) +
@@ -288,7 +309,7 @@ ReplyWire Server::do_register(Connection& c, const Request& request, int cgroup_
   if (watch_->size() >= options_.max_sandboxes) {
     return make_reply(ReplyStatus::kLimit, "sandboxd is watching its maximum of sandboxes");
   }
-  auto made = watch_->add(cgroup_id, request.ring_bytes);
+  auto made = watch_->add(cgroup_id, request.arg);
   if (!made) {
     const int err = made.error().err;
     return make_reply(err == EEXIST ? ReplyStatus::kState : ReplyStatus::kFailed,
@@ -297,11 +318,116 @@ ReplyWire Server::do_register(Connection& c, const Request& request, int cgroup_
   }
   *ring = std::move(*made);
   c.cgroup_id = cgroup_id;
-  c.ring_bytes = request.ring_bytes;
+  c.ring_bytes = request.arg;
   ++usage.sandboxes;
-  usage.ring_bytes += request.ring_bytes;
+  usage.ring_bytes += request.arg;
   ++served_;
   return make_reply(ReplyStatus::kOk, "registered", 0, cgroup_id);
+}
+
+namespace {
+
+// PPid and real uid of a process, from /proc (as the init namespaces see them).
+bool parent_and_uid(pid_t pid, pid_t* ppid, uid_t* uid) {
+  const std::string path = "/proc/" + std::to_string(pid) + "/status";
+  sys::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return false;
+  char buf[4096];
+  ssize_t n = ::read(fd.get(), buf, sizeof buf - 1);
+  if (n <= 0) return false;
+  buf[n] = '\0';
+  const char* pp = std::strstr(buf, "\nPPid:\t");
+  const char* u = std::strstr(buf, "\nUid:\t");
+  if (pp == nullptr || u == nullptr) return false;
+  *ppid = static_cast<pid_t>(std::strtol(pp + 7, nullptr, 10));
+  *uid = static_cast<uid_t>(std::strtoul(u + 6, nullptr, 10));
+  return true;
+}
+
+bool write_file(const std::string& path, const std::string& text) {
+  sys::UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+  return fd.valid() && ::write(fd.get(), text.data(), text.size()) ==
+                           static_cast<ssize_t>(text.size());
+}
+
+}  // namespace
+
+ReplyWire Server::do_cgroup(Connection& c, sys::UniqueFd* dir) {
+  if (!c.cgroup_path.empty()) {
+    return make_reply(ReplyStatus::kState, "this connection already has a cgroup");
+  }
+  if (options_.cgroup_root.empty()) {
+    return make_reply(ReplyStatus::kFailed, "no cgroup v2 mount: sandboxd cannot delegate", ENOENT);
+  }
+  Usage& usage = usage_[c.uid];
+  if (usage.cgroups >= options_.max_sandboxes_per_uid) {
+    return make_reply(ReplyStatus::kLimit, "per-uid limit of cgroups reached");
+  }
+  const std::string path = options_.cgroup_root + "/u" + std::to_string(c.uid) + "-" +
+                           std::to_string(::getpid()) + "-" + std::to_string(++cgroup_seq_);
+  if (::mkdir(path.c_str(), 0755) != 0) {
+    return make_reply(ReplyStatus::kFailed, "mkdir of the cgroup failed", errno);
+  }
+  // Delegation (cgroup-v2.rst): the directory and the files that manage membership and
+  // children belong to the caller; cgroup.kill too, so moat can end the sandbox's tree.
+  for (const char* file : {"", "/cgroup.procs", "/cgroup.threads", "/cgroup.subtree_control",
+                           "/cgroup.kill"}) {
+    const std::string p = path + file;
+    if (::chown(p.c_str(), c.uid, c.gid) != 0 && errno != ENOENT) {
+      int err = errno;
+      ::rmdir(path.c_str());
+      return make_reply(ReplyStatus::kFailed, "chown of the cgroup failed", err);
+    }
+  }
+  sys::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  struct stat st {};
+  if (!fd.valid() || ::fstat(fd.get(), &st) != 0) {
+    int err = errno;
+    ::rmdir(path.c_str());
+    return make_reply(ReplyStatus::kFailed, "opening the cgroup failed", err);
+  }
+  c.cgroup_path = path;
+  c.made_cgroup_id = st.st_ino;
+  ++usage.cgroups;
+  *dir = std::move(fd);
+  return make_reply(ReplyStatus::kOk, path, 0, st.st_ino);
+}
+
+ReplyWire Server::do_join(Connection& c, pid_t pid) {
+  if (c.cgroup_path.empty()) {
+    return make_reply(ReplyStatus::kState, "no cgroup made for this connection (kCgroup first)");
+  }
+  // Only the caller's own child, of the caller's uid. While the caller waits for this answer it
+  // does not reap that child, so the pid cannot be recycled under us, and the check below
+  // after the move confirms it still named that child.
+  pid_t ppid = 0;
+  uid_t uid = 0;
+  if (!parent_and_uid(pid, &ppid, &uid) || ppid != c.pid || uid != c.uid) {
+    return make_reply(ReplyStatus::kDenied, "join: not the caller's own child", EPERM);
+  }
+  if (!write_file(c.cgroup_path + "/cgroup.procs", std::to_string(pid))) {
+    return make_reply(ReplyStatus::kFailed, "writing cgroup.procs failed", errno);
+  }
+  if (!parent_and_uid(pid, &ppid, &uid) || ppid != c.pid || uid != c.uid) {
+    // Something else holds the pid now: put it back where every host process starts.
+    const std::string top = options_.cgroup_root.substr(0, options_.cgroup_root.rfind('/'));
+    (void)write_file(top + "/cgroup.procs", std::to_string(pid));
+    return make_reply(ReplyStatus::kDenied, "join: the process changed during the move", EPERM);
+  }
+  return make_reply(ReplyStatus::kOk, "joined");
+}
+
+void Server::retire_cgroup(const std::string& path) {
+  (void)write_file(path + "/cgroup.kill", "1");
+  if (::rmdir(path.c_str()) != 0 && errno == EBUSY) retired_.push_back(path);
+}
+
+void Server::sweep_retired() {
+  std::vector<std::string> still;
+  for (const std::string& path : retired_) {
+    if (::rmdir(path.c_str()) != 0 && errno == EBUSY) still.push_back(path);
+  }
+  retired_ = std::move(still);
 }
 
 }  // namespace moat::daemon

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "policy/result.h"
 #include "sandboxd/daemon/protocol.h"
@@ -23,6 +24,9 @@ struct ServerOptions {
   std::uint32_t max_sandboxes_per_uid = 64;
   std::uint64_t max_ring_bytes_per_uid = 512ull << 20;
   std::uint32_t max_connections_per_uid = 128;
+  // Where delegated cgroups are made (kCgroup): a directory of the cgroup v2 mount, created at
+  // start. Empty: no cgroup v2 here, kCgroup fails.
+  std::string cgroup_root;
 };
 
 class Server {
@@ -45,9 +49,13 @@ class Server {
     pid_t pid = 0;
     std::uint64_t cgroup_id = 0;  // registered sandbox, 0 when none
     std::uint32_t ring_bytes = 0;
+    gid_t gid = 0;
+    std::string cgroup_path;        // the cgroup made for it (kCgroup), empty when none
+    std::uint64_t made_cgroup_id = 0;
   };
   struct Usage {
     std::uint32_t connections = 0;
+    std::uint32_t cgroups = 0;
     std::uint32_t sandboxes = 0;
     std::uint64_t ring_bytes = 0;
   };
@@ -59,6 +67,12 @@ class Server {
   void drop(int fd);
   ReplyWire do_register(Connection& c, const Request& request, int cgroup_fd,
                         sys::UniqueFd* ring);
+  ReplyWire do_cgroup(Connection& c, sys::UniqueFd* dir);
+  ReplyWire do_join(Connection& c, pid_t pid);
+  // Kills what is left in a cgroup we made and removes it (now, or at a later pass while
+  // its processes are still exiting).
+  void retire_cgroup(const std::string& path);
+  void sweep_retired();
 
   watch::SharedWatch* watch_;
   ServerOptions options_;
@@ -67,6 +81,8 @@ class Server {
   std::map<uid_t, Usage> usage_;
   bool unlink_at_exit_ = false;
   std::uint64_t served_ = 0;
+  std::uint64_t cgroup_seq_ = 0;
+  std::vector<std::string> retired_;
 };
 
 }  // namespace moat::daemon

@@ -1,5 +1,6 @@
 // sandboxd end to end (label `watch`, root): a daemon on a private socket (MOAT_SANDBOXD_SOCKET),
 // real `moat run` sandboxes through it, and hostile clients speaking the protocol by hand.
+#include <dirent.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -411,6 +412,87 @@ TEST_F(Sandboxd, MalformedRequestsAreRefusedAndTheDaemonLives) {
   // Over the limit, moat loads the watch itself (root can) and says why.
   EXPECT_EQ(second.status, 0) << second.describe();
   EXPECT_NE(second.err.find("limit"), std::string::npos) << second.describe();
+}
+
+}  // namespace
+}  // namespace moat::testing
+
+namespace moat::testing {
+namespace {
+
+// An unprivileged client gets a cgroup made for it, may register that one (and only that one),
+// may move its own child into it but not someone else's process; the cgroup goes with the
+// connection.
+TEST_F(Sandboxd, UnprivilegedClientGetsItsOwnDelegatedCgroup) {
+  Daemon d;
+  ASSERT_TRUE(d.ready());
+  std::string why;
+  auto user = ensure_test_user(&why);
+  if (!user) MOAT_SKIP_OR_FAIL(why);
+  int report[2];
+  ASSERT_EQ(::pipe(report), 0);
+  pid_t child = ::fork();
+  if (child == 0) {
+    ::close(report[0]);
+    auto fail = [&](int code) {
+      (void)!::write(report[1], &code, sizeof code);
+      ::_exit(code);
+    };
+    if (::setgid(user->gid) != 0 || ::setuid(user->uid) != 0) fail(1);
+    auto c = daemon::Client::connect(d.socket());
+    if (!c) fail(2);
+    auto dir = c->make_cgroup();
+    if (!dir) fail(3);
+    if (!c->register_sandbox(dir->get(), 1u << 16)) fail(4);
+    if (c->join(1)) fail(5);  // init is not our child
+    int hold[2];
+    if (::pipe(hold) != 0) fail(6);
+    pid_t kid = ::fork();
+    if (kid == 0) {
+      char b;
+      (void)!::read(hold[0], &b, 1);
+      ::_exit(0);
+    }
+    if (!c->join(kid)) fail(7);
+    const std::string where = read_file("/proc/" + std::to_string(kid) + "/cgroup");
+    if (where.find("/moat-sandboxd/u" + std::to_string(user->uid) + "-") == std::string::npos) {
+      fail(8);
+    }
+    // The delegated cgroup.kill is ours to use.
+    int kill_fd = ::openat(dir->get(), "cgroup.kill", O_WRONLY | O_CLOEXEC);
+    if (kill_fd < 0 || ::write(kill_fd, "1", 1) != 1) fail(9);
+    int st = 0;
+    ::waitpid(kid, &st, 0);
+    if (!WIFSIGNALED(st)) fail(10);
+    fail(0);
+  }
+  ::close(report[1]);
+  int code = -1;
+  ASSERT_EQ(::read(report[0], &code, sizeof code), static_cast<ssize_t>(sizeof code));
+  ::close(report[0]);
+  ::waitpid(child, nullptr, 0);
+  EXPECT_EQ(code, 0) << "step " << code << " failed";
+  // The connection is gone: so are the registration and the cgroup.
+  std::uint64_t left = ~0ull;
+  for (int i = 0; i < 100 && left != 0; ++i) {
+    left = d.registered();
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(left, 0u);
+  const std::string v2 = v2_mount();
+  const std::string prefix = "u" + std::to_string(user->uid) + "-";
+  bool remains = true;
+  for (int i = 0; i < 100 && remains; ++i) {
+    remains = false;
+    if (DIR* dir = ::opendir((v2 + "/moat-sandboxd").c_str())) {
+      while (dirent* e = ::readdir(dir)) {
+        if (std::string(e->d_name).rfind(prefix, 0) == 0) remains = true;
+      }
+      ::closedir(dir);
+    }
+    if (remains) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_FALSE(remains) << "the delegated cgroup outlived its connection";
 }
 
 }  // namespace
