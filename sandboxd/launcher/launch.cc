@@ -346,9 +346,35 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
                       "run where user namespaces work (tier full), or use network mode none");
   }
 
-  // Without root there is no eBPF watch: the supervisor reports file changes outside the usual
-  // places from seccomp notifications instead (unless the watch is turned off altogether).
-  const bool file_notify = options.watch && !root && options.events != nullptr;
+  // Without root, the watch comes from sandboxd when one runs: it makes a cgroup delegated to us,
+  // watches it, and moves the sandbox into it after clone (we may not: a move needs write access
+  // to the common ancestor's cgroup.procs). The connection outlives the watcher (its lost()).
+  std::optional<daemon::Client> daemon_client;
+  UniqueFd delegated_cgroup;
+  UniqueFd delegated_ring;
+  if (options.watch && !root && options.events != nullptr) {
+    auto connected = daemon::Client::connect(daemon::socket_path());
+    if (connected) {
+      auto dir = connected->make_cgroup();
+      auto ring = dir ? connected->register_sandbox(dir->get(), 4u << 20)
+                      : Result<UniqueFd>(dir.error());
+      if (ring) {
+        daemon_client.emplace(std::move(*connected));
+        delegated_cgroup = std::move(*dir);
+        delegated_ring = std::move(*ring);
+      } else {
+        options.warn("sandboxd gives this run no watch, the supervisor reports file changes: " +
+                     ring.error().to_string());
+      }
+    } else if (connected.error().code != ErrorCode::kNotFound) {
+      options.warn("sandboxd is not usable, the supervisor reports file changes: " +
+                   connected.error().to_string());
+    }
+  }
+  // Without root and without sandboxd there is no eBPF watch: the supervisor reports file changes
+  // outside the usual places from seccomp notifications instead (unless the watch is turned off).
+  const bool file_notify =
+      options.watch && !root && options.events != nullptr && !delegated_ring.valid();
   PrepareOptions prepare_options;
   prepare_options.notify_file_changes = file_notify;
   prepare_options.gate_seccomp = gate_layer;
@@ -524,8 +550,16 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
   // The watch (root, on by default): attached before clone, so the command's first exec is seen.
   // With sandboxd running, its programs are already attached: it only makes this sandbox's ring
   // (no load, no verifier, no tracepoint registration). Otherwise they are loaded here.
-  std::optional<daemon::Client> daemon_client;  // outlives the watcher (its lost() asks it)
   std::optional<watch::Watch> watcher;
+  if (delegated_ring.valid()) {
+    daemon::Client* client = &*daemon_client;
+    auto consumed = watch::Watch::consume(std::move(delegated_ring), *options.events, [client] {
+      auto n = client->lost();
+      return n ? *n : 0;
+    });
+    if (!consumed) return consumed.error();
+    watcher.emplace(std::move(*consumed));
+  }
   if (options.watch && root && options.events != nullptr) {
     watch::WatchOptions watch_options;
     // A tuning knob (and how the tests overflow the ring): a power of two of 4 KiB - 256 MiB.
@@ -618,6 +652,15 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
   clock.mark("clone");
   if (network_gate) network_gate->set_sandbox_pid(child);  // before it becomes non-dumpable
   if (watcher) watcher->set_sandbox_pid(child);
+  // Unprivileged with sandboxd: the daemon moves the sandbox into the cgroup it watches, while
+  // the child still waits for its id maps (nothing of the command has run).
+  if (delegated_cgroup.valid()) {
+    if (Status joined = daemon_client->join(child); !joined) {
+      ::syscall(SYS_pidfd_send_signal, pidfd.get(), SIGKILL, nullptr, 0);
+      ::waitpid(child, nullptr, 0);
+      return joined.error();
+    }
+  }
   const std::string sandbox_pid_ns = namespaces ? pid_namespace_of(child) : std::string();
   // No notifier comes from the child when the gate layer is off: serve DNS from now on.
   if (network_gate && !gate_layer) network_gate->start();

@@ -495,5 +495,44 @@ TEST_F(Sandboxd, UnprivilegedClientGetsItsOwnDelegatedCgroup) {
   EXPECT_FALSE(remains) << "the delegated cgroup outlived its connection";
 }
 
+// moat run as an unprivileged user with sandboxd: the run is watched (source "watch", exec and
+// file events from the kernel), through a cgroup the daemon delegated, instead of the
+// supervisor's seccomp-notification report.
+TEST_F(Sandboxd, UnprivilegedRunIsWatchedThroughTheDaemon) {
+  Daemon d;
+  ASSERT_TRUE(d.ready());
+  std::string why;
+  auto user = ensure_test_user(&why);
+  if (!user) MOAT_SKIP_OR_FAIL(why);
+  Sandbox sb(Identity::kUser, *user);
+  ASSERT_TRUE(sb.ready()) << sb.error();
+  const std::string audit = sb.in_outside("u.jsonl");
+  PeakRegistered peak(d);
+  RunResult r = sb.moat({"/bin/sh", "-c", "echo x > by-user; /bin/true"}, {"--audit", audit},
+                        through(d));
+  EXPECT_EQ(peak.stop(), 1u);
+  ASSERT_EQ(r.status, 0) << r.describe();
+  bool watch_source = false, notify_source = false, exec_true = false, create_layer_watch = false;
+  for (const json& e : events_of(audit)) {
+    const std::string kind = e.value("kind", "");
+    if (kind == "run") {
+      for (const json& src : e.value("sources", json::array())) {
+        if (src == "watch") watch_source = true;
+        if (src == "file-notify") notify_source = true;
+      }
+    }
+    if (kind == "exec" && e.value("exe", "") == "/usr/bin/true") exec_true = true;
+    if (kind == "exec" && e.value("exe", "") == "/bin/true") exec_true = true;
+    if (kind == "create" && e.value("path", "") == sb.in_project("by-user") &&
+        e.value("layer", "") == "watch") {
+      create_layer_watch = true;
+    }
+  }
+  EXPECT_TRUE(watch_source) << read_file(audit);
+  EXPECT_FALSE(notify_source) << read_file(audit);
+  EXPECT_TRUE(exec_true) << read_file(audit);
+  EXPECT_TRUE(create_layer_watch) << read_file(audit);
+}
+
 }  // namespace
 }  // namespace moat::testing
