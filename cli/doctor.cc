@@ -77,7 +77,7 @@ Feature sandboxd_row(const KernelFeatures& k) {
                        std::to_string(daemon::kProtocolVersion) + ", " +
                        std::to_string(status->sandboxes) + " sandboxes watched; ";
   detail += k.is_root ? "root runs use its loaded watch (no per-run load)"
-                      : "it watches root's sandboxes only for now: rootless runs have no watch";
+                      : "rootless runs get the watch through a cgroup it delegates (no limits)";
   return info(name, detail);
 }
 
