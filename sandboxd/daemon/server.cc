@@ -327,7 +327,8 @@ ReplyWire Server::do_register(Connection& c, const Request& request, int cgroup_
 
 namespace {
 
-// PPid and real uid of a process, from /proc (as the init namespaces see them).
+// PPid of a process and its uid if its real, effective, saved and file-system uids agree (a
+// setuid program does not: it gets ~0), from /proc (as the init namespaces see them).
 bool parent_and_uid(pid_t pid, pid_t* ppid, uid_t* uid) {
   const std::string path = "/proc/" + std::to_string(pid) + "/status";
   sys::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
@@ -340,7 +341,12 @@ bool parent_and_uid(pid_t pid, pid_t* ppid, uid_t* uid) {
   const char* u = std::strstr(buf, "\nUid:\t");
   if (pp == nullptr || u == nullptr) return false;
   *ppid = static_cast<pid_t>(std::strtol(pp + 7, nullptr, 10));
-  *uid = static_cast<uid_t>(std::strtoul(u + 6, nullptr, 10));
+  char* next = nullptr;
+  const unsigned long real = std::strtoul(u + 6, &next, 10);
+  *uid = static_cast<uid_t>(real);
+  for (int i = 0; i < 3; ++i) {
+    if (std::strtoul(next, &next, 10) != real) *uid = static_cast<uid_t>(-1);
+  }
   return true;
 }
 
