@@ -2,8 +2,8 @@
 # bench/startup: `moat run -p base -- true` against bare `true` and bubblewrap, interleaved in one
 # run, from a scratch project directory. As root it runs twice: as root (cgroups, pids limit) and
 # as an unprivileged user (created if missing). As root it also starts a sandboxd on a private
-# socket for the "moat+sandboxd" line (the watch loaded once) and stops it at the end; the "moat"
-# line never uses a daemon. Usage: bench/startup.sh [ROUNDS]
+# socket for the "moat+sandboxd" lines (root: the watch loaded once; the user: the watch through a
+# delegated cgroup) and stops it at the end; the "moat" lines never use a daemon. Usage: bench/startup.sh [ROUNDS]
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 build=${MOAT_BUILD_DIR:-$root/build}
@@ -35,5 +35,6 @@ if [ "$(id -u)" -eq 0 ]; then
   echo "== as moat-bench (unprivileged)"
   setpriv --reuid=moat-bench --regid=moat-bench --init-groups \
     env HOME="$(getent passwd moat-bench | cut -d: -f6)" \
+    MOAT_BENCH_SANDBOXD_SOCKET="$project-sd/sandboxd.sock" \
     "$build/bench/bench_startup" "$build/cli/moat" "$rounds"
 fi
