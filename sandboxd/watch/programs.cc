@@ -61,16 +61,19 @@ Result<SkelPtr> load_programs(const LoadOptions& options) {
   return skel;
 }
 
-Result<std::vector<bpf_link*>> attach_programs(watch_bpf* s) {
+Result<std::vector<bpf_link*>> attach_programs(watch_bpf* s, ProgramSet set) {
   sys::LibbpfLog quiet;
   std::vector<bpf_link*> links;
   auto fail = [&](Error e) {
     for (bpf_link* l : links) bpf_link__destroy(l);
     return e;
   };
+  const bool processes = set != ProgramSet::kSyscalls;
+  const bool syscalls = set != ProgramSet::kProcesses;
   // The syscall map first: sys_enter looks every call up in it.
   int ops_fd = bpf_map__fd(s->maps.syscall_ops);
-  for (const TracedSyscall& call : traced_syscalls()) {
+  static const std::vector<TracedSyscall> kNone;
+  for (const TracedSyscall& call : syscalls ? traced_syscalls() : kNone) {
     std::uint32_t key = static_cast<std::uint32_t>(call.nr);
     std::uint32_t op = call.op;
     if (key >= MOAT_WATCH_SYSCALL_SLOTS || bpf_map_update_elem(ops_fd, &key, &op, BPF_ANY) != 0) {
@@ -79,14 +82,19 @@ Result<std::vector<bpf_link*>> attach_programs(watch_bpf* s) {
     }
   }
   // sys_exit before sys_enter: an enter without its exit would leave a pending entry behind.
-  const std::pair<bpf_program*, const char*> programs[] = {
-      {s->progs.moat_exec, "raw_tp/sched_process_exec"},
-      {s->progs.moat_fork, "raw_tp/sched_process_fork"},
-      {s->progs.moat_exit, "raw_tp/sched_process_exit"},
-      {s->progs.moat_sys_exit, "raw_tp/sys_exit"},
-      {s->progs.moat_sys_enter, "raw_tp/sys_enter"},
+  const struct {
+    bpf_program* prog;
+    const char* name;
+    bool wanted;
+  } programs[] = {
+      {s->progs.moat_exec, "raw_tp/sched_process_exec", processes},
+      {s->progs.moat_fork, "raw_tp/sched_process_fork", processes},
+      {s->progs.moat_exit, "raw_tp/sched_process_exit", processes},
+      {s->progs.moat_sys_exit, "raw_tp/sys_exit", syscalls},
+      {s->progs.moat_sys_enter, "raw_tp/sys_enter", syscalls},
   };
-  for (const auto& [prog, name] : programs) {
+  for (const auto& [prog, name, wanted] : programs) {
+    if (!wanted) continue;
     bpf_link* link = bpf_program__attach(prog);
     if (link == nullptr) {
       int err = errno;

@@ -43,7 +43,7 @@ Result<std::unique_ptr<SharedWatch>> SharedWatch::load(const SharedWatchOptions&
     if (!ring) return ring.error();
     w->slots_[i] = Slot{SlotState::kFresh, std::move(*ring), options.warm_bytes, 0};
   }
-  auto links = attach_programs(w->skel_.get());
+  auto links = attach_programs(w->skel_.get(), ProgramSet::kProcesses);
   if (!links) return links.error();
   w->links_ = std::move(*links);
   SharedWatch* raw = w.get();
@@ -58,6 +58,7 @@ SharedWatch::~SharedWatch() {
   }
   wake_.notify_all();
   if (refill_.joinable()) refill_.join();
+  detach_syscalls();
   for (bpf_link* l : links_) bpf_link__destroy(l);
 }
 
@@ -84,16 +85,42 @@ Result<sys::UniqueFd> SharedWatch::install(std::uint32_t slot, std::uint32_t byt
   return make_error(ErrorCode::kInternal, "a released ring slot kept receiving records");
 }
 
+Status SharedWatch::attach_syscalls() {
+  if (!syscall_links_.empty()) return {};
+  auto links = attach_programs(skel_.get(), ProgramSet::kSyscalls);
+  if (!links) return links.error();
+  syscall_links_ = std::move(*links);
+  return {};
+}
+
+void SharedWatch::detach_syscalls() {
+  // sys_enter first: a sys_exit without its enter finds nothing pending.
+  for (auto it = syscall_links_.rbegin(); it != syscall_links_.rend(); ++it) {
+    bpf_link__destroy(*it);
+  }
+  syscall_links_.clear();
+}
+
 void SharedWatch::refill_loop() {
   std::unique_lock lock(mutex_);
   for (;;) {
-    wake_.wait(lock, [&] {
+    auto work = [&] {
       if (stopping_) return true;
       for (const Slot& s : slots_) {
         if (s.state == SlotState::kDirty) return true;
       }
       return false;
-    });
+    };
+    if (!syscall_links_.empty() && by_cgroup_.empty()) {
+      // Idle: the syscall programs go once no sandbox came back for a while.
+      wake_.wait_until(lock, idle_since_ + options_.idle_detach, work);
+      if (by_cgroup_.empty() && !syscall_links_.empty() &&
+          std::chrono::steady_clock::now() >= idle_since_ + options_.idle_detach) {
+        detach_syscalls();
+      }
+    } else {
+      wake_.wait(lock, [&] { return work() || (!syscall_links_.empty() && by_cgroup_.empty()); });
+    }
     if (stopping_) return;
     std::size_t fresh_now = 0;
     for (const Slot& s : slots_) fresh_now += s.state == SlotState::kFresh ? 1 : 0;
@@ -154,6 +181,12 @@ Result<sys::UniqueFd> SharedWatch::add(std::uint64_t cgroup_id, std::uint32_t ri
     }
     slots_[slot] = Slot{SlotState::kFresh, std::move(*ring), ring_bytes, 0};
   }
+  // The syscall programs, if idle-detached: before the cgroup is visible to the programs, so
+  // the sandbox's first system call is seen.
+  if (Status st = attach_syscalls(); !st) {
+    if (slots_[slot].state != SlotState::kFresh) slots_[slot] = Slot{};
+    return st.error();
+  }
   Slot& s = slots_[slot];
   const std::uint64_t zero = 0;
   if (bpf_map_update_elem(bpf_map__fd(skel_->maps.slot_lost), &slot, &zero, BPF_ANY) != 0 ||
@@ -184,6 +217,7 @@ void SharedWatch::remove(std::uint64_t cgroup_id) {
     s.ring.reset();
     s.cgroup_id = 0;
     by_cgroup_.erase(it);
+    if (by_cgroup_.empty()) idle_since_ = std::chrono::steady_clock::now();
   }
   wake_.notify_all();
 }

@@ -10,6 +10,7 @@
 
 #include <bpf/libbpf.h>
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <map>
@@ -28,6 +29,9 @@ struct SharedWatchOptions {
   std::uint32_t max_sandboxes = 1024;  // slots
   std::uint32_t warm = 4;              // fresh rings kept ready
   std::uint32_t warm_bytes = 4u << 20;  // their size (moat's default ring)
+  // The syscall programs stay attached this long after the last sandbox left (a burst of runs
+  // pays their attach, ~0.5 ms, once).
+  std::chrono::milliseconds idle_detach{2000};
 };
 
 class SharedWatch {
@@ -64,9 +68,15 @@ class SharedWatch {
   Result<sys::UniqueFd> install(std::uint32_t slot, std::uint32_t bytes);
   void refill_loop();
 
+  // Called with the lock held.
+  Status attach_syscalls();
+  void detach_syscalls();
+
   SharedWatchOptions options_;
   SkelPtr skel_;
-  std::vector<bpf_link*> links_;
+  std::vector<bpf_link*> links_;          // exec, fork, exit: always
+  std::vector<bpf_link*> syscall_links_;  // sys_exit, sys_enter: while a sandbox is registered
+  std::chrono::steady_clock::time_point idle_since_;
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   std::vector<Slot> slots_;
