@@ -81,6 +81,7 @@ class Daemon {
     }
   }
   const std::string& socket() const { return socket_; }
+  pid_t pid() const { return pid_; }
   std::uint64_t registered() const {
     auto c = daemon::Client::connect(socket_);
     if (!c) return ~0ull;
@@ -532,6 +533,52 @@ TEST_F(Sandboxd, UnprivilegedRunIsWatchedThroughTheDaemon) {
   EXPECT_FALSE(notify_source) << read_file(audit);
   EXPECT_TRUE(exec_true) << read_file(audit);
   EXPECT_TRUE(create_layer_watch) << read_file(audit);
+}
+
+// Tracepoints the daemon's links are attached to, read from its /proc fdinfo (raw tracepoint
+// links say tp_name there), so other BPF users on the machine do not count.
+int daemon_links_to(pid_t pid, const std::string& tracepoint) {
+  int n = 0;
+  const std::string dir = "/proc/" + std::to_string(pid) + "/fdinfo";
+  if (DIR* d = ::opendir(dir.c_str())) {
+    while (dirent* e = ::readdir(d)) {
+      if (e->d_name[0] == '.') continue;
+      if (read_file(dir + "/" + e->d_name).find("tp_name:\t" + tracepoint + "\n") !=
+          std::string::npos) {
+        ++n;
+      }
+    }
+    ::closedir(d);
+  }
+  return n;
+}
+
+// The syscall programs (which every host system call pays for) are attached only while a
+// sandbox is registered, and detached ~2 s after the last one left; the process programs stay.
+TEST_F(Sandboxd, SyscallProgramsAreAttachedOnlyWhileSandboxesRun) {
+  Daemon d;
+  ASSERT_TRUE(d.ready());
+  EXPECT_EQ(daemon_links_to(d.pid(), "sched_process_exec"), 1);
+  EXPECT_EQ(daemon_links_to(d.pid(), "sys_enter"), 0);
+  std::atomic<int> during{0};
+  std::thread probe([&] {
+    for (int i = 0; i < 200 && during == 0; ++i) {
+      if (d.registered() == 1) during = daemon_links_to(d.pid(), "sys_enter");
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  });
+  const std::string audit = sb_->in_outside("a.jsonl");
+  RunResult r = sb_->moat({"/bin/sh", "-c", "sleep 0.5; echo > seen"}, {"--audit", audit},
+                          through(d));
+  probe.join();
+  ASSERT_EQ(r.status, 0) << r.describe();
+  EXPECT_EQ(during.load(), 1);
+  auto paths = created(audit);
+  EXPECT_NE(std::find(paths.begin(), paths.end(), sb_->in_project("seen")), paths.end());
+  std::this_thread::sleep_for(std::chrono::milliseconds(3000));
+  EXPECT_EQ(daemon_links_to(d.pid(), "sys_enter"), 0);
+  EXPECT_EQ(daemon_links_to(d.pid(), "sys_exit"), 0);
+  EXPECT_EQ(daemon_links_to(d.pid(), "sched_process_exec"), 1);
 }
 
 }  // namespace
