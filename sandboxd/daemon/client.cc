@@ -94,13 +94,14 @@ Status Client::send(const Request& request, int send_fd) {
   return {};
 }
 
-Result<ReplyWire> Client::call(const Request& request, int send_fd, sys::UniqueFd* received) {
+Result<ReplyWire> Client::call(const Request& request, int send_fd, sys::UniqueFd* received,
+                               sys::UniqueFd* received2) {
   if (Status st = send(request, send_fd); !st) return st.error();
   if (Status st = finish_hello(); !st) return st.error();
-  return receive(received);
+  return receive(received, received2);
 }
 
-Result<ReplyWire> Client::receive(sys::UniqueFd* received) {
+Result<ReplyWire> Client::receive(sys::UniqueFd* received, sys::UniqueFd* received2) {
   ReplyWire reply{};
   iovec riov{&reply, sizeof reply};
   msghdr rmsg{};
@@ -119,7 +120,11 @@ Result<ReplyWire> Client::receive(sys::UniqueFd* received) {
       int got = -1;
       std::memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof got);
       sys::UniqueFd owned(got);
-      if (received != nullptr && !received->valid()) *received = std::move(owned);
+      if (received != nullptr && !received->valid()) {
+        *received = std::move(owned);
+      } else if (received2 != nullptr && !received2->valid()) {
+        *received2 = std::move(owned);
+      }
     }
   }
   if (n < 0) return syscall_error("waiting for sandboxd's answer", "recvmsg", "", err, kHint);
@@ -151,11 +156,13 @@ Result<sys::UniqueFd> Client::register_sandbox(int cgroup_fd, std::uint32_t ring
   return ring;
 }
 
-Result<sys::UniqueFd> Client::make_cgroup() {
-  sys::UniqueFd dir;
-  auto reply = call(Request{Op::kCgroup, 0}, -1, &dir);
+Result<DelegatedCgroup> Client::make_cgroup(std::uint64_t memory_bytes) {
+  DelegatedCgroup made;
+  auto reply = call(Request{Op::kCgroup, memory_bytes}, -1, &made.v2, &made.v1_memory);
   if (!reply) return reply.error();
-  if (static_cast<ReplyStatus>(reply->status) != ReplyStatus::kOk || !dir.valid()) {
+  const bool want_v1 = (reply->value & kCgroupHasV1Memory) != 0;
+  if (static_cast<ReplyStatus>(reply->status) != ReplyStatus::kOk || !made.v2.valid() ||
+      want_v1 != made.v1_memory.valid()) {
     Error e = make_error(ErrorCode::kUnsupported,
                          std::string("sandboxd made no cgroup for us (") +
                              reply_status_name(static_cast<ReplyStatus>(reply->status)) +
@@ -163,7 +170,7 @@ Result<sys::UniqueFd> Client::make_cgroup() {
     e.err = reply->err;
     return e;
   }
-  return dir;
+  return made;
 }
 
 Status Client::join(pid_t child) {

@@ -14,6 +14,11 @@ namespace moat::daemon {
 // $MOAT_SANDBOXD_SOCKET, else kDefaultSocket.
 std::string socket_path();
 
+struct DelegatedCgroup {
+  sys::UniqueFd v2;         // the cgroup v2 directory (watch, cgroup.kill, memory.max if v2 has it)
+  sys::UniqueFd v1_memory;  // a v1 memory cgroup directory with the limit, or none
+};
+
 struct DaemonStatus {
   std::uint64_t sandboxes = 0;         // registered in all
   std::uint64_t sandboxes_of_uid = 0;  // registered by the caller's uid
@@ -39,7 +44,7 @@ class Client {
   // Unprivileged callers: a cgroup v2 the daemon made for this connection and delegated to the
   // caller (removed when the connection closes); its directory's fd. Then join(child) moves a
   // child of ours into it, which we may not do ourselves.
-  Result<sys::UniqueFd> make_cgroup();
+  Result<DelegatedCgroup> make_cgroup(std::uint64_t memory_bytes = 0);
   Status join(pid_t child);
   Result<std::uint64_t> lost();
   Result<DaemonStatus> status();
@@ -47,11 +52,12 @@ class Client {
  private:
   Client(sys::UniqueFd fd, std::string path) : fd_(std::move(fd)), path_(std::move(path)) {}
   Status send(const Request& request, int send_fd);
-  Result<ReplyWire> receive(sys::UniqueFd* received);
+  Result<ReplyWire> receive(sys::UniqueFd* received, sys::UniqueFd* received2 = nullptr);
   // The hello's answer, if not read yet: the daemon's version and features.
   Status finish_hello();
   // One request, one reply (with at most one descriptor).
-  Result<ReplyWire> call(const Request& request, int send_fd, sys::UniqueFd* received);
+  Result<ReplyWire> call(const Request& request, int send_fd, sys::UniqueFd* received,
+                         sys::UniqueFd* received2 = nullptr);
 
   sys::UniqueFd fd_;
   std::string path_;

@@ -77,15 +77,23 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "sandboxd: %s\n", watch.error().to_string().c_str());
     return 125;
   }
-  // Delegated cgroups for unprivileged callers go under <cgroup v2>/moat-sandboxd.
+  // Delegated cgroups for unprivileged callers go under <cgroup v2>/moat-sandboxd (and
+  // <v1 memory>/moat-sandboxd for memory limits on hybrid hosts).
   if (FILE* mounts = ::setmntent("/proc/self/mounts", "r"); mounts != nullptr) {
     while (mntent* m = ::getmntent(mounts)) {
-      if (std::strcmp(m->mnt_type, "cgroup2") == 0) {
+      if (std::strcmp(m->mnt_type, "cgroup2") == 0 && options.cgroup_root.empty()) {
         options.cgroup_root = std::string(m->mnt_dir) + "/moat-sandboxd";
-        break;
+      }
+      if (std::strcmp(m->mnt_type, "cgroup") == 0 && ::hasmntopt(m, "memory") != nullptr &&
+          options.v1_memory_root.empty()) {
+        options.v1_memory_root = std::string(m->mnt_dir) + "/moat-sandboxd";
       }
     }
     ::endmntent(mounts);
+  }
+  if (!options.v1_memory_root.empty() && ::mkdir(options.v1_memory_root.c_str(), 0755) != 0 &&
+      errno != EEXIST) {
+    options.v1_memory_root.clear();
   }
   if (!options.cgroup_root.empty() && ::mkdir(options.cgroup_root.c_str(), 0755) != 0 &&
       errno != EEXIST) {

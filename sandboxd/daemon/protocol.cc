@@ -37,16 +37,11 @@ Parsed parse_request(const void* data, std::size_t size, std::size_t fds, bool t
                                std::to_string(kProtocolVersion)};
     return out;
   }
-  if (w.reserved != 0) {
-    out.error = malformed("reserved field not zero");
-    return out;
-  }
   const Op op = static_cast<Op>(w.op);
   switch (op) {
     case Op::kHello:
     case Op::kLost:
     case Op::kStatus:
-    case Op::kCgroup:
       if (w.arg != 0 || fds != 0) {
         out.error = malformed("this request takes no ring size and no descriptor");
         return out;
@@ -61,6 +56,12 @@ Parsed parse_request(const void* data, std::size_t size, std::size_t fds, bool t
       if (w.arg < kMinRingBytes || w.arg > kMaxRingBytes || (w.arg & (w.arg - 1)) != 0) {
         out.error = malformed("ring size " + std::to_string(w.arg) +
                               ": expected a power of two from 4096 to 268435456");
+        return out;
+      }
+      break;
+    case Op::kCgroup:
+      if (fds != 0 || w.arg > kMaxMemoryLimit) {
+        out.error = malformed("cgroup takes a memory limit (0 or up to 2^50 bytes), no descriptor");
         return out;
       }
       break;
@@ -80,7 +81,7 @@ Parsed parse_request(const void* data, std::size_t size, std::size_t fds, bool t
 
 RequestWire encode_request(const Request& request) {
   return RequestWire{kMagic, kProtocolVersion, static_cast<std::uint16_t>(request.op),
-                     request.arg, 0};
+                     request.arg};
 }
 
 ReplyWire make_reply(ReplyStatus status, std::string_view message, int err, std::uint64_t value,

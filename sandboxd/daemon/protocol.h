@@ -26,7 +26,9 @@ enum class Op : std::uint16_t {
   kStatus = 4,    // -> value: sandboxes registered in all; value2: those of the caller's uid
   // For unprivileged callers: a cgroup v2 made by the daemon for this connection, owned by the
   // caller (delegated), under the daemon's own subtree -> its directory's fd. It may then be
-  // registered, and is killed and removed when the connection closes.
+  // registered, and is killed and removed when the connection closes. arg = a memory limit in
+  // bytes (0: none): where v2 lacks the memory controller (hybrid hosts) a v1 memory cgroup
+  // with that limit comes too, its second fd, with `tasks` owned by the caller (value bit 0).
   kCgroup = 5,
   // arg = a pid: move the caller's own child (its parent is the caller, same uid) into that
   // cgroup. The caller cannot: a move needs write access to the common ancestor's cgroup.procs.
@@ -50,8 +52,7 @@ struct RequestWire {
   std::uint32_t magic;
   std::uint16_t version;
   std::uint16_t op;
-  std::uint32_t arg;  // kRegister: ring bytes; kJoin: pid; else 0
-  std::uint32_t reserved;    // 0
+  std::uint64_t arg;  // kRegister: ring bytes; kJoin: pid; kCgroup: memory bytes; else 0
 };
 static_assert(sizeof(RequestWire) == 16);
 
@@ -69,8 +70,11 @@ static_assert(sizeof(ReplyWire) == 160);
 
 struct Request {
   Op op = Op::kHello;
-  std::uint32_t arg = 0;  // as RequestWire::arg
+  std::uint64_t arg = 0;  // as RequestWire::arg
 };
+
+inline constexpr std::uint64_t kMaxMemoryLimit = 1ull << 50;
+inline constexpr std::uint64_t kCgroupHasV1Memory = 1;  // kCgroup reply value bit
 
 struct ParseError {
   ReplyStatus status;

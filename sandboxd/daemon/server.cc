@@ -25,20 +25,22 @@ namespace {
 #define CGROUP2_SUPER_MAGIC 0x63677270
 #endif
 
-bool send_reply(int fd, const ReplyWire& reply, int pass_fd) {
+bool send_reply(int fd, const ReplyWire& reply, int pass_fd, int pass_fd2 = -1) {
   iovec iov{const_cast<ReplyWire*>(&reply), sizeof reply};
   msghdr msg{};
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  if (pass_fd >= 0) {
+  alignas(cmsghdr) char control[CMSG_SPACE(2 * sizeof(int))] = {};
+  const int fds[2] = {pass_fd, pass_fd2};
+  const std::size_t count = pass_fd < 0 ? 0 : pass_fd2 < 0 ? 1 : 2;
+  if (count > 0) {
     msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
+    msg.msg_controllen = CMSG_SPACE(count * sizeof(int));
     cmsghdr* c = CMSG_FIRSTHDR(&msg);
     c->cmsg_level = SOL_SOCKET;
     c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(c), &pass_fd, sizeof(int));
+    c->cmsg_len = CMSG_LEN(count * sizeof(int));
+    std::memcpy(CMSG_DATA(c), fds, count * sizeof(int));
   }
   // Non-blocking: a client that does not read its replies loses its connection, not our loop.
   return ::sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT) == static_cast<ssize_t>(sizeof reply);
@@ -124,6 +126,7 @@ Server::~Server() {
   for (auto& [fd, c] : connections_) {
     if (c.cgroup_id != 0) watch_->remove(c.cgroup_id);
     if (!c.cgroup_path.empty()) retire_cgroup(c.cgroup_path);
+    if (!c.v1_memory_path.empty()) retire_cgroup(c.v1_memory_path);
   }
   for (int i = 0; i < 20 && !retired_.empty(); ++i) {
     ::usleep(10000);
@@ -198,6 +201,7 @@ void Server::drop(int fd) {
     retire_cgroup(c.cgroup_path);
     --usage.cgroups;
   }
+  if (!c.v1_memory_path.empty()) retire_cgroup(c.v1_memory_path);
   --usage.connections;
   if (usage.connections == 0) usage_.erase(c.uid);
   ::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_DEL, fd, nullptr);
@@ -237,7 +241,7 @@ void Server::handle(Connection& c) {
   const bool truncated = (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0 || foreign_control;
   Parsed parsed = parse_request(buffer, static_cast<std::size_t>(n), fds.size(), truncated);
   ReplyWire reply{};
-  sys::UniqueFd ring;
+  sys::UniqueFd ring, second;
   if (parsed.error) {
     reply = make_reply(parsed.error->status, parsed.error->message);
   } else {
@@ -255,7 +259,7 @@ void Server::handle(Connection& c) {
                     : make_reply(ReplyStatus::kOk, "lost", 0, watch_->lost(c.cgroup_id));
         break;
       case Op::kCgroup:
-        reply = do_cgroup(c, &ring);
+        reply = do_cgroup(c, r.arg, &ring, &second);
         break;
       case Op::kJoin:
         reply = do_join(c, static_cast<pid_t>(r.arg));
@@ -268,7 +272,7 @@ void Server::handle(Connection& c) {
       }
     }
   }
-  if (!send_reply(c.fd.get(), reply, ring.get())) drop(c.fd.get());
+  if (!send_reply(c.fd.get(), reply, ring.get(), second.get())) drop(c.fd.get());
 }
 
 ReplyWire Server::do_register(Connection& c, const Request& request, int cgroup_fd,
@@ -309,7 +313,7 @@ ReplyWire Server::do_register(Connection& c, const Request& request, int cgroup_
   if (watch_->size() >= options_.max_sandboxes) {
     return make_reply(ReplyStatus::kLimit, "sandboxd is watching its maximum of sandboxes");
   }
-  auto made = watch_->add(cgroup_id, request.arg);
+  auto made = watch_->add(cgroup_id, static_cast<std::uint32_t>(request.arg));
   if (!made) {
     const int err = made.error().err;
     return make_reply(err == EEXIST ? ReplyStatus::kState : ReplyStatus::kFailed,
@@ -318,7 +322,7 @@ ReplyWire Server::do_register(Connection& c, const Request& request, int cgroup_
   }
   *ring = std::move(*made);
   c.cgroup_id = cgroup_id;
-  c.ring_bytes = request.arg;
+  c.ring_bytes = static_cast<std::uint32_t>(request.arg);
   ++usage.sandboxes;
   usage.ring_bytes += request.arg;
   ++served_;
@@ -350,6 +354,13 @@ bool parent_and_uid(pid_t pid, pid_t* ppid, uid_t* uid) {
   return true;
 }
 
+std::string read_text(const std::string& path) {
+  sys::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  char buf[1024];
+  ssize_t n = fd.valid() ? ::read(fd.get(), buf, sizeof buf) : -1;
+  return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string();
+}
+
 bool write_file(const std::string& path, const std::string& text) {
   sys::UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
   return fd.valid() && ::write(fd.get(), text.data(), text.size()) ==
@@ -358,45 +369,82 @@ bool write_file(const std::string& path, const std::string& text) {
 
 }  // namespace
 
-ReplyWire Server::do_cgroup(Connection& c, sys::UniqueFd* dir) {
+ReplyWire Server::do_cgroup(Connection& c, std::uint64_t memory_bytes, sys::UniqueFd* dir,
+                            sys::UniqueFd* memory_dir) {
   if (!c.cgroup_path.empty()) {
     return make_reply(ReplyStatus::kState, "this connection already has a cgroup");
   }
   if (options_.cgroup_root.empty()) {
     return make_reply(ReplyStatus::kFailed, "no cgroup v2 mount: sandboxd cannot delegate", ENOENT);
   }
+  const std::string top = options_.cgroup_root.substr(0, options_.cgroup_root.rfind('/'));
+  const bool v2_memory =
+      memory_bytes != 0 && read_text(top + "/cgroup.controllers").find("memory") != std::string::npos;
+  if (memory_bytes != 0 && !v2_memory && options_.v1_memory_root.empty()) {
+    return make_reply(ReplyStatus::kFailed, "no memory controller here (v1 or v2)", ENOENT);
+  }
   Usage& usage = usage_[c.uid];
   if (usage.cgroups >= options_.max_sandboxes_per_uid) {
     return make_reply(ReplyStatus::kLimit, "per-uid limit of cgroups reached");
   }
-  const std::string path = options_.cgroup_root + "/u" + std::to_string(c.uid) + "-" +
-                           std::to_string(::getpid()) + "-" + std::to_string(++cgroup_seq_);
+  const std::string name = "/u" + std::to_string(c.uid) + "-" + std::to_string(::getpid()) + "-" +
+                           std::to_string(++cgroup_seq_);
+  const std::string path = options_.cgroup_root + name;
   if (::mkdir(path.c_str(), 0755) != 0) {
     return make_reply(ReplyStatus::kFailed, "mkdir of the cgroup failed", errno);
   }
+  // From here on, a failure retires what was made.
+  c.cgroup_path = path;
+  ++usage.cgroups;
+  auto fail = [&](const char* what, int err) {
+    retire_cgroup(c.cgroup_path);
+    if (!c.v1_memory_path.empty()) retire_cgroup(c.v1_memory_path);
+    c.cgroup_path.clear();
+    c.v1_memory_path.clear();
+    --usage.cgroups;
+    return make_reply(ReplyStatus::kFailed, what, err);
+  };
   // Delegation (cgroup-v2.rst): the directory and the files that manage membership and
-  // children belong to the caller; cgroup.kill too, so moat can end the sandbox's tree.
+  // children belong to the caller; cgroup.kill too, so moat can end the sandbox's tree. The
+  // limit files stay root's.
   for (const char* file : {"", "/cgroup.procs", "/cgroup.threads", "/cgroup.subtree_control",
                            "/cgroup.kill"}) {
     const std::string p = path + file;
     if (::chown(p.c_str(), c.uid, c.gid) != 0 && errno != ENOENT) {
-      int err = errno;
-      ::rmdir(path.c_str());
-      return make_reply(ReplyStatus::kFailed, "chown of the cgroup failed", err);
+      return fail("chown of the cgroup failed", errno);
     }
+  }
+  if (v2_memory) {
+    (void)write_file(top + "/cgroup.subtree_control", "+memory");
+    (void)write_file(options_.cgroup_root + "/cgroup.subtree_control", "+memory");
+    if (!write_file(path + "/memory.max", std::to_string(memory_bytes))) {
+      return fail("writing memory.max failed", errno);
+    }
+    (void)write_file(path + "/memory.swap.max", "0");
+  } else if (memory_bytes != 0) {
+    // v1: the sandbox joins it itself by writing "0" to `tasks`, which moat opens as the caller
+    // (the kernel checks the opener's euid against the task's uid: only its own processes).
+    const std::string v1 = options_.v1_memory_root + name;
+    if (::mkdir(v1.c_str(), 0755) != 0) return fail("mkdir of the v1 memory cgroup failed", errno);
+    c.v1_memory_path = v1;
+    if (!write_file(v1 + "/memory.limit_in_bytes", std::to_string(memory_bytes))) {
+      return fail("writing memory.limit_in_bytes failed", errno);
+    }
+    for (const char* file : {"/tasks", "/cgroup.procs"}) {
+      if (::chown((v1 + file).c_str(), c.uid, c.gid) != 0) {
+        return fail("chown of the v1 memory cgroup failed", errno);
+      }
+    }
+    memory_dir->reset(::open(v1.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!memory_dir->valid()) return fail("opening the v1 memory cgroup failed", errno);
   }
   sys::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   struct stat st {};
-  if (!fd.valid() || ::fstat(fd.get(), &st) != 0) {
-    int err = errno;
-    ::rmdir(path.c_str());
-    return make_reply(ReplyStatus::kFailed, "opening the cgroup failed", err);
-  }
-  c.cgroup_path = path;
+  if (!fd.valid() || ::fstat(fd.get(), &st) != 0) return fail("opening the cgroup failed", errno);
   c.made_cgroup_id = st.st_ino;
-  ++usage.cgroups;
   *dir = std::move(fd);
-  return make_reply(ReplyStatus::kOk, path, 0, st.st_ino);
+  return make_reply(ReplyStatus::kOk, path, 0, memory_dir->valid() ? kCgroupHasV1Memory : 0,
+                    st.st_ino);
 }
 
 ReplyWire Server::do_join(Connection& c, pid_t pid) {
@@ -424,7 +472,18 @@ ReplyWire Server::do_join(Connection& c, pid_t pid) {
 }
 
 void Server::retire_cgroup(const std::string& path) {
-  (void)write_file(path + "/cgroup.kill", "1");
+  if (!write_file(path + "/cgroup.kill", "1")) {
+    // v1 has no cgroup.kill: whatever joined it (the caller's own processes) is killed.
+    std::string procs = read_text(path + "/cgroup.procs");
+    std::size_t at = 0;
+    while (at < procs.size()) {
+      const pid_t pid = static_cast<pid_t>(std::strtol(procs.c_str() + at, nullptr, 10));
+      if (pid > 0) ::kill(pid, SIGKILL);
+      at = procs.find('\n', at);
+      if (at == std::string::npos) break;
+      ++at;
+    }
+  }
   if (::rmdir(path.c_str()) != 0 && errno == EBUSY) retired_.push_back(path);
 }
 

@@ -27,6 +27,9 @@ struct ServerOptions {
   // Where delegated cgroups are made (kCgroup): a directory of the cgroup v2 mount, created at
   // start. Empty: no cgroup v2 here, kCgroup fails.
   std::string cgroup_root;
+  // The same in the v1 memory hierarchy (hybrid hosts: v2 lacks the memory controller). Empty:
+  // none, a memory limit is then refused unless v2 has the controller.
+  std::string v1_memory_root;
 };
 
 class Server {
@@ -52,6 +55,7 @@ class Server {
     gid_t gid = 0;
     std::string cgroup_path;        // the cgroup made for it (kCgroup), empty when none
     std::uint64_t made_cgroup_id = 0;
+    std::string v1_memory_path;  // its v1 memory cgroup, empty when none
   };
   struct Usage {
     std::uint32_t connections = 0;
@@ -67,7 +71,8 @@ class Server {
   void drop(int fd);
   ReplyWire do_register(Connection& c, const Request& request, int cgroup_fd,
                         sys::UniqueFd* ring);
-  ReplyWire do_cgroup(Connection& c, sys::UniqueFd* dir);
+  ReplyWire do_cgroup(Connection& c, std::uint64_t memory_bytes, sys::UniqueFd* dir,
+                      sys::UniqueFd* memory_dir);
   ReplyWire do_join(Connection& c, pid_t pid);
   // Kills what is left in a cgroup we made and removes it (now, or at a later pass while
   // its processes are still exiting).

@@ -349,21 +349,27 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
   // Without root, the watch comes from sandboxd when one runs: it makes a cgroup delegated to us,
   // watches it, and moves the sandbox into it after clone (we may not: a move needs write access
   // to the common ancestor's cgroup.procs). The connection outlives the watcher (its lost()).
+  // The same cgroup carries the memory limit (v2, or a v1 memory cgroup beside it on hybrid
+  // hosts), which without root has nowhere else to live.
   std::optional<daemon::Client> daemon_client;
   UniqueFd delegated_cgroup;
+  UniqueFd delegated_memory;  // v1 memory cgroup directory, when the limit lives there
   UniqueFd delegated_ring;
-  if (options.watch && !root && options.events != nullptr) {
+  const bool watch_wanted = options.watch && options.events != nullptr;
+  if (!root && (watch_wanted || plan.limits.memory_bytes)) {
     auto connected = daemon::Client::connect(daemon::socket_path());
     if (connected) {
-      auto dir = connected->make_cgroup();
-      auto ring = dir ? connected->register_sandbox(dir->get(), 4u << 20)
-                      : Result<UniqueFd>(dir.error());
+      auto dir = connected->make_cgroup(plan.limits.memory_bytes.value_or(0));
+      auto ring = !dir            ? Result<UniqueFd>(dir.error())
+                  : watch_wanted ? connected->register_sandbox(dir->v2.get(), 4u << 20)
+                                 : Result<UniqueFd>(UniqueFd());
       if (ring) {
         daemon_client.emplace(std::move(*connected));
-        delegated_cgroup = std::move(*dir);
+        delegated_cgroup = std::move(dir->v2);
+        delegated_memory = std::move(dir->v1_memory);
         delegated_ring = std::move(*ring);
       } else {
-        options.warn("sandboxd gives this run no watch, the supervisor reports file changes: " +
+        options.warn("sandboxd gives this run no cgroup (no watch, no memory limit): " +
                      ring.error().to_string());
       }
     } else if (connected.error().code != ErrorCode::kNotFound) {
@@ -464,11 +470,11 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
     auto cg = setup_cgroups(std::to_string(::getpid()), cgroup_limits);
     if (!cg) return cg.error();
     cgroups = *cg;
-  } else if (cgroup_limits.memory_bytes) {
+  } else if (cgroup_limits.memory_bytes && !delegated_cgroup.valid()) {
     Error e = make_error(ErrorCode::kUnsupported,
                          "limits.memory needs a cgroup, and only root can create one here",
-                         "run as root, remove limits.memory, or pass --allow-degraded to run "
-                         "without the memory limit");
+                         "run as root, start sandboxd (it delegates one), remove limits.memory, "
+                         "or pass --allow-degraded to run without the memory limit");
     if (!options.allow_missing_limits) return e;
     options.warn("running WITHOUT the memory limit (--allow-degraded)");
   }
@@ -489,6 +495,15 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
   spec.release_read_fd = release->first.get();
   auto v1_tasks = cgroup_open_v1_tasks(cgroups, kFirstFreeChildFd);
   if (!v1_tasks) return v1_tasks.error();
+  if (delegated_memory.valid()) {
+    // Opened as us: the kernel lets the opener move only processes of its own uid.
+    UniqueFd tasks(::openat(delegated_memory.get(), "tasks", O_WRONLY | O_CLOEXEC));
+    UniqueFd moved(tasks.valid() ? ::fcntl(tasks.get(), F_DUPFD_CLOEXEC, kFirstFreeChildFd) : -1);
+    if (!moved.valid()) {
+      return syscall_error("opening the delegated memory cgroup", "openat", "tasks", errno);
+    }
+    v1_tasks->push_back(std::move(moved));
+  }
   for (size_t i = 0; i < v1_tasks->size() && i < 2; ++i) {
     spec.v1_cgroup_tasks_fds[i] = (*v1_tasks)[i].get();
   }
@@ -793,6 +808,16 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
   if (file_notifier) file_notifier->stop();
   if (kernel_layer) result.kernel_refusals = kernel_layer->denied_count();
   result.oom_killed = root && cgroup_oom_killed(cgroups);
+  if (!root && (delegated_memory.valid() || delegated_cgroup.valid())) {
+    const bool v1 = delegated_memory.valid();
+    UniqueFd events(::openat(v1 ? delegated_memory.get() : delegated_cgroup.get(),
+                             v1 ? "memory.oom_control" : "memory.events", O_RDONLY | O_CLOEXEC));
+    char text[512] = {};
+    if (events.valid() && ::read(events.get(), text, sizeof text - 1) > 0) {
+      const char* at = std::strstr(text, "oom_kill ");
+      result.oom_killed = at != nullptr && std::strtoull(at + 9, nullptr, 10) > 0;
+    }
+  }
   clock.mark("gate stop");
   cgroup_destroy(cgroups);
   cgroups = {};

@@ -381,7 +381,7 @@ TEST_F(Sandboxd, MalformedRequestsAreRefusedAndTheDaemonLives) {
   w = req(static_cast<daemon::Op>(77), 0);
   EXPECT_EQ(raw_request(d.socket(), &w, sizeof w, {}), malformed);
   w = req(daemon::Op::kHello, 0);
-  w.reserved = 1;
+  w.arg = 1;
   EXPECT_EQ(raw_request(d.socket(), &w, sizeof w, {}), malformed);
   w = req(daemon::Op::kHello, 0);
   EXPECT_EQ(raw_request(d.socket(), &w, sizeof w, {null_fd}), malformed);  // an fd unasked
@@ -444,7 +444,7 @@ TEST_F(Sandboxd, UnprivilegedClientGetsItsOwnDelegatedCgroup) {
     if (!c) fail(2);
     auto dir = c->make_cgroup();
     if (!dir) fail(3);
-    if (!c->register_sandbox(dir->get(), 1u << 16)) fail(4);
+    if (!c->register_sandbox(dir->v2.get(), 1u << 16)) fail(4);
     if (c->join(1)) fail(5);  // init is not our child
     int hold[2];
     if (::pipe(hold) != 0) fail(6);
@@ -460,7 +460,7 @@ TEST_F(Sandboxd, UnprivilegedClientGetsItsOwnDelegatedCgroup) {
       fail(8);
     }
     // The delegated cgroup.kill is ours to use.
-    int kill_fd = ::openat(dir->get(), "cgroup.kill", O_WRONLY | O_CLOEXEC);
+    int kill_fd = ::openat(dir->v2.get(), "cgroup.kill", O_WRONLY | O_CLOEXEC);
     if (kill_fd < 0 || ::write(kill_fd, "1", 1) != 1) fail(9);
     int st = 0;
     ::waitpid(kid, &st, 0);
@@ -579,6 +579,29 @@ TEST_F(Sandboxd, SyscallProgramsAreAttachedOnlyWhileSandboxesRun) {
   EXPECT_EQ(daemon_links_to(d.pid(), "sys_enter"), 0);
   EXPECT_EQ(daemon_links_to(d.pid(), "sys_exit"), 0);
   EXPECT_EQ(daemon_links_to(d.pid(), "sched_process_exec"), 1);
+}
+
+// Guards: memory exhaustion by an unprivileged user's hostile build. Without root a memory limit
+// has no cgroup to live in (moat refuses with 125, tests/escape); with sandboxd the delegated
+// cgroup carries it (v1 memory on hybrid hosts) and the hog is killed in the sandbox.
+TEST_F(Sandboxd, UnprivilegedMemoryLimitThroughTheDaemon) {
+  Daemon d;
+  ASSERT_TRUE(d.ready());
+  std::string why;
+  auto user = ensure_test_user(&why);
+  if (!user) MOAT_SKIP_OR_FAIL(why);
+  Sandbox sb(Identity::kUser, *user);
+  ASSERT_TRUE(sb.ready()) << sb.error();
+  const std::string profile = sb.base() + "/limits.yaml";
+  sb.write_file(profile, "version: 1\nextends: [base]\nlimits:\n  memory: 256MiB\n");
+  RunSpec spec = through(d);
+  RunResult hog = sb.moat(Sandbox::probe({"mem-hog", "1024"}), {"-p", profile}, spec);
+  EXPECT_NE(hog.status, 125) << "limits profile rejected\n" << hog.describe();
+  EXPECT_FALSE(hog.probe_ok()) << "1 GiB touched under a 256 MiB limit\n" << hog.describe();
+  EXPECT_TRUE(hog.status == 128 + SIGKILL || hog.probe_errno() == "ENOMEM") << hog.describe();
+  // Under the limit the same probe works: the limit, not something else, stopped the hog.
+  RunResult small = sb.moat(Sandbox::probe({"mem-hog", "64"}), {"-p", profile}, spec);
+  EXPECT_TRUE(small.probe_ok()) << small.describe();
 }
 
 }  // namespace
