@@ -77,7 +77,8 @@ Feature sandboxd_row(const KernelFeatures& k) {
                        std::to_string(daemon::kProtocolVersion) + ", " +
                        std::to_string(status->sandboxes) + " sandboxes watched; ";
   detail += k.is_root ? "root runs use its loaded watch (no per-run load)"
-                      : "rootless runs get the watch through a cgroup it delegates (no limits)";
+                      : "rootless runs get the watch and limits.memory through a cgroup it "
+                        "delegates";
   return info(name, detail);
 }
 
