@@ -81,9 +81,10 @@ struct ParseError {
   std::string message;
 };
 
+inline constexpr std::uint32_t kMaxPid = 4194304;  // PID_MAX_LIMIT
+
 // Validates a received message: SIZE bytes at DATA, FDS descriptors came with it, TRUNCATED when
 // the kernel cut the data or the control message. Exactly one fd with kRegister, none otherwise.
-inline constexpr std::uint32_t kMaxPid = 4194304;  // PID_MAX_LIMIT
 struct Parsed {
   std::optional<Request> request;
   std::optional<ParseError> error;

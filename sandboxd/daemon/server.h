@@ -67,7 +67,7 @@ class Server {
   Server(watch::SharedWatch& watch, ServerOptions options)
       : watch_(&watch), options_(std::move(options)) {}
   void accept_one();
-  void handle(Connection& c);  // false: drop the connection
+  void handle(Connection& c);  // one request, one reply; drops the connection when it fails
   void drop(int fd);
   ReplyWire do_register(Connection& c, const Request& request, int cgroup_fd,
                         sys::UniqueFd* ring);
