@@ -146,10 +146,10 @@ Result<sys::UniqueFd> Client::register_sandbox(int cgroup_fd, std::uint32_t ring
   }
   const auto status = static_cast<ReplyStatus>(reply->status);
   if (status != ReplyStatus::kOk || !ring.valid()) {
-    Error e = make_error(status == ReplyStatus::kDenied ? ErrorCode::kUnsupported
-                                                        : ErrorCode::kSyscall,
-                         std::string("sandboxd refused to watch the sandbox (") +
-                             reply_status_name(status) + "): " + reply->message);
+    Error e =
+        make_error(status == ReplyStatus::kDenied ? ErrorCode::kUnsupported : ErrorCode::kSyscall,
+                   std::string("sandboxd refused to watch the sandbox (") +
+                       reply_status_name(status) + "): " + reply->message);
     e.err = reply->err;
     return e;
   }
@@ -177,9 +177,9 @@ Status Client::join(pid_t child) {
   auto reply = call(Request{Op::kJoin, static_cast<std::uint32_t>(child)}, -1, nullptr);
   if (!reply) return reply.error();
   if (static_cast<ReplyStatus>(reply->status) != ReplyStatus::kOk) {
-    Error e = make_error(ErrorCode::kUnsupported, std::string("sandboxd did not move pid ") +
-                                                      std::to_string(child) + ": " +
-                                                      reply->message);
+    Error e =
+        make_error(ErrorCode::kUnsupported, std::string("sandboxd did not move pid ") +
+                                                std::to_string(child) + ": " + reply->message);
     e.err = reply->err;
     return e;
   }

@@ -3,8 +3,8 @@
 //   sandboxd [--socket PATH] [--max-sandboxes N] [--max-per-uid N] [--warm N]
 #include <mntent.h>
 #include <signal.h>
-#include <sys/stat.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>

@@ -32,9 +32,9 @@ Parsed parse_request(const void* data, std::size_t size, std::size_t fds, bool t
     return out;
   }
   if (w.version != kProtocolVersion) {
-    out.error = ParseError{ReplyStatus::kVersion,
-                           "protocol version " + std::to_string(w.version) + ", sandboxd speaks " +
-                               std::to_string(kProtocolVersion)};
+    out.error = ParseError{ReplyStatus::kVersion, "protocol version " + std::to_string(w.version) +
+                                                      ", sandboxd speaks " +
+                                                      std::to_string(kProtocolVersion)};
     return out;
   }
   const Op op = static_cast<Op>(w.op);
@@ -80,8 +80,7 @@ Parsed parse_request(const void* data, std::size_t size, std::size_t fds, bool t
 }
 
 RequestWire encode_request(const Request& request) {
-  return RequestWire{kMagic, kProtocolVersion, static_cast<std::uint16_t>(request.op),
-                     request.arg};
+  return RequestWire{kMagic, kProtocolVersion, static_cast<std::uint16_t>(request.op), request.arg};
 }
 
 ReplyWire make_reply(ReplyStatus status, std::string_view message, int err, std::uint64_t value,
@@ -107,13 +106,20 @@ bool valid_reply(const void* data, std::size_t size) {
 
 const char* reply_status_name(ReplyStatus status) {
   switch (status) {
-    case ReplyStatus::kOk: return "ok";
-    case ReplyStatus::kMalformed: return "malformed";
-    case ReplyStatus::kVersion: return "version";
-    case ReplyStatus::kDenied: return "denied";
-    case ReplyStatus::kLimit: return "limit";
-    case ReplyStatus::kFailed: return "failed";
-    case ReplyStatus::kState: return "state";
+    case ReplyStatus::kOk:
+      return "ok";
+    case ReplyStatus::kMalformed:
+      return "malformed";
+    case ReplyStatus::kVersion:
+      return "version";
+    case ReplyStatus::kDenied:
+      return "denied";
+    case ReplyStatus::kLimit:
+      return "limit";
+    case ReplyStatus::kFailed:
+      return "failed";
+    case ReplyStatus::kState:
+      return "state";
   }
   return "unknown";
 }

@@ -363,8 +363,8 @@ std::string read_text(const std::string& path) {
 
 bool write_file(const std::string& path, const std::string& text) {
   sys::UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
-  return fd.valid() && ::write(fd.get(), text.data(), text.size()) ==
-                           static_cast<ssize_t>(text.size());
+  return fd.valid() &&
+         ::write(fd.get(), text.data(), text.size()) == static_cast<ssize_t>(text.size());
 }
 
 }  // namespace
@@ -378,8 +378,8 @@ ReplyWire Server::do_cgroup(Connection& c, std::uint64_t memory_bytes, sys::Uniq
     return make_reply(ReplyStatus::kFailed, "no cgroup v2 mount: sandboxd cannot delegate", ENOENT);
   }
   const std::string top = options_.cgroup_root.substr(0, options_.cgroup_root.rfind('/'));
-  const bool v2_memory =
-      memory_bytes != 0 && read_text(top + "/cgroup.controllers").find("memory") != std::string::npos;
+  const bool v2_memory = memory_bytes != 0 &&
+                         read_text(top + "/cgroup.controllers").find("memory") != std::string::npos;
   if (memory_bytes != 0 && !v2_memory && options_.v1_memory_root.empty()) {
     return make_reply(ReplyStatus::kFailed, "no memory controller here (v1 or v2)", ENOENT);
   }
@@ -407,8 +407,8 @@ ReplyWire Server::do_cgroup(Connection& c, std::uint64_t memory_bytes, sys::Uniq
   // Delegation (cgroup-v2.rst): the directory and the files that manage membership and
   // children belong to the caller; cgroup.kill too, so moat can end the sandbox's tree. The
   // limit files stay root's.
-  for (const char* file : {"", "/cgroup.procs", "/cgroup.threads", "/cgroup.subtree_control",
-                           "/cgroup.kill"}) {
+  for (const char* file :
+       {"", "/cgroup.procs", "/cgroup.threads", "/cgroup.subtree_control", "/cgroup.kill"}) {
     const std::string p = path + file;
     if (::chown(p.c_str(), c.uid, c.gid) != 0 && errno != ENOENT) {
       return fail("chown of the cgroup failed", errno);

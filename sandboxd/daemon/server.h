@@ -20,7 +20,7 @@ namespace moat::daemon {
 
 struct ServerOptions {
   std::string socket_path = kDefaultSocket;
-  std::uint32_t max_sandboxes = 1024;        // in all (the BPF maps' size)
+  std::uint32_t max_sandboxes = 1024;  // in all (the BPF maps' size)
   std::uint32_t max_sandboxes_per_uid = 64;
   std::uint64_t max_ring_bytes_per_uid = 512ull << 20;
   std::uint32_t max_connections_per_uid = 128;
@@ -53,7 +53,7 @@ class Server {
     std::uint64_t cgroup_id = 0;  // registered sandbox, 0 when none
     std::uint32_t ring_bytes = 0;
     gid_t gid = 0;
-    std::string cgroup_path;        // the cgroup made for it (kCgroup), empty when none
+    std::string cgroup_path;  // the cgroup made for it (kCgroup), empty when none
     std::uint64_t made_cgroup_id = 0;
     std::string v1_memory_path;  // its v1 memory cgroup, empty when none
   };
@@ -69,8 +69,7 @@ class Server {
   void accept_one();
   void handle(Connection& c);  // one request, one reply; drops the connection when it fails
   void drop(int fd);
-  ReplyWire do_register(Connection& c, const Request& request, int cgroup_fd,
-                        sys::UniqueFd* ring);
+  ReplyWire do_register(Connection& c, const Request& request, int cgroup_fd, sys::UniqueFd* ring);
   ReplyWire do_cgroup(Connection& c, std::uint64_t memory_bytes, sys::UniqueFd* dir,
                       sys::UniqueFd* memory_dir);
   ReplyWire do_join(Connection& c, pid_t pid);

@@ -190,8 +190,8 @@ Result<sys::UniqueFd> SharedWatch::add(std::uint64_t cgroup_id, std::uint32_t ri
   Slot& s = slots_[slot];
   const std::uint64_t zero = 0;
   if (bpf_map_update_elem(bpf_map__fd(skel_->maps.slot_lost), &slot, &zero, BPF_ANY) != 0 ||
-      bpf_map_update_elem(bpf_map__fd(skel_->maps.sandbox_slot), &cgroup_id, &slot,
-                          BPF_NOEXIST) != 0) {
+      bpf_map_update_elem(bpf_map__fd(skel_->maps.sandbox_slot), &cgroup_id, &slot, BPF_NOEXIST) !=
+          0) {
     return syscall_error("registering a sandbox", "bpf(BPF_MAP_UPDATE_ELEM)", args, errno);
   }
   sys::UniqueFd mine(::fcntl(s.ring.get(), F_DUPFD_CLOEXEC, 0));

@@ -26,8 +26,8 @@
 namespace moat::watch {
 
 struct SharedWatchOptions {
-  std::uint32_t max_sandboxes = 1024;  // slots
-  std::uint32_t warm = 4;              // fresh rings kept ready
+  std::uint32_t max_sandboxes = 1024;   // slots
+  std::uint32_t warm = 4;               // fresh rings kept ready
   std::uint32_t warm_bytes = 4u << 20;  // their size (moat's default ring)
   // The syscall programs stay attached this long after the last sandbox left (a burst of runs
   // pays their attach, ~0.5 ms, once).
@@ -50,7 +50,7 @@ class SharedWatch {
   void remove(std::uint64_t cgroup_id);
   // Records of the cgroup the kernel could not deliver (ring full, no pending slot).
   std::uint64_t lost(std::uint64_t cgroup_id) const;
-  std::size_t size() const;  // registered sandboxes
+  std::size_t size() const;   // registered sandboxes
   std::size_t fresh() const;  // rings ready for a registration
 
  private:

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <mntent.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -16,7 +17,6 @@
 #include <cstring>
 #include <fstream>
 #include <memory>
-#include <mntent.h>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
@@ -30,8 +30,8 @@
 namespace moat::testing {
 namespace {
 
-using nlohmann::json;
 using daemon::ReplyStatus;
+using nlohmann::json;
 
 std::string v2_mount() {
   std::string out;
@@ -98,13 +98,14 @@ class Daemon {
 // that runs went through it rather than loading the watch themselves.
 class PeakRegistered {
  public:
-  explicit PeakRegistered(const Daemon& d) : thread_([this, &d] {
-      while (!stop_) {
-        std::uint64_t n = d.registered();
-        if (n != ~0ull && n > peak_) peak_ = n;
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-      }
-    }) {}
+  explicit PeakRegistered(const Daemon& d)
+      : thread_([this, &d] {
+          while (!stop_) {
+            std::uint64_t n = d.registered();
+            if (n != ~0ull && n > peak_) peak_ = n;
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+          }
+        }) {}
   ~PeakRegistered() { stop(); }
   std::uint64_t stop() {
     stop_ = true;
@@ -223,8 +224,8 @@ TEST_F(Sandboxd, EventsArriveThroughTheDaemon) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
   });
-  RunResult r = sb_->moat({"/bin/sh", "-c", "echo x > made-here; sleep 1"}, {"--audit", audit},
-                          through(d));
+  RunResult r =
+      sb_->moat({"/bin/sh", "-c", "echo x > made-here; sleep 1"}, {"--audit", audit}, through(d));
   watcher.join();
   ASSERT_EQ(r.status, 0) << r.describe();
   EXPECT_EQ(during.load(), 1u) << "the run did not register with sandboxd";
@@ -386,8 +387,8 @@ TEST_F(Sandboxd, MalformedRequestsAreRefusedAndTheDaemonLives) {
   w = req(daemon::Op::kHello, 0);
   EXPECT_EQ(raw_request(d.socket(), &w, sizeof w, {null_fd}), malformed);  // an fd unasked
   w = req(daemon::Op::kRegister, 1u << 16);
-  EXPECT_EQ(raw_request(d.socket(), &w, sizeof w, {}), malformed);  // no fd
-  EXPECT_EQ(raw_request(d.socket(), &w, sizeof w, {cg, cg}), malformed);  // two fds
+  EXPECT_EQ(raw_request(d.socket(), &w, sizeof w, {}), malformed);         // no fd
+  EXPECT_EQ(raw_request(d.socket(), &w, sizeof w, {cg, cg}), malformed);   // two fds
   EXPECT_EQ(raw_request(d.socket(), &w, sizeof w, {null_fd}), malformed);  // not a cgroup
   w = req(daemon::Op::kRegister, 5000);
   EXPECT_EQ(raw_request(d.socket(), &w, sizeof w, {cg}), malformed);  // not a power of two
@@ -509,8 +510,8 @@ TEST_F(Sandboxd, UnprivilegedRunIsWatchedThroughTheDaemon) {
   ASSERT_TRUE(sb.ready()) << sb.error();
   const std::string audit = sb.in_outside("u.jsonl");
   PeakRegistered peak(d);
-  RunResult r = sb.moat({"/bin/sh", "-c", "echo x > by-user; /bin/true"}, {"--audit", audit},
-                        through(d));
+  RunResult r =
+      sb.moat({"/bin/sh", "-c", "echo x > by-user; /bin/true"}, {"--audit", audit}, through(d));
   EXPECT_EQ(peak.stop(), 1u);
   ASSERT_EQ(r.status, 0) << r.describe();
   bool watch_source = false, notify_source = false, exec_true = false, create_layer_watch = false;
@@ -568,8 +569,8 @@ TEST_F(Sandboxd, SyscallProgramsAreAttachedOnlyWhileSandboxesRun) {
     }
   });
   const std::string audit = sb_->in_outside("a.jsonl");
-  RunResult r = sb_->moat({"/bin/sh", "-c", "sleep 0.5; echo > seen"}, {"--audit", audit},
-                          through(d));
+  RunResult r =
+      sb_->moat({"/bin/sh", "-c", "sleep 0.5; echo > seen"}, {"--audit", audit}, through(d));
   probe.join();
   ASSERT_EQ(r.status, 0) << r.describe();
   EXPECT_EQ(during.load(), 1);
