@@ -605,5 +605,47 @@ TEST_F(Sandboxd, UnprivilegedMemoryLimitThroughTheDaemon) {
   EXPECT_TRUE(small.probe_ok()) << small.describe();
 }
 
+// A daemon speaking another protocol version: moat says so and loads the watch itself (root),
+// so the run is still watched.
+TEST_F(Sandboxd, OtherProtocolVersionFallsBackToTheInProcessWatch) {
+  char dir[] = "/tmp/moat-sdv-XXXXXX";
+  ASSERT_NE(::mkdtemp(dir), nullptr);
+  const std::string path = std::string(dir) + "/s.sock";
+  int listener = ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
+  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(listener, 4), 0);
+  std::atomic<int> answered{0};
+  std::thread fake([&] {
+    int c = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+    if (c < 0) return;
+    char buf[64];
+    while (::recv(c, buf, sizeof buf, 0) > 0) {
+      daemon::ReplyWire r = daemon::make_reply(ReplyStatus::kVersion, "speaks version 2");
+      r.version = 2;
+      ::send(c, &r, sizeof r, MSG_NOSIGNAL);
+      ++answered;
+    }
+    ::close(c);
+  });
+  RunSpec spec;
+  spec.env.push_back({"MOAT_SANDBOXD_SOCKET", path});
+  const std::string audit = sb_->in_outside("v.jsonl");
+  RunResult r = sb_->moat({"/bin/sh", "-c", "echo > still-watched"}, {"--audit", audit}, spec);
+  ::shutdown(listener, SHUT_RDWR);
+  ::close(listener);
+  fake.join();
+  ::unlink(path.c_str());
+  ::rmdir(dir);
+  ASSERT_EQ(r.status, 0) << r.describe();
+  EXPECT_GE(answered.load(), 1);
+  EXPECT_NE(r.err.find("protocol version 2"), std::string::npos) << r.describe();
+  auto paths = created(audit);
+  EXPECT_NE(std::find(paths.begin(), paths.end(), sb_->in_project("still-watched")), paths.end())
+      << read_file(audit);
+}
+
 }  // namespace
 }  // namespace moat::testing
