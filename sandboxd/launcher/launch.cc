@@ -796,6 +796,12 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
     }
   }
   if (!namespaces) kill_descendants();
+  // The delegated cgroup's own kill: anything of the sandbox still alive there (as root's
+  // cgroup_destroy does), before the watch is drained.
+  if (delegated_cgroup.valid()) {
+    UniqueFd kill_file(::openat(delegated_cgroup.get(), "cgroup.kill", O_WRONLY | O_CLOEXEC));
+    if (kill_file.valid()) (void)!::write(kill_file.get(), "1", 1);
+  }
   clock.mark("sandbox exit");
   if (watcher) {  // everything in the cgroup has exited: drain what is left
     if (daemon_client && !daemon_gone) (void)daemon_client->request_lost();  // answered meanwhile
