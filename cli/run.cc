@@ -25,6 +25,7 @@
 #include "policy/mandatory.h"
 #include "sandboxd/report/findings.h"
 #include "sandboxd/report/learned_profile.h"
+#include "sandboxd/report/markdown_report.h"
 #include "sandboxd/report/run_events.h"
 #include "sandboxd/report/summary.h"
 
@@ -114,6 +115,23 @@ std::string replace_variables(std::string_view raw, const policy::Plan& plan) {
 }
 
 // `moat learn --out FILE`: the profile, then a check that it loads (our own output is input too).
+// A CI job's step summary (GitHub Actions sets GITHUB_STEP_SUMMARY to a file it renders as
+// markdown on the run's page). Appended from outside the sandbox, which cannot reach the file.
+void append_step_summary(const report::Summary& summary, const policy::Plan& plan,
+                         const std::vector<std::string>& command) {
+  const char* path = std::getenv("GITHUB_STEP_SUMMARY");
+  if (path == nullptr || *path == '\0') return;
+  std::string line;
+  for (const std::string& word : command) line += (line.empty() ? "" : " ") + word;
+  const std::string md = report::render_markdown(summary, {line, plan.profile_name});
+  const int fd = ::open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+  if (fd < 0 || ::write(fd, md.data(), md.size()) != static_cast<ssize_t>(md.size())) {
+    std::fprintf(stderr, "moat: cannot append the step summary: open/write(%s): %s\n", path,
+                 std::strerror(errno));
+  }
+  if (fd >= 0) ::close(fd);
+}
+
 int write_learned_profile(const RunOptions& options, const policy::Context& ctx,
                           const policy::Plan& plan, const std::vector<report::Event>& events) {
   report::LearnInput input;
@@ -265,6 +283,7 @@ int run_main(const RunOptions& options) {
                                  result->kernel_refusals}));
   const report::Summary summary = report::summarize(events.settled());
   std::fputs(report::render_text(summary).c_str(), stderr);
+  append_step_summary(summary, plan, options.command);
   if (result->kernel_refusals > 0) {
     std::fprintf(stderr, "moat: the in-kernel network layer refused %llu more attempt%s\n",
                  static_cast<unsigned long long>(result->kernel_refusals),
