@@ -1,5 +1,5 @@
-// pipx's directories, as pipx 1.x chooses them: an environment variable, else the XDG default,
-// except that an existing old-style ~/.local/pipx is kept (pipx does the same).
+// pipx's directories, as pipx 1.x chooses them: an environment variable, else the default (the
+// old ~/.local/pipx and the XDG one for the home: see pipx_home).
 #include "policy/tools/pipx.h"
 
 #include <optional>
@@ -36,10 +36,14 @@ std::string xdg(const ToolConfigInput& in, std::string_view name, const std::str
 }  // namespace
 
 Result<ToolValues> pipx_home(const ToolConfigInput& in) {
-  std::string fallback = xdg(in, "XDG_DATA_HOME", ".local/share") + "/pipx";
-  // The pre-1.3 home, kept by pipx when it exists (its shared libraries are a virtualenv).
-  if (in.read_file(in.home + "/.local/pipx/shared/pyvenv.cfg")) fallback = in.home + "/.local/pipx";
-  return ToolValues{dir_from_env(in, "PIPX_HOME", fallback)};
+  if (std::optional<std::string> v = env_value(in, "PIPX_HOME");
+      v && (v->rfind("/", 0) == 0 || *v == "~" || v->rfind("~/", 0) == 0)) {
+    return ToolValues{dir_from_env(in, "PIPX_HOME", "/")};
+  }
+  // pipx before 1.3 (Debian 12 ships 1.1) uses ~/.local/pipx; later versions use the XDG data
+  // directory unless the old one exists. Which pipx runs is not ours to know: both.
+  return ToolValues{normalize_path(in.home + "/.local/pipx"),
+                    normalize_path(xdg(in, "XDG_DATA_HOME", ".local/share") + "/pipx")};
 }
 
 Result<ToolValues> pipx_bin_dir(const ToolConfigInput& in) {

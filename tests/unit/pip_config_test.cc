@@ -296,14 +296,14 @@ TEST(PipConfig, ResolversAreInTheTable) {
   }
 }
 
-TEST(PipxConfig, DefaultsVariablesAndTheOldHome) {
+TEST(PipxConfig, DefaultsAndVariables) {
   Tree t;
-  EXPECT_EQ(values(pipx_home(t.input())), ToolValues{"/home/u/.local/share/pipx"});
+  // pipx < 1.3 uses ~/.local/pipx, later ones the XDG data directory: both are granted.
+  EXPECT_EQ(values(pipx_home(t.input())),
+            (ToolValues{"/home/u/.local/pipx", "/home/u/.local/share/pipx"}));
   EXPECT_EQ(values(pipx_bin_dir(t.input())), ToolValues{"/home/u/.local/bin"});
   EXPECT_EQ(values(pipx_man_dir(t.input())), ToolValues{"/home/u/.local/share/man"});
   EXPECT_EQ(values(pipx_cache(t.input())), ToolValues{"/home/u/.cache/pipx"});
-  t.files["/home/u/.local/pipx/shared/pyvenv.cfg"] = "home = /usr/bin\n";
-  EXPECT_EQ(values(pipx_home(t.input())), ToolValues{"/home/u/.local/pipx"});
   t.env = {"PIPX_HOME=~/px", "PIPX_BIN_DIR=/opt/bin/", "XDG_DATA_HOME=/data", "PIPX_MAN_DIR=rel"};
   EXPECT_EQ(values(pipx_home(t.input())), ToolValues{"/home/u/px"});
   EXPECT_EQ(values(pipx_bin_dir(t.input())), ToolValues{"/opt/bin"});
