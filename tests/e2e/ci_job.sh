@@ -38,7 +38,9 @@ http.server.ThreadingHTTPServer(("0.0.0.0", 8081), H).serve_forever()
 '
 mkdir -p "$work/received-upload" "$work/received-other"
 ip netns exec "$(test_host_ns ciup)" python3 -c "$server" "$work/received-upload" &
+disown $!  # killed with its namespace at exit, without the shell's job notice
 ip netns exec "$(test_host_ns ciot)" python3 -c "$server" "$work/received-other" &
+disown $!
 test_host_wait_port "$upload_ip" 8081 || skip "the upload host did not start"
 test_host_wait_port "$other_ip" 8081 || skip "the other host did not start"
 # Control: unconfined, the other host accepts uploads (so nothing received under moat means something).
