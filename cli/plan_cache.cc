@@ -19,7 +19,7 @@ namespace {
 using nlohmann::json;
 
 // Bump when the Plan's meaning changes in a way the JSON shape would not show.
-constexpr int kCacheFormat = 3;
+constexpr int kCacheFormat = 4;
 
 // Always under the home (not $XDG_CACHE_HOME): that is where the mandatory `moat-state`
 // protection keeps it read-only for sandboxed commands.
@@ -47,11 +47,14 @@ json stamp(const std::string& path) {
           static_cast<std::int64_t>(st.st_ctim.tv_sec) * 1000000000 + st.st_ctim.tv_nsec};
 }
 
-json stamps(const std::vector<std::string>& files, const policy::Context& ctx) {
+// The profile files and the tool configuration files (.npmrc, ...) the plan was built from;
+// an absent file is stamped as absent, so creating it is a miss too.
+json stamps(const policy::Plan& plan, const policy::Context& ctx) {
   json out = json::array();
   out.push_back(stamp("/proc/self/exe"));
   for (const std::string& dir : ctx.search_path) out.push_back(stamp(dir));
-  for (const std::string& file : files) out.push_back(stamp(file));
+  for (const std::string& file : plan.profile_files) out.push_back(stamp(file));
+  for (const std::string& file : plan.tool_files) out.push_back(stamp(file));
   return out;
 }
 
@@ -93,7 +96,7 @@ std::optional<CachedCompile> lookup(const std::string& file, const std::string& 
   if (entry.value("inputs", std::string()) != inputs) return std::nullopt;
   auto plan = plan_from_json(entry.value("plan", json()));
   if (!plan) return std::nullopt;
-  if (entry.value("stamps", json()) != stamps(plan->profile_files, ctx)) return std::nullopt;
+  if (entry.value("stamps", json()) != stamps(*plan, ctx)) return std::nullopt;
   CachedCompile hit{std::move(*plan), {}};
   for (const json& d : entry.value("diagnostics", json::array())) {
     if (d.is_string()) hit.diagnostics.push_back(d.get<std::string>());
@@ -110,7 +113,7 @@ void store(const std::string& dir, const std::string& file, const std::string& i
   json entry;
   entry["inputs"] = inputs;
   entry["plan"] = plan_to_json(*out.plan);
-  entry["stamps"] = stamps(out.plan->profile_files, ctx);
+  entry["stamps"] = stamps(*out.plan, ctx);
   json diagnostics = json::array();
   for (const policy::Diagnostic& d : out.diagnostics) {
     diagnostics.push_back(policy::format_diagnostic(d));

@@ -3,6 +3,7 @@
 #include <array>
 #include <utility>
 
+#include "policy/tools/npm.h"
 #include "policy/tools/pip.h"
 #include "policy/tools/pipx.h"
 #include "policy/tools/uv.h"
@@ -16,25 +17,36 @@ struct NamedResolver {
 };
 
 // One line per variable; each tool's functions live in policy/tools/<tool>.cc.
-constexpr std::array kResolvers{
-    NamedResolver{"pip.indexes", tools::pip_indexes},
-    NamedResolver{"pip.index-hosts", tools::pip_index_hosts},
-    NamedResolver{"pip.file-hosts", tools::pip_file_hosts},
-    NamedResolver{"pip.find-links", tools::pip_find_links},
-    NamedResolver{"pip.cache", tools::pip_cache},
-    NamedResolver{"pip.target", tools::pip_target},
-    NamedResolver{"pip.config-files", tools::pip_config_files},
-    NamedResolver{"pip.interpreter", tools::pip_interpreter},
-    NamedResolver{"pipx.home", tools::pipx_home},
-    NamedResolver{"pipx.bin-dir", tools::pipx_bin_dir},
-    NamedResolver{"pipx.man-dir", tools::pipx_man_dir},
-    NamedResolver{"pipx.cache", tools::pipx_cache},
-    NamedResolver{"uv.indexes", tools::uv_indexes},
-    NamedResolver{"uv.index-hosts", tools::uv_index_hosts},
-    NamedResolver{"uv.find-links", tools::uv_find_links},
-    NamedResolver{"uv.cache", tools::uv_cache},
-    NamedResolver{"uv.config-files", tools::uv_config_files},
-};
+constexpr auto kResolvers = std::to_array<NamedResolver>({
+    {"npm.registry", tools::npm_registry},
+    {"npm.registries", tools::npm_registries},
+    {"npm.cache", tools::npm_cache},
+    {"npm.userconfig", tools::npm_userconfig},
+    {"pnpm.registry", tools::pnpm_registry},
+    {"pnpm.registries", tools::pnpm_registries},
+    {"pnpm.store", tools::pnpm_store},
+    {"pnpm.cache", tools::pnpm_cache},
+    {"pnpm.state", tools::pnpm_state},
+    {"yarn.registries", tools::yarn_registries},
+    {"yarn.cache", tools::yarn_cache},
+    {"pip.indexes", tools::pip_indexes},
+    {"pip.index-hosts", tools::pip_index_hosts},
+    {"pip.file-hosts", tools::pip_file_hosts},
+    {"pip.find-links", tools::pip_find_links},
+    {"pip.cache", tools::pip_cache},
+    {"pip.target", tools::pip_target},
+    {"pip.config-files", tools::pip_config_files},
+    {"pip.interpreter", tools::pip_interpreter},
+    {"pipx.home", tools::pipx_home},
+    {"pipx.bin-dir", tools::pipx_bin_dir},
+    {"pipx.man-dir", tools::pipx_man_dir},
+    {"pipx.cache", tools::pipx_cache},
+    {"uv.indexes", tools::uv_indexes},
+    {"uv.index-hosts", tools::uv_index_hosts},
+    {"uv.find-links", tools::uv_find_links},
+    {"uv.cache", tools::uv_cache},
+    {"uv.config-files", tools::uv_config_files},
+});
 
 }  // namespace
 
