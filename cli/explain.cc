@@ -64,6 +64,7 @@ int explain_main(const std::string& profile, const policy::Overrides& overrides)
     }
     std::printf(")");
   }
+  if (!plan.description.empty()) std::printf("\n  %s", plan.description.c_str());
   std::printf("\nFor the project %s, working directory %s, home %s\n", plan.project.c_str(),
               plan.cwd.c_str(), plan.home.c_str());
   if (!plan.tool_files.empty()) {

@@ -23,6 +23,7 @@ json plan_to_json(const policy::Plan& p) {
   json j;
   j["profile_name"] = p.profile_name;
   j["profile_files"] = p.profile_files;
+  j["description"] = p.description;
   j["tool_files"] = p.tool_files;
   json paths = json::array();
   for (const auto& r : p.paths) paths.push_back({r.path, r.access, source_json(r.origin)});
@@ -68,6 +69,7 @@ std::optional<policy::Plan> plan_from_json(const json& j) {
     policy::Plan p;
     p.profile_name = j.at("profile_name").get<std::string>();
     p.profile_files = j.at("profile_files").get<std::vector<std::string>>();
+    p.description = j.value("description", std::string());
     p.tool_files = j.at("tool_files").get<std::vector<std::string>>();
     for (const auto& r : j.at("paths")) {
       p.paths.push_back(
