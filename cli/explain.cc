@@ -120,6 +120,9 @@ int explain_main(const std::string& profile, const policy::Overrides& overrides)
     for (const policy::NetRule& r : plan.net_allow) {
       std::printf("  %-40s from %s\n", r.text.c_str(), where(r.origin).c_str());
     }
+    if (plan.net_allow.empty() && plan.net_hosts.empty()) {
+      std::printf("  (none: no host is reachable; a profile that extends this one lists them)\n");
+    }
     for (const policy::StaticHost& h : plan.net_hosts) {
       std::printf("  %-40s from %s\n", (h.name + " = " + h.address).c_str(),
                   where(h.origin).c_str());

@@ -382,7 +382,7 @@ Result<ToolValues> pip_indexes(const ToolConfigInput& in) {
               " pip.conf file(s) read) and pip's own default could not be read from an "
               "installed pip (pip/_internal/models/index.py)",
           "configure the index pip should use: PIP_INDEX_URL=URL, or `pip config set "
-          "global.index-url URL`; or pass --allow-host HOST");
+          "global.index-url URL`");
     }
     index = d.simple_url;
   }

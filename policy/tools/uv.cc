@@ -398,7 +398,7 @@ Result<ToolValues> uv_indexes(const ToolConfigInput& in) {
             " uv.toml/pyproject.toml file(s) read), and uv's built-in default is compiled into "
             "uv where moat cannot read it",
         "configure it: UV_DEFAULT_INDEX=URL, or in ~/.config/uv/uv.toml: [[index]] url = \"URL\" "
-        "default = true; or pass --allow-host HOST");
+        "default = true");
   }
   return ToolValues(s->indexes);
 }
