@@ -156,24 +156,42 @@ for project, fname in projects.items():
     with open(os.path.join(root, "simple", project, "index.html"), "w") as f:
         f.write(f'<!DOCTYPE html><html><body>\n<a href="../../files/{fname}#sha256={digest}">{fname}</a>\n</body></html>\n')
 PY
-ip netns exec "$(test_host_ns pipi)" "$python" -m http.server 8080 --bind 0.0.0.0 --directory "$work/index" \
-  >"$work/index.log" 2>&1 &
+# A static server that lets clients cache (as real indexes do), so pip's cache is exercised.
+ip netns exec "$(test_host_ns pipi)" "$python" -c '
+import functools, http.server, sys
+class H(http.server.SimpleHTTPRequestHandler):
+    def end_headers(self):
+        self.send_header("Cache-Control", "max-age=600")
+        super().end_headers()
+http.server.ThreadingHTTPServer(("0.0.0.0", 8080), functools.partial(H, directory=sys.argv[1])).serve_forever()
+' "$work/index" >"$work/index.log" 2>&1 &
 disown $!
 test_host_wait_port "$index_ip" 8080 || skip "the index did not start"
 index_url="http://index.test:8080/simple"
 
 # --- one install, as a given user ---------------------------------------------------------------
-# run_case NAME USER PIP_COMMAND...: a fresh home with planted secrets and a project with a
-# virtualenv, owned by USER; pip installs all three packages under `moat run -p pip`.
+# run_case NAME USER CONFIG PIP_COMMAND...: a fresh home with planted secrets and a project with a
+# virtualenv, owned by USER; pip installs all three packages under `moat run -p pip`. CONFIG env:
+# the index in PIP_INDEX_URL and on pip's command line, VIRTUAL_ENV set, no cache; file: only in
+# the user's ~/.config/pip/pip.conf (pip must read it inside the sandbox), the project's .venv
+# found without VIRTUAL_ENV, and pip's cache in use (written through the profile's grant).
 run_case() {
-  local name=$1 user=$2
-  shift 2
+  local name=$1 user=$2 config=$3
+  shift 3
   local dir="$work/$name" home="$work/$name/home" project="$work/$name/project"
   mkdir -p "$home/.ssh" "$home/.cache/pip" "$project/.git/hooks"
   echo "MOAT-PYPIRC-CANARY-$name" > "$home/.pypirc"
   echo "MOAT-SSH-CANARY-$name" > "$home/.ssh/id_ed25519"
   echo "# the user's bashrc" > "$home/.bashrc"
   (cd "$project" && git init -q . 2>/dev/null) || true
+  local how=(VIRTUAL_ENV="$project/.venv" PIP_INDEX_URL="$index_url" PIP_TRUSTED_HOST=index.test)
+  local pip_args=(--index-url "$index_url" --no-cache-dir)
+  if [ "$config" = file ]; then
+    mkdir -p "$home/.config/pip"
+    printf '[global]\nindex-url = %s\ntrusted-host = index.test\n' "$index_url" > "$home/.config/pip/pip.conf"
+    how=()
+    pip_args=()
+  fi
   chown -R "$user:" "$dir"
   as_user() { if [ "$user" = root ]; then "$@"; else runuser -u "$user" -- "$@"; fi; }
   as_user "$python" -m venv "$project/.venv" || { fail "$name: cannot create the virtualenv"; return; }
@@ -181,11 +199,10 @@ run_case() {
   bashrc_before=$(sha256sum < "$home/.bashrc")
   hooks_before=$(ls -A "$project/.git/hooks" | sort | sha256sum)
   local rc=0
-  (cd "$project" && as_user env -i PATH=/usr/bin:/bin HOME="$home" LANG=C.UTF-8 \
-      VIRTUAL_ENV="$project/.venv" PIP_INDEX_URL="$index_url" PIP_TRUSTED_HOST=index.test \
+  (cd "$project" && as_user env -i PATH=/usr/bin:/bin HOME="$home" LANG=C.UTF-8 "${how[@]}" \
       "$moat" run -p pip --add-host "index.test=$index_ip" --audit "$dir/audit.jsonl" -- \
-      "$@" install --index-url "$index_url" --no-build-isolation --no-cache-dir \
-      goodpkg evilwheel evilpkg) >"$dir/out" 2>"$dir/err" || rc=$?
+      "$@" install "${pip_args[@]}" --no-build-isolation goodpkg evilwheel evilpkg) \
+      >"$dir/out" 2>"$dir/err" || rc=$?
   sleep 0.5
   [ "$rc" -eq 0 ] || fail "$name: pip install exited $rc: $(tail -20 "$dir/err")"
   # From outside: the honest package works ...
@@ -203,6 +220,9 @@ run_case() {
   grep -q '"kind":"finding".*evilwheel_hook.pth' "$dir/audit.jsonl" ||
     fail "$name: no finding event for the .pth"
   grep -q "pip evilpkg build" "$dir/err" || fail "$name: the summary does not name the sdist's build (pip evilpkg build)"
+  if [ "$config" = file ]; then
+    [ -n "$(ls -A "$home/.cache/pip" 2>/dev/null)" ] || fail "$name: pip's cache was not written"
+  fi
   if [ "$failures" -gt 0 ]; then
     echo "--- $name: summary:"; cat "$dir/err"; echo "--- $name: events:"; head -c 3000 "$dir/audit.jsonl"; echo
   fi
@@ -226,8 +246,8 @@ run_pipx() {
   if [ "$failures" -gt 0 ]; then echo "--- pipx:"; cat "$dir/err"; fi
 }
 
-run_case root root "$work/root/project/.venv/bin/pip"
-run_case user moat-test "$work/user/project/.venv/bin/python" -m pip
+run_case root root env "$work/root/project/.venv/bin/pip"
+run_case user moat-test file "$work/user/project/.venv/bin/python" -m pip
 if command -v pipx >/dev/null; then
   run_pipx
 elif [ "${MOAT_MUST_WORK:-0}" = 1 ]; then
