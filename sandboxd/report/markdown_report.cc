@@ -47,9 +47,24 @@ std::string markdown_escape(std::string_view text, std::size_t limit) {
   return out;
 }
 
-std::string render_markdown(const Summary& s, const MarkdownHeading& h) {
+namespace {
+
+std::string heading_line(const MarkdownHeading& h) {
   std::string out = "### moat: " + markdown_escape(h.command, 120);
   if (!h.profile.empty()) out += " (profile " + markdown_escape(h.profile, 80) + ")";
+  return out;
+}
+
+}  // namespace
+
+std::string render_markdown_failure(const MarkdownHeading& h, int exit_code,
+                                    std::string_view message) {
+  return heading_line(h) + ", exit " + std::to_string(exit_code) +
+         "\n\n**The command did not run**: " + markdown_escape(message, 1000) + "\n\n";
+}
+
+std::string render_markdown(const Summary& s, const MarkdownHeading& h) {
+  std::string out = heading_line(h);
   if (s.has_run_end) out += ", exit " + std::to_string(s.exit_code);
   out += "\n\n";
 

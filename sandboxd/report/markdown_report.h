@@ -22,4 +22,9 @@ std::string markdown_escape(std::string_view text, std::size_t limit = 300);
 // One section, ending with a blank line; always says something (a clean run says so).
 std::string render_markdown(const Summary& summary, const MarkdownHeading& heading);
 
+// The section for a run that never started: the sandbox could not be set up (exit 125, 126 or
+// 127), with moat's message (what is missing and how to fix it).
+std::string render_markdown_failure(const MarkdownHeading& heading, int exit_code,
+                                    std::string_view message);
+
 }  // namespace moat::report

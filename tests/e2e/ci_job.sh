@@ -122,5 +122,14 @@ SH
 
 run_job root root
 run_job user moat-test
+# A job that cannot start still leaves an account in the step summary.
+: > "$work/failed.md"
+rc=0
+(cd "$work" && env -i PATH=/usr/bin:/bin HOME="$work" GITHUB_STEP_SUMMARY="$work/failed.md" \
+  "$moat" run -p "$work/ci-test.yaml" -- ./no-such-build-script) >/dev/null 2>&1 || rc=$?
+[ "$rc" -eq 127 ] || fail "a missing command: expected exit 127, got $rc"
+grep -q '^### moat: ./no-such-build-script (profile ci-test), exit 127' "$work/failed.md" &&
+  grep -q '^\*\*The command did not run\*\*' "$work/failed.md" ||
+  fail "no step summary for a job that did not start: $(cat "$work/failed.md")"
 if [ "$failures" -gt 0 ]; then echo "0 passed, 1 failed"; exit 1; fi
 echo "1 passed, 0 failed"

@@ -62,6 +62,12 @@ TEST(MarkdownReport, SandboxChosenTextCannotEscape) {
   EXPECT_EQ(md.find("`c`"), std::string::npos) << md;
 }
 
+TEST(MarkdownReport, ARunThatNeverStarted) {
+  EXPECT_EQ(render_markdown_failure({"make", "ci"}, 127, "cannot find `make` <in PATH>"),
+            "### moat: make (profile ci), exit 127\n\n**The command did not run**: cannot find "
+            "\\`make\\` &lt;in PATH&gt;\n\n");
+}
+
 TEST(MarkdownReport, LongTextIsCut) {
   EXPECT_EQ(markdown_escape(std::string(1000, 'a'), 10), "aaaaaaaaaa...");
   EXPECT_EQ(markdown_escape("a&b"), "a&amp;b");
