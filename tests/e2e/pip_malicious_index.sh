@@ -243,7 +243,25 @@ run_pipx() {
   [ "$rc" -eq 0 ] || fail "pipx: pipx install exited $rc: $(tail -20 "$dir/err")"
   [ "$("$home/.local/bin/goodpkg-answer" 2>&1)" = 42 ] || fail "pipx: the app does not run from ~/.local/bin"
   grep -q "refused" "$dir/err" && fail "pipx: the honest install was refused something: $(grep -A3 refused "$dir/err")"
-  if [ "$failures" -gt 0 ]; then echo "--- pipx:"; cat "$dir/err"; fi
+  # The malicious sdist through pipx: setup.py runs while pipx builds it (pipx then refuses a
+  # package without apps); its effects are stopped as under pip.
+  echo "# the user's bashrc" > "$home/.bashrc"
+  local bashrc_before bin_before
+  bashrc_before=$(sha256sum < "$home/.bashrc")
+  bin_before=$(ls -A "$home/.local/bin")
+  (cd "$dir/project" && env -i PATH=/usr/bin:/bin HOME="$home" LANG=C.UTF-8 \
+      PIP_INDEX_URL="$index_url" PIP_TRUSTED_HOST=index.test \
+      "$moat" run -p pipx --add-host "index.test=$index_ip" -- \
+      pipx install --index-url "$index_url" --pip-args=--no-build-isolation evilpkg) \
+      >"$dir/evil.out" 2>"$dir/evil.err" || true
+  sleep 0.5
+  grep -q "pip evilpkg build" "$dir/evil.err" || fail "pipx: setup.py did not run (or was not named): $(tail -5 "$dir/evil.err")"
+  [ -s "$collector_log" ] && fail "pipx: the collector received: $(head -c 300 "$collector_log")"
+  [ "$(sha256sum < "$home/.bashrc")" = "$bashrc_before" ] || fail "pipx: ~/.bashrc changed"
+  [ "$(ls -A "$home/.local/bin")" = "$bin_before" ] || fail "pipx: ~/.local/bin changed: $(ls -A "$home/.local/bin")"
+  pgrep -f "$daemon_mark" >/dev/null && fail "pipx: the daemon survived moat"
+  grep -q "CANARY" "$dir/evil.out" "$dir/evil.err" && fail "pipx: a secret leaked into the output"
+  if [ "$failures" -gt 0 ]; then echo "--- pipx:"; cat "$dir/err" "$dir/evil.err"; fi
 }
 
 run_case root root env "$work/root/project/.venv/bin/pip"
