@@ -56,6 +56,7 @@ void add_unique(std::vector<std::string>& v, const std::string& s) {
 
 struct IniValue {
   std::string section, key, value, from;
+  std::string file;  // "" for the environment
 };
 
 // Python's configparser as pip uses it (RawConfigParser): [section], `key = value` or
@@ -107,7 +108,7 @@ Result<std::vector<IniValue>> parse_ini(const std::string& path, const std::stri
                         "put it under [global] (pip itself refuses this file)");
     }
     out.push_back({section, normalize_key(trim(t.substr(0, delim))), trim(t.substr(delim + 1)),
-                   path + " [" + section + "]"});
+                   path + " [" + section + "]", path});
     current = out.size() - 1;
   }
   return out;
@@ -184,6 +185,19 @@ std::optional<PipDefaultIndex> default_index_from(const ToolConfigInput& in,
   std::string base = url->substr(0, url->rfind('/') + 1);
   if (base.size() <= url->find("://") + 3) base = *url + "/";
   return PipDefaultIndex{base + "simple", *domain, path};
+}
+
+// The local path a find-links entry names, or nullopt for a URL.
+std::optional<std::string> local_find_link(const ToolConfigInput& in, const std::string& f) {
+  if (is_remote_url(f)) return std::nullopt;
+  if (starts_with_ci(f, "file://")) {
+    std::string rest = f.substr(7);
+    if (starts_with_ci(rest, "localhost/")) rest = rest.substr(9);
+    if (!rest.empty() && rest[0] == '/') return normalize_path(rest);
+    return std::nullopt;
+  }
+  if (f.find("://") != std::string::npos) return std::nullopt;  // another scheme: nothing to read
+  return absolute_path(in, f);
 }
 
 }  // namespace
@@ -325,7 +339,7 @@ Result<PipSettings> read_pip_settings(const ToolConfigInput& in) {
     size_t eq = e.find('=');
     if (eq == std::string::npos || eq + 1 == e.size()) continue;
     const std::string key = normalize_key(e.substr(4, eq - 4));
-    effective[key] = IniValue{":env:", key, e.substr(eq + 1), e.substr(0, eq)};
+    effective[key] = IniValue{":env:", key, e.substr(eq + 1), e.substr(0, eq), ""};
   }
   auto get = [&](const char* key) -> const IniValue* {
     auto it = effective.find(key);
@@ -336,9 +350,23 @@ Result<PipSettings> read_pip_settings(const ToolConfigInput& in) {
     s.index_url_from = v->from;
   }
   if (const IniValue* v = get("extra-index-url")) s.extra_index_urls = split_words(v->value);
-  if (const IniValue* v = get("find-links")) s.find_links = split_words(v->value);
+  // A pip.conf inside the project (a virtualenv's there) is the project's to write, and the
+  // project may be the attacker: its paths are honoured only inside the project, so it cannot
+  // turn the profile's grants into a write grant on the home or a read grant elsewhere.
+  auto project_path_ok = [&](const IniValue& v, const std::string& path) {
+    return v.file.empty() || !path_within(v.file, in.project) || path_within(path, in.project);
+  };
+  if (const IniValue* v = get("find-links")) {
+    for (const std::string& f : split_words(v->value)) {
+      std::optional<std::string> local = local_find_link(in, f);
+      if (!local || project_path_ok(*v, *local)) s.find_links.push_back(f);
+    }
+  }
   if (const IniValue* v = get("trusted-host")) s.trusted_hosts = split_words(v->value);
-  if (const IniValue* v = get("target")) s.target = absolute_path(in, trim(v->value));
+  if (const IniValue* v = get("target")) {
+    std::string target = absolute_path(in, trim(v->value));
+    if (project_path_ok(*v, target)) s.target = target;
+  }
   if (const IniValue* v = get("no-index")) {
     std::optional<bool> b = parse_bool(v->value);
     if (!b) {
@@ -348,7 +376,8 @@ Result<PipSettings> read_pip_settings(const ToolConfigInput& in) {
     }
     s.no_index = *b;
   }
-  if (const IniValue* v = get("cache-dir")) {
+  if (const IniValue* v = get("cache-dir");
+      v && project_path_ok(*v, absolute_path(in, trim(v->value)))) {
     s.cache_dir = absolute_path(in, trim(v->value));
   } else {
     std::string xdg_cache = env_value(in, "XDG_CACHE_HOME").value_or("");
@@ -432,15 +461,7 @@ Result<ToolValues> pip_find_links(const ToolConfigInput& in) {
   if (!s) return s.error();
   ToolValues out;
   for (const std::string& f : s->find_links) {
-    if (is_remote_url(f)) continue;
-    if (starts_with_ci(f, "file://")) {
-      std::string rest = f.substr(7);
-      if (starts_with_ci(rest, "localhost/")) rest = rest.substr(9);
-      if (!rest.empty() && rest[0] == '/') add_unique(out, normalize_path(rest));
-      continue;
-    }
-    if (f.find("://") != std::string::npos) continue;  // another scheme: nothing to read
-    add_unique(out, absolute_path(in, f));
+    if (std::optional<std::string> local = local_find_link(in, f)) add_unique(out, *local);
   }
   return out;
 }

@@ -358,7 +358,25 @@ Result<UvSettings> read_uv_settings(const ToolConfigInput& in) {
       s.config_files.push_back(path);
       Result<TomlDoc> doc = TomlReader(path, *text).read();
       if (!doc) return doc.error();
-      from_files.push_back(level_from(*doc, prefix));
+      Level level = level_from(*doc, prefix);
+      if (path_within(path, in.project)) {
+        // The project's files are the project's to write, and the project may be the attacker:
+        // their paths count only inside the project (no write grant on the home through a
+        // cache-dir, no read grant elsewhere through find-links).
+        if (level.cache_dir && !path_within(absolute(in, *level.cache_dir), in.project)) {
+          level.cache_dir.reset();
+        }
+        std::vector<std::string> kept;
+        for (const std::string& f : level.find_links) {
+          const bool file_url = f.rfind("file://", 0) == 0;
+          const bool remote = f.find("://") != std::string::npos && !file_url;
+          if (remote || path_within(absolute(in, file_url ? f.substr(7) : f), in.project)) {
+            kept.push_back(f);
+          }
+        }
+        level.find_links = std::move(kept);
+      }
+      from_files.push_back(std::move(level));
     }
     levels.insert(levels.end(), from_files.rbegin(), from_files.rend());
   }

@@ -153,9 +153,9 @@ TEST(PipConfig, ConfigFileVariable) {
   Tree t;
   t.files["/home/u/.config/pip/pip.conf"] = "[global]\nindex-url = https://user.test/simple\n";
   t.files["/etc/pip.conf"] = "[global]\nextra-index-url = https://etc.test/simple\n";
-  t.files["/work/proj/sub/my.conf"] = "[global]\nfind-links = /w\n";
+  t.files["/cfg/my.conf"] = "[global]\nfind-links = /w\n";
   // An existing PIP_CONFIG_FILE replaces the user's files (pip does not load them), not /etc's.
-  t.env.push_back("PIP_CONFIG_FILE=my.conf");
+  t.env.push_back("PIP_CONFIG_FILE=/cfg/my.conf");
   Result<PipSettings> s = read_pip_settings(t.input());
   ASSERT_TRUE(s.ok());
   EXPECT_EQ(s->index_url, "");
@@ -252,6 +252,28 @@ TEST(PipConfig, TargetsAndCache) {
   EXPECT_EQ(values(pip_cache(bare.input())), ToolValues{"/home/u/.cache/pip"});
   bare.files["/work/proj/venv/pyvenv.cfg"] = "home = /usr/bin\n";
   EXPECT_EQ(values(pip_target(bare.input())), ToolValues{"/work/proj/venv"});
+}
+
+TEST(PipConfig, AProjectsPipConfCannotWidenGrantsBeyondTheProject) {
+  // A virtualenv inside the project: its pip.conf is the project's to write.
+  Tree t;
+  t.env.push_back("VIRTUAL_ENV=/work/proj/.venv");
+  t.env.push_back("PIP_INDEX_URL=https://a.test/simple");
+  t.files["/work/proj/.venv/pip.conf"] =
+      "[global]\ncache-dir = /home/u\ntarget = /home/u/.local/bin\n"
+      "find-links = /home/u/Documents /work/proj/wheels https://links.test/\n";
+  ToolConfigInput in = t.input();
+  EXPECT_EQ(values(pip_cache(in)), ToolValues{"/home/u/.cache/pip"});  // the default instead
+  EXPECT_EQ(values(pip_target(in)), ToolValues{"/work/proj/.venv"});
+  EXPECT_EQ(values(pip_find_links(in)), ToolValues{"/work/proj/wheels"});
+  // Indexes it names are honoured: pip would use them.
+  EXPECT_EQ(values(pip_index_hosts(in)), (ToolValues{"a.test:443", "links.test:443"}));
+  // Paths inside the project are fine, and the user's own files may name any path.
+  t.files["/work/proj/.venv/pip.conf"] = "[global]\ncache-dir = /work/proj/.pipcache\n";
+  EXPECT_EQ(values(pip_cache(t.input())), ToolValues{"/work/proj/.pipcache"});
+  t.files.erase("/work/proj/.venv/pip.conf");
+  t.files["/home/u/.config/pip/pip.conf"] = "[global]\ncache-dir = /srv/pipcache\n";
+  EXPECT_EQ(values(pip_cache(t.input())), ToolValues{"/srv/pipcache"});
 }
 
 TEST(PipConfig, ParseErrorsNameFileAndLine) {

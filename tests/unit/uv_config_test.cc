@@ -112,6 +112,20 @@ TEST(UvConfig, NoDefaultIndexIsAClearError) {
   EXPECT_EQ(values(uv_cache(t.input())), ToolValues{"/home/u/.cache/uv"});
 }
 
+TEST(UvConfig, AProjectsFilesCannotWidenGrantsBeyondTheProject) {
+  Tree t;
+  t.files["/work/proj/uv.toml"] =
+      "index-url = \"https://a.test/simple\"\ncache-dir = \"/home/u\"\n"
+      "find-links = [\"/home/u/Documents\", \"file:///etc\", \"wheels\", \"https://l.test/\"]\n";
+  ToolConfigInput in = t.input();
+  EXPECT_EQ(values(uv_cache(in)), ToolValues{"/home/u/.cache/uv"});
+  EXPECT_EQ(values(uv_find_links(in)), ToolValues{"/work/proj/wheels"});
+  EXPECT_EQ(values(uv_index_hosts(in)), (ToolValues{"a.test:443", "l.test:443"}));
+  // The user's file may name any path.
+  t.files["/home/u/.config/uv/uv.toml"] = "cache-dir = \"/srv/uv\"\n";
+  EXPECT_EQ(values(uv_cache(t.input())), ToolValues{"/srv/uv"});
+}
+
 TEST(UvConfig, BrokenTomlNamesFileAndLine) {
   Tree t;
   t.files["/home/u/.config/uv/uv.toml"] = "index-url = \"https://a.test/simple\"\nextra-index-url = [\"x\" \"y\"]\n";
