@@ -494,8 +494,15 @@ Result<ToolValues> pip_interpreter(const ToolConfigInput& in) {
   if (!cfg) return ToolValues{};
   std::string home = venv_cfg_value(*cfg, "home");
   if (home.empty() || home[0] != '/') return ToolValues{};
-  // home is the base interpreter's bin directory; its prefix holds the standard library.
-  return ToolValues{normalize_path(home + "/..")};
+  // home is the base interpreter's bin directory; its prefix holds the standard library. The
+  // pyvenv.cfg may be the project's (the attacker's) to write: the prefix is granted only if it
+  // holds that Python's standard library, so it cannot name ~ or ~/Documents.
+  std::string version = venv_cfg_value(*cfg, "version");
+  if (version.empty()) version = venv_cfg_value(*cfg, "version_info");
+  const std::string prefix = normalize_path(home + "/..");
+  const std::string mm = major_minor(version);
+  if (mm.empty() || !in.read_file(prefix + "/lib/python" + mm + "/os.py")) return ToolValues{};
+  return ToolValues{prefix};
 }
 
 }  // namespace moat::policy::tools

@@ -205,9 +205,14 @@ TEST(PipConfig, DefaultIndexOfTheVirtualenvsPip) {
   PipDefaultIndex d = pip_default_index(in);
   EXPECT_EQ(d.simple_url, "https://default-index.test/simple");
   EXPECT_EQ(d.source, "/work/proj/.venv/lib/python3.12/site-packages/pip/_internal/models/index.py");
-  // The project's .venv is the target, and its interpreter's prefix must be executable.
+  // The project's .venv is the target, and its interpreter's prefix must be executable ...
   EXPECT_EQ(values(pip_target(in)), ToolValues{"/work/proj/.venv"});
-  EXPECT_EQ(values(pip_interpreter(in)), ToolValues{"/opt/py"});
+  EXPECT_EQ(values(pip_interpreter(in)), ToolValues{});  // ... once it holds a standard library
+  t.files["/opt/py/lib/python3.12/os.py"] = "# the standard library\n";
+  EXPECT_EQ(values(pip_interpreter(t.input())), ToolValues{"/opt/py"});
+  // A pyvenv.cfg (the project's to write) cannot name any directory: the home is not a Python.
+  t.files["/work/proj/.venv/pyvenv.cfg"] = "home = /home/u/bin\nversion = 3.12.1\n";
+  EXPECT_EQ(values(pip_interpreter(t.input())), ToolValues{});
 }
 
 TEST(PipConfig, DefaultIndexOfAPyenvPython) {
