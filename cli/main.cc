@@ -76,6 +76,11 @@ int main(int argc, char** argv) {
   run_cmd->add_flag("--fail-on-drift", run.fail_on_drift,
                     "with a learned profile: exit 1 when the run drifted from it (and the command "
                     "itself succeeded)");
+  CLI::App* install_cmd = app.add_subcommand(
+      "install",
+      "two-phase install: -p npm -- npm install ARGS fetches with --ignore-scripts (registry, "
+      "tokens), then runs the install scripts with no network and no tokens");
+  add_run_flags(install_cmd);
   CLI::App* learn_cmd = app.add_subcommand(
       "learn", "run a command under a permissive but contained policy and write the profile it needs");
   add_run_flags(learn_cmd);
@@ -131,7 +136,7 @@ int main(int argc, char** argv) {
   }
 
   try {
-    if (*run_cmd || *learn_cmd) {
+    if (*run_cmd || *learn_cmd || *install_cmd) {
       run.overrides.learn_network = learn_cmd->parsed();
       run.force_tier_landlock = tier == "landlock";
       if (!net.empty()) {
@@ -147,6 +152,7 @@ int main(int argc, char** argv) {
         }
         run.overrides.time_ms = std::get<std::uint64_t>(ms);
       }
+      if (*install_cmd) return moat::cli::install_main(run);
       return moat::cli::run_main(run);
     }
     if (*explain_cmd) return moat::cli::explain_main(explain_profile, explain_ov);

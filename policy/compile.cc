@@ -152,6 +152,7 @@ class Compiler {
 
     environment(p, plan);
     plan.tool_files = tool_files_;
+    plan.tool_caches = tool_caches_;
     return plan;
   }
 
@@ -179,6 +180,7 @@ class Compiler {
     for (const auto& [name, value] : p.env_set) {
       auto texts = tool_expand(value);
       if (!texts) continue;
+      if (texts->empty()) continue;  // a tool setting that is not set: the name stays unset
       if (texts->size() != 1) {
         sink_.error(value.at, value.length, "bad-value",
                     "'" + value.text + "' has " + std::to_string(texts->size()) +
@@ -249,6 +251,13 @@ class Compiler {
                       err->second.hint);
         }
         return std::nullopt;
+      }
+      if (name.ends_with(".cache") || name.ends_with(".store") || name.ends_with(".state")) {
+        for (const std::string& v : it->second) {
+          if (std::find(tool_caches_.begin(), tool_caches_.end(), v) == tool_caches_.end()) {
+            tool_caches_.push_back(v);
+          }
+        }
       }
       std::vector<std::string> next;
       for (const std::string& o : out) {
@@ -440,6 +449,7 @@ class Compiler {
   Variables vars_;
   ToolConfigInput tool_input_;
   std::vector<std::string> tool_files_;
+  std::vector<std::string> tool_caches_;
   std::map<std::string, ToolValues, std::less<>> tool_values_;
   std::map<std::string, Error, std::less<>> tool_errors_;
 };

@@ -22,6 +22,7 @@ constexpr auto kResolvers = std::to_array<NamedResolver>({
     {"npm.registries", tools::npm_registries},
     {"npm.cache", tools::npm_cache},
     {"npm.userconfig", tools::npm_userconfig},
+    {"npm.nodedir", tools::npm_nodedir},
     {"pnpm.registry", tools::pnpm_registry},
     {"pnpm.registries", tools::pnpm_registries},
     {"pnpm.store", tools::pnpm_store},

@@ -24,3 +24,15 @@ if [ "${#missing[@]}" -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 echo "install-deps: all ${#packages[@]} packages present"
+
+# pnpm and yarn (classic) for the e2e tests, from the npm registry npm is configured with, into a
+# test prefix (tests/e2e/pnpm_yarn_registry.sh allows it with --allow-exec; nothing on PATH).
+tools=/opt/moat-e2e-tools
+if ! command -v npm >/dev/null; then
+  echo "install-deps: no npm: pnpm and yarn not installed (their e2e test skips)" >&2
+else
+  if [ ! -x "$tools/bin/pnpm" ] || [ ! -x "$tools/bin/yarn" ]; then
+    npm install -g --prefix "$tools" --no-audit --no-fund pnpm@9 yarn@1 >/dev/null
+  fi
+  echo "install-deps: pnpm $("$tools/bin/pnpm" --version), yarn $("$tools/bin/yarn" --version) in $tools"
+fi

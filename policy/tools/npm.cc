@@ -38,4 +38,14 @@ Result<ToolValues> npm_userconfig(const ToolConfigInput& in) {
   return ToolValues{cfg->userconfig};
 }
 
+// Where node-gyp finds node's headers: set, no download from the internet is needed to build a
+// native addon. Unset: no value (an env.set entry using it is left out).
+Result<ToolValues> npm_nodedir(const ToolConfigInput& in) {
+  auto cfg = load_npm_config(in, kNpmEnv);
+  if (!cfg) return cfg.error();
+  auto dir = cfg->get("nodedir");
+  if (!dir || dir->empty()) return ToolValues{};
+  return ToolValues{config_path(*dir, in.home, in.cwd)};
+}
+
 }  // namespace moat::policy::tools

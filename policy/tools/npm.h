@@ -11,6 +11,7 @@ Result<ToolValues> npm_registry(const ToolConfigInput& in);
 Result<ToolValues> npm_registries(const ToolConfigInput& in);
 Result<ToolValues> npm_cache(const ToolConfigInput& in);
 Result<ToolValues> npm_userconfig(const ToolConfigInput& in);
+Result<ToolValues> npm_nodedir(const ToolConfigInput& in);
 
 // pnpm.cc
 Result<ToolValues> pnpm_registry(const ToolConfigInput& in);

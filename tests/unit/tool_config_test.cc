@@ -156,6 +156,13 @@ TEST(NpmConfig, ProjectFileDoesNotChooseTheCache) {
   EXPECT_EQ(resolve("npm.registries", t), ToolValues{"p.test:443"});
 }
 
+TEST(NpmConfig, NodedirHasNoValueUnlessSet) {
+  Tree t;
+  EXPECT_EQ(resolve("npm.nodedir", t), ToolValues{});
+  t.files["/home/alice/.npmrc"] = "nodedir=/usr\n";
+  EXPECT_EQ(resolve("npm.nodedir", t), ToolValues{"/usr"});
+}
+
 TEST(PnpmConfig, ReadsNpmrcAndItsOwnRc) {
   Tree t;
   t.files["/home/alice/.npmrc"] = "registry=https://npm.test/\n";
@@ -291,6 +298,20 @@ TEST_F(ToolCompile, ResolverErrorIsADiagnosticAtTheEntry) {
   EXPECT_EQ(d.message, "${npm.registries}: npm has no registry configured");
   EXPECT_EQ(d.line, 6);
   EXPECT_EQ(d.col, 7);
+}
+
+TEST_F(ToolCompile, AnEnvironmentVariableWithoutValueIsLeftUnset) {
+  CompileOutput out = compile("version: 1\nenv:\n  set:\n    npm_config_nodedir: ${npm.nodedir}\n");
+  ASSERT_TRUE(out.plan) << testing::render(out.diagnostics);
+  for (const EnvVar& v : out.plan->env) EXPECT_NE(v.name, "npm_config_nodedir");
+  tree_.files["/home/alice/.npmrc"] = "nodedir=/opt/node\n";
+  out = compile("version: 1\nenv:\n  set:\n    npm_config_nodedir: ${npm.nodedir}\n");
+  ASSERT_TRUE(out.plan);
+  bool found = false;
+  for (const EnvVar& v : out.plan->env) {
+    found = found || (v.name == "npm_config_nodedir" && v.value == "/opt/node");
+  }
+  EXPECT_TRUE(found);
 }
 
 TEST_F(ToolCompile, MultipleValuesInAnEnvironmentVariableAreAnError) {
