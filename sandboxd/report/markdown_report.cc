@@ -97,7 +97,10 @@ std::string render_markdown(const Summary& s, const MarkdownHeading& h) {
         out += "| ... and " + std::to_string(s.written_outside.size() - 50) + " more | | | |\n";
         break;
       }
-      out += "|" + cell(w.count == 1 ? w.first : w.path + "/...") + cell(w.op) +
+      const std::string where = w.path.empty() ? "(relative to an unknown directory) " + w.first
+                                : w.count == 1   ? w.first
+                                                 : w.path + "/...";
+      out += "|" + cell(where) + cell(w.op) +
              cell(origin_text(w.exe, w.origin)) + " " + std::to_string(w.count) + " |\n";
     }
     out += "\n";
