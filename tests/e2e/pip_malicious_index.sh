@@ -198,6 +198,15 @@ run_case() {
   local bashrc_before hooks_before
   bashrc_before=$(sha256sum < "$home/.bashrc")
   hooks_before=$(ls -A "$project/.git/hooks" | sort | sha256sum)
+  # What the profile allows, as explain says it: the configured index only, the virtualenv.
+  local explain
+  explain=$(cd "$project" && as_user env -i PATH=/usr/bin:/bin HOME="$home" LANG=C.UTF-8 "${how[@]}" \
+      "$moat" explain -p pip 2>&1) || fail "$name: moat explain -p pip failed: $explain"
+  grep -q "only pip's configured indexes reachable" <<<"$explain" || fail "$name: explain does not say only configured indexes are reachable"
+  grep -qE "^  index.test:8080 +from .*pip.yaml" <<<"$explain" || fail "$name: explain does not list index.test:8080"
+  [ "$(grep -cE '^  [a-z0-9.-]+:[0-9]+ +from .*pip.yaml' <<<"$explain")" -eq 1 ] ||
+    fail "$name: explain allows more than the configured index: $(grep -E 'from .*pip.yaml:4[0-9]' <<<"$explain")"
+  grep -qE "^  $project/.venv +from .*pip.yaml" <<<"$explain" || fail "$name: explain does not grant the virtualenv"
   local rc=0
   (cd "$project" && as_user env -i PATH=/usr/bin:/bin HOME="$home" LANG=C.UTF-8 "${how[@]}" \
       "$moat" run -p pip --add-host "index.test=$index_ip" --audit "$dir/audit.jsonl" -- \
