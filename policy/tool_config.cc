@@ -3,6 +3,7 @@
 #include <array>
 #include <utility>
 
+#include "policy/tools/agents.h"
 #include "policy/tools/npm.h"
 #include "policy/tools/pip.h"
 #include "policy/tools/pipx.h"
@@ -18,6 +19,10 @@ struct NamedResolver {
 
 // One line per variable; each tool's functions live in policy/tools/<tool>.cc.
 constexpr auto kResolvers = std::to_array<NamedResolver>({
+    {"claude.api-hosts", tools::claude_api_hosts},
+    {"claude.config-dir", tools::claude_config_dir},
+    {"codex.api-hosts", tools::codex_api_hosts},
+    {"codex.home", tools::codex_home_dir},
     {"npm.registry", tools::npm_registry},
     {"npm.registries", tools::npm_registries},
     {"npm.cache", tools::npm_cache},
