@@ -33,6 +33,7 @@ constexpr auto kResolvers = std::to_array<NamedResolver>({
     {"pnpm.store", tools::pnpm_store},
     {"pnpm.cache", tools::pnpm_cache},
     {"pnpm.state", tools::pnpm_state},
+    {"yarn.registry", tools::yarn_registry},
     {"yarn.registries", tools::yarn_registries},
     {"yarn.cache", tools::yarn_cache},
     {"pip.indexes", tools::pip_indexes},

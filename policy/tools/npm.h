@@ -21,6 +21,7 @@ Result<ToolValues> pnpm_cache(const ToolConfigInput& in);
 Result<ToolValues> pnpm_state(const ToolConfigInput& in);
 
 // yarn.cc
+Result<ToolValues> yarn_registry(const ToolConfigInput& in);
 Result<ToolValues> yarn_registries(const ToolConfigInput& in);
 Result<ToolValues> yarn_cache(const ToolConfigInput& in);
 

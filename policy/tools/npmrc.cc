@@ -33,18 +33,22 @@ std::string replace_env(std::string_view text, const ToolConfigInput& in) {
     }
     if (text[i] == '$' && i + 1 < text.size() && text[i + 1] == '{') {
       const std::size_t close = text.find('}', i + 2);
-      if (close != std::string_view::npos) {
-        std::string name(text.substr(i + 2, close - i - 2));
-        const bool optional = !name.empty() && name.back() == '?';
-        if (optional) name.pop_back();
-        if (auto v = env_value(in, name)) {
-          out += *v;
-        } else if (!optional) {
-          out += text.substr(i, close - i + 1);
-        }
-        i = close;
-        continue;
+      if (close == std::string_view::npos) {
+        // No '}' after this one means none after any later "${" either: the rest is literal
+        // (searching again from each "${" would be quadratic in a hostile project's file).
+        out += text.substr(i);
+        break;
       }
+      std::string name(text.substr(i + 2, close - i - 2));
+      const bool optional = !name.empty() && name.back() == '?';
+      if (optional) name.pop_back();
+      if (auto v = env_value(in, name)) {
+        out += *v;
+      } else if (!optional) {
+        out += text.substr(i, close - i + 1);
+      }
+      i = close;
+      continue;
     }
     out += text[i];
   }

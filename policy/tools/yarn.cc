@@ -126,6 +126,34 @@ YarnFiles read_yarn_files(const ToolConfigInput& in) {
 
 }  // namespace
 
+// The default registry yarn fetches from: berry's (YARN_NPM_REGISTRY_SERVER, else the closest
+// .yarnrc.yml), else classic's (YARN_REGISTRY, else the closest .yarnrc), else npm's. Inside the
+// sandbox the home is private, so the profile hands this to yarn in the environment.
+Result<ToolValues> yarn_registry(const ToolConfigInput& in) {
+  const YarnFiles f = read_yarn_files(in);  // home first, then from / down: the last wins
+  auto last = [](const std::vector<std::pair<std::string, Flat>>& files, const char* key) {
+    std::string found;
+    for (const auto& [dir, flat] : files) {
+      if (auto it = flat.find(key); it != flat.end() && !it->second.empty()) found = it->second;
+    }
+    return found;
+  };
+  std::string url;
+  if (auto v = env_value(in, "YARN_NPM_REGISTRY_SERVER"); v && !v->empty()) {
+    url = *v;
+  } else if (url = last(f.berry, "npmRegistryServer"); url.empty()) {
+    if (auto c = env_value(in, "YARN_REGISTRY"); c && !c->empty()) {
+      url = *c;
+    } else if (url = last(f.classic, "registry"); url.empty()) {
+      auto cfg = load_npm_config(in, {"npm_config_"});
+      if (!cfg) return cfg.error();
+      url = cfg->get("registry").value_or("");
+    }
+  }
+  if (url.empty()) return no_registry("yarn");
+  return ToolValues{url};
+}
+
 Result<ToolValues> yarn_registries(const ToolConfigInput& in) {
   const YarnFiles f = read_yarn_files(in);
   ToolValues out;

@@ -127,6 +127,14 @@ scenario() {
   fi
   pkill -9 -f "$daemon_mark" 2>/dev/null || true
 }
+# moat install refuses what it cannot split, before anything runs.
+rc=0; "$moat" install -- sh -c 'touch /tmp/moat-should-not-run' 2>"$work/refuse.err" || rc=$?
+[ "$rc" -eq 125 ] && grep -q "not a client moat knows" "$work/refuse.err" ||
+  fail "moat install of an unknown client: exit $rc, $(cat "$work/refuse.err")"
+rc=0; "$moat" install -p ./npm.yaml -- npm install 2>"$work/refuse.err" || rc=$?
+[ "$rc" -eq 125 ] && grep -q "takes a profile name" "$work/refuse.err" ||
+  fail "moat install -p PATH: exit $rc, $(cat "$work/refuse.err")"
+
 for mode in run install; do
   for as in root moat-test; do scenario "$mode" "$as"; done
 done

@@ -50,8 +50,12 @@ scenario() {  # scenario TOOL SUB AS
   echo "//registry.test:$port/:_authToken=MOAT-NPM-TOKEN-CANARY-$$" > "$home/.npmrc"
   echo "# the user's bashrc" > "$home/.bashrc"
   (cd "$project" && git init -q .)
-  echo "registry=$url" > "$project/.npmrc"
-  [ "$tool" = yarn ] && echo "registry \"$url\"" > "$project/.yarnrc"
+  if [ "$tool" = yarn ]; then
+    # Only in the home, which yarn inside does not see: the profile hands it over (yarn.registry).
+    echo "registry \"$url\"" > "$home/.yarnrc"
+  else
+    echo "registry=$url" > "$project/.npmrc"
+  fi
   echo '{"name":"victim","version":"1.0.0","private":true,"dependencies":{"good-a":"1.0.0","evil-pkg":"1.0.0"}}' \
     > "$project/package.json"
   local bashrc_before; bashrc_before=$(sha256sum < "$home/.bashrc")

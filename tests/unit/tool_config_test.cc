@@ -3,6 +3,7 @@
 // a plan depends on.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
 #include <map>
 
@@ -129,6 +130,19 @@ TEST(NpmConfig, EnvironmentVariablesInsideNpmrc) {
   EXPECT_NE(e.message.find("environment variable is not set"), std::string::npos);
 }
 
+// A hostile project's .npmrc full of unclosed "${" (800 KB, under the reader's 1 MiB cap) is
+// linear work: it was quadratic, ~10^11 bytes scanned per read, seconds per compile (found by
+// fuzz_tool_config). Now about a millisecond; the bound leaves room for a loaded machine.
+TEST(NpmConfig, UnclosedVariablesAreLinear) {
+  Tree t;
+  std::string line = "registry=https://r.test/";
+  for (int i = 0; i < 400000; ++i) line += "${";
+  t.files["/home/alice/.npmrc"] = line + "\n";
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(resolve("npm.registries", t), ToolValues{"r.test:443"});
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
+}
+
 TEST(NpmConfig, BadRegistryUrlNamesWhereItCameFrom) {
   Tree t;
   t.files["/home/alice/.npmrc"] = "registry=https://r.test/\n@s:registry=ftp://s.test/\n";
@@ -199,6 +213,19 @@ TEST(YarnConfig, BerryRegistriesAndScopes) {
       "packageExtensions:\n  foo@*:\n    dependencies:\n      bar: 1.0.0\n";
   EXPECT_EQ(resolve("yarn.registries", t),
             (ToolValues{"home.test:443", "proj.test:8443", "corp.test:80", "other.test:443"}));
+}
+
+TEST(YarnConfig, TheDefaultRegistry) {
+  Tree t;
+  t.files["/home/alice/.npmrc"] = "registry=https://npm.test/\n";
+  EXPECT_EQ(resolve("yarn.registry", t), ToolValues{"https://npm.test/"});
+  t.files["/home/alice/.yarnrc"] = "registry \"https://home-classic.test/\"\n";
+  EXPECT_EQ(resolve("yarn.registry", t), ToolValues{"https://home-classic.test/"});
+  t.files["/home/alice/.yarnrc.yml"] = "npmRegistryServer: https://home.test\n";
+  t.files["/home/alice/proj/.yarnrc.yml"] = "npmRegistryServer: https://proj.test\n";
+  EXPECT_EQ(resolve("yarn.registry", t), ToolValues{"https://proj.test"});  // the closest
+  t.environ = {"YARN_NPM_REGISTRY_SERVER=https://env.test"};
+  EXPECT_EQ(resolve("yarn.registry", t), ToolValues{"https://env.test"});
 }
 
 TEST(YarnConfig, ClassicYarnrcAndNpmrc) {
