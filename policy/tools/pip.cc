@@ -448,10 +448,19 @@ Result<ToolValues> pip_file_hosts(const ToolConfigInput& in) {
   for (const std::string& h : s->file_hosts) {
     add_unique(out, is_remote_url(h) ? url_host_rule(h) : lower(h));
   }
-  // pip's default index serves its files from another host, which pip's source names.
-  if (!s->no_index && s->index_url.empty()) {
+  // pip's default index serves its files from another host, which pip's source names: when it
+  // is used, by default or named in the configuration (as an index or an extra index).
+  if (!s->no_index) {
     PipDefaultIndex d = pip_default_index(in);
-    if (!d.file_host.empty()) add_unique(out, lower(d.file_host) + ":443");
+    bool uses_default = !d.file_host.empty() && s->index_url.empty();
+    const std::string default_rule = d.simple_url.empty() ? "" : url_host_rule(d.simple_url);
+    if (!d.file_host.empty() && !default_rule.empty()) {
+      if (url_host_rule(s->index_url) == default_rule) uses_default = true;
+      for (const std::string& u : s->extra_index_urls) {
+        if (url_host_rule(u) == default_rule) uses_default = true;
+      }
+    }
+    if (uses_default) add_unique(out, lower(d.file_host) + ":443");
   }
   return out;
 }

@@ -194,6 +194,11 @@ TEST(PipConfig, DefaultIndexComesFromTheInstalledPip) {
   EXPECT_EQ(values(pip_indexes(in)), ToolValues{"https://default-index.test/simple"});
   EXPECT_EQ(values(pip_index_hosts(in)), ToolValues{"default-index.test:443"});
   EXPECT_EQ(values(pip_file_hosts(in)), ToolValues{"files.default-index.test:443"});
+  // Named explicitly (as the index or an extra one) it still serves files from there.
+  t.env.push_back("PIP_INDEX_URL=https://mirror.test/simple");
+  EXPECT_EQ(values(pip_file_hosts(t.input())), ToolValues{});
+  t.env.push_back("PIP_EXTRA_INDEX_URL=https://default-index.test/simple/");
+  EXPECT_EQ(values(pip_file_hosts(t.input())), ToolValues{"files.default-index.test:443"});
 }
 
 TEST(PipConfig, DefaultIndexOfTheVirtualenvsPip) {
