@@ -70,8 +70,8 @@ Result<std::vector<IniValue>> parse_ini(const std::string& path, const std::stri
   std::optional<size_t> current;  // the value that indented lines continue
   while (pos <= text.size()) {
     size_t nl = text.find('\n', pos);
-    std::string_view line = std::string_view(text).substr(
-        pos, nl == std::string::npos ? std::string::npos : nl - pos);
+    std::string_view line =
+        std::string_view(text).substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
     pos = nl == std::string::npos ? text.size() + 1 : nl + 1;
     ++line_no;
     const std::string t = trim(line);
@@ -215,7 +215,8 @@ std::string url_host_rule(const std::string& url) {
     return {};
   }
   size_t end = url.find_first_of("/?#", start);
-  std::string authority = url.substr(start, end == std::string::npos ? std::string::npos : end - start);
+  std::string authority =
+      url.substr(start, end == std::string::npos ? std::string::npos : end - start);
   size_t at = authority.rfind('@');
   if (at != std::string::npos) authority = authority.substr(at + 1);
   std::string host = authority, port;
@@ -223,7 +224,8 @@ std::string url_host_rule(const std::string& url) {
     size_t close = authority.find(']');
     if (close == std::string::npos) return {};
     host = authority.substr(0, close + 1);
-    if (close + 1 < authority.size() && authority[close + 1] == ':') port = authority.substr(close + 2);
+    if (close + 1 < authority.size() && authority[close + 1] == ':')
+      port = authority.substr(close + 2);
   } else if (size_t colon = authority.rfind(':'); colon != std::string::npos) {
     host = authority.substr(0, colon);
     port = authority.substr(colon + 1);
@@ -262,8 +264,8 @@ PipDefaultIndex pip_default_index(const ToolConfigInput& in) {
   size_t pos = 0;
   while (pos <= path.size()) {
     size_t colon = path.find(':', pos);
-    std::string dir = normalize_path(path.substr(pos, colon == std::string::npos ? std::string::npos
-                                                                                 : colon - pos));
+    std::string dir = normalize_path(
+        path.substr(pos, colon == std::string::npos ? std::string::npos : colon - pos));
     pos = colon == std::string::npos ? path.size() + 1 : colon + 1;
     if (dir.empty() || dir[0] != '/') continue;
     if (add_venv(normalize_path(dir + "/.."))) continue;
@@ -298,8 +300,8 @@ Result<PipSettings> read_pip_settings(const ToolConfigInput& in) {
     size_t pos = 0;
     while (pos <= xdg_dirs.size()) {
       size_t colon = xdg_dirs.find(':', pos);
-      std::string dir = xdg_dirs.substr(pos, colon == std::string::npos ? std::string::npos
-                                                                        : colon - pos);
+      std::string dir =
+          xdg_dirs.substr(pos, colon == std::string::npos ? std::string::npos : colon - pos);
       pos = colon == std::string::npos ? xdg_dirs.size() + 1 : colon + 1;
       if (!dir.empty() && dir[0] == '/') files.push_back(normalize_path(dir + "/pip/pip.conf"));
     }

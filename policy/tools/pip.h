@@ -12,16 +12,16 @@ namespace moat::policy::tools {
 
 // What `pip install` would use, with where each value came from (for messages and explain).
 struct PipSettings {
-  std::string index_url;                     // "" when none is configured
-  std::string index_url_from;                // "PIP_INDEX_URL", "/etc/pip.conf [install]", ...
+  std::string index_url;       // "" when none is configured
+  std::string index_url_from;  // "PIP_INDEX_URL", "/etc/pip.conf [install]", ...
   std::vector<std::string> extra_index_urls;
-  std::vector<std::string> find_links;       // as written: URLs or paths
+  std::vector<std::string> find_links;  // as written: URLs or paths
   std::vector<std::string> trusted_hosts;
-  std::vector<std::string> file_hosts;       // MOAT_PIP_FILE_HOSTS or [moat] file-hosts
-  std::string cache_dir;                     // absolute
-  std::string target;                        // PIP_TARGET / target, absolute, or ""
+  std::vector<std::string> file_hosts;  // MOAT_PIP_FILE_HOSTS or [moat] file-hosts
+  std::string cache_dir;                // absolute
+  std::string target;                   // PIP_TARGET / target, absolute, or ""
   bool no_index = false;
-  std::vector<std::string> config_files;     // every file pip would read, in pip's order
+  std::vector<std::string> config_files;  // every file pip would read, in pip's order
 };
 
 // pip's settings for `pip install`: files in pip's order (global: $XDG_CONFIG_DIRS/pip/pip.conf

@@ -67,7 +67,8 @@ class TomlReader {
         const bool array = text_.compare(pos_, 2, "[[") == 0;
         pos_ += array ? 2 : 1;
         size_t end = text_.find(array ? "]]" : "]", pos_);
-        if (end == std::string::npos || text_.find('\n', pos_) < end) return error(line, "unclosed table header");
+        if (end == std::string::npos || text_.find('\n', pos_) < end)
+          return error(line, "unclosed table header");
         table = trim(text_.substr(pos_, end - pos_));
         pos_ = end + (array ? 2 : 1);
         array_table = nullptr;
@@ -101,7 +102,9 @@ class TomlReader {
   }
   char peek() const { return pos_ < text_.size() ? text_[pos_] : '\0'; }
   void skip_spaces() {
-    while (pos_ < text_.size() && (text_[pos_] == ' ' || text_[pos_] == '\t' || text_[pos_] == '\r')) ++pos_;
+    while (pos_ < text_.size() &&
+           (text_[pos_] == ' ' || text_[pos_] == '\t' || text_[pos_] == '\r'))
+      ++pos_;
   }
   void skip_comment() {
     if (peek() == '#') {
@@ -144,8 +147,9 @@ class TomlReader {
       return s ? *s : std::string();
     }
     size_t start = pos_;
-    while (pos_ < text_.size() && (std::isalnum(static_cast<unsigned char>(text_[pos_])) ||
-                                   text_[pos_] == '-' || text_[pos_] == '_' || text_[pos_] == '.')) {
+    while (pos_ < text_.size() &&
+           (std::isalnum(static_cast<unsigned char>(text_[pos_])) || text_[pos_] == '-' ||
+            text_[pos_] == '_' || text_[pos_] == '.')) {
       ++pos_;
     }
     return text_.substr(start, pos_ - start);
@@ -173,7 +177,8 @@ class TomlReader {
     TomlValue v;
     const char c = peek();
     if (c == '"' || c == '\'') {
-      if (text_.compare(pos_, 3, std::string(3, c)) == 0) return error(line, "multi-line strings are not supported here");
+      if (text_.compare(pos_, 3, std::string(3, c)) == 0)
+        return error(line, "multi-line strings are not supported here");
       Result<std::string> s = read_string();
       if (!s) return s.error();
       v.scalar = *s;
@@ -202,8 +207,10 @@ class TomlReader {
           if (item->scalar) v.strings.push_back(*item->scalar);
         }
         skip_space_and_newlines();
-        if (peek() == ',') ++pos_;
-        else if (peek() != ']') return error(line_, "expected ',' or ']' in an array");
+        if (peek() == ',')
+          ++pos_;
+        else if (peek() != ']')
+          return error(line_, "expected ',' or ']' in an array");
       }
     }
     if (c == '{') {
@@ -232,13 +239,16 @@ class TomlReader {
       }
       const int line = line_;
       std::string key = read_key();
-      if (key.empty() || !consume('=')) return error(line, "expected key = value in an inline table");
+      if (key.empty() || !consume('='))
+        return error(line, "expected key = value in an inline table");
       Result<TomlValue> value = read_value();
       if (!value) return value.error();
       if (value->scalar) t[key] = *value->scalar;
       skip_spaces();
-      if (peek() == ',') ++pos_;
-      else if (peek() != '}') return error(line, "expected ',' or '}' in an inline table");
+      if (peek() == ',')
+        ++pos_;
+      else if (peek() != '}')
+        return error(line, "expected ',' or '}' in an inline table");
     }
   }
   Error error(int line, const std::string& what) const {
@@ -277,7 +287,8 @@ Level level_from(const TomlDoc& doc, const std::string& prefix) {
       auto it = doc.values.find(table + key);
       return it == doc.values.end() ? nullptr : &it->second;
     };
-    if (const TomlValue* v = get("index-url"); v && v->scalar) add_unique(l.default_index, *v->scalar);
+    if (const TomlValue* v = get("index-url"); v && v->scalar)
+      add_unique(l.default_index, *v->scalar);
     if (const TomlValue* v = get("extra-index-url")) {
       for (const std::string& s : v->strings) add_unique(l.indexes, s);
     }
@@ -286,7 +297,8 @@ Level level_from(const TomlDoc& doc, const std::string& prefix) {
     }
     if (const TomlValue* v = get("no-index"); v && v->scalar) l.no_index = *v->scalar == "true";
   }
-  if (auto it = doc.values.find(prefix + "cache-dir"); it != doc.values.end() && it->second.scalar) {
+  if (auto it = doc.values.find(prefix + "cache-dir");
+      it != doc.values.end() && it->second.scalar) {
     l.cache_dir = *it->second.scalar;
   }
   std::vector<Table> tables;
@@ -298,8 +310,10 @@ Level level_from(const TomlDoc& doc, const std::string& prefix) {
     auto url = t.find("url");
     if (url == t.end()) continue;
     auto def = t.find("default");
-    if (def != t.end() && def->second == "true") add_unique(l.default_index, url->second);
-    else add_unique(l.indexes, url->second);
+    if (def != t.end() && def->second == "true")
+      add_unique(l.default_index, url->second);
+    else
+      add_unique(l.indexes, url->second);
   }
   return l;
 }
@@ -308,8 +322,9 @@ std::string index_url_of(const std::string& entry) {
   // UV_INDEX entries may be named: "name=https://..."
   size_t eq = entry.find('=');
   size_t scheme = entry.find("://");
-  return eq != std::string::npos && (scheme == std::string::npos || eq < scheme) ? entry.substr(eq + 1)
-                                                                                : entry;
+  return eq != std::string::npos && (scheme == std::string::npos || eq < scheme)
+             ? entry.substr(eq + 1)
+             : entry;
 }
 
 }  // namespace
@@ -318,7 +333,8 @@ Result<UvSettings> read_uv_settings(const ToolConfigInput& in) {
   UvSettings s;
   std::vector<Level> levels;  // highest precedence first
   Level env;
-  if (auto v = env_value(in, "UV_DEFAULT_INDEX"); v && !v->empty()) add_unique(env.default_index, *v);
+  if (auto v = env_value(in, "UV_DEFAULT_INDEX"); v && !v->empty())
+    add_unique(env.default_index, *v);
   if (auto v = env_value(in, "UV_INDEX_URL"); v && !v->empty()) add_unique(env.default_index, *v);
   if (auto v = env_value(in, "UV_INDEX")) {
     for (const std::string& e : split_on(*v, " \t\n")) add_unique(env.indexes, index_url_of(e));
@@ -330,7 +346,8 @@ Result<UvSettings> read_uv_settings(const ToolConfigInput& in) {
     for (const std::string& e : split_on(*v, ",")) add_unique(env.find_links, e);
   }
   if (auto v = env_value(in, "UV_CACHE_DIR"); v && !v->empty()) env.cache_dir = *v;
-  if (auto v = env_value(in, "UV_NO_INDEX"); v && !v->empty()) env.no_index = *v != "0" && *v != "false";
+  if (auto v = env_value(in, "UV_NO_INDEX"); v && !v->empty())
+    env.no_index = *v != "0" && *v != "false";
   levels.push_back(env);
 
   const std::optional<std::string> no_config = env_value(in, "UV_NO_CONFIG");
@@ -338,7 +355,8 @@ Result<UvSettings> read_uv_settings(const ToolConfigInput& in) {
     std::vector<std::pair<std::string, std::string>> files;  // path, prefix; lowest first
     std::string xdg_dirs = env_value(in, "XDG_CONFIG_DIRS").value_or("");
     if (xdg_dirs.empty()) xdg_dirs = "/etc/xdg";
-    for (const std::string& d : split_on(xdg_dirs, ":")) files.push_back({normalize_path(d + "/uv/uv.toml"), ""});
+    for (const std::string& d : split_on(xdg_dirs, ":"))
+      files.push_back({normalize_path(d + "/uv/uv.toml"), ""});
     files.push_back({"/etc/uv/uv.toml", ""});
     if (auto cf = env_value(in, "UV_CONFIG_FILE"); cf && !cf->empty()) {
       files.push_back({absolute(in, *cf), ""});
@@ -348,8 +366,10 @@ Result<UvSettings> read_uv_settings(const ToolConfigInput& in) {
       files.push_back({normalize_path(xdg_home + "/uv/uv.toml"), ""});
       // The project: uv.toml, else pyproject.toml's [tool.uv], in the project's root.
       const std::string uv_toml = normalize_path(in.project + "/uv.toml");
-      if (in.read_file(uv_toml)) files.push_back({uv_toml, ""});
-      else files.push_back({normalize_path(in.project + "/pyproject.toml"), "tool.uv."});
+      if (in.read_file(uv_toml))
+        files.push_back({uv_toml, ""});
+      else
+        files.push_back({normalize_path(in.project + "/pyproject.toml"), "tool.uv."});
     }
     std::vector<Level> from_files;
     for (const auto& [path, prefix] : files) {
@@ -412,7 +432,8 @@ Result<ToolValues> uv_indexes(const ToolConfigInput& in) {
     return make_error(
         ErrorCode::kInvalidArgument,
         "uv has no default index configured (UV_DEFAULT_INDEX, index-url or an [[index]] with "
-        "default = true in " + std::to_string(s->config_files.size()) +
+        "default = true in " +
+            std::to_string(s->config_files.size()) +
             " uv.toml/pyproject.toml file(s) read), and uv's built-in default is compiled into "
             "uv where moat cannot read it",
         "configure it: UV_DEFAULT_INDEX=URL, or in ~/.config/uv/uv.toml: [[index]] url = \"URL\" "
@@ -445,7 +466,8 @@ Result<ToolValues> uv_find_links(const ToolConfigInput& in) {
   ToolValues out;
   for (const std::string& f : s->find_links) {
     if (f.find("://") != std::string::npos) {
-      if (f.rfind("file://", 0) == 0 && f.size() > 7 && f[7] == '/') add_unique(out, normalize_path(f.substr(7)));
+      if (f.rfind("file://", 0) == 0 && f.size() > 7 && f[7] == '/')
+        add_unique(out, normalize_path(f.substr(7)));
       continue;
     }
     add_unique(out, absolute(in, f));

@@ -26,10 +26,10 @@ struct UvSettings {
 // user files; UV_NO_CONFIG reads none. Index lists are merged, higher precedence first.
 Result<UvSettings> read_uv_settings(const ToolConfigInput& input);
 
-Result<ToolValues> uv_indexes(const ToolConfigInput& input);      // uv.indexes
-Result<ToolValues> uv_index_hosts(const ToolConfigInput& input);  // uv.index-hosts
-Result<ToolValues> uv_find_links(const ToolConfigInput& input);   // uv.find-links
-Result<ToolValues> uv_cache(const ToolConfigInput& input);        // uv.cache
-Result<ToolValues> uv_config_files(const ToolConfigInput& input); // uv.config-files
+Result<ToolValues> uv_indexes(const ToolConfigInput& input);       // uv.indexes
+Result<ToolValues> uv_index_hosts(const ToolConfigInput& input);   // uv.index-hosts
+Result<ToolValues> uv_find_links(const ToolConfigInput& input);    // uv.find-links
+Result<ToolValues> uv_cache(const ToolConfigInput& input);         // uv.cache
+Result<ToolValues> uv_config_files(const ToolConfigInput& input);  // uv.config-files
 
 }  // namespace moat::policy::tools

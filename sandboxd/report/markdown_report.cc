@@ -89,8 +89,9 @@ std::string render_markdown(const Summary& s, const MarkdownHeading& h) {
     out += "\n";
   }
   if (!s.written_outside.empty()) {
-    out += "**Written outside the workspace and caches**\n\n| Path | Change | By | Count |\n"
-           "|---|---|---|---|\n";
+    out +=
+        "**Written outside the workspace and caches**\n\n| Path | Change | By | Count |\n"
+        "|---|---|---|---|\n";
     std::size_t shown = 0;
     for (const WrittenFile& w : s.written_outside) {
       if (++shown > 50) {
@@ -98,10 +99,10 @@ std::string render_markdown(const Summary& s, const MarkdownHeading& h) {
         break;
       }
       const std::string where = w.path.empty() ? "(relative to an unknown directory) " + w.first
-                                : w.count == 1   ? w.first
-                                                 : w.path + "/...";
-      out += "|" + cell(where) + cell(w.op) +
-             cell(origin_text(w.exe, w.origin)) + " " + std::to_string(w.count) + " |\n";
+                                : w.count == 1 ? w.first
+                                               : w.path + "/...";
+      out += "|" + cell(where) + cell(w.op) + cell(origin_text(w.exe, w.origin)) + " " +
+             std::to_string(w.count) + " |\n";
     }
     out += "\n";
   }

@@ -1,8 +1,8 @@
 // The step summary's markdown: its parts, a clean run, and escaping of what the sandbox chose
 // (a path or host that tries to end a table row, open a link or inject HTML renders as text).
-#include <gtest/gtest.h>
-
 #include "sandboxd/report/markdown_report.h"
+
+#include <gtest/gtest.h>
 
 namespace moat::report {
 namespace {
@@ -15,10 +15,12 @@ Summary sample() {
   s.denials.push_back({"connect 10.77.23.3:4444", "gate", "not in the allowlist", "/usr/bin/curl",
                        Origin{"pip", "evilpkg", "", "build"}, 3});
   s.hosts.push_back({"uploads.test:8080", 1});
-  s.written_outside.push_back({"/home/u/.cache/x", "create", "/usr/bin/make", {}, 1, "/home/u/.cache/x/a"});
+  s.written_outside.push_back(
+      {"/home/u/.cache/x", "create", "/usr/bin/make", {}, 1, "/home/u/.cache/x/a"});
   s.killed.push_back({42, "/usr/bin/sleep", "sleep 300", {}});
-  s.findings.push_back({"python-startup-code", "/v/x.pth", "/v/x.pth runs code at every Python start",
-                        7, "/usr/bin/python3", Origin{"pip", "evilwheel", "", "build"}});
+  s.findings.push_back({"python-startup-code", "/v/x.pth",
+                        "/v/x.pth runs code at every Python start", 7, "/usr/bin/python3",
+                        Origin{"pip", "evilwheel", "", "build"}});
   return s;
 }
 
@@ -48,7 +50,11 @@ TEST(MarkdownReport, CleanRunSaysSo) {
 TEST(MarkdownReport, SandboxChosenTextCannotEscape) {
   Summary s;
   s.denials.push_back({"write /p/a|b\n| x | <img src=x onerror=alert(1)> [l](http://e.test)`c`",
-                       "landlock", "", "/bin/sh", {}, 1});
+                       "landlock",
+                       "",
+                       "/bin/sh",
+                       {},
+                       1});
   const std::string md = render_markdown(s, {"sh", "ci"});
   const std::string row = md.substr(md.find("| write"));
   const std::string first_line = row.substr(0, row.find('\n'));

@@ -85,11 +85,10 @@ TEST(PipConfig, EveryLevelInPipsOrder) {
   Result<PipSettings> s = read_pip_settings(t.input());
   EXPECT_EQ(s->index_url, "https://site.test/simple");
   EXPECT_EQ(s->index_url_from, "/work/proj/.venv/pip.conf [global]");
-  EXPECT_EQ(s->config_files,
-            (std::vector<std::string>{"/etc/xdg-a/pip/pip.conf", "/etc/xdg-b/pip/pip.conf",
-                                      "/etc/pip.conf", "/home/u/.pip/pip.conf",
-                                      "/home/u/.config/pip/pip.conf",
-                                      "/work/proj/.venv/pip.conf"}));
+  EXPECT_EQ(s->config_files, (std::vector<std::string>{
+                                 "/etc/xdg-a/pip/pip.conf", "/etc/xdg-b/pip/pip.conf",
+                                 "/etc/pip.conf", "/home/u/.pip/pip.conf",
+                                 "/home/u/.config/pip/pip.conf", "/work/proj/.venv/pip.conf"}));
   EXPECT_EQ(values(pip_config_files(t.input())), s->config_files);
   // The environment beats every file.
   t.env.push_back("PIP_INDEX_URL=https://env.test/simple");
@@ -209,7 +208,8 @@ TEST(PipConfig, DefaultIndexOfTheVirtualenvsPip) {
   ToolConfigInput in = t.input();
   PipDefaultIndex d = pip_default_index(in);
   EXPECT_EQ(d.simple_url, "https://default-index.test/simple");
-  EXPECT_EQ(d.source, "/work/proj/.venv/lib/python3.12/site-packages/pip/_internal/models/index.py");
+  EXPECT_EQ(d.source,
+            "/work/proj/.venv/lib/python3.12/site-packages/pip/_internal/models/index.py");
   // The project's .venv is the target, and its interpreter's prefix must be executable ...
   EXPECT_EQ(values(pip_target(in)), ToolValues{"/work/proj/.venv"});
   EXPECT_EQ(values(pip_interpreter(in)), ToolValues{});  // ... once it holds a standard library
@@ -223,8 +223,9 @@ TEST(PipConfig, DefaultIndexOfTheVirtualenvsPip) {
 TEST(PipConfig, DefaultIndexOfAPyenvPython) {
   Tree t;
   t.env = {"PATH=/home/u/.pyenv/shims:/usr/bin", "PYENV_VERSION=3.11.7"};
-  t.files["/home/u/.pyenv/versions/3.11.7/lib/python3.11/site-packages/pip/_internal/models/"
-          "index.py"] = kPipIndexSource;
+  t.files
+      ["/home/u/.pyenv/versions/3.11.7/lib/python3.11/site-packages/pip/_internal/models/"
+       "index.py"] = kPipIndexSource;
   EXPECT_EQ(pip_default_index(t.input()).file_host, "files.default-index.test");
 }
 

@@ -37,8 +37,8 @@ TEST(UvConfig, EnvironmentVariables) {
   Tree t;
   t.env = {"UV_DEFAULT_INDEX=https://mirror.test/simple",
            "UV_INDEX=internal=https://internal.test:8443/simple https://other.test/simple",
-           "UV_EXTRA_INDEX_URL=http://legacy.test/simple", "UV_FIND_LINKS=./wheels,https://links.test/w",
-           "UV_CACHE_DIR=~/uvc"};
+           "UV_EXTRA_INDEX_URL=http://legacy.test/simple",
+           "UV_FIND_LINKS=./wheels,https://links.test/w", "UV_CACHE_DIR=~/uvc"};
   ToolConfigInput in = t.input();
   EXPECT_EQ(values(uv_indexes(in)),
             (ToolValues{"https://mirror.test/simple", "https://internal.test:8443/simple",
@@ -79,8 +79,9 @@ TEST(UvConfig, FilesAtEveryLevelProjectFirst) {
             (ToolValues{"https://user.test/simple", "https://proj-extra.test/simple",
                         "https://inline.test/simple", "https://user-extra.test/simple"}));
   EXPECT_EQ(values(uv_cache(in)), ToolValues{"/work/proj/.uvcache"});
-  EXPECT_EQ(values(uv_config_files(in)),
-            (ToolValues{"/etc/uv/uv.toml", "/home/u/.config/uv/uv.toml", "/work/proj/pyproject.toml"}));
+  EXPECT_EQ(
+      values(uv_config_files(in)),
+      (ToolValues{"/etc/uv/uv.toml", "/home/u/.config/uv/uv.toml", "/work/proj/pyproject.toml"}));
   // A project uv.toml replaces pyproject.toml's [tool.uv].
   t.files["/work/proj/uv.toml"] = "[pip]\nindex-url = \"https://proj.test/simple\"\n";
   EXPECT_EQ(values(uv_indexes(t.input())),
@@ -128,19 +129,23 @@ TEST(UvConfig, AProjectsFilesCannotWidenGrantsBeyondTheProject) {
 
 TEST(UvConfig, BrokenTomlNamesFileAndLine) {
   Tree t;
-  t.files["/home/u/.config/uv/uv.toml"] = "index-url = \"https://a.test/simple\"\nextra-index-url = [\"x\" \"y\"]\n";
+  t.files["/home/u/.config/uv/uv.toml"] =
+      "index-url = \"https://a.test/simple\"\nextra-index-url = [\"x\" \"y\"]\n";
   Result<UvSettings> s = read_uv_settings(t.input());
   ASSERT_FALSE(s.ok());
-  EXPECT_NE(s.error().message.find("/home/u/.config/uv/uv.toml:2"), std::string::npos) << s.error().message;
+  EXPECT_NE(s.error().message.find("/home/u/.config/uv/uv.toml:2"), std::string::npos)
+      << s.error().message;
   t.files["/home/u/.config/uv/uv.toml"] = "index-url = \"https://a.test/simple\n";
   s = read_uv_settings(t.input());
   ASSERT_FALSE(s.ok());
-  EXPECT_NE(s.error().message.find(":1: cannot read this TOML: unterminated string"), std::string::npos)
+  EXPECT_NE(s.error().message.find(":1: cannot read this TOML: unterminated string"),
+            std::string::npos)
       << s.error().message;
 }
 
 TEST(UvConfig, ResolversAreInTheTable) {
-  for (const char* name : {"uv.indexes", "uv.index-hosts", "uv.find-links", "uv.cache", "uv.config-files"}) {
+  for (const char* name :
+       {"uv.indexes", "uv.index-hosts", "uv.find-links", "uv.cache", "uv.config-files"}) {
     EXPECT_NE(find_tool_resolver(name), nullptr) << name;
   }
 }
