@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -15,13 +16,26 @@ extern char** environ;
 
 namespace {
 
-double run_once(const std::vector<std::string>& argv) {
+// The environment of a case: ours without MOAT_SANDBOXD_SOCKET, plus the case's own.
+std::vector<std::string> environment_with(const std::vector<std::string>& extra) {
+  std::vector<std::string> env;
+  for (char** e = environ; *e != nullptr; ++e) {
+    if (std::strncmp(*e, "MOAT_SANDBOXD_SOCKET=", 21) != 0) env.push_back(*e);
+  }
+  env.insert(env.end(), extra.begin(), extra.end());
+  return env;
+}
+
+double run_once(const std::vector<std::string>& argv, const std::vector<std::string>& env_strings) {
+  std::vector<char*> env;
+  for (const std::string& e : env_strings) env.push_back(const_cast<char*>(e.c_str()));
+  env.push_back(nullptr);
   std::vector<char*> args;
   for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   auto start = std::chrono::steady_clock::now();
   pid_t pid;
-  if (posix_spawnp(&pid, args[0], nullptr, nullptr, args.data(), environ) != 0) {
+  if (posix_spawnp(&pid, args[0], nullptr, nullptr, args.data(), env.data()) != 0) {
     std::fprintf(stderr, "cannot start %s\n", args[0]);
     std::exit(2);
   }
@@ -57,28 +71,41 @@ int main(int argc, char** argv) {
     std::string name;
     std::vector<std::string> argv;
     std::vector<double> samples;
+    std::vector<std::string> env = environment_with({});
   };
   std::vector<Case> cases = {
       {"bare", {"/bin/true"}, {}},
       {"bwrap", {"bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--ro-bind", "/",
                  "/", "--bind", project, project, "--proc", "/proc", "--dev", "/dev", "--tmpfs",
                  "/tmp", "--cap-drop", "ALL", "--", "/bin/true"}, {}},
-      {"moat", {moat, "run", "-p", "base", "--", "/bin/true"}, {}},
+      {"moat", {moat, "run", "-p", "base", "--", "/bin/true"}, {},
+       // No daemon: the watch (as root) loads in-process, whatever runs on the default socket.
+       environment_with({"MOAT_SANDBOXD_SOCKET=/nonexistent/sandboxd.sock"})},
   };
+  // MOAT_BENCH_SANDBOXD_SOCKET: a sandboxd the script started; one more line through it.
+  if (const char* sd = std::getenv("MOAT_BENCH_SANDBOXD_SOCKET"); sd != nullptr && *sd != '\0') {
+    cases.push_back({"moat+sandboxd", {moat, "run", "-p", "base", "--", "/bin/true"}, {},
+                     environment_with({std::string("MOAT_SANDBOXD_SOCKET=") + sd})});
+  }
   bool have_bwrap = access("/usr/bin/bwrap", X_OK) == 0;
   if (!have_bwrap) cases.erase(cases.begin() + 1);
-  for (Case& c : cases) run_once(c.argv);  // warm caches
+  for (Case& c : cases) run_once(c.argv, c.env);  // warm caches
   for (int i = 0; i < rounds; ++i) {
-    for (Case& c : cases) c.samples.push_back(run_once(c.argv));
+    for (Case& c : cases) c.samples.push_back(run_once(c.argv, c.env));
   }
   double bare = median(cases.front().samples);
   std::printf("startup, median of %d interleaved runs (cwd %s):\n", rounds, project.c_str());
   for (Case& c : cases) {
-    std::printf("  %-6s %8.2f ms\n", c.name.c_str(), median(c.samples));
+    std::printf("  %-13s %8.2f ms\n", c.name.c_str(), median(c.samples));
   }
-  double moat_ms = median(cases.back().samples);
-  std::printf("ratio: moat/bare = %.2fx", moat_ms / bare);
-  if (have_bwrap) std::printf(", moat/bwrap = %.2fx", moat_ms / median(cases[1].samples));
-  std::printf("\n");
+  for (const Case& c : cases) {
+    if (c.name.rfind("moat", 0) != 0) continue;
+    double moat_ms = median(c.samples);
+    std::printf("ratio: %s/bare = %.2fx", c.name.c_str(), moat_ms / bare);
+    if (have_bwrap) {
+      std::printf(", %s/bwrap = %.2fx", c.name.c_str(), moat_ms / median(cases[1].samples));
+    }
+    std::printf("\n");
+  }
   return 0;
 }
