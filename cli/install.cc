@@ -2,8 +2,7 @@
 // alone (--ignore-scripts) under TOOL-fetch: registries reachable, the user's tokens readable, no
 // package code. Phase 2 runs the lifecycle scripts (`npm rebuild`) under TOOL-scripts: no
 // network, no tokens, only the project writable. One audit file, one account of both phases.
-#include <unistd.h>
-
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <map>
@@ -152,7 +151,9 @@ int install_main(const RunOptions& options) {
     auto result = launcher::run_sandboxed(*plans[i], phases[i].argv, launch);
     if (!result) {
       std::fprintf(stderr, "moat install: %s\n", result.error().to_string().c_str());
-      return result.error().code == ErrorCode::kNotFound ? 127 : 125;
+      return result.error().code == ErrorCode::kNotFound        ? 127
+             : result.error().code == ErrorCode::kNotExecutable ? 126
+                                                                 : 125;
     }
     events.add(report::end_event({result->exit_code, result->timed_out, result->oom_killed,
                                    result->leftovers, result->lost_events,
