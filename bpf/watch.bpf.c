@@ -82,17 +82,16 @@ struct {
   __type(value, __u32);
 } syscall_ops SEC(".maps");
 
-// A traced system call between its enter and exit, by thread (pid_tgid). Each thread fills only
-// its own entry, so no per-CPU scratch can be shared by two preempted tasks.
+// A traced system call between its enter and exit, in the thread's own local storage: a pointer
+// away from the task, where a hash keyed by thread cost a hash, a lock, a 2 KiB zeroed value and a
+// delete per traced call. op is MOAT_OP_NONE between traced calls. Each thread fills only its
+// own entry, so no scratch can be shared by two preempted tasks; the kernel frees it with the task.
 struct {
-  __uint(type, BPF_MAP_TYPE_HASH);
-  __uint(max_entries, 2048);
-  __type(key, __u64);
+  __uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+  __uint(map_flags, BPF_F_NO_PREALLOC);
+  __type(key, int);
   __type(value, struct moat_watch_file);
 } pending SEC(".maps");
-
-// The value a pending entry starts from (bpf_map_update_elem copies a whole value).
-static const struct moat_watch_file kEmptyFile = {};
 
 #define O_WRONLY_ 01
 #define O_RDWR_ 02
@@ -388,13 +387,12 @@ int moat_sys_enter(__u64 *ctx) {
   if ((op == MOAT_OP_OPENAT || op == MOAT_OP_OPENAT2 || op == MOAT_OP_OPEN) && !writes(flags)) {
     return 0;  // the common case: a read. Nothing is stored.
   }
-  __u64 id = bpf_get_current_pid_tgid();
-  if (bpf_map_update_elem(&pending, &id, &kEmptyFile, BPF_ANY) != 0) {
+  struct moat_watch_file *p = bpf_task_storage_get(&pending, bpf_get_current_task_btf(), 0,
+                                                   BPF_LOCAL_STORAGE_GET_F_CREATE);
+  if (!p) {
     count_lost(MOAT_LOST_PENDING);
     return 0;
   }
-  struct moat_watch_file *p = bpf_map_lookup_elem(&pending, &id);
-  if (!p) return 0;
   p->op = op;
   p->flags = (__u32)flags;
   p->mode = (__u32)mode;
@@ -456,17 +454,16 @@ SEC("raw_tp/sys_exit")
 int moat_sys_exit(__u64 *ctx) {
   void *ring = sandbox_ring();
   if (!ring) return 0;
-  __u64 id = bpf_get_current_pid_tgid();
-  struct moat_watch_file *p = bpf_map_lookup_elem(&pending, &id);
+  struct moat_watch_file *p = bpf_task_storage_get(&pending, bpf_get_current_task_btf(), 0, 0);
   __s64 ret = (__s64)ctx[1];
-  if (!p) {
+  if (!p || p->op == MOAT_OP_NONE) {
     if (ret == -13 /* EACCES */ || ret == -1 /* EPERM */) {
       refused_read(ring, (struct pt_regs *)ctx[0], ret);
     }
     return 0;
   }
   if (p->op == MOAT_OP_CHDIR || p->op == MOAT_OP_FCHDIR) {
-    bpf_map_delete_elem(&pending, &id);
+    p->op = MOAT_OP_NONE;
     if (ret != 0) return 0;
     struct moat_watch_cwd *c = bpf_ringbuf_reserve(ring, sizeof(*c), 0);
     if (!c) {
@@ -485,6 +482,6 @@ int moat_sys_exit(__u64 *ctx) {
   if (len > 2 * MOAT_WATCH_PATH_MAX) len = 2 * MOAT_WATCH_PATH_MAX;
   __u32 size = __builtin_offsetof(struct moat_watch_file, paths) + len;
   if (bpf_ringbuf_output(ring, p, size, wakeup_flag(ring, size)) != 0) count_lost(MOAT_LOST_RINGBUF);
-  bpf_map_delete_elem(&pending, &id);
+  p->op = MOAT_OP_NONE;
   return 0;
 }

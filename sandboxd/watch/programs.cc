@@ -45,8 +45,6 @@ Result<SkelPtr> load_programs(const LoadOptions& options) {
     bpf_map__set_max_entries(skel->maps.sandbox_slot, options.max_sandboxes);
     bpf_map__set_max_entries(skel->maps.slot_rings, options.max_sandboxes);
     bpf_map__set_max_entries(skel->maps.slot_lost, options.max_sandboxes);
-    // Every sandbox's threads share it: room for many system calls in flight at once.
-    bpf_map__set_max_entries(skel->maps.pending, 16384);
   }
   int rc = watch_bpf__load(skel.get());
   if (rc != 0) {
