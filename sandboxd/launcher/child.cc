@@ -8,6 +8,7 @@
 #include <linux/capability.h>
 #include <linux/seccomp.h>
 #include <linux/securebits.h>
+#include <linux/sockios.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <sched.h>
@@ -25,7 +26,9 @@
 
 #include <cerrno>
 #include <climits>
+#include <ctime>
 #include <cstring>
+#include <string_view>
 
 #include "sandboxd/sys/landlock.h"
 
@@ -319,20 +322,82 @@ int step_hostname(const ChildSpec& spec) {
   return ::sethostname(spec.hostname.data(), spec.hostname.size()) == 0 ? 0 : failed("sethostname");
 }
 
-int step_loopback_up(const ChildSpec& spec) {
-  if (!spec.namespaces) return 0;
+// The network namespace is the costliest one to create (~0.5 ms on this machine kind: the
+// loopback device, sysctl tables, every protocol's per-namespace state), so it is not made at
+// clone3: a helper task that shares pid 1's memory and descriptor table creates it and brings lo
+// up while pid 1 builds the mounts on the other CPU, and pid 1 joins it (join-network) before
+// anything else touches the network, long before the command exists. Until then pid 1 runs only
+// this table, in the host's network namespace.
+struct NetHelper {
+  pid_t pid = -1;
+  int socket_fd = -1;  // a socket in the new namespace; SIOCGSKNS turns it into the namespace
+  const char* failed_call = nullptr;
+};
+NetHelper g_net;
+alignas(16) char g_net_stack[16 * 1024];  // in the image already: no allocation here
+
+// The helper's body (CLONE_VM: no allocation, our globals only). It shares pid 1's TLS, hence its
+// errno: each value is read right after the failing call, and a failure on either side ends the
+// setup (fail() reports the helper's own failure first).
+int net_helper(void*) {
+  if (::unshare(CLONE_NEWNET) != 0) {
+    g_net.failed_call = "unshare(CLONE_NEWNET)";
+    return errno;
+  }
   int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return failed("socket");
+  if (fd < 0) {
+    g_net.failed_call = "socket";
+    return errno;
+  }
   ifreq req{};
   std::memcpy(req.ifr_name, "lo", 3);
-  int err = 0;
   if (::ioctl(fd, SIOCGIFFLAGS, &req) != 0) {
-    err = failed("ioctl(SIOCGIFFLAGS)");
-  } else {
-    req.ifr_flags = static_cast<short>(req.ifr_flags | IFF_UP | IFF_RUNNING);
-    if (::ioctl(fd, SIOCSIFFLAGS, &req) != 0) err = failed("ioctl(SIOCSIFFLAGS)");
+    g_net.failed_call = "ioctl(SIOCGIFFLAGS)";
+    return errno;
   }
-  ::close(fd);
+  req.ifr_flags = static_cast<short>(req.ifr_flags | IFF_UP | IFF_RUNNING);
+  if (::ioctl(fd, SIOCSIFFLAGS, &req) != 0) {
+    g_net.failed_call = "ioctl(SIOCSIFFLAGS)";
+    return errno;
+  }
+  g_net.socket_fd = fd;
+  return 0;
+}
+
+int step_start_network(const ChildSpec& spec) {
+  if (!spec.namespaces) return 0;
+  g_net.pid = ::clone(net_helper, g_net_stack + sizeof(g_net_stack), CLONE_VM | CLONE_FILES | SIGCHLD,
+                      nullptr);
+  return g_net.pid > 0 ? 0 : failed("clone");
+}
+
+// Waits for the helper; its exit status is its errno (0: the namespace is ready).
+int wait_net_helper() {
+  int status = 0;
+  pid_t got;
+  do {
+    got = ::waitpid(g_net.pid, &status, 0);
+  } while (got < 0 && errno == EINTR);
+  g_net.pid = -1;
+  if (got < 0) return failed("waitpid");
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return 0;
+  g_failed_call = g_net.failed_call != nullptr ? g_net.failed_call : "clone";
+  return WIFEXITED(status) ? WEXITSTATUS(status) : EINTR;
+}
+
+int step_join_network(const ChildSpec& spec) {
+  if (!spec.namespaces) return 0;
+  if (int err = wait_net_helper()) return err;
+  int err = 0;
+  int ns = ::ioctl(g_net.socket_fd, SIOCGSKNS);
+  if (ns < 0) {
+    err = failed("ioctl(SIOCGSKNS)");
+  } else if (::setns(ns, CLONE_NEWNET) != 0) {
+    err = failed("setns(CLONE_NEWNET)");
+  }
+  if (ns >= 0) ::close(ns);
+  ::close(g_net.socket_fd);
+  g_net.socket_fd = -1;
   return err;
 }
 
@@ -491,6 +556,9 @@ constexpr Step kSteps[] = {
       "memory and pids limits (v1) hold before anything can fork; a thread moving itself is "
       "cheap, a move by the parent waits for an RCU grace period"},
      step_join_v1_cgroups},
+    {{"start-network",
+      "a helper creates the network namespace and brings lo up while we build the mounts"},
+     step_start_network},
     {{"wait-for-parent", "the parent writes the uid/gid maps before we create anything"},
      step_wait_for_parent},
     {{"cgroup-namespace", "entered after the parent moved us, so /proc/self/cgroup shows only /"},
@@ -507,8 +575,9 @@ constexpr Step kSteps[] = {
     {{"readonly-root", "the root tmpfs becomes read-only once every mount point exists"},
      step_readonly_root},
     {{"hostname", "a hostname that says where the command runs"}, step_hostname},
-    {{"loopback-up", "the new network namespace's lo: local test servers keep working"},
-     step_loopback_up},
+    {{"join-network",
+      "into the helper's network namespace (only lo, up: local test servers keep working)"},
+     step_join_network},
     {{"gate-sockets", "the DNS stub's sockets, bound inside the namespace, go to the supervisor"},
      step_gate_sockets},
     {{"landlock-ruleset", "path rules are opened inside the new root, before capabilities go"},
@@ -528,7 +597,26 @@ constexpr Step kSteps[] = {
 constexpr int kStepCount = sizeof(kSteps) / sizeof(kSteps[0]);
 constexpr int kExecStep = kStepCount;  // pseudo-step for the command's own start
 
+constexpr int step_index(const char* name) {
+  for (int i = 0; i < kStepCount; ++i) {
+    if (std::string_view(kSteps[i].info.name) == name) return i;
+  }
+  return -1;
+}
+
 [[noreturn]] void fail(int step, int err) {
+  // The network helper shares our errno: when it failed, that is the failure to report (ours may
+  // be its errno, read at the wrong moment).
+  if (g_net.pid > 0) {
+    const char* our_call = g_failed_call;
+    if (int helper_err = wait_net_helper(); helper_err != 0) {
+      step = step_index("join-network");
+      err = helper_err;
+      g_failed_index = -1;
+    } else {
+      g_failed_call = our_call;
+    }
+  }
   send_report(Report{ReportKind::kSetupFailed, step, err, g_failed_index, 0, g_failed_call});
   _exit(125);
 }
@@ -573,6 +661,14 @@ sigset_t forwarded_signals() {
     sigaddset(&set, sig);
   }
   return set;
+}
+
+// MOAT_TRACE_SETUP: when each step ended (the vDSO clock: no system call, no allocation).
+void stamp(const ChildSpec& spec, int slot) {
+  if (spec.step_clock == nullptr) return;
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  spec.step_clock[slot] = static_cast<std::int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
 }
 
 // Counts the processes still alive besides us: they die with us, and the parent reports them.
@@ -624,6 +720,7 @@ int start_command(void* arg) {
   pid_t command =
       ::clone(start_command, stack + sizeof(stack), CLONE_VM | CLONE_VFORK | SIGCHLD, &start);
   if (command < 0) fail(kExecStep, errno);
+  stamp(spec, kExecStep);
   send_report(Report{ReportKind::kReady, 0, 0, -1, 0, nullptr});
   int command_status = 0;
   while (true) {
@@ -674,6 +771,7 @@ const StepInfo* setup_steps(int* count) {
 void run_sandbox_child(const ChildSpec& spec) {
   for (int i = 0; i < kStepCount; ++i) {
     if (int err = kSteps[i].run(spec)) fail(i, err);
+    stamp(spec, i);
   }
   reap(spec);
 }

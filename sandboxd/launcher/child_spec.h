@@ -92,6 +92,9 @@ struct ChildSpec {
   // fixed descriptors (report 3, ruleset 4), so fixed-fds cannot overwrite them.
   int v1_cgroup_tasks_fds[2] = {-1, -1};
   int report_write_fd = -1;  // SOCK_SEQPACKET: setup failure, readiness, exit status, gate fds
+  // MOAT_TRACE_SETUP: a page shared with the parent where the child stamps CLOCK_MONOTONIC (ns)
+  // after each setup step (index = step; the last slot: the command started). Null otherwise.
+  std::int64_t* step_clock = nullptr;
 };
 
 }  // namespace moat::launcher

@@ -10,6 +10,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <netinet/in.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -176,9 +177,11 @@ pid_t clone_sandbox(bool namespaces, int cgroup_fd, int* pidfd) {
     args.flags |= CLONE_INTO_CGROUP;
     args.cgroup = static_cast<std::uint64_t>(cgroup_fd);
   }
+  // The network namespace is made by the child itself, in parallel with its mounts (child.cc,
+  // start-network / join-network): at clone it would cost ~0.5 ms on the critical path.
   if (namespaces) {
     args.flags |=
-        CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNET;
+        CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
   }
   args.pidfd = reinterpret_cast<std::uint64_t>(pidfd);
   args.exit_signal = SIGCHLD;
@@ -204,6 +207,21 @@ class PhaseClock {
     std::fprintf(stderr, "moat: %-22s %7.3f ms\n", phase, (t - last_) * 1e3);
     last_ = t;
   }
+  bool enabled() const { return enabled_; }
+  // The child's own steps (stamped into a shared page), from the moment the parent released it.
+  void mark_release() { release_ = now(); }
+  void print_steps(const std::int64_t* stamps, int count) const {
+    if (!enabled_ || stamps == nullptr) return;
+    int names = 0;
+    const StepInfo* steps = setup_steps(&names);
+    double previous = release_;
+    for (int i = 0; i < count && i < names; ++i) {
+      if (stamps[i] == 0) continue;
+      double t = static_cast<double>(stamps[i]) * 1e-9;
+      std::fprintf(stderr, "moat:   child %-18s %7.3f ms\n", steps[i].name, (t - previous) * 1e3);
+      previous = t;
+    }
+  }
 
  private:
   static double now() {
@@ -213,6 +231,7 @@ class PhaseClock {
   }
   bool enabled_;
   double last_;
+  double release_ = 0;
 };
 
 // Tier landlock has no pid namespace: every process that descends from us (orphans reparent to
@@ -575,11 +594,21 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
   if (options.events != nullptr) {
     options.events->add(report::run_event(plan, argv, sources, namespaces ? "full" : "landlock"));
   }
+  struct StepClockPage {
+    void* page = MAP_FAILED;
+    ~StepClockPage() {
+      if (page != MAP_FAILED) ::munmap(page, 4096);
+    }
+  } step_clock;
+  if (clock.enabled()) {
+    step_clock.page = ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (step_clock.page != MAP_FAILED) spec.step_clock = static_cast<std::int64_t*>(step_clock.page);
+  }
   int pidfd_raw = -1;
   pid_t child = clone_sandbox(namespaces, cgroup_fd.get(), &pidfd_raw);
   if (child < 0) {
     return syscall_error("creating the sandbox", "clone3",
-                         namespaces ? "CLONE_NEWUSER|NEWNS|NEWPID|NEWIPC|NEWUTS|NEWNET" : "", errno,
+                         namespaces ? "CLONE_NEWUSER|NEWNS|NEWPID|NEWIPC|NEWUTS" : "", errno,
                          "user namespaces may be disabled; `moat doctor` says what is missing, "
                          "and --allow-tier landlock runs without them");
   }
@@ -619,6 +648,7 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
   }
   release->second.reset();
   clock.mark("id maps");
+  clock.mark_release();
 
   UniqueFd sigfd(::signalfd(-1, &signals, SFD_CLOEXEC));
   UniqueFd timer;
@@ -634,11 +664,12 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
   bool child_gone = false;
   bool report_open = true;
   while (!child_gone || report_open) {
-    pollfd fds[4] = {{report_open ? report->first.get() : -1, POLLIN, 0},
+    pollfd fds[5] = {{report_open ? report->first.get() : -1, POLLIN, 0},
                      {child_gone ? -1 : pidfd.get(), POLLIN, 0},
                      {sigfd.get(), POLLIN, 0},
-                     {timer.valid() ? timer.get() : -1, POLLIN, 0}};
-    int n = ::poll(fds, 4, -1);
+                     {timer.valid() ? timer.get() : -1, POLLIN, 0},
+                     {file_notifier ? file_notifier->listener_fd() : -1, POLLIN, 0}};
+    int n = ::poll(fds, 5, -1);
     if (n < 0) {
       if (errno == EINTR) continue;
       kill_child();
@@ -661,7 +692,7 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
         }
       } else if (got == sizeof(r) && r.kind == ReportKind::kGateFds && file_notifier &&
                  passed.size() == 1) {
-        file_notifier->start(std::move(passed[0]));
+        file_notifier->adopt(std::move(passed[0]));
       } else if (got == sizeof(r)) {
         if (r.kind == ReportKind::kSetupFailed) setup_failure = r;
         if (r.kind == ReportKind::kExecFailed) exec_failure = r;
@@ -694,6 +725,7 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
         ::syscall(SYS_pidfd_send_signal, pidfd.get(), static_cast<int>(info.ssi_signo), nullptr, 0);
       }
     }
+    if (fds[4].revents != 0) file_notifier->serve(fds[4].revents);
     if (timer.valid() && fds[3].revents != 0) {
       result.timed_out = true;
       kill_child();
@@ -708,7 +740,6 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
     clock.mark("watch drain");
   }
   if (network_gate) network_gate->stop();
-  if (file_notifier) file_notifier->stop();
   if (kernel_layer) result.kernel_refusals = kernel_layer->denied_count();
   result.oom_killed = root && cgroup_oom_killed(cgroups);
   clock.mark("gate stop");
@@ -718,6 +749,11 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
   prepared->placeholders.clear();
   if (!journal.empty()) ::unlink(journal.c_str());
   clock.mark("cleanup");
+  {
+    int count = 0;
+    setup_steps(&count);
+    clock.print_steps(spec.step_clock, count);
+  }
 
   if (setup_failure) {
     std::string message = describe_setup_failure(*setup_failure, spec);
