@@ -331,6 +331,13 @@ Status allow_without_namespace(bpfnet::NetLayer& layer, const policy::Plan& plan
 
 }  // namespace
 
+void PendingReap::wait() {
+  if (pid_ <= 0) return;
+  while (::waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
+  }
+  pid_ = -1;
+}
+
 Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<std::string>& argv,
                                    const LaunchOptions& options) {
   LaunchResult result;
@@ -712,11 +719,23 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
         if (r.kind == ReportKind::kExited) clock.mark("command");
       } else if (got <= 0) {
         report_open = false;
+        // pid 1 closed the channel by exiting, after the command with no process left: the
+        // sandbox is gone but for its namespaces, which the kernel tears down while we clean up
+        // and summarise. Without cgroups to remove or a watch to drain, pid 1 is reaped last.
+        if (!child_gone && exited && namespaces && exited->index == 0 && !watcher &&
+            cgroups.v2.empty() && cgroups.memory.empty() && cgroups.pids.empty()) {
+          result.pid1 = PendingReap(child);
+          child_gone = true;
+        }
       }
     }
     if (fds[1].revents != 0) {
-      int status = 0;
-      ::waitpid(child, &status, 0);
+      if (result.pid1.pending()) {
+        result.pid1.wait();
+      } else {
+        int status = 0;
+        ::waitpid(child, &status, 0);
+      }
       child_gone = true;
     }
     if (fds[2].revents != 0) {
