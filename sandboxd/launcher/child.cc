@@ -336,6 +336,23 @@ struct NetHelper {
 NetHelper g_net;
 alignas(16) char g_net_stack[16 * 1024];  // in the image already: no allocation here
 
+// lo of the current network namespace up, through `fd` (an AF_INET socket in it); on failure
+// returns errno and names the call.
+int bring_loopback_up(int fd, const char** failed_call) {
+  ifreq req{};
+  std::memcpy(req.ifr_name, "lo", 3);
+  if (::ioctl(fd, SIOCGIFFLAGS, &req) != 0) {
+    *failed_call = "ioctl(SIOCGIFFLAGS)";
+    return errno;
+  }
+  req.ifr_flags = static_cast<short>(req.ifr_flags | IFF_UP | IFF_RUNNING);
+  if (::ioctl(fd, SIOCSIFFLAGS, &req) != 0) {
+    *failed_call = "ioctl(SIOCSIFFLAGS)";
+    return errno;
+  }
+  return 0;
+}
+
 // The helper's body (CLONE_VM: no allocation, our globals only). It shares pid 1's TLS, hence its
 // errno: each value is read right after the failing call, and a failure on either side ends the
 // setup (fail() reports the helper's own failure first).
@@ -349,23 +366,13 @@ int net_helper(void*) {
     g_net.failed_call = "socket";
     return errno;
   }
-  ifreq req{};
-  std::memcpy(req.ifr_name, "lo", 3);
-  if (::ioctl(fd, SIOCGIFFLAGS, &req) != 0) {
-    g_net.failed_call = "ioctl(SIOCGIFFLAGS)";
-    return errno;
-  }
-  req.ifr_flags = static_cast<short>(req.ifr_flags | IFF_UP | IFF_RUNNING);
-  if (::ioctl(fd, SIOCSIFFLAGS, &req) != 0) {
-    g_net.failed_call = "ioctl(SIOCSIFFLAGS)";
-    return errno;
-  }
+  if (int err = bring_loopback_up(fd, &g_net.failed_call)) return err;
   g_net.socket_fd = fd;
   return 0;
 }
 
 int step_start_network(const ChildSpec& spec) {
-  if (!spec.namespaces) return 0;
+  if (!spec.namespaces || spec.network_at_clone) return 0;
   g_net.pid = ::clone(net_helper, g_net_stack + sizeof(g_net_stack), CLONE_VM | CLONE_FILES | SIGCHLD,
                       nullptr);
   return g_net.pid > 0 ? 0 : failed("clone");
@@ -387,6 +394,13 @@ int wait_net_helper() {
 
 int step_join_network(const ChildSpec& spec) {
   if (!spec.namespaces) return 0;
+  if (spec.network_at_clone) {
+    int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return failed("socket");
+    int err = bring_loopback_up(fd, &g_failed_call);
+    ::close(fd);
+    return err;
+  }
   if (int err = wait_net_helper()) return err;
   int err = 0;
   int ns = ::ioctl(g_net.socket_fd, SIOCGSKNS);

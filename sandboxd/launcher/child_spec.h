@@ -77,6 +77,10 @@ struct ChildSpec {
   // gate (one listener serves both).
   bool file_notify = false;
   std::uint32_t gate_dns_address = 0x7f000035;  // 127.0.0.53, host byte order
+  // The network namespace comes with clone3 (allowlist mode: the gate opens the sandbox's socket
+  // tables through /proc/PID right after clone, so pid 1 must be in it from the start). Otherwise
+  // a helper in the child creates it in parallel with the mounts (child.cc, start-network).
+  bool network_at_clone = false;
   std::vector<RlimitSetting> rlimits;
   int cap_last_cap = 40;
 

@@ -170,18 +170,19 @@ std::string hint_for_step(const std::string& message, int err) {
   return {};
 }
 
-pid_t clone_sandbox(bool namespaces, int cgroup_fd, int* pidfd) {
+pid_t clone_sandbox(bool namespaces, bool network, int cgroup_fd, int* pidfd) {
   clone_args args{};
   args.flags = CLONE_PIDFD;
   if (cgroup_fd >= 0) {
     args.flags |= CLONE_INTO_CGROUP;
     args.cgroup = static_cast<std::uint64_t>(cgroup_fd);
   }
-  // The network namespace is made by the child itself, in parallel with its mounts (child.cc,
-  // start-network / join-network): at clone it would cost ~0.5 ms on the critical path.
+  // Unless `network`, the network namespace is made by the child itself, in parallel with its
+  // mounts (child.cc, start-network / join-network): here it costs ~0.5 ms on the critical path.
   if (namespaces) {
     args.flags |=
         CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
+    if (network) args.flags |= CLONE_NEWNET;
   }
   args.pidfd = reinterpret_cast<std::uint64_t>(pidfd);
   args.exit_signal = SIGCHLD;
@@ -612,7 +613,8 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
     if (step_clock.page != MAP_FAILED) spec.step_clock = static_cast<std::int64_t*>(step_clock.page);
   }
   int pidfd_raw = -1;
-  pid_t child = clone_sandbox(namespaces, cgroup_fd.get(), &pidfd_raw);
+  spec.network_at_clone = namespaces && network_gate != nullptr;
+  pid_t child = clone_sandbox(namespaces, spec.network_at_clone, cgroup_fd.get(), &pidfd_raw);
   if (child < 0) {
     return syscall_error("creating the sandbox", "clone3",
                          namespaces ? "CLONE_NEWUSER|NEWNS|NEWPID|NEWIPC|NEWUTS" : "", errno,
