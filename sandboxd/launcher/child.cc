@@ -355,18 +355,29 @@ int bring_loopback_up(int fd, const char** failed_call) {
 
 // The helper's body (CLONE_VM: no allocation, our globals only). It shares pid 1's TLS, hence its
 // errno: each value is read right after the failing call, and a failure on either side ends the
-// setup (fail() reports the helper's own failure first).
+// setup (fail() reports the helper's own failure first). Raw system calls: a sanitizer's
+// interceptors (ioctl) keep per-thread state in that shared TLS, which pid 1 is using meanwhile.
 int net_helper(void*) {
-  if (::unshare(CLONE_NEWNET) != 0) {
+  if (::syscall(SYS_unshare, CLONE_NEWNET) != 0) {
     g_net.failed_call = "unshare(CLONE_NEWNET)";
     return errno;
   }
-  int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  int fd = static_cast<int>(::syscall(SYS_socket, AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
   if (fd < 0) {
     g_net.failed_call = "socket";
     return errno;
   }
-  if (int err = bring_loopback_up(fd, &g_net.failed_call)) return err;
+  ifreq req{};
+  std::memcpy(req.ifr_name, "lo", 3);
+  if (::syscall(SYS_ioctl, fd, SIOCGIFFLAGS, &req) != 0) {
+    g_net.failed_call = "ioctl(SIOCGIFFLAGS)";
+    return errno;
+  }
+  req.ifr_flags = static_cast<short>(req.ifr_flags | IFF_UP | IFF_RUNNING);
+  if (::syscall(SYS_ioctl, fd, SIOCSIFFLAGS, &req) != 0) {
+    g_net.failed_call = "ioctl(SIOCSIFFLAGS)";
+    return errno;
+  }
   g_net.socket_fd = fd;
   return 0;
 }
