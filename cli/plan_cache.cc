@@ -9,17 +9,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
-#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "cli/plan_cache_format.h"
 
 namespace moat::cli {
 namespace {
-using nlohmann::json;
-
-// Bump when the Plan's meaning changes in a way the JSON shape would not show.
-constexpr int kCacheFormat = 4;
 
 // Always under the home (not $XDG_CACHE_HOME): that is where the mandatory `moat-state`
 // protection keeps it read-only for sandboxed commands.
@@ -55,20 +50,6 @@ std::string stamps(const std::vector<std::string>& files, const policy::Context&
   for (const std::string& dir : ctx.search_path) out.push_back(stamp(dir));
   for (const std::string& file : files) out.push_back(stamp(file));
   return encode_stamps(out);
-}
-
-std::string inputs_text(const std::string& name_or_path, const policy::Context& ctx,
-                        const policy::Overrides& ov) {
-  json in;
-  in["format"] = kCacheFormat;
-  in["profile"] = name_or_path;
-  in["ctx"] = {ctx.home, ctx.project, ctx.cwd, ctx.user, ctx.tmpdir, ctx.environ, ctx.search_path};
-  in["ov"] = {ov.allow_read, ov.allow_write, ov.allow_exec,
-              ov.network ? static_cast<int>(*ov.network) : -1,
-              ov.time_ms ? json(*ov.time_ms) : json(), ov.keep_env, ov.allow_hosts, ov.add_hosts,
-              ov.learn_network};
-  // replace: the environment need not be UTF-8.
-  return in.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 bool trustworthy(int fd) {
@@ -129,7 +110,7 @@ policy::CompileOutput compile_profile_cached(const std::string& name_or_path,
       ctx.home == "/") {
     return policy::compile_profile(name_or_path, ctx, overrides);
   }
-  std::string inputs = inputs_text(name_or_path, ctx, overrides);
+  std::string inputs = encode_inputs(name_or_path, ctx, overrides);
   std::string dir = cache_dir(ctx);
   char name[32];
   std::snprintf(name, sizeof(name), "%016llx.plan",

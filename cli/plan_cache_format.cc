@@ -270,6 +270,29 @@ std::optional<CacheEntry> decode_cache_entry(std::string_view bytes) {
   return entry;
 }
 
+std::string encode_inputs(const std::string& name_or_path, const policy::Context& ctx,
+                          const policy::Overrides& ov) {
+  Writer w;
+  w.str(kMagic);
+  w.str(name_or_path);
+  for (const std::string* s : {&ctx.home, &ctx.project, &ctx.cwd, &ctx.user, &ctx.tmpdir}) {
+    w.str(*s);
+  }
+  w.strings(ctx.environ);
+  w.strings(ctx.search_path);
+  w.strings(ov.allow_read);
+  w.strings(ov.allow_write);
+  w.strings(ov.allow_exec);
+  w.boolean(ov.network.has_value());
+  w.u8(static_cast<std::uint8_t>(ov.network.value_or(policy::NetworkMode::kNone)));
+  w.optional(ov.time_ms);
+  w.strings(ov.keep_env);
+  w.strings(ov.allow_hosts);
+  w.strings(ov.add_hosts);
+  w.boolean(ov.learn_network);
+  return w.take();
+}
+
 std::string encode_stamps(const std::vector<FileStamp>& stamps) {
   Writer w;
   w.u32(static_cast<std::uint32_t>(stamps.size()));

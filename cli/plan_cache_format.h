@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "policy/compile.h"
 #include "policy/plan.h"
 
 namespace moat::cli {
@@ -31,5 +32,10 @@ struct FileStamp {
   std::int64_t size = 0, mtime_ns = 0, ctime_ns = 0;
 };
 std::string encode_stamps(const std::vector<FileStamp>& stamps);
+
+// Everything a compiled plan depends on besides files (those are stamped): the profile asked
+// for, the context (environment included) and the command line's overrides.
+std::string encode_inputs(const std::string& name_or_path, const policy::Context& ctx,
+                          const policy::Overrides& overrides);
 
 }  // namespace moat::cli
