@@ -276,7 +276,10 @@ int step_staging_root(const ChildSpec& spec) {
     return failed("mount");
   if (::mkdir("/tmp/newroot", 0755) != 0 || ::mkdir("/tmp/oldroot", 0755) != 0)
     return failed("mkdir");
-  if (::mount("tmpfs", "/tmp/newroot", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") != 0) {
+  // The new root is a directory of this tmpfs bound onto itself (pivot_root wants a mount point):
+  // a second tmpfs would cost a superblock of its own. Its siblings (the mask file, generated
+  // files) stay unreachable from it; readonly-root makes the bind read-only.
+  if (::mount("/tmp/newroot", "/tmp/newroot", nullptr, MS_BIND, nullptr) != 0) {
     return failed("mount");
   }
   if (::syscall(SYS_pivot_root, "/tmp", "/tmp/oldroot") != 0) return failed("pivot_root");
