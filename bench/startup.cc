@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -15,21 +16,23 @@ extern char** environ;
 
 namespace {
 
-// `home`, when set, replaces HOME: each moat binary compared keeps its own plan cache (an entry
-// is stamped with the binary that wrote it, so two binaries sharing one would miss every time).
-double run_once(const std::vector<std::string>& argv, const std::string& home) {
+// The environment of a case: ours without MOAT_SANDBOXD_SOCKET, plus the case's own.
+std::vector<std::string> environment_with(const std::vector<std::string>& extra) {
+  std::vector<std::string> env;
+  for (char** e = environ; *e != nullptr; ++e) {
+    if (std::strncmp(*e, "MOAT_SANDBOXD_SOCKET=", 21) != 0) env.push_back(*e);
+  }
+  env.insert(env.end(), extra.begin(), extra.end());
+  return env;
+}
+
+double run_once(const std::vector<std::string>& argv, const std::vector<std::string>& env_strings) {
+  std::vector<char*> env;
+  for (const std::string& e : env_strings) env.push_back(const_cast<char*>(e.c_str()));
+  env.push_back(nullptr);
   std::vector<char*> args;
   for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
-  std::vector<std::string> env_storage;
-  for (char** e = environ; *e != nullptr; ++e) {
-    std::string var = *e;
-    if (!home.empty() && var.rfind("HOME=", 0) == 0) var = "HOME=" + home;
-    env_storage.push_back(var);
-  }
-  std::vector<char*> env;
-  for (std::string& e : env_storage) env.push_back(e.data());
-  env.push_back(nullptr);
   auto start = std::chrono::steady_clock::now();
   pid_t pid;
   if (posix_spawnp(&pid, args[0], nullptr, nullptr, args.data(), env.data()) != 0) {
@@ -68,50 +71,63 @@ int main(int argc, char** argv) {
     std::string name;
     std::vector<std::string> argv;
     std::vector<double> samples;
-    std::string home;
+    std::vector<std::string> env = environment_with({});
   };
   std::vector<Case> cases = {
-      {"bare", {"/bin/true"}, {}, {}},
+      {"bare", {"/bin/true"}, {}},
       {"bwrap", {"bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--ro-bind", "/",
                  "/", "--bind", project, project, "--proc", "/proc", "--dev", "/dev", "--tmpfs",
-                 "/tmp", "--cap-drop", "ALL", "--", "/bin/true"}, {}, {}},
-      {"moat", {moat, "run", "-p", "base", "--", "/bin/true"}, {}, {}},
+                 "/tmp", "--cap-drop", "ALL", "--", "/bin/true"}, {}},
+      {"moat", {moat, "run", "-p", "base", "--", "/bin/true"}, {},
+       // No daemon: the watch (as root) loads in-process, whatever runs on the default socket.
+       environment_with({"MOAT_SANDBOXD_SOCKET=/nonexistent/sandboxd.sock"})},
   };
-  bool have_bwrap = access("/usr/bin/bwrap", X_OK) == 0;
-  if (!have_bwrap) cases.erase(cases.begin() + 1);
-  // Other moat builds (say, the main branch's) measured in the same rounds, each with a HOME of
-  // its own under $HOME/.cache/moat-bench-N.
+  // MOAT_BENCH_SANDBOXD_SOCKET: a sandboxd the script started; one more line through it.
+  if (const char* sd = std::getenv("MOAT_BENCH_SANDBOXD_SOCKET"); sd != nullptr && *sd != '\0') {
+    cases.push_back({"moat+sandboxd", {moat, "run", "-p", "base", "--", "/bin/true"}, {},
+                     environment_with({std::string("MOAT_SANDBOXD_SOCKET=") + sd})});
+  }
+  // Other moat builds (say, the main branch's) in the same rounds, each with a HOME of its own
+  // under $HOME/.cache/moat-bench-N: a plan cache entry is stamped with the binary that wrote it,
+  // so two builds sharing one would miss every time.
   const char* home = std::getenv("HOME");
   for (int i = 3; i < argc; ++i) {
     std::string other_home =
         std::string(home != nullptr ? home : "/tmp") + "/.cache/moat-bench-" + std::to_string(i - 2);
     std::string mkdir = "mkdir -p " + other_home;
     if (std::system(mkdir.c_str()) != 0) return 2;
-    cases.push_back({"moat#" + std::to_string(i - 2), {argv[i], "run", "-p", "base", "--", "/bin/true"},
-                     {}, other_home});
+    std::vector<std::string> env;
+    for (const std::string& e :
+         environment_with({"MOAT_SANDBOXD_SOCKET=/nonexistent/sandboxd.sock"})) {
+      env.push_back(e.rfind("HOME=", 0) == 0 ? "HOME=" + other_home : e);
+    }
+    cases.push_back({"moat#" + std::to_string(i - 2) + " " + argv[i],
+                     {argv[i], "run", "-p", "base", "--", "/bin/true"}, {}, env});
   }
-  for (Case& c : cases) run_once(c.argv, c.home);  // warm caches
+  bool have_bwrap = access("/usr/bin/bwrap", X_OK) == 0;
+  if (!have_bwrap) cases.erase(cases.begin() + 1);
+  for (Case& c : cases) run_once(c.argv, c.env);  // warm caches
   // Each round starts one case later: a case never always follows the same one (a run's
   // deferred kernel work, such as a network namespace's cleanup, lands on whatever comes next).
   for (int i = 0; i < rounds; ++i) {
     for (size_t k = 0; k < cases.size(); ++k) {
       Case& c = cases[(k + static_cast<size_t>(i)) % cases.size()];
-      c.samples.push_back(run_once(c.argv, c.home));
+      c.samples.push_back(run_once(c.argv, c.env));
     }
   }
   double bare = median(cases.front().samples);
   std::printf("startup, median of %d interleaved runs (cwd %s):\n", rounds, project.c_str());
   for (Case& c : cases) {
-    std::printf("  %-6s %8.2f ms%s%s\n", c.name.c_str(), median(c.samples),
-                c.home.empty() ? "" : "  ", c.home.empty() ? "" : c.argv[0].c_str());
+    std::printf("  %-13s %8.2f ms\n", c.name.c_str(), median(c.samples));
   }
-  double moat_ms = median(cases[have_bwrap ? 2 : 1].samples);
-  std::printf("ratio: moat/bare = %.2fx", moat_ms / bare);
-  if (have_bwrap) std::printf(", moat/bwrap = %.2fx", moat_ms / median(cases[1].samples));
-  for (size_t i = have_bwrap ? 3 : 2; i < cases.size(); ++i) {
-    std::printf(", moat - %s = %+.2f ms", cases[i].name.c_str(),
-                moat_ms - median(cases[i].samples));
+  for (const Case& c : cases) {
+    if (c.name.rfind("moat", 0) != 0) continue;
+    double moat_ms = median(c.samples);
+    std::printf("ratio: %s/bare = %.2fx", c.name.c_str(), moat_ms / bare);
+    if (have_bwrap) {
+      std::printf(", %s/bwrap = %.2fx", c.name.c_str(), moat_ms / median(cases[1].samples));
+    }
+    std::printf("\n");
   }
-  std::printf("\n");
   return 0;
 }

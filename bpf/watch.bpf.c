@@ -1,8 +1,10 @@
 // The watch: what the processes of ONE sandbox cgroup exec, fork, exit and change in the file
 // system, as records on a ring buffer (layouts in watch_event.h). Observation only, never denial.
 //
-// Every program first compares the current task's cgroup with the sandbox's (moat_cgroup_id, set
-// before load), so the host's own processes pay one helper call and a compare. Every program is
+// Every program first finds the ring of the current task's cgroup, so the host's own processes pay
+// one helper call and a compare (one sandbox per load: moat_cgroup_id, set before load) or a hash
+// lookup (moat_shared, the sandboxd daemon: one load serves every sandbox, each cgroup id maps to
+// its own ring, so a sandbox's consumer sees only its own records). Every program is
 // a raw tracepoint (no BTF tracepoints): then loading needs no kernel BTF beyond the few types
 // the CO-RE reads name, which moat caches per boot (sandboxd/watch/btf_cache.h), so the watch
 // loads in milliseconds instead of parsing 5 MiB of vmlinux BTF per run. System calls use the
@@ -24,11 +26,46 @@ char LICENSE[] SEC("license") = "GPL";
 
 // The sandbox's cgroup v2 id (its directory's inode), written by user space before load.
 const volatile __u64 moat_cgroup_id = 0;
+// Non-zero: the daemon's load. Records go to slot_rings[sandbox_slot[cgroup id]] instead of
+// `events`, and losses are also counted per sandbox in slot_lost. Frozen before load, so the verifier
+// prunes the other mode's branch.
+const volatile __u32 moat_shared = 0;
 
 struct {
   __uint(type, BPF_MAP_TYPE_RINGBUF);
   __uint(max_entries, 16 << 20);  // user space may resize before load
 } events SEC(".maps");
+
+// The daemon's per-sandbox rings (moat_shared): cgroup id -> slot (a plain hash: inserting and
+// deleting are cheap), slot -> ring (an array of maps, which the daemon fills ahead of time: every
+// update of a map-in-map waits for an RCU grace period, 7-12 ms here, which a registration must
+// not pay). Ring buffers are allowed as inner maps and their sizes may differ.
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 1);  // the daemon sizes these three before load
+  __type(key, __u64);
+  __type(value, __u32);
+} sandbox_slot SEC(".maps");
+
+struct sandbox_ring {
+  __uint(type, BPF_MAP_TYPE_RINGBUF);
+  __uint(max_entries, 4096);
+};
+
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __array(values, struct sandbox_ring);
+} slot_rings SEC(".maps");
+
+// Records each slot's sandbox lost (moat_shared), reset by the daemon when it assigns the slot.
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, __u64);
+} slot_lost SEC(".maps");
 
 struct {
   __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -64,13 +101,24 @@ static const struct moat_watch_file kEmptyFile = {};
 #define AT_REMOVEDIR_ 0x200
 #define NAME_CHUNK 256  // a dentry name (NAME_MAX 255) and its NUL
 
-static __always_inline int in_sandbox(void) {
-  return bpf_get_current_cgroup_id() == moat_cgroup_id;
+// The ring of the current task's sandbox, or NULL when the task is in none of ours.
+static __always_inline void *sandbox_ring(void) {
+  __u64 cgroup = bpf_get_current_cgroup_id();
+  if (!moat_shared) return cgroup == moat_cgroup_id ? (void *)&events : NULL;
+  __u32 *slot = bpf_map_lookup_elem(&sandbox_slot, &cgroup);
+  if (!slot) return NULL;
+  return bpf_map_lookup_elem(&slot_rings, slot);
 }
 
 static __always_inline void count_lost(__u32 slot) {
   __u64 *n = bpf_map_lookup_elem(&lost, &slot);
   if (n) *n += 1;  // per-CPU slot: no atomics needed
+  if (moat_shared) {
+    __u64 cgroup = bpf_get_current_cgroup_id();
+    __u32 *s = bpf_map_lookup_elem(&sandbox_slot, &cgroup);
+    __u64 *mine = s ? bpf_map_lookup_elem(&slot_lost, s) : NULL;
+    if (mine) __sync_fetch_and_add(mine, 1);
+  }
 }
 
 // Wake the consumer once per batch: when this record makes the unread data cross WAKEUP_BYTES.
@@ -81,15 +129,15 @@ static __always_inline void count_lost(__u32 slot) {
 #define WAKEUP_BYTES (256 << 10)
 
 // For bpf_ringbuf_output: SIZE bytes are about to be added.
-static __always_inline __u64 wakeup_flag(__u64 size) {
-  __u64 unread = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+static __always_inline __u64 wakeup_flag(void *ring, __u64 size) {
+  __u64 unread = bpf_ringbuf_query(ring, BPF_RB_AVAIL_DATA);
   return unread < WAKEUP_BYTES && unread + size >= WAKEUP_BYTES ? BPF_RB_FORCE_WAKEUP
                                                                 : BPF_RB_NO_WAKEUP;
 }
 
 // For bpf_ringbuf_submit: the reserved SIZE bytes already count as unread.
-static __always_inline __u64 wakeup_flag_reserved(__u64 size) {
-  __u64 unread = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+static __always_inline __u64 wakeup_flag_reserved(void *ring, __u64 size) {
+  __u64 unread = bpf_ringbuf_query(ring, BPF_RB_AVAIL_DATA);
   return unread >= WAKEUP_BYTES && unread - size < WAKEUP_BYTES ? BPF_RB_FORCE_WAKEUP
                                                                 : BPF_RB_NO_WAKEUP;
 }
@@ -170,10 +218,11 @@ static __always_inline __u32 walk_cwd(char *buf, __u32 *flags) {
 
 SEC("raw_tp/sched_process_exec")
 int moat_exec(__u64 *ctx) {
-  if (!in_sandbox()) return 0;
+  void *ring = sandbox_ring();
+  if (!ring) return 0;
   struct task_struct *task = (struct task_struct *)ctx[0];
   struct linux_binprm *bprm = (struct linux_binprm *)ctx[2];
-  struct moat_watch_exec *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+  struct moat_watch_exec *e = bpf_ringbuf_reserve(ring, sizeof(*e), 0);
   if (!e) {
     count_lost(MOAT_LOST_RINGBUF);
     return 0;
@@ -209,19 +258,20 @@ int moat_exec(__u64 *ctx) {
     e->env_len = len;
   }
   e->cwd_len = walk_cwd(e->cwd, &e->flags);
-  bpf_ringbuf_submit(e, wakeup_flag_reserved(sizeof(*e)));
+  bpf_ringbuf_submit(e, wakeup_flag_reserved(ring, sizeof(*e)));
   return 0;
 }
 
 SEC("raw_tp/sched_process_fork")
 int moat_fork(__u64 *ctx) {
-  if (!in_sandbox()) return 0;
+  void *ring = sandbox_ring();
+  if (!ring) return 0;
   struct task_struct *parent = (struct task_struct *)ctx[0];
   struct task_struct *child = (struct task_struct *)ctx[1];
   __u32 child_tgid = BPF_CORE_READ(child, tgid);
   __u32 child_pid = BPF_CORE_READ(child, pid);
   if (child_tgid != child_pid) return 0;  // a new thread: same process, nothing to track
-  struct moat_watch_fork *f = bpf_ringbuf_reserve(&events, sizeof(*f), 0);
+  struct moat_watch_fork *f = bpf_ringbuf_reserve(ring, sizeof(*f), 0);
   if (!f) {
     count_lost(MOAT_LOST_RINGBUF);
     return 0;
@@ -231,16 +281,17 @@ int moat_fork(__u64 *ctx) {
   f->hdr.ppid = BPF_CORE_READ(parent, real_parent, tgid);
   f->child_pid = child_tgid;
   f->child_tid = child_pid;
-  bpf_ringbuf_submit(f, wakeup_flag_reserved(sizeof(*f)));
+  bpf_ringbuf_submit(f, wakeup_flag_reserved(ring, sizeof(*f)));
   return 0;
 }
 
 SEC("raw_tp/sched_process_exit")
 int moat_exit(__u64 *ctx) {
-  if (!in_sandbox()) return 0;
+  void *ring = sandbox_ring();
+  if (!ring) return 0;
   struct task_struct *task = (struct task_struct *)ctx[0];
   if (BPF_CORE_READ(task, pid) != BPF_CORE_READ(task, tgid)) return 0;  // leaders only
-  struct moat_watch_exit *x = bpf_ringbuf_reserve(&events, sizeof(*x), 0);
+  struct moat_watch_exit *x = bpf_ringbuf_reserve(ring, sizeof(*x), 0);
   if (!x) {
     count_lost(MOAT_LOST_RINGBUF);
     return 0;
@@ -249,7 +300,7 @@ int moat_exit(__u64 *ctx) {
   x->hdr.ppid = BPF_CORE_READ(task, real_parent, tgid);
   x->exit_code = (__u32)BPF_CORE_READ(task, exit_code);
   x->pad = 0;
-  bpf_ringbuf_submit(x, wakeup_flag_reserved(sizeof(*x)));
+  bpf_ringbuf_submit(x, wakeup_flag_reserved(ring, sizeof(*x)));
   return 0;
 }
 
@@ -268,7 +319,8 @@ static __always_inline int writes(__u64 flags) {
 // another table's number, but seccomp kills those before this tracepoint runs.
 SEC("raw_tp/sys_enter")
 int moat_sys_enter(__u64 *ctx) {
-  if (!in_sandbox()) return 0;
+  void *ring = sandbox_ring();
+  if (!ring) return 0;
   __u32 nr = (__u32)ctx[1];
   __u32 *opp = bpf_map_lookup_elem(&syscall_ops, &nr);
   if (!opp || *opp == MOAT_OP_NONE) return 0;
@@ -359,7 +411,7 @@ int moat_sys_enter(__u64 *ctx) {
 // unreadable) or on something the profile does not grant. Reads are not stored at sys_enter, so
 // this reads the arguments again from the saved registers, which the syscall leaves intact;
 // refusals are rare, so ordinary reads cost nothing here beyond the compare in sys_exit.
-static __always_inline void refused_read(struct pt_regs *regs, __s64 ret) {
+static __always_inline void refused_read(void *ring, struct pt_regs *regs, __s64 ret) {
 #if defined(__TARGET_ARCH_x86)
   __u32 nr = (__u32)BPF_CORE_READ(regs, orig_ax);
 #else
@@ -381,7 +433,7 @@ static __always_inline void refused_read(struct pt_regs *regs, __s64 ret) {
     return;  // openat2 carries its flags in memory; its refusals come through sys_enter's path
   }
   if (writes(flags)) return;  // stored at sys_enter and reported from there
-  struct moat_watch_file *r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
+  struct moat_watch_file *r = bpf_ringbuf_reserve(ring, sizeof(*r), 0);
   if (!r) {
     count_lost(MOAT_LOST_RINGBUF);
     return;
@@ -395,25 +447,28 @@ static __always_inline void refused_read(struct pt_regs *regs, __s64 ret) {
   r->ret = ret;
   r->path_len = read_path(r->paths, path);
   r->path2_len = 0;
-  bpf_ringbuf_submit(r, wakeup_flag_reserved(sizeof(*r)));
+  bpf_ringbuf_submit(r, wakeup_flag_reserved(ring, sizeof(*r)));
 }
 
 // raw_syscalls:sys_exit(struct pt_regs *regs, long ret). A thread's pending entry belongs to the
 // syscall it is leaving: it entered no other since (syscalls do not nest).
 SEC("raw_tp/sys_exit")
 int moat_sys_exit(__u64 *ctx) {
-  if (!in_sandbox()) return 0;
+  void *ring = sandbox_ring();
+  if (!ring) return 0;
   __u64 id = bpf_get_current_pid_tgid();
   struct moat_watch_file *p = bpf_map_lookup_elem(&pending, &id);
   __s64 ret = (__s64)ctx[1];
   if (!p) {
-    if (ret == -13 /* EACCES */ || ret == -1 /* EPERM */) refused_read((struct pt_regs *)ctx[0], ret);
+    if (ret == -13 /* EACCES */ || ret == -1 /* EPERM */) {
+      refused_read(ring, (struct pt_regs *)ctx[0], ret);
+    }
     return 0;
   }
   if (p->op == MOAT_OP_CHDIR || p->op == MOAT_OP_FCHDIR) {
     bpf_map_delete_elem(&pending, &id);
     if (ret != 0) return 0;
-    struct moat_watch_cwd *c = bpf_ringbuf_reserve(&events, sizeof(*c), 0);
+    struct moat_watch_cwd *c = bpf_ringbuf_reserve(ring, sizeof(*c), 0);
     if (!c) {
       count_lost(MOAT_LOST_RINGBUF);
       return 0;
@@ -421,7 +476,7 @@ int moat_sys_exit(__u64 *ctx) {
     fill_header(&c->hdr, MOAT_WATCH_CWD);
     c->flags = 0;
     c->cwd_len = walk_cwd(c->cwd, &c->flags);
-    bpf_ringbuf_submit(c, wakeup_flag_reserved(sizeof(*c)));
+    bpf_ringbuf_submit(c, wakeup_flag_reserved(ring, sizeof(*c)));
     return 0;
   }
   fill_header(&p->hdr, MOAT_WATCH_FILE);
@@ -429,7 +484,7 @@ int moat_sys_exit(__u64 *ctx) {
   __u32 len = (__u32)p->path_len + (__u32)p->path2_len;
   if (len > 2 * MOAT_WATCH_PATH_MAX) len = 2 * MOAT_WATCH_PATH_MAX;
   __u32 size = __builtin_offsetof(struct moat_watch_file, paths) + len;
-  if (bpf_ringbuf_output(&events, p, size, wakeup_flag(size)) != 0) count_lost(MOAT_LOST_RINGBUF);
+  if (bpf_ringbuf_output(ring, p, size, wakeup_flag(ring, size)) != 0) count_lost(MOAT_LOST_RINGBUF);
   bpf_map_delete_elem(&pending, &id);
   return 0;
 }

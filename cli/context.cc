@@ -2,6 +2,7 @@
 // the working directory itself. Found by walking up, without running git.
 #include "cli/context.h"
 
+#include <fcntl.h>
 #include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -24,6 +25,26 @@ std::string find_project(const std::string& cwd) {
     dir = slash == 0 ? "/" : dir.substr(0, slash);
   }
   return cwd;
+}
+
+// Tool configuration files (.npmrc, .yarnrc.yml): regular files only, at most 1 MiB (a FIFO or
+// a device planted by the project must not hang or flood the compile).
+std::optional<std::string> read_config_file(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) return std::nullopt;
+  struct stat st {};
+  std::optional<std::string> out;
+  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size <= (1 << 20)) {
+    std::string text;
+    char buf[8192];
+    ssize_t n;
+    while ((n = ::read(fd, buf, sizeof(buf))) > 0 && text.size() <= (1u << 20)) {
+      text.append(buf, static_cast<std::size_t>(n));
+    }
+    if (n == 0) out = std::move(text);
+  }
+  ::close(fd);
+  return out;
 }
 
 }  // namespace
@@ -54,6 +75,7 @@ policy::Context gather_context() {
   ctx.project = find_project(ctx.cwd);
   for (char** e = environ; e != nullptr && *e != nullptr; ++e) ctx.environ.emplace_back(*e);
   ctx.search_path = policy::default_search_path(ctx.home);
+  ctx.read_file = read_config_file;
   return ctx;
 }
 

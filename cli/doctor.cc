@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "sandboxd/probe.h"
+#include "sandboxd/daemon/client.h"
 #include "sandboxd/watch/watch.h"
 
 namespace moat::cli {
@@ -51,6 +52,34 @@ Feature landlock_row(const KernelFeatures& k, const std::string& name, int abi,
 Feature bpf_row(const KernelFeatures& k, const std::string& type) {
   if (const Feature* f = probe::find_bpf_program_type(k, type)) return renamed(*f, "bpf " + type);
   return row("bpf " + type, false, "not probed");
+}
+
+// sandboxd (optional): is it answering, and what does it give this caller?
+Feature sandboxd_row(const KernelFeatures& k) {
+  const std::string name = "sandboxd";
+  const std::string path = daemon::socket_path();
+  auto client = daemon::Client::connect(path);
+  if (!client) {
+    if (client.error().code == ErrorCode::kNotFound) {
+      return info(name, "not running at " + path + (k.is_root
+                                                        ? ": root loads the watch per run (6-15 ms)"
+                                                        : ": rootless runs have no watch"));
+    }
+    return row(name, false, client.error().to_string(),
+               "restart sandboxd from the same build as moat (README: sandboxd)");
+  }
+  auto status = client->status();
+  if (!status) {
+    return row(name, false, status.error().to_string(),
+               "restart sandboxd from the same build as moat (README: sandboxd)");
+  }
+  std::string detail = "running at " + path + ", protocol " +
+                       std::to_string(daemon::kProtocolVersion) + ", " +
+                       std::to_string(status->sandboxes) + " sandboxes watched; ";
+  detail += k.is_root ? "root runs use its loaded watch (no per-run load)"
+                      : "rootless runs get the watch and limits.memory through a cgroup it "
+                        "delegates";
+  return info(name, detail);
 }
 
 // The watch's own programs, loaded for real (not attached): the verifier, BTF and CO-RE decide.
@@ -175,7 +204,7 @@ std::vector<Layer> build_layers(const KernelFeatures& k) {
              k.bpf.unprivileged_disabled.empty()
                  ? "kernel.unprivileged_bpf_disabled absent"
                  : "kernel.unprivileged_bpf_disabled=" + k.bpf.unprivileged_disabled),
-        watch_row(k), bpf_row(k, "socket_filter"), bpf_row(k, "tracepoint"), bpf_row(k, "lsm"),
+        watch_row(k), sandboxd_row(k), bpf_row(k, "socket_filter"), bpf_row(k, "tracepoint"), bpf_row(k, "lsm"),
         bpf_row(k, "fentry"), renamed(k.fanotify_perm, "fanotify perm")}});
   return layers;
 }

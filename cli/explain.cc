@@ -64,8 +64,19 @@ int explain_main(const std::string& profile, const policy::Overrides& overrides)
     }
     std::printf(")");
   }
-  std::printf("\nFor the project %s, working directory %s, home %s\n\n", plan.project.c_str(),
+  std::printf("\nFor the project %s, working directory %s, home %s\n", plan.project.c_str(),
               plan.cwd.c_str(), plan.home.c_str());
+  if (!plan.tool_files.empty()) {
+    // The files behind ${npm.registries} and friends; the others were looked for, not found.
+    std::string present;
+    for (const std::string& f : plan.tool_files) {
+      if (::access(f.c_str(), F_OK) == 0) present += "\n  " + f;
+    }
+    std::printf("Tool variables were read from the tools' own configuration:%s\n",
+                present.empty() ? " (no file found: defaults and environment only)"
+                                : present.c_str());
+  }
+  std::printf("\n");
 
   std::printf("The command sees a new, empty root file system with only these paths in it.\n");
   list_paths(plan, "It may WRITE (and read) here:", policy::kAccessWrite, 0);

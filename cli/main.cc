@@ -75,9 +75,9 @@ int main(int argc, char** argv) {
   // (building CLI11's options for every subcommand, run's twice over with learn, cost ~0.1 ms of
   // every run); anything else (--help, a typo) gets the whole interface.
   const std::string invoked = argc > 1 ? argv[1] : "";
-  const bool one_subcommand = invoked == "run" || invoked == "learn" || invoked == "explain" ||
-                              invoked == "check" || invoked == "report" || invoked == "doctor" ||
-                              invoked == "profiles";
+  const bool one_subcommand = invoked == "run" || invoked == "install" || invoked == "learn" ||
+                              invoked == "explain" || invoked == "check" || invoked == "report" ||
+                              invoked == "doctor" || invoked == "profiles";
   auto defines = [&](const char* name) { return !one_subcommand || invoked == name; };
   CLI::App* run_cmd = app.add_subcommand("run", "run a command in a sandbox");
   if (defines("run")) {
@@ -86,6 +86,11 @@ int main(int argc, char** argv) {
                       "with a learned profile: exit 1 when the run drifted from it (and the "
                       "command itself succeeded)");
   }
+  CLI::App* install_cmd = app.add_subcommand(
+      "install",
+      "two-phase install: -p npm -- npm install ARGS fetches with --ignore-scripts (registry, "
+      "tokens), then runs the install scripts with no network and no tokens");
+  if (defines("install")) add_run_flags(install_cmd);
   CLI::App* learn_cmd = app.add_subcommand(
       "learn", "run a command under a permissive but contained policy and write the profile it needs");
   if (defines("learn")) {
@@ -147,7 +152,7 @@ int main(int argc, char** argv) {
   }
 
   try {
-    if (*run_cmd || *learn_cmd) {
+    if (*run_cmd || *learn_cmd || *install_cmd) {
       run.overrides.learn_network = learn_cmd->parsed();
       run.force_tier_landlock = tier == "landlock";
       if (!net.empty()) {
@@ -163,6 +168,7 @@ int main(int argc, char** argv) {
         }
         run.overrides.time_ms = std::get<std::uint64_t>(ms);
       }
+      if (*install_cmd) return moat::cli::install_main(run);
       return moat::cli::run_main(run);
     }
     if (*explain_cmd) return moat::cli::explain_main(explain_profile, explain_ov);

@@ -44,11 +44,14 @@ FileStamp stamp(const std::string& path) {
   return out;
 }
 
-std::string stamps(const std::vector<std::string>& files, const policy::Context& ctx) {
+// The profile files and the tool configuration files (.npmrc, ...) the plan was built from;
+// an absent file is stamped as absent, so creating it is a miss too.
+std::string stamps(const policy::Plan& plan, const policy::Context& ctx) {
   std::vector<FileStamp> out;
   out.push_back(stamp("/proc/self/exe"));
   for (const std::string& dir : ctx.search_path) out.push_back(stamp(dir));
-  for (const std::string& file : files) out.push_back(stamp(file));
+  for (const std::string& file : plan.profile_files) out.push_back(stamp(file));
+  for (const std::string& file : plan.tool_files) out.push_back(stamp(file));
   return encode_stamps(out);
 }
 
@@ -73,7 +76,7 @@ std::optional<CachedCompile> lookup(const std::string& file, const std::string& 
   ::close(fd);
   auto entry = decode_cache_entry(text);
   if (!entry || entry->inputs != inputs) return std::nullopt;
-  if (entry->stamps != stamps(entry->plan.profile_files, ctx)) return std::nullopt;
+  if (entry->stamps != stamps(entry->plan, ctx)) return std::nullopt;
   return CachedCompile{std::move(entry->plan), std::move(entry->diagnostics)};
 }
 
@@ -86,7 +89,7 @@ void store(const std::string& dir, const std::string& file, const std::string& i
   CacheEntry entry;
   entry.inputs = inputs;
   entry.plan = *out.plan;
-  entry.stamps = stamps(out.plan->profile_files, ctx);
+  entry.stamps = stamps(*out.plan, ctx);
   for (const policy::Diagnostic& d : out.diagnostics) {
     entry.diagnostics.push_back(policy::format_diagnostic(d));
   }

@@ -10,7 +10,7 @@ namespace moat::cli {
 namespace {
 
 // Bump whenever the layout below or the Plan's meaning changes.
-constexpr char kMagic[] = "moat-plan-cache 4\n";
+constexpr char kMagic[] = "moat-plan-cache 5\n";
 
 class Writer {
  public:
@@ -128,6 +128,8 @@ class Reader {
 void write_plan(Writer& w, const policy::Plan& p) {
   w.str(p.profile_name);
   w.strings(p.profile_files);
+  w.strings(p.tool_files);
+  w.strings(p.tool_caches);
   w.u32(static_cast<std::uint32_t>(p.paths.size()));
   for (const auto& r : p.paths) {
     w.str(r.path);
@@ -186,6 +188,8 @@ std::optional<policy::Plan> read_plan(Reader& r) {
   policy::Plan p;
   p.profile_name = r.str();
   p.profile_files = r.strings();
+  p.tool_files = r.strings();
+  p.tool_caches = r.strings();
   p.paths.resize(r.count(28));
   for (auto& x : p.paths) {
     x.path = r.str();

@@ -23,6 +23,8 @@ json plan_to_json(const policy::Plan& p) {
   json j;
   j["profile_name"] = p.profile_name;
   j["profile_files"] = p.profile_files;
+  j["tool_files"] = p.tool_files;
+  j["tool_caches"] = p.tool_caches;
   json paths = json::array();
   for (const auto& r : p.paths) paths.push_back({r.path, r.access, source_json(r.origin)});
   j["paths"] = paths;
@@ -67,6 +69,8 @@ std::optional<policy::Plan> plan_from_json(const json& j) {
     policy::Plan p;
     p.profile_name = j.at("profile_name").get<std::string>();
     p.profile_files = j.at("profile_files").get<std::vector<std::string>>();
+    p.tool_files = j.at("tool_files").get<std::vector<std::string>>();
+    p.tool_caches = j.at("tool_caches").get<std::vector<std::string>>();
     for (const auto& r : j.at("paths")) {
       p.paths.push_back(
           {r.at(0).get<std::string>(), r.at(1).get<unsigned>(), source_from(r.at(2))});

@@ -23,6 +23,7 @@
 #include "cli/plan_cache.h"
 #include "sandboxd/launcher/launch.h"
 #include "policy/mandatory.h"
+#include "policy/variables.h"
 #include "sandboxd/report/findings.h"
 #include "sandboxd/report/learned_profile.h"
 #include "sandboxd/report/run_events.h"
@@ -72,8 +73,11 @@ Result<launcher::NetLayers> test_only_layer(const std::function<void(const std::
   return v == "gate" ? launcher::NetLayers::kGateOnly : launcher::NetLayers::kKernelOnly;
 }
 
+
 // The first bytes of a file the run wrote, for the findings; never through a symlink (the run
 // chose the path, and could have swapped a directory for a link to something it cannot read).
+}  // namespace
+
 std::optional<std::string> read_written_file(const std::string& path) {
   open_how how{};
   how.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
@@ -93,6 +97,8 @@ std::optional<std::string> read_written_file(const std::string& path) {
   ::close(fd);
   return out;
 }
+
+namespace {
 
 std::string today() {
   std::time_t now = std::time(nullptr);
@@ -186,6 +192,23 @@ std::string unsafe_project_reason(const std::string& project, const std::string&
   return {};
 }
 
+void create_tool_caches(const policy::Plan& plan) {
+  for (const std::string& dir : plan.tool_caches) {
+    // Only where a tool keeps its cache anyway: under the home, never the home itself.
+    if (dir.size() <= plan.home.size() + 1 || !policy::path_within(dir, plan.home)) continue;
+    const bool granted = std::any_of(plan.paths.begin(), plan.paths.end(), [&](const auto& r) {
+      return r.path == dir && (r.access & policy::kAccessWrite) != 0;
+    });
+    if (!granted) continue;
+    for (std::size_t pos = plan.home.size() + 1; pos != std::string::npos;) {
+      pos = dir.find('/', pos + 1);
+      // An existing component (or a symlink the user made) is left as it is; a failure only
+      // means the grant is skipped, as before.
+      ::mkdir(dir.substr(0, pos).c_str(), 0755);
+    }
+  }
+}
+
 int run_main(const RunOptions& options) {
   policy::Context ctx = gather_context();
   if (std::string why = unsafe_project_reason(ctx.project, ctx.home); !why.empty()) {
@@ -205,6 +228,7 @@ int run_main(const RunOptions& options) {
     return 125;
   }
   const policy::Plan& plan = *compiled.plan;
+  create_tool_caches(plan);
 
   report::EventLog events;
   if (!events.open(options.audit_path)) {

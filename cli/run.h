@@ -1,6 +1,7 @@
 // `moat run`: compile the profile, build the sandbox, run the command, report how it ended.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,20 @@ struct RunOptions {
 };
 
 int run_main(const RunOptions& options);
+
+// `moat install -p npm -- npm install ARGS`: the two-phase install (cli/install.cc).
+int install_main(const RunOptions& options);
+
+// Why `project` must not be the writable project ("" if it may), e.g. "/" or a system directory.
+std::string unsafe_project_reason(const std::string& project, const std::string& home);
+
+// Creates the tool directories the plan grants (${npm.cache}, ${pnpm.store}: Plan::tool_caches)
+// that do not exist yet, so the first run's downloads persist: the launcher skips a grant of a
+// missing path, and the tool would then fill the sandbox's private home, discarded at exit.
+void create_tool_caches(const policy::Plan& plan);
+
+// The first 64 KiB of a regular file the run wrote, never through a symlink (for the findings).
+std::optional<std::string> read_written_file(const std::string& path);
 
 // Shared by run/explain/check: prints diagnostics to stderr; returns true if any is an error.
 bool print_diagnostics(const std::vector<policy::Diagnostic>& diagnostics);

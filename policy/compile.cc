@@ -13,6 +13,7 @@
 #include "policy/profile.h"
 #include "policy/resolve.h"
 #include "policy/suggest.h"
+#include "policy/tool_config.h"
 #include "policy/variables.h"
 
 namespace moat::policy {
@@ -47,13 +48,26 @@ struct Resolved {
 
 class Compiler {
  public:
-  Compiler(const Context& ctx, const Overrides& ov, DiagnosticSink& sink)
-      : ctx_(ctx), ov_(ov), sink_(sink) {
+  // `checking`: `moat check`, which judges the file, not this machine's tool configuration.
+  Compiler(const Context& ctx, const Overrides& ov, DiagnosticSink& sink, bool checking)
+      : ctx_(ctx), ov_(ov), sink_(sink), checking_(checking) {
     vars_ = {{"HOME", ctx.home}, {"PROJECT", ctx.project}, {"CWD", ctx.cwd},
              {"TMPDIR", ctx.tmpdir}, {"USER", ctx.user}};
+    tool_input_.environ = ctx.environ;
+    tool_input_.home = ctx.home;
+    tool_input_.project = ctx.project;
+    tool_input_.cwd = ctx.cwd;
+    tool_input_.read_file = [this](const std::string& path) -> std::optional<std::string> {
+      if (std::find(tool_files_.begin(), tool_files_.end(), path) == tool_files_.end()) {
+        tool_files_.push_back(path);
+      }
+      if (!ctx_.read_file) return std::nullopt;
+      return ctx_.read_file(path);
+    };
   }
 
-  Plan run(const Profile& p) {
+  Plan run(const Profile& raw) {
+    const Profile p = expand_tool_variables(raw);
     Plan plan;
     plan.home = ctx_.home;
     plan.project = ctx_.project;
@@ -137,10 +151,128 @@ class Compiler {
     plan.limits.open_files = p.open_files.value;
 
     environment(p, plan);
+    plan.tool_files = tool_files_;
+    plan.tool_caches = tool_caches_;
     return plan;
   }
 
  private:
+  // ${tool.var} (a name with a dot) comes from a tool's configuration and may have several
+  // values: the entry becomes one entry per value, each keeping the entry's position. Done
+  // before the ${NAME} expansion, so a value's '$' is escaped as "$$".
+  Profile expand_tool_variables(const Profile& raw) {
+    Profile p = raw;
+    for (std::vector<Entry>* list : {&p.read, &p.write, &p.exec, &p.deny, &p.protect,
+                                     &p.net_allow}) {
+      std::vector<Entry> out;
+      for (const Entry& e : *list) {
+        if (auto texts = tool_expand(e)) {
+          for (std::string& t : *texts) {
+            Entry copy = e;
+            copy.text = std::move(t);
+            out.push_back(std::move(copy));
+          }
+        }
+      }
+      *list = std::move(out);
+    }
+    std::vector<std::pair<Entry, Entry>> env;
+    for (const auto& [name, value] : p.env_set) {
+      auto texts = tool_expand(value);
+      if (!texts) continue;
+      if (texts->empty()) continue;  // a tool setting that is not set: the name stays unset
+      if (texts->size() != 1) {
+        sink_.error(value.at, value.length, "bad-value",
+                    "'" + value.text + "' has " + std::to_string(texts->size()) +
+                        " values; an environment variable takes one",
+                    "use a single-valued variable such as ${npm.registry}");
+        continue;
+      }
+      Entry v = value;
+      v.text = texts->front();
+      env.emplace_back(name, std::move(v));
+    }
+    p.env_set = std::move(env);
+    return p;
+  }
+
+  // The entry's text with every ${tool.var} replaced, one text per combination of values;
+  // nullopt after reporting an error.
+  std::optional<std::vector<std::string>> tool_expand(const Entry& e) {
+    const std::string& text = e.text;
+    std::vector<std::string> out{""};
+    std::size_t i = 0;
+    while (i < text.size()) {
+      if (text.compare(i, 2, "$$") == 0) {
+        for (std::string& o : out) o += "$$";
+        i += 2;
+        continue;
+      }
+      const std::size_t close = text.compare(i, 2, "${") == 0 ? text.find('}', i + 2)
+                                                              : std::string::npos;
+      const std::string name =
+          close == std::string::npos ? "" : text.substr(i + 2, close - i - 2);
+      if (name.find('.') == std::string::npos) {
+        for (std::string& o : out) o += text[i];
+        ++i;
+        continue;
+      }
+      SourceRef at = e.at;
+      at.col = e.value_col + static_cast<int>(i);
+      const int length = static_cast<int>(close - i + 1);
+      const ToolResolver resolve = find_tool_resolver(name);
+      if (resolve == nullptr) {
+        std::vector<std::string> names;
+        for (std::string_view n : tool_variable_names()) names.emplace_back(n);
+        std::string known;
+        for (const std::string& n : names) known += (known.empty() ? "${" : ", ${") + n + "}";
+        sink_.error(at, length, "unknown-variable",
+                    "unknown variable '${" + name + "}'" + did_you_mean(name, names),
+                    "tool variables: " + known);
+        return std::nullopt;
+      }
+      auto [it, fresh] = tool_values_.try_emplace(name, ToolValues{});
+      if (fresh) {
+        Result<ToolValues> r = resolve(tool_input_);
+        if (!r) {
+          tool_errors_[name] = r.error();
+        } else {
+          it->second = std::move(*r);
+        }
+      }
+      if (auto err = tool_errors_.find(name); err != tool_errors_.end()) {
+        if (checking_) {
+          sink_.warning(at, length, "tool-config",
+                        "${" + name + "}: " + err->second.message +
+                            " (on this machine; the entry is left out)",
+                        err->second.hint);
+        } else {
+          sink_.error(at, length, "tool-config", "${" + name + "}: " + err->second.message,
+                      err->second.hint);
+        }
+        return std::nullopt;
+      }
+      if (name.ends_with(".cache") || name.ends_with(".store") || name.ends_with(".state")) {
+        for (const std::string& v : it->second) {
+          if (std::find(tool_caches_.begin(), tool_caches_.end(), v) == tool_caches_.end()) {
+            tool_caches_.push_back(v);
+          }
+        }
+      }
+      std::vector<std::string> next;
+      for (const std::string& o : out) {
+        for (const std::string& v : it->second) {
+          std::string escaped;
+          for (char c : v) escaped += c == '$' ? std::string("$$") : std::string(1, c);
+          next.push_back(o + escaped);
+        }
+      }
+      out = std::move(next);
+      i = close + 1;
+    }
+    return out;
+  }
+
   std::optional<Resolved> resolve_path(const Entry& e, const std::string& what) {
     Expansion x = expand_variables(e.text, vars_, true);
     if (!x.ok) {
@@ -313,7 +445,13 @@ class Compiler {
   }
 
   DiagnosticSink& sink_;
+  bool checking_ = false;
   Variables vars_;
+  ToolConfigInput tool_input_;
+  std::vector<std::string> tool_files_;
+  std::vector<std::string> tool_caches_;
+  std::map<std::string, ToolValues, std::less<>> tool_values_;
+  std::map<std::string, Error, std::less<>> tool_errors_;
 };
 
 void check_context(const Context& ctx, DiagnosticSink& sink) {
@@ -370,7 +508,7 @@ CompileOutput compile(const std::string& ref, bool force_path, const Context& ct
   Profile merged;
   for (const Profile& p : chain.profiles) merge_profile(merged, p);
   if (!chain.profiles.empty()) {
-    Plan plan = Compiler(ctx, ov, sink).run(merged);
+    Plan plan = Compiler(ctx, ov, sink, force_path).run(merged);
     plan.profile_name = force_path || is_path_reference(ref) ? stem(file) : ref;
     plan.profile_files = chain.files;
     if (!sink.has_errors()) out.plan = std::move(plan);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -19,6 +20,10 @@ struct Context {
   std::string tmpdir = "/tmp";  // the sandbox's private temp dir (a fresh tmpfs inside it)
   std::vector<std::string> environ;      // the caller's environment, "NAME=value"
   std::vector<std::string> search_path;  // lowest priority first: see default_search_path()
+  // How tool resolvers (${npm.registries}, ...) read the tools' configuration files: the content,
+  // or nullopt if absent or unreadable. Unset: every file is absent. Each path asked for is
+  // recorded in Plan::tool_files (a dependency of the plan).
+  std::function<std::optional<std::string>(const std::string& path)> read_file;
 };
 
 // From the command line, applied on top of the profile with origin "command line".

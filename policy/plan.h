@@ -77,6 +77,12 @@ struct EnvVar {
 struct Plan {
   std::string profile_name;                // "base", or the file's stem
   std::vector<std::string> profile_files;  // every file loaded, the root of `extends` first
+  // Every configuration file a tool resolver asked for, present or not, in order: the plan
+  // depends on each (a new or edited .npmrc changes it).
+  std::vector<std::string> tool_files;
+  // Directories a tool variable named as the tool's cache, store or state (${npm.cache}): writes
+  // there are the tool's ordinary work, not news for the summary.
+  std::vector<std::string> tool_caches;
   std::vector<PathRule> paths;             // one entry per path, sorted by path
   std::vector<DenyRule> deny;
   std::vector<ProtectRule> protect;

@@ -3,6 +3,9 @@
 #include <array>
 #include <utility>
 
+#include "policy/tools/agents.h"
+#include "policy/tools/npm.h"
+
 namespace moat::policy {
 namespace {
 
@@ -12,7 +15,25 @@ struct NamedResolver {
 };
 
 // One line per variable; each tool's functions live in policy/tools/<tool>.cc.
-constexpr std::array<NamedResolver, 0> kResolvers{{}};
+constexpr auto kResolvers = std::to_array<NamedResolver>({
+    {"claude.api-hosts", tools::claude_api_hosts},
+    {"claude.config-dir", tools::claude_config_dir},
+    {"codex.api-hosts", tools::codex_api_hosts},
+    {"codex.home", tools::codex_home_dir},
+    {"npm.registry", tools::npm_registry},
+    {"npm.registries", tools::npm_registries},
+    {"npm.cache", tools::npm_cache},
+    {"npm.userconfig", tools::npm_userconfig},
+    {"npm.nodedir", tools::npm_nodedir},
+    {"pnpm.registry", tools::pnpm_registry},
+    {"pnpm.registries", tools::pnpm_registries},
+    {"pnpm.store", tools::pnpm_store},
+    {"pnpm.cache", tools::pnpm_cache},
+    {"pnpm.state", tools::pnpm_state},
+    {"yarn.registry", tools::yarn_registry},
+    {"yarn.registries", tools::yarn_registries},
+    {"yarn.cache", tools::yarn_cache},
+});
 
 }  // namespace
 

@@ -35,6 +35,7 @@
 #include "sandboxd/report/run_events.h"
 #include "sandboxd/supervisor/file_notifier.h"
 #include "sandboxd/gate/gate.h"
+#include "sandboxd/daemon/client.h"
 #include "sandboxd/launcher/cgroup.h"
 #include "sandboxd/launcher/leftovers.h"
 #include "sandboxd/launcher/child.h"
@@ -372,9 +373,41 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
                       "run where user namespaces work (tier full), or use network mode none");
   }
 
-  // Without root there is no eBPF watch: the supervisor reports file changes outside the usual
-  // places from seccomp notifications instead (unless the watch is turned off altogether).
-  const bool file_notify = options.watch && !root && options.events != nullptr;
+  // Without root, the watch comes from sandboxd when one runs: it makes a cgroup delegated to us,
+  // watches it, and moves the sandbox into it after clone (we may not: a move needs write access
+  // to the common ancestor's cgroup.procs). The connection outlives the watcher (its lost()).
+  // The same cgroup carries the memory limit (v2, or a v1 memory cgroup beside it on hybrid
+  // hosts), which without root has nowhere else to live.
+  std::optional<daemon::Client> daemon_client;
+  UniqueFd delegated_cgroup;
+  UniqueFd delegated_memory;  // v1 memory cgroup directory, when the limit lives there
+  UniqueFd delegated_ring;
+  const bool watch_wanted = options.watch && options.events != nullptr;
+  if (!root && (watch_wanted || plan.limits.memory_bytes)) {
+    auto connected = daemon::Client::connect(daemon::socket_path());
+    if (connected) {
+      auto dir = connected->make_cgroup(plan.limits.memory_bytes.value_or(0));
+      auto ring = !dir            ? Result<UniqueFd>(dir.error())
+                  : watch_wanted ? connected->register_sandbox(dir->v2.get(), 4u << 20)
+                                 : Result<UniqueFd>(UniqueFd());
+      if (ring) {
+        daemon_client.emplace(std::move(*connected));
+        delegated_cgroup = std::move(dir->v2);
+        delegated_memory = std::move(dir->v1_memory);
+        delegated_ring = std::move(*ring);
+      } else {
+        options.warn("sandboxd gives this run no cgroup (no watch, no memory limit): " +
+                     ring.error().to_string());
+      }
+    } else if (connected.error().code != ErrorCode::kNotFound) {
+      options.warn("sandboxd is not usable, the supervisor reports file changes: " +
+                   connected.error().to_string());
+    }
+  }
+  // Without root and without sandboxd there is no eBPF watch: the supervisor reports file changes
+  // outside the usual places from seccomp notifications instead (unless the watch is turned off).
+  const bool file_notify =
+      options.watch && !root && options.events != nullptr && !delegated_ring.valid();
   PrepareOptions prepare_options;
   prepare_options.notify_file_changes = file_notify;
   prepare_options.gate_seccomp = gate_layer;
@@ -466,11 +499,11 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
     auto cg = setup_cgroups(std::to_string(::getpid()), cgroup_limits);
     if (!cg) return cg.error();
     cgroups = *cg;
-  } else if (cgroup_limits.memory_bytes) {
+  } else if (cgroup_limits.memory_bytes && !delegated_cgroup.valid()) {
     Error e = make_error(ErrorCode::kUnsupported,
                          "limits.memory needs a cgroup, and only root can create one here",
-                         "run as root, remove limits.memory, or pass --allow-degraded to run "
-                         "without the memory limit");
+                         "run as root, start sandboxd (it delegates one), remove limits.memory, "
+                         "or pass --allow-degraded to run without the memory limit");
     if (!options.allow_missing_limits) return e;
     options.warn("running WITHOUT the memory limit (--allow-degraded)");
   }
@@ -491,6 +524,15 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
   spec.release_read_fd = release->first.get();
   auto v1_tasks = cgroup_open_v1_tasks(cgroups, kFirstFreeChildFd);
   if (!v1_tasks) return v1_tasks.error();
+  if (delegated_memory.valid()) {
+    // Opened as us: the kernel lets the opener move only processes of its own uid.
+    UniqueFd tasks(::openat(delegated_memory.get(), "tasks", O_WRONLY | O_CLOEXEC));
+    UniqueFd moved(tasks.valid() ? ::fcntl(tasks.get(), F_DUPFD_CLOEXEC, kFirstFreeChildFd) : -1);
+    if (!moved.valid()) {
+      return syscall_error("opening the delegated memory cgroup", "openat", "tasks", errno);
+    }
+    v1_tasks->push_back(std::move(moved));
+  }
   for (size_t i = 0; i < v1_tasks->size() && i < 2; ++i) {
     spec.v1_cgroup_tasks_fds[i] = (*v1_tasks)[i].get();
   }
@@ -550,7 +592,18 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
   }
   clock.mark("cgroups, gate");
   // The watch (root, on by default): attached before clone, so the command's first exec is seen.
+  // With sandboxd running, its programs are already attached: it only makes this sandbox's ring
+  // (no load, no verifier, no tracepoint registration). Otherwise they are loaded here.
   std::optional<watch::Watch> watcher;
+  if (delegated_ring.valid()) {
+    daemon::Client* client = &*daemon_client;
+    auto consumed = watch::Watch::consume(std::move(delegated_ring), *options.events, [client] {
+      auto n = client->lost();
+      return n ? *n : 0;
+    });
+    if (!consumed) return consumed.error();
+    watcher.emplace(std::move(*consumed));
+  }
   if (options.watch && root && options.events != nullptr) {
     watch::WatchOptions watch_options;
     // A tuning knob (and how the tests overflow the ring): a power of two of 4 KiB - 256 MiB.
@@ -566,11 +619,31 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
       }
       watch_options.ring_bytes = static_cast<std::size_t>(bytes);
     }
-    auto attached = cgroup_fd.valid()
-                        ? watch::Watch::attach(cgroup_fd.get(), *options.events, watch_options)
-                        : Result<watch::Watch>(make_error(
-                              ErrorCode::kUnsupported, "the watch needs a cgroup v2 for the sandbox",
-                              "mount cgroup2; --no-watch or --allow-degraded runs without it"));
+    auto attach_watch = [&]() -> Result<watch::Watch> {
+      if (!cgroup_fd.valid()) {
+        return make_error(ErrorCode::kUnsupported, "the watch needs a cgroup v2 for the sandbox",
+                          "mount cgroup2; --no-watch or --allow-degraded runs without it");
+      }
+      auto connected = daemon::Client::connect(daemon::socket_path());
+      if (connected) {
+        auto ring = connected->register_sandbox(
+            cgroup_fd.get(), static_cast<std::uint32_t>(watch_options.ring_bytes));
+        if (ring) {
+          daemon::Client* client = &daemon_client.emplace(std::move(*connected));
+          return watch::Watch::consume(std::move(*ring), *options.events, [client] {
+            auto n = client->lost();
+            return n ? *n : 0;
+          });
+        }
+        options.warn("sandboxd did not take the sandbox, loading the watch here: " +
+                     ring.error().to_string());
+      } else if (!connected && connected.error().code != ErrorCode::kNotFound) {
+        options.warn("sandboxd is not usable, loading the watch here: " +
+                     connected.error().to_string());
+      }
+      return watch::Watch::attach(cgroup_fd.get(), *options.events, watch_options);
+    };
+    auto attached = attach_watch();
     if (attached) {
       watcher.emplace(std::move(*attached));
     } else if (options.allow_missing_limits) {
@@ -634,6 +707,15 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
   clock.mark("clone");
   if (network_gate) network_gate->set_sandbox_pid(child);  // before it becomes non-dumpable
   if (watcher) watcher->set_sandbox_pid(child);
+  // Unprivileged with sandboxd: the daemon moves the sandbox into the cgroup it watches, while
+  // the child still waits for its id maps (nothing of the command has run).
+  if (delegated_cgroup.valid()) {
+    if (Status joined = daemon_client->join(child); !joined) {
+      ::syscall(SYS_pidfd_send_signal, pidfd.get(), SIGKILL, nullptr, 0);
+      ::waitpid(child, nullptr, 0);
+      return joined.error();
+    }
+  }
   const std::string sandbox_pid_ns = namespaces ? pid_namespace_of(child) : std::string();
   // No notifier comes from the child when the gate layer is off: serve DNS from now on.
   if (network_gate && !gate_layer) network_gate->start();
@@ -675,13 +757,18 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
   std::optional<Report> setup_failure, exec_failure, exited;
   bool child_gone = false;
   bool report_open = true;
+  // sandboxd never writes unasked: its connection becoming readable means it went away, and its
+  // programs (the watch) with it.
+  bool daemon_gone = false;
+  const int daemon_fd = daemon_client ? daemon_client->fd() : -1;
   while (!child_gone || report_open) {
-    pollfd fds[5] = {{report_open ? report->first.get() : -1, POLLIN, 0},
+    pollfd fds[6] = {{report_open ? report->first.get() : -1, POLLIN, 0},
                      {child_gone ? -1 : pidfd.get(), POLLIN, 0},
                      {sigfd.get(), POLLIN, 0},
                      {timer.valid() ? timer.get() : -1, POLLIN, 0},
+                     {daemon_gone ? -1 : daemon_fd, POLLIN | POLLRDHUP, 0},
                      {file_notifier ? file_notifier->listener_fd() : -1, POLLIN, 0}};
-    int n = ::poll(fds, 5, -1);
+    int n = ::poll(fds, 6, -1);
     if (n < 0) {
       if (errno == EINTR) continue;
       kill_child();
@@ -726,8 +813,10 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
         report_open = false;
         // pid 1 closed the channel by exiting, after the command with no process left: the
         // sandbox is gone but for its namespaces, which the kernel tears down while we clean up
-        // and summarise. Without cgroups to remove or a watch to drain, pid 1 is reaped last.
+        // and summarise. Without cgroups to remove (ours, or sandboxd's delegated ones) or a
+        // watch to drain, pid 1 is reaped last.
         if (!child_gone && exited && namespaces && exited->index == 0 && !watcher &&
+            !daemon_client && !delegated_cgroup.valid() && !delegated_memory.valid() &&
             cgroups.v2.empty() && cgroups.memory.empty() && cgroups.pids.empty()) {
           result.pid1 = PendingReap(child);
           child_gone = true;
@@ -749,23 +838,49 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
         ::syscall(SYS_pidfd_send_signal, pidfd.get(), static_cast<int>(info.ssi_signo), nullptr, 0);
       }
     }
-    if (fds[4].revents != 0) file_notifier->serve(fds[4].revents);
+    if (fds[5].revents != 0) file_notifier->serve(fds[5].revents);
     if (timer.valid() && fds[3].revents != 0) {
       result.timed_out = true;
       kill_child();
       timer.reset();
     }
+    if (fds[4].revents != 0) {
+      daemon_gone = true;
+      // Fail closed: the rest of the run would go unwatched.
+      if (!options.allow_missing_limits) kill_child();
+      options.warn(options.allow_missing_limits
+                       ? "sandboxd went away: the rest of the run is NOT watched (--allow-degraded)"
+                       : "sandboxd went away: the watch stopped, so the sandbox was stopped");
+    }
   }
   if (!namespaces) kill_descendants();
+  // The delegated cgroup's own kill: anything of the sandbox still alive there (as root's
+  // cgroup_destroy does), before the watch is drained.
+  if (delegated_cgroup.valid()) {
+    UniqueFd kill_file(::openat(delegated_cgroup.get(), "cgroup.kill", O_WRONLY | O_CLOEXEC));
+    if (kill_file.valid()) (void)!::write(kill_file.get(), "1", 1);
+  }
   clock.mark("sandbox exit");
   if (watcher) {  // everything in the cgroup has exited: drain what is left
+    if (daemon_client && !daemon_gone) (void)daemon_client->request_lost();  // answered meanwhile
     watcher->stop();
     result.lost_events = watcher->lost_count();
+    daemon_client.reset();  // sandboxd forgets the sandbox now
     clock.mark("watch drain");
   }
   if (network_gate) network_gate->stop();
   if (kernel_layer) result.kernel_refusals = kernel_layer->denied_count();
   result.oom_killed = root && cgroup_oom_killed(cgroups);
+  if (!root && (delegated_memory.valid() || delegated_cgroup.valid())) {
+    const bool v1 = delegated_memory.valid();
+    UniqueFd events(::openat(v1 ? delegated_memory.get() : delegated_cgroup.get(),
+                             v1 ? "memory.oom_control" : "memory.events", O_RDONLY | O_CLOEXEC));
+    char text[512] = {};
+    if (events.valid() && ::read(events.get(), text, sizeof text - 1) > 0) {
+      const char* at = std::strstr(text, "oom_kill ");
+      result.oom_killed = at != nullptr && std::strtoull(at + 9, nullptr, 10) > 0;
+    }
+  }
   clock.mark("gate stop");
   cgroup_destroy(cgroups);
   cgroups = {};
@@ -779,6 +894,13 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
     clock.print_steps(spec.step_clock, count);
   }
 
+  if (daemon_gone && !options.allow_missing_limits) {
+    return make_error(ErrorCode::kUnsupported,
+                      "sandboxd went away during the run: the watch stopped, so moat stopped the "
+                      "sandbox",
+                      "restart sandboxd (README: sandboxd) and run again; "
+                      "--allow-degraded finishes such a run unwatched");
+  }
   if (setup_failure) {
     std::string message = describe_setup_failure(*setup_failure, spec);
     Error e = syscall_error(message, setup_failure->call != nullptr ? setup_failure->call : "", "",

@@ -5,11 +5,12 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <cstdlib>
-
 #include <climits>
+#include <cstdlib>
 #include <ctime>
 #include <iterator>
+
+#include "sandboxd/report/json_line.h"
 
 namespace moat::report {
 
@@ -100,14 +101,19 @@ void EventLog::add_all(std::vector<Event> events) {
   }
   std::lock_guard<std::mutex> lock(mu_);
   if (audit_ != nullptr) {
-    for (const Event& event : events) {
-      std::string line = json_text(to_json(event)) + "\n";
-      std::fwrite(line.data(), 1, line.size(), audit_);
-    }
+    std::string lines;
+    for (const Event& event : events) append_event_line(lines, event);
+    std::fwrite(lines.data(), 1, lines.size(), audit_);
     std::fflush(audit_);
   }
   events_.insert(events_.end(), std::make_move_iterator(events.begin()),
                  std::make_move_iterator(events.end()));
+}
+
+const std::string& detail_text(const Event& event, std::string_view key) {
+  static const std::string kNone;
+  auto it = event.detail.find(key);
+  return it != event.detail.end() && it->is_string() ? it->get_ref<const std::string&>() : kNone;
 }
 
 std::vector<Event> EventLog::snapshot() const {

@@ -2,10 +2,13 @@
 // lifecycle script through one `sh -c`, so only a shell started *by the script* is reported.
 #include "sandboxd/report/findings.h"
 
+#include "policy/variables.h"
 #include "sandboxd/report/run_events.h"
 
 #include <map>
 #include <set>
+#include <unordered_map>
+#include <unordered_set>
 
 namespace moat::report {
 namespace {
@@ -26,6 +29,24 @@ bool is_shell(std::string_view exe) {
 }
 
 bool in_lifecycle(const Origin& o) { return !o.script.empty(); }
+
+// Looked up by string_view: the ancestors of a path are its prefixes, no copies needed.
+struct PathHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+using ProtectedPaths = std::unordered_map<std::string, std::string, PathHash, std::equal_to<>>;
+
+// The protection of PATH or of its nearest protected ancestor, or nullptr.
+const std::string* protection_of(const ProtectedPaths& protected_paths, std::string_view path) {
+  if (protected_paths.empty() || path.empty() || path[0] != '/') return nullptr;
+  for (;;) {
+    if (auto it = protected_paths.find(path); it != protected_paths.end()) return &it->second;
+    const std::size_t slash = path.rfind('/');
+    if (slash == 0 || slash == std::string_view::npos) return nullptr;
+    path = path.substr(0, slash);
+  }
+}
 
 bool is_file_change(const std::string& kind) {
   return kind == "write" || kind == "create" || kind == "rename" || kind == "chmod";
@@ -60,18 +81,25 @@ bool python_startup_file_runs_code(std::string_view path, std::string_view conte
   return false;
 }
 
-std::vector<std::string> written_paths(const Event& e) {
-  if (!is_file_change(e.kind) || e.verdict == "refused") return {};
-  std::string path = e.detail.value(e.kind == "rename" ? "to" : "path", std::string());
-  if (path.empty()) return {};
-  return {path};
+const std::string* written_path(const Event& e) {
+  if (!is_file_change(e.kind) || e.verdict == "refused") return nullptr;
+  const std::string& path = detail_text(e, e.kind == "rename" ? "to" : "path");
+  return path.empty() ? nullptr : &path;
 }
 
 std::vector<Finding> derive_findings(const std::vector<Event>& events) {
   std::vector<Finding> out;
-  std::vector<std::pair<std::string, std::string>> protected_paths;  // path, protection
+  // path -> protection; looked up by the changed path's ancestors (a watched run has tens of
+  // thousands of changes and dozens of protected paths: a scan of the list each cost 20 ms)
+  ProtectedPaths protected_paths;
   std::map<pid_t, const Event*> last_exec;        // pid -> its latest exec
-  std::map<std::string, const Event*> written;    // path -> the event that wrote it
+  // path -> the event that wrote it, for the files the run executed only (a watched run writes
+  // tens of thousands of files and executes a few); views into EVENTS, which outlive this.
+  std::unordered_set<std::string_view> executed;
+  for (const Event& e : events) {
+    if (e.kind == "exec" && !e.exe.empty()) executed.insert(e.exe);
+  }
+  std::unordered_map<std::string_view, const Event*> written;
   std::set<pid_t> connected;                      // processes that opened a connection
   std::set<std::pair<std::string, std::string>> reported;  // (type, subject): once each
   auto report = [&](Finding f) {
@@ -85,8 +113,8 @@ std::vector<Finding> derive_findings(const std::vector<Event>& events) {
       if (auto it = e.detail.find("protected"); it != e.detail.end() && it->is_array()) {
         for (const auto& p : *it) {
           if (p.is_object()) {
-            protected_paths.emplace_back(p.value("path", std::string()),
-                                         p.value("protection", std::string()));
+            std::string path = policy::normalize_path(p.value("path", std::string()));
+            if (path.size() > 1) protected_paths.emplace(path, p.value("protection", std::string()));
           }
         }
       }
@@ -96,20 +124,21 @@ std::vector<Finding> derive_findings(const std::vector<Event>& events) {
     // attempt to run code later, outside the sandbox.
     if (e.kind == "write" || e.kind == "create" || e.kind == "rename" || e.kind == "chmod" ||
         e.kind == "delete" || e.kind == "deny") {
-      std::string path = e.detail.value(e.kind == "rename" ? "to" : "path", std::string());
-      std::string op = e.kind == "deny" ? e.detail.value("op", std::string("change")) : e.kind;
-      for (const auto& [root, protection] : protected_paths) {
-        if (op == "read" || !is_within(path, root)) continue;
-        std::string who = e.origin.empty() ? (e.exe.empty() ? std::string("?") : e.exe)
-                                           : e.origin.package + " (" + e.origin.script + ")";
-        // Not refused means it landed in a private tmpfs: protected paths in host trees are
-        // read-only mounts, so only the sandbox's own home or /tmp could take it.
-        report({"persistence-attempt", path,
-                who + " tried to " + op + " " + path + " (" + protection + "): " +
-                    (e.verdict == "refused" ? "refused"
-                                            : "it landed in the sandbox's private home, discarded"),
-                e.pid, e.exe, e.origin});
-        break;
+      const std::string& path = detail_text(e, e.kind == "rename" ? "to" : "path");
+      if (const std::string* found = protection_of(protected_paths, path)) {
+        const std::string& protection = *found;
+        std::string op = e.kind == "deny" ? e.detail.value("op", std::string("change")) : e.kind;
+        if (op != "read") {
+          std::string who = e.origin.empty() ? (e.exe.empty() ? std::string("?") : e.exe)
+                                             : e.origin.package + " (" + e.origin.script + ")";
+          // Not refused means it landed in a private tmpfs: protected paths in host trees are
+          // read-only mounts, so only the sandbox's own home or /tmp could take it.
+          report({"persistence-attempt", path,
+                  who + " tried to " + op + " " + path + " (" + protection + "): " +
+                      (e.verdict == "refused" ? "refused"
+                                              : "it landed in the sandbox's private home, discarded"),
+                  e.pid, e.exe, e.origin});
+        }
       }
     }
     if (e.kind == "exec") {
@@ -145,7 +174,8 @@ std::vector<Finding> derive_findings(const std::vector<Event>& events) {
                 e.pid, e.exe, e.origin});
       }
     } else {
-      for (const std::string& path : written_paths(e)) written[path] = &e;
+      const std::string* path = written_path(e);
+      if (path != nullptr && executed.count(*path) > 0) written[*path] = &e;
     }
   }
   return out;
@@ -156,10 +186,10 @@ std::vector<Event> content_findings(
     const std::function<std::optional<std::string>(const std::string&)>& read) {
   std::map<std::string, const Event*> candidates;
   for (const Event& e : events) {
-    for (const std::string& path : written_paths(e)) {
-      std::string_view name = base_name(path);
+    if (const std::string* path = written_path(e)) {
+      std::string_view name = base_name(*path);
       if (ends_with(name, ".pth") || name == "sitecustomize.py" || name == "usercustomize.py") {
-        candidates[path] = &e;
+        candidates[*path] = &e;
       }
     }
   }

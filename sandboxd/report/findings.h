@@ -41,7 +41,8 @@ std::vector<Event> content_findings(const std::vector<Event>& events,
 Event finding_event(const Finding& finding);
 Finding finding_from_event(const Event& event);
 
-// The paths an event says the run wrote (the target of a rename); empty when it failed.
-std::vector<std::string> written_paths(const Event& event);
+// The path an event says the run wrote (the target of a rename); nullptr when it failed or wrote
+// nothing. Points into the event.
+const std::string* written_path(const Event& event);
 
 }  // namespace moat::report

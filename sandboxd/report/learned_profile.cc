@@ -100,7 +100,8 @@ LearnedProfile learn_profile(const std::vector<Event>& events, const LearnInput&
       use.who.insert(who_of(e));
       continue;
     }
-    std::vector<std::string> paths = written_paths(e);
+    std::vector<std::string> paths;
+    if (const std::string* written = written_path(e)) paths.push_back(*written);
     if (e.kind == "delete" && e.verdict != "refused") {
       paths.push_back(e.detail.value("path", std::string()));
     }

@@ -20,6 +20,7 @@ std::vector<std::string> usual_write_roots(const policy::Plan& plan) {
   add("/tmp");
   add("/dev");
   if (!plan.home.empty()) add(plan.home + "/.cache");
+  for (const std::string& dir : plan.tool_caches) add(dir);  // ${npm.cache}: ~/.npm
   for (const policy::PathRule& rule : plan.paths) {
     if ((rule.access & policy::kAccessWrite) == 0) continue;
     std::string lower = rule.path;

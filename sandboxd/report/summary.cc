@@ -107,7 +107,7 @@ Summary summarize(const std::vector<Event>& events) {
     }
     if (e.kind == "write" || e.kind == "create" || e.kind == "delete" || e.kind == "rename" ||
         e.kind == "chmod") {
-      std::string path = e.detail.value(e.kind == "rename" ? "to" : "path", std::string());
+      const std::string& path = detail_text(e, e.kind == "rename" ? "to" : "path");
       if (path.empty()) continue;
       if (usual(path)) continue;
       std::string root = home.empty() ? path : grant_root_for(path, home);

@@ -2,8 +2,6 @@
 // syscall map and runs the consumer thread. See watch.h.
 #include "sandboxd/watch/watch.h"
 
-#include "sandboxd/watch/btf_cache.h"
-
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <poll.h>
@@ -12,6 +10,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <functional>
 #include <cerrno>
 #include <cstdio>
 #include <ctime>
@@ -26,55 +25,10 @@
 #include "sandboxd/watch/convert.h"
 #include "sandboxd/watch/process_table.h"
 #include "sandboxd/watch/records.h"
-#include "sandboxd/watch/syscall_table.h"
-#include "watch.skel.h"
+#include "sandboxd/watch/programs.h"
 
 namespace moat::watch {
 namespace {
-
-std::string bpf_hint(int err) {
-  if (err == EPERM || err == EACCES) {
-    return "the watch needs root (CAP_BPF, CAP_PERFMON); unprivileged BPF is disabled here. "
-           "--no-watch runs without it";
-  }
-  if (err == ENOENT || err == EINVAL || err == EOPNOTSUPP) {
-    return "the kernel needs CONFIG_BPF_SYSCALL, BTF (CONFIG_DEBUG_INFO_BTF) and bpf_loop "
-           "(Linux 5.17+). --no-watch runs without it";
-  }
-  return "--no-watch runs without the watch";
-}
-
-struct SkelDeleter {
-  void operator()(watch_bpf* s) const { watch_bpf__destroy(s); }
-};
-using SkelPtr = std::unique_ptr<watch_bpf, SkelDeleter>;
-
-Result<SkelPtr> open_and_load(std::uint64_t cgroup_id, std::size_t ring_bytes) {
-  sys::LibbpfLog quiet;
-  std::size_t object_size = 0;
-  const void* object = watch_bpf__elf_bytes(&object_size);
-  const std::optional<std::string> btf = minimal_btf_for(object, object_size);
-  LIBBPF_OPTS(bpf_object_open_opts, open_options, .btf_custom_path = btf ? btf->c_str() : nullptr);
-  SkelPtr skel(watch_bpf__open_opts(&open_options));
-  if (!skel) {
-    int err = errno;
-    return syscall_error("opening the watch's BPF object", "watch_bpf__open", "", err,
-                         quiet.tail(1));
-  }
-  skel->rodata->moat_cgroup_id = cgroup_id;
-  bpf_map__set_max_entries(skel->maps.events, static_cast<std::uint32_t>(ring_bytes));
-  int rc = watch_bpf__load(skel.get());
-  if (rc != 0) {
-    int err = -rc;
-    std::string hint = bpf_hint(err);
-    if (std::string last = quiet.tail(1); !last.empty()) hint += "\n  libbpf: " + last;
-    return syscall_error(
-        "loading the watch's BPF programs (raw_tp/sched_process_exec, fork, exit; "
-        "raw_tp/sys_enter, sys_exit)",
-        "bpf(BPF_PROG_LOAD)", "", err, hint);
-  }
-  return skel;
-}
 
 std::int64_t clock_ns(clockid_t clock) {
   timespec ts{};
@@ -85,7 +39,9 @@ std::int64_t clock_ns(clockid_t clock) {
 }  // namespace
 
 struct Watch::State {
-  SkelPtr skel;
+  SkelPtr skel;              // per-run: our own programs; empty for a daemon's ring
+  sys::UniqueFd ring_map;    // a daemon's ring for this sandbox
+  std::function<std::uint64_t()> remote_lost;  // the daemon's loss count for this sandbox
   std::vector<bpf_link*> links;
   ring_buffer* ring = nullptr;
   std::thread consumer;
@@ -111,6 +67,7 @@ struct Watch::State {
     links.clear();
   }
   std::uint64_t kernel_lost() const {
+    if (remote_lost) return remote_lost();
     if (!skel) return kernel_lost_at_stop;
     int fd = bpf_map__fd(skel->maps.lost);
     int ncpu = libbpf_num_possible_cpus();
@@ -221,55 +178,44 @@ Result<Watch> Watch::attach(int cgroup_fd, report::EventLog& events, WatchOption
                          err, "pass an fd of the sandbox's cgroup v2 directory");
   }
   // kernfs: a cgroup v2 directory's inode number is its cgroup id.
-  const std::uint64_t cgroup_id = st.st_ino;
-
-  auto skel = open_and_load(cgroup_id, options.ring_bytes);
+  LoadOptions load;
+  load.cgroup_id = st.st_ino;
+  load.ring_bytes = options.ring_bytes;
+  auto skel = load_programs(load);
   if (!skel) return skel.error();
   auto state = std::make_unique<State>();
   state->skel = std::move(*skel);
-  state->events = &events;
-  state->boot_to_realtime = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_BOOTTIME);
-  watch_bpf* s = state->skel.get();
-
-  sys::LibbpfLog quiet;
-  auto attach_failed = [&](const std::string& what, int err) {
-    std::string hint = bpf_hint(err);
-    if (std::string last = quiet.tail(1); !last.empty()) hint += "\n  libbpf: " + last;
-    return syscall_error("attaching the watch's " + what, "bpf(BPF_LINK_CREATE)", what, err, hint);
-  };
-  // The syscall map first: sys_enter looks every call up in it.
-  int ops_fd = bpf_map__fd(s->maps.syscall_ops);
-  for (const TracedSyscall& call : traced_syscalls()) {
-    std::uint32_t key = static_cast<std::uint32_t>(call.nr);
-    std::uint32_t op = call.op;
-    if (key >= MOAT_WATCH_SYSCALL_SLOTS || bpf_map_update_elem(ops_fd, &key, &op, BPF_ANY) != 0) {
-      return syscall_error("filling the watch's syscall map", "bpf(BPF_MAP_UPDATE_ELEM)",
-                           std::string(call.name) + " = " + std::to_string(key), errno);
-    }
+  auto links = attach_programs(state->skel.get());
+  if (!links) return links.error();
+  state->links = std::move(*links);
+  if (Status st = start(*state, bpf_map__fd(state->skel->maps.events), events); !st) {
+    return st.error();
   }
-  // sys_exit before sys_enter: an enter without its exit would leave a pending entry behind.
-  const std::pair<bpf_program*, const char*> programs[] = {
-      {s->progs.moat_exec, "raw_tp/sched_process_exec"},
-      {s->progs.moat_fork, "raw_tp/sched_process_fork"},
-      {s->progs.moat_exit, "raw_tp/sched_process_exit"},
-      {s->progs.moat_sys_exit, "raw_tp/sys_exit"},
-      {s->progs.moat_sys_enter, "raw_tp/sys_enter"},
-  };
-  for (const auto& [prog, name] : programs) {
-    bpf_link* link = bpf_program__attach(prog);
-    if (link == nullptr) return attach_failed(name, errno);
-    state->links.push_back(link);
-  }
+  return Watch(std::move(state));
+}
 
-  State* raw = state.get();
-  raw->ring = ring_buffer__new(bpf_map__fd(s->maps.events), &State::on_record, raw, nullptr);
+Result<Watch> Watch::consume(sys::UniqueFd ring, report::EventLog& events,
+                             std::function<std::uint64_t()> lost) {
+  auto state = std::make_unique<State>();
+  state->ring_map = std::move(ring);
+  state->remote_lost = std::move(lost);
+  if (Status st = start(*state, state->ring_map.get(), events); !st) return st.error();
+  return Watch(std::move(state));
+}
+
+Status Watch::start(State& state, int ring_fd, report::EventLog& events) {
+  state.events = &events;
+  state.boot_to_realtime = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_BOOTTIME);
+  State* raw = &state;
+  raw->ring = ring_buffer__new(ring_fd, &State::on_record, raw, nullptr);
   if (raw->ring == nullptr) {
-    return syscall_error("opening the watch's ring buffer", "ring_buffer__new", "", errno);
+    return syscall_error("opening the watch's ring buffer", "ring_buffer__new",
+                         "fd=" + std::to_string(ring_fd), errno);
   }
   raw->wake.reset(::eventfd(0, EFD_CLOEXEC));
   if (!raw->wake.valid()) return syscall_error("starting the watch", "eventfd", "", errno);
   raw->consumer = std::thread([raw] { raw->consume(); });
-  return Watch(std::move(state));
+  return {};
 }
 
 void Watch::stop() {
@@ -296,7 +242,7 @@ std::uint64_t Watch::lost_count() const {
 std::uint64_t Watch::record_count() const { return state_ ? state_->records.load() : 0; }
 
 Status probe_watch() {
-  auto skel = open_and_load(0, 1u << 16);
+  auto skel = load_programs({.cgroup_id = 0, .ring_bytes = 1u << 16});
   if (!skel) return skel.error();
   return {};
 }

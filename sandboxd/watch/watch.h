@@ -5,10 +5,12 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 
 #include "policy/result.h"
 #include "sandboxd/report/event_log.h"
+#include "sandboxd/sys/unique_fd.h"
 
 namespace moat::watch {
 
@@ -24,6 +26,12 @@ class Watch {
   // bpf_get_current_cgroup_id() returns), attaches them, and starts consuming into EVENTS, which
   // must outlive the Watch. Errors name the program, the call and errno, with a hint.
   static Result<Watch> attach(int cgroup_fd, report::EventLog& events, WatchOptions options = {});
+
+  // Consumes RING, a ring buffer the sandboxd daemon made for the sandbox: the daemon's programs
+  // (loaded once for every sandbox) write this sandbox's records there. LOST asks the daemon how
+  // many records of this sandbox the kernel could not deliver.
+  static Result<Watch> consume(sys::UniqueFd ring, report::EventLog& events,
+                               std::function<std::uint64_t()> lost);
 
   Watch(Watch&&) noexcept;
   Watch& operator=(Watch&&) noexcept;
@@ -46,6 +54,7 @@ class Watch {
  private:
   struct State;
   explicit Watch(std::unique_ptr<State> state);
+  static Status start(State& state, int ring_fd, report::EventLog& events);
   std::unique_ptr<State> state_;
 };
 

@@ -274,6 +274,9 @@ void Sandbox::make_dir(const std::string& path, mode_t mode, bool own) const {
 
 std::vector<std::string> Sandbox::base_env() const {
   std::string user = id_ == Identity::kRoot ? "root" : user_.name;
+  // sandboxd: the one the test's environment names (a suite run through a daemon), else none, so
+  // that a daemon running on this host does not change what the suites test.
+  const char* sandboxd = std::getenv("MOAT_SANDBOXD_SOCKET");
   return {
       "HOME=" + home_,
       "PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin",
@@ -282,6 +285,8 @@ std::vector<std::string> Sandbox::base_env() const {
       "LANG=C.UTF-8",
       "TERM=xterm",
       "MOAT_TEST_TAG=" + tag_,
+      std::string("MOAT_SANDBOXD_SOCKET=") +
+          (sandboxd != nullptr && *sandboxd != '\0' ? sandboxd : "/nonexistent/sandboxd.sock"),
   };
 }
 

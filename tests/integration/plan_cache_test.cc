@@ -147,4 +147,39 @@ TEST_F(PlanCache, EntriesRoundTripAndDamagedOnesAreMisses) {
   EXPECT_FALSE(moat::cli::decode_cache_entry(std::string(64, '\xff')).has_value());
 }
 
+// A plan built from a tool's configuration depends on its files: creating, editing and removing
+// the project's .npmrc each change what the next run enforces (here npm's cache, a write grant,
+// set by the user file; the project file cannot move it, which the last step shows).
+TEST_F(PlanCache, EditingAnNpmrcChangesTheNextRun) {
+  std::string profile = root_ + "/npm-like.yaml";
+  {
+    std::ofstream out(profile);
+    out << "version: 1\nextends: base\nfilesystem:\n  write: [\"${npm.cache}\"]\n";
+  }
+  EXPECT_NE(run(profile), 0);  // ~/.npm: the extra directory is not writable
+  EXPECT_NE(run(profile), 0);  // from the cache
+  EXPECT_FALSE(fs::exists(root_ + "/extra/f"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  std::ofstream(home_ + "/.npmrc") << "cache=" << root_ << "/extra\n";  // created: a miss
+  EXPECT_EQ(run(profile), 0);
+  EXPECT_TRUE(fs::exists(root_ + "/extra/f"));
+  fs::remove(root_ + "/extra/f");
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  std::ofstream(home_ + "/.npmrc") << "cache=" << root_ << "/other\n";  // edited: a miss
+  EXPECT_NE(run(profile), 0);
+  EXPECT_FALSE(fs::exists(root_ + "/extra/f"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  std::ofstream(home_ + "/.npmrc") << "cache=" << root_ << "/extra\n";
+  EXPECT_EQ(run(profile), 0);
+  fs::remove(root_ + "/extra/f");
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  fs::remove(home_ + "/.npmrc");  // removed: a miss
+  EXPECT_NE(run(profile), 0);
+  EXPECT_FALSE(fs::exists(root_ + "/extra/f"));
+  // The project's .npmrc is read (registries) but does not choose a writable directory.
+  std::ofstream(project_ + "/.npmrc") << "cache=" << root_ << "/extra\n";
+  EXPECT_NE(run(profile), 0);
+  EXPECT_FALSE(fs::exists(root_ + "/extra/f"));
+}
+
 }  // namespace

@@ -2,6 +2,7 @@
 // summary's grouping and quietness, and the audit file's round trip.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -9,6 +10,7 @@
 #include "sandboxd/report/findings.h"
 #include "sandboxd/report/learned_profile.h"
 #include "sandboxd/report/origin.h"
+#include "sandboxd/report/run_events.h"
 #include "sandboxd/report/summary.h"
 
 namespace moat::report {
@@ -288,6 +290,20 @@ TEST(Findings, PersistenceAttemptsOnProtectedPaths) {
   EXPECT_EQ(findings[1].subject, "/p/.git/hooks/pre-commit");
   EXPECT_NE(findings[1].message.find("refused"), std::string::npos) << findings[1].message;
   EXPECT_NE(findings[1].message.find("git-hooks"), std::string::npos);
+}
+
+// ${npm.cache} (~/.npm: no "cache" in its name) is the tool's ordinary work, not news.
+TEST(Summary, ToolCachesAreUsualWriteRoots) {
+  policy::Plan plan;
+  plan.project = "/p";
+  plan.tmpdir = "/tmp";
+  plan.home = "/h";
+  plan.tool_caches = {"/h/.npm"};
+  const std::vector<std::string> roots = usual_write_roots(plan);
+  EXPECT_NE(std::find(roots.begin(), roots.end(), "/h/.npm"), roots.end());
+  plan.tool_caches.clear();
+  const std::vector<std::string> without = usual_write_roots(plan);
+  EXPECT_EQ(std::find(without.begin(), without.end(), "/h/.npm"), without.end());
 }
 
 }  // namespace

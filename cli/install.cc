@@ -1,0 +1,187 @@
+// `moat install -p npm -- npm install ARGS`: the two-phase install. Phase 1 runs the client
+// alone (--ignore-scripts) under TOOL-fetch: registries reachable, the user's tokens readable, no
+// package code. Phase 2 runs the lifecycle scripts (`npm rebuild`) under TOOL-scripts: no
+// network, no tokens, only the project writable. One audit file, one account of both phases.
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <set>
+
+#include "cli/context.h"
+#include "cli/plan_cache.h"
+#include "cli/run.h"
+#include "sandboxd/launcher/launch.h"
+#include "sandboxd/report/findings.h"
+#include "sandboxd/report/run_events.h"
+#include "sandboxd/report/summary.h"
+
+namespace moat::cli {
+namespace {
+
+// How each client skips scripts, and how it runs them afterwards.
+struct Client {
+  const char* name;
+  const char* skip_scripts;  // appended to the user's command in phase 1
+  std::vector<std::string> run_scripts;  // phase 2, after the client's own name
+};
+const Client kClients[] = {
+    {"npm", "--ignore-scripts", {"rebuild"}},
+    {"pnpm", "--ignore-scripts", {"rebuild"}},
+};
+
+std::string basename_of(const std::string& path) { return path.substr(path.rfind('/') + 1); }
+
+struct Phase {
+  const char* title;
+  std::string profile;
+  std::vector<std::string> argv;
+};
+
+std::optional<policy::Plan> compile_phase(const Phase& phase, const policy::Context& ctx,
+                                          const policy::Overrides& ov) {
+  std::vector<std::string> replayed;
+  policy::CompileOutput out = compile_profile_cached(phase.profile, ctx, ov, &replayed);
+  for (const std::string& w : replayed) std::fprintf(stderr, "%s\n", w.c_str());
+  if (print_diagnostics(out.diagnostics) || !out.plan) {
+    std::fprintf(stderr, "moat install: profile '%s' has errors; nothing was started\n",
+                 phase.profile.c_str());
+    return std::nullopt;
+  }
+  return std::move(out.plan);
+}
+
+std::string join(const std::vector<std::string>& words) {
+  std::string out;
+  for (const std::string& w : words) out += (out.empty() ? "" : " ") + w;
+  return out;
+}
+
+// Phase 2 has no network: a package whose script tried anyway downloads at install time (a
+// prebuilt binary, or worse). Named one by one, with what it tried to reach.
+std::string network_attempts(const std::vector<report::Event>& events) {
+  std::map<std::string, std::set<std::string>> by_package;
+  for (const report::Event& e : events) {
+    if (e.verdict != "refused" || (e.kind != "dns" && e.kind != "connect")) continue;
+    std::string who = e.origin.empty() ? "(no package: " + (e.exe.empty() ? "?" : e.exe) + ")"
+                                       : e.origin.describe();
+    std::string what = e.kind == "dns"
+                           ? e.detail.value("name", std::string("?"))
+                           : e.detail.value("name", e.detail.value("address", std::string("?"))) +
+                                 ":" + std::to_string(e.detail.value("port", 0));
+    by_package[who].insert(what);
+  }
+  if (by_package.empty()) return {};
+  std::string out =
+      "moat install: phase 2 runs install scripts with the network OFF; these tried to reach "
+      "it (a package that downloads at install time fails here; nothing left the sandbox):\n";
+  for (const auto& [who, hosts] : by_package) {
+    std::string list;
+    for (const std::string& h : hosts) list += (list.empty() ? "" : ", ") + h;
+    out += "  " + who + " -> " + list + "\n";
+  }
+  return out;
+}
+
+}  // namespace
+
+int install_main(const RunOptions& options) {
+  if (options.command.empty()) return 125;
+  const std::string tool = basename_of(options.command[0]);
+  const Client* client = nullptr;
+  for (const Client& c : kClients) {
+    if (tool == c.name) client = &c;
+  }
+  if (client == nullptr) {
+    std::fprintf(stderr,
+                 "moat install: '%s' is not a client moat knows how to split (npm, pnpm); "
+                 "use `moat run -p PROFILE -- %s ...`\n",
+                 tool.c_str(), tool.c_str());
+    return 125;
+  }
+  // Without -p, the client's own profiles.
+  const std::string profile = options.profile == "base" ? tool : options.profile;
+  if (profile.find('/') != std::string::npos || profile.ends_with(".yaml") || profile.ends_with(".yml")) {
+    std::fprintf(stderr,
+                 "moat install: -p takes a profile name (npm): the phases use NAME-fetch and "
+                 "NAME-scripts\n");
+    return 125;
+  }
+  policy::Context ctx = gather_context();
+  if (std::string why = unsafe_project_reason(ctx.project, ctx.home); !why.empty()) {
+    std::fprintf(stderr, "moat install: refusing to run with %s as the project: %s\n",
+                 ctx.project.c_str(), why.c_str());
+    return 125;
+  }
+  std::vector<std::string> fetch_argv = options.command;
+  fetch_argv.push_back(client->skip_scripts);
+  std::vector<std::string> scripts_argv = {options.command[0]};
+  scripts_argv.insert(scripts_argv.end(), client->run_scripts.begin(), client->run_scripts.end());
+  const Phase phases[2] = {
+      {"phase 1/2 (fetch: registry reachable, tokens readable, no package code runs)",
+       profile + "-fetch", fetch_argv},
+      {"phase 2/2 (install scripts: no network, no tokens, only the project writable)",
+       profile + "-scripts", scripts_argv}};
+  // Both compiled before anything runs: a bad second profile must not leave a half install.
+  std::optional<policy::Plan> plans[2];
+  for (int i = 0; i < 2; ++i) {
+    plans[i] = compile_phase(phases[i], ctx, options.overrides);
+    if (!plans[i]) return 125;
+  }
+  for (const auto& plan : plans) create_tool_caches(*plan);
+
+  report::EventLog events;
+  if (!events.open(options.audit_path)) {
+    std::fprintf(stderr, "moat install: --audit %s: %s\n", options.audit_path.c_str(),
+                 std::strerror(errno));
+    return 125;
+  }
+  launcher::LaunchOptions launch;
+  launch.events = &events;
+  launch.allow_missing_limits = options.allow_degraded;
+  launch.watch = !options.no_watch;
+  launch.warn = [](const std::string& w) { std::fprintf(stderr, "moat: WARNING: %s\n", w.c_str()); };
+
+  std::size_t starts[3] = {0, 0, 0};
+  int exit_code = 0;
+  int ran = 0;
+  for (int i = 0; i < 2; ++i) {
+    std::fprintf(stderr, "moat install: %s: %s\n", phases[i].title, join(phases[i].argv).c_str());
+    starts[i] = events.settled().size();
+    auto result = launcher::run_sandboxed(*plans[i], phases[i].argv, launch);
+    if (!result) {
+      std::fprintf(stderr, "moat install: %s\n", result.error().to_string().c_str());
+      return result.error().code == ErrorCode::kNotFound        ? 127
+             : result.error().code == ErrorCode::kNotExecutable ? 126
+                                                                 : 125;
+    }
+    events.add(report::end_event({result->exit_code, result->timed_out, result->oom_killed,
+                                   result->leftovers, result->lost_events,
+                                   result->kernel_refusals}));
+    ++ran;
+    exit_code = result->exit_code;
+    if (exit_code != 0) break;  // a failed fetch leaves nothing for the scripts to run on
+  }
+  starts[ran] = events.settled().size();
+  for (report::Event& finding : report::content_findings(events.settled(), read_written_file)) {
+    events.add(std::move(finding));
+  }
+  const std::vector<report::Event>& all = events.settled();
+  for (int i = 0; i < ran; ++i) {
+    std::vector<report::Event> slice(all.begin() + static_cast<long>(starts[i]),
+                                     all.begin() + static_cast<long>(starts[i + 1]));
+    if (i == ran - 1) slice.insert(slice.end(), all.begin() + static_cast<long>(starts[ran]), all.end());
+    std::string text = report::render_text(report::summarize(slice));
+    if (!text.empty()) std::fprintf(stderr, "moat install: %s:\n%s", phases[i].title, text.c_str());
+    if (i == 1) std::fputs(network_attempts(slice).c_str(), stderr);
+  }
+  if (ran == 2 && exit_code != 0) {
+    std::fprintf(stderr,
+                 "moat install: the install scripts failed (exit %d); the packages are "
+                 "unpacked but not built\n",
+                 exit_code);
+  }
+  return exit_code;
+}
+
+}  // namespace moat::cli

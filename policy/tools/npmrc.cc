@@ -1,0 +1,295 @@
+// Internal: npm's configuration layers (builtin, global, user, project, environment) read through
+// the injected reader, with npm's own rules for env expansion and npm_config_* names.
+#include "policy/tools/npmrc.h"
+
+#include <cctype>
+
+#include "policy/variables.h"
+
+namespace moat::policy::tools {
+namespace {
+
+std::string trim(std::string_view s) {
+  std::size_t b = 0, e = s.size();
+  while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
+  while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
+  return std::string(s.substr(b, e - b));
+}
+
+std::string lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// npm's rule: ${NAME} is replaced when NAME is set, left as written when it is not; ${NAME?}
+// becomes empty when it is not set. A backslash before '$' keeps it literal.
+std::string replace_env(std::string_view text, const ToolConfigInput& in) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '\\' && i + 1 < text.size() && text[i + 1] == '$') {
+      out += '$';
+      ++i;
+      continue;
+    }
+    if (text[i] == '$' && i + 1 < text.size() && text[i + 1] == '{') {
+      const std::size_t close = text.find('}', i + 2);
+      if (close == std::string_view::npos) {
+        // No '}' after this one means none after any later "${" either: the rest is literal
+        // (searching again from each "${" would be quadratic in a hostile project's file).
+        out += text.substr(i);
+        break;
+      }
+      std::string name(text.substr(i + 2, close - i - 2));
+      const bool optional = !name.empty() && name.back() == '?';
+      if (optional) name.pop_back();
+      if (auto v = env_value(in, name)) {
+        out += *v;
+      } else if (!optional) {
+        out += text.substr(i, close - i + 1);
+      }
+      i = close;
+      continue;
+    }
+    out += text[i];
+  }
+  return out;
+}
+
+std::string unquote(const std::string& v) {
+  if (v.size() >= 2 && ((v.front() == '"' && v.back() == '"') ||
+                        (v.front() == '\'' && v.back() == '\''))) {
+    return v.substr(1, v.size() - 2);
+  }
+  return v;
+}
+
+std::string dirname_of(const std::string& path) {
+  const std::size_t slash = path.rfind('/');
+  if (slash == std::string::npos || slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+// npm installs in these places; its builtin npmrc (if the packager wrote one) sits next to it.
+// Debian's npm package lives under /usr/share/nodejs/npm, npm's own installer under lib/.
+const char* const kBuiltinNpmrc[] = {"/usr/share/nodejs/npm/npmrc",
+                                     "/usr/lib/node_modules/npm/npmrc",
+                                     "/usr/local/lib/node_modules/npm/npmrc"};
+
+}  // namespace
+
+std::optional<std::string> env_value(const ToolConfigInput& in, std::string_view name) {
+  for (const std::string& e : in.environ) {
+    if (e.size() > name.size() && e.compare(0, name.size(), name) == 0 && e[name.size()] == '=') {
+      return e.substr(name.size() + 1);
+    }
+  }
+  return std::nullopt;
+}
+
+std::string config_path(const std::string& value, const std::string& home,
+                        const std::string& base) {
+  if (value == "~") return normalize_path(home);
+  if (value.starts_with("~/")) return normalize_path(home + value.substr(1));
+  if (!value.empty() && value[0] == '/') return normalize_path(value);
+  return normalize_path(base + "/" + value);
+}
+
+Result<std::map<std::string, std::string>> parse_npmrc(const std::string& text,
+                                                      const std::string& file,
+                                                      const ToolConfigInput& in) {
+  (void)file;  // npm accepts any line; nothing here is an error
+  std::map<std::string, std::string> out;
+  std::string section;
+  std::size_t pos = 0;
+  while (pos <= text.size()) {
+    std::size_t end = text.find('\n', pos);
+    if (end == std::string::npos) end = text.size();
+    const std::string line = trim(std::string_view(text).substr(pos, end - pos));
+    pos = end + 1;
+    if (line.empty() || line[0] == '#' || line[0] == ';') continue;
+    if (line.front() == '[' && line.back() == ']') {
+      section = trim(std::string_view(line).substr(1, line.size() - 2));
+      continue;
+    }
+    const std::size_t eq = line.find('=');
+    std::string key = trim(std::string_view(line).substr(0, eq));
+    std::string value = eq == std::string::npos ? "true" : trim(line.substr(eq + 1));
+    if (key.ends_with("[]")) key.resize(key.size() - 2);
+    key = unquote(replace_env(key, in));
+    if (!section.empty()) key = section + "." + key;
+    out[key] = unquote(replace_env(value, in));
+  }
+  return out;
+}
+
+std::optional<std::string> NpmConfig::get(const std::string& key) const {
+  for (auto it = layers.rbegin(); it != layers.rend(); ++it) {
+    if (auto f = it->values.find(key); f != it->values.end()) return f->second;
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> NpmConfig::get_outside_project(const std::string& key) const {
+  for (auto it = layers.rbegin(); it != layers.rend(); ++it) {
+    if (it->project) continue;
+    if (auto f = it->values.find(key); f != it->values.end()) return f->second;
+  }
+  return std::nullopt;
+}
+
+std::map<std::string, std::string> NpmConfig::scoped_registries() const {
+  std::map<std::string, std::string> out;
+  for (const NpmLayer& layer : layers) {  // lowest first: later layers overwrite
+    for (const auto& [key, value] : layer.values) {
+      if (key.size() > 10 && key[0] == '@' && key.ends_with(":registry")) out[key] = value;
+    }
+  }
+  return out;
+}
+
+Result<NpmConfig> load_npm_config(const ToolConfigInput& in,
+                                  const std::vector<std::string>& env_prefixes,
+                                  const std::vector<std::string>& tool_files) {
+  NpmConfig cfg;
+  auto read_layer = [&](const std::string& path) -> Result<bool> {
+    auto text = in.read_file(path);
+    if (!text) return false;
+    auto values = parse_npmrc(*text, path, in);
+    if (!values) return values.error();
+    cfg.layers.push_back(NpmLayer{path, std::move(*values)});
+    return true;
+  };
+
+  NpmLayer env{"environment", {}};
+  for (const std::string& e : in.environ) {
+    const std::size_t eq = e.find('=');
+    if (eq == std::string::npos) continue;
+    const std::string name = lower(e.substr(0, eq));
+    for (const std::string& prefix : env_prefixes) {
+      if (name.size() <= prefix.size() || !name.starts_with(prefix)) continue;
+      std::string key = name.substr(prefix.size());
+      for (std::size_t i = 1; i < key.size(); ++i) {
+        if (key[i] == '_') key[i] = '-';
+      }
+      env.values[key] = e.substr(eq + 1);
+    }
+  }
+
+  for (const char* builtin : kBuiltinNpmrc) {
+    auto r = read_layer(builtin);
+    if (!r) return r.error();
+  }
+  auto earlier = [&](const std::string& key) -> std::optional<std::string> {
+    if (auto f = env.values.find(key); f != env.values.end()) return f->second;
+    return cfg.get(key);
+  };
+  // The global file follows the prefix (npm: $PREFIX, else the directory above node's bin/,
+  // which is /usr for the packaged node).
+  std::string prefix = "/usr";
+  if (auto p = env_value(in, "PREFIX")) prefix = *p;
+  if (auto p = earlier("prefix")) prefix = config_path(*p, in.home, in.cwd);
+  cfg.globalconfig = prefix + "/etc/npmrc";
+  if (auto g = earlier("globalconfig")) cfg.globalconfig = config_path(*g, in.home, in.cwd);
+  cfg.userconfig = in.home + "/.npmrc";
+  if (auto u = earlier("userconfig")) cfg.userconfig = config_path(*u, in.home, in.cwd);
+
+  // npm works in the nearest directory upwards holding package.json (node_modules alone
+  // is not seen here: the reader reads files), else the working directory.
+  cfg.local_prefix = in.cwd;
+  for (std::string dir = normalize_path(in.cwd);; dir = dirname_of(dir)) {
+    if (in.read_file(dir == "/" ? "/package.json" : dir + "/package.json")) {
+      cfg.local_prefix = dir;
+      break;
+    }
+    if (dir == "/") break;
+  }
+  const std::string project_rc =
+      (cfg.local_prefix == "/" ? "" : cfg.local_prefix) + "/.npmrc";
+
+  std::vector<std::string> files = {cfg.globalconfig};
+  files.insert(files.end(), tool_files.begin(), tool_files.end());
+  files.push_back(cfg.userconfig);
+  for (const std::string& path : files) {
+    auto r = read_layer(path);
+    if (!r) return r.error();
+  }
+  if (project_rc != cfg.userconfig && project_rc != cfg.globalconfig) {
+    auto r = read_layer(project_rc);
+    if (!r) return r.error();
+    if (*r) cfg.layers.back().project = true;
+  }
+  cfg.layers.push_back(std::move(env));
+  return cfg;
+}
+
+Result<std::string> registry_rule(const std::string& url, const std::string& source) {
+  auto bad = [&](const std::string& why) -> Error {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "registry '" + url + "' (" + source + "): " + why,
+                      "write a URL such as https://registry.example.test/");
+  };
+  const std::size_t sep = url.find("://");
+  if (sep == std::string::npos) return bad("not a URL");
+  const std::string scheme = lower(url.substr(0, sep));
+  std::string port = scheme == "https" ? "443" : scheme == "http" ? "80" : "";
+  if (port.empty()) return bad("the scheme must be http or https");
+  std::string authority = url.substr(sep + 3);
+  authority = authority.substr(0, authority.find_first_of("/?#"));
+  if (auto at = authority.rfind('@'); at != std::string::npos) authority.erase(0, at + 1);
+  std::string host = authority;
+  if (!authority.empty() && authority[0] == '[') {
+    const std::size_t close = authority.find(']');
+    if (close == std::string::npos) return bad("unclosed '[' in the host");
+    host = authority.substr(0, close + 1);
+    if (close + 1 < authority.size()) {
+      if (authority[close + 1] != ':') return bad("unexpected text after the address");
+      port = authority.substr(close + 2);
+    }
+  } else if (auto colon = authority.find(':'); colon != std::string::npos) {
+    host = authority.substr(0, colon);
+    port = authority.substr(colon + 1);
+  }
+  if (host.empty()) return bad("no host");
+  if (host.find('$') != std::string::npos) return bad("an environment variable is not set");
+  if (port.empty() || port.size() > 5 ||
+      port.find_first_not_of("0123456789") != std::string::npos || std::stoi(port) == 0 ||
+      std::stoi(port) > 65535) {
+    return bad("bad port '" + port + "'");
+  }
+  return lower(host) + ":" + port;
+}
+
+void add_unique(ToolValues& out, const std::string& rule) {
+  for (const std::string& r : out) {
+    if (r == rule) return;
+  }
+  out.push_back(rule);
+}
+
+// npm's default registry lives in npm's code, not in a file we can read (no Debian npmrc on
+// this machine kind names it), and moat's source never names one: nothing configured is an
+// error that says how to write the default down once.
+Error no_registry(const std::string& tool) {
+  return make_error(ErrorCode::kInvalidArgument, tool + " has no registry configured",
+                    "name it once, e.g. npm config set registry \"$(npm config get registry)\" "
+                    "(writes ~/.npmrc), or set npm_config_registry");
+}
+
+
+// Every registry npm may fetch from, as host:port rules: the default one and each scope's.
+Result<ToolValues> registry_rules(const NpmConfig& cfg, const std::string& tool) {
+  auto reg = cfg.get("registry");
+  if (!reg || reg->empty()) return no_registry(tool);
+  ToolValues out;
+  auto rule = registry_rule(*reg, "registry");
+  if (!rule) return rule.error();
+  add_unique(out, *rule);
+  for (const auto& [key, url] : cfg.scoped_registries()) {
+    auto r = registry_rule(url, key);
+    if (!r) return r.error();
+    add_unique(out, *r);
+  }
+  return out;
+}
+
+}  // namespace moat::policy::tools

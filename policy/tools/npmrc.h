@@ -1,0 +1,72 @@
+// Internal: the configuration npm (and pnpm, and yarn classic) builds from .npmrc files and
+// npm_config_* variables, layered the way npm layers it. Shared by the npm-family resolvers.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "policy/result.h"
+#include "policy/tool_config.h"
+
+namespace moat::policy::tools {
+
+// The value of NAME in "NAME=value" entries, or nullopt.
+std::optional<std::string> env_value(const ToolConfigInput& in, std::string_view name);
+
+// "~/x" -> home + "/x"; a relative path is taken relative to `base`; the result is normalised.
+std::string config_path(const std::string& value, const std::string& home,
+                        const std::string& base);
+
+// One configuration file in ini form (npm's .npmrc, yarn classic's .yarnrc uses its own form).
+// ${VAR} in keys and values is replaced from the environment; an undefined variable is an error
+// naming the file and line, as npm itself refuses such a file.
+Result<std::map<std::string, std::string>> parse_npmrc(const std::string& text,
+                                                      const std::string& file,
+                                                      const ToolConfigInput& in);
+
+// The layers npm reads, lowest priority first, each with the file it came from ("environment"
+// for npm_config_*): builtin, global, user, project, environment.
+struct NpmLayer {
+  std::string source;
+  std::map<std::string, std::string> values;
+  bool project = false;  // the project's .npmrc: written by the project, maybe by the attacker
+};
+struct NpmConfig {
+  std::vector<NpmLayer> layers;
+  std::string userconfig;  // the user file's path, whether it exists or not
+  std::string globalconfig;
+  std::string local_prefix;  // the project npm works in (nearest package.json upwards)
+
+  // The highest-priority value of `key`.
+  std::optional<std::string> get(const std::string& key) const;
+  // The same, ignoring the project's file: for settings that become write grants (a project, or
+  // an install script of an earlier run, must not choose a writable directory such as
+  // ~/.local/bin by naming it npm's cache). Profiles pass the result back to npm in the
+  // environment, which wins over the project file.
+  std::optional<std::string> get_outside_project(const std::string& key) const;
+  // Every "@scope:registry" key, highest priority per scope.
+  std::map<std::string, std::string> scoped_registries() const;
+};
+
+// Reads every layer. `env_prefixes` are the environment prefixes that set keys
+// (case-insensitive): npm reads npm_config_; pnpm also pnpm_config_. `tool_files` are the
+// tool's own global files (pnpm's rc), read between the global and the user file.
+Result<NpmConfig> load_npm_config(const ToolConfigInput& in,
+                                  const std::vector<std::string>& env_prefixes,
+                                  const std::vector<std::string>& tool_files = {});
+
+// "https://host/path" -> "host:443"; "http://h:8080/" -> "h:8080". Error for anything else.
+Result<std::string> registry_rule(const std::string& url, const std::string& source);
+
+// Appends `rule` to `out` unless already there.
+void add_unique(ToolValues& out, const std::string& rule);
+
+// "TOOL has no registry configured", with how to write the default down.
+Error no_registry(const std::string& tool);
+
+// The host:port rules of every registry in `cfg`: the default one (required) and each scope's.
+Result<ToolValues> registry_rules(const NpmConfig& cfg, const std::string& tool);
+
+}  // namespace moat::policy::tools

