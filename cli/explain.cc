@@ -64,6 +64,7 @@ int explain_main(const std::string& profile, const policy::Overrides& overrides)
     }
     std::printf(")");
   }
+  if (!plan.description.empty()) std::printf("\n  %s", plan.description.c_str());
   std::printf("\nFor the project %s, working directory %s, home %s\n", plan.project.c_str(),
               plan.cwd.c_str(), plan.home.c_str());
   if (!plan.tool_files.empty()) {
@@ -118,6 +119,9 @@ int explain_main(const std::string& profile, const policy::Overrides& overrides)
         "the gate, which connects only to addresses handed out for these rules:\n");
     for (const policy::NetRule& r : plan.net_allow) {
       std::printf("  %-40s from %s\n", r.text.c_str(), where(r.origin).c_str());
+    }
+    if (plan.net_allow.empty() && plan.net_hosts.empty()) {
+      std::printf("  (none: no host is reachable; a profile that extends this one lists them)\n");
     }
     for (const policy::StaticHost& h : plan.net_hosts) {
       std::printf("  %-40s from %s\n", (h.name + " = " + h.address).c_str(),

@@ -23,6 +23,7 @@ json plan_to_json(const policy::Plan& p) {
   json j;
   j["profile_name"] = p.profile_name;
   j["profile_files"] = p.profile_files;
+  j["description"] = p.description;
   j["tool_files"] = p.tool_files;
   j["tool_caches"] = p.tool_caches;
   json paths = json::array();
@@ -69,6 +70,7 @@ std::optional<policy::Plan> plan_from_json(const json& j) {
     policy::Plan p;
     p.profile_name = j.at("profile_name").get<std::string>();
     p.profile_files = j.at("profile_files").get<std::vector<std::string>>();
+    p.description = j.value("description", std::string());
     p.tool_files = j.at("tool_files").get<std::vector<std::string>>();
     p.tool_caches = j.at("tool_caches").get<std::vector<std::string>>();
     for (const auto& r : j.at("paths")) {

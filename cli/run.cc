@@ -26,6 +26,7 @@
 #include "policy/variables.h"
 #include "sandboxd/report/findings.h"
 #include "sandboxd/report/learned_profile.h"
+#include "sandboxd/report/markdown_report.h"
 #include "sandboxd/report/run_events.h"
 #include "sandboxd/report/summary.h"
 
@@ -120,6 +121,37 @@ std::string replace_variables(std::string_view raw, const policy::Plan& plan) {
 }
 
 // `moat learn --out FILE`: the profile, then a check that it loads (our own output is input too).
+// A CI job's step summary (GitHub Actions sets GITHUB_STEP_SUMMARY to a file it renders as
+// markdown on the run's page). Appended from outside the sandbox, which cannot reach the file.
+void append_to_step_summary(const std::string& md) {
+  const char* path = std::getenv("GITHUB_STEP_SUMMARY");
+  if (path == nullptr || *path == '\0') return;
+  const int fd = ::open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+  if (fd < 0 || ::write(fd, md.data(), md.size()) != static_cast<ssize_t>(md.size())) {
+    std::fprintf(stderr, "moat: cannot append the step summary: open/write(%s): %s\n", path,
+                 std::strerror(errno));
+  }
+  if (fd >= 0) ::close(fd);
+}
+
+report::MarkdownHeading step_heading(const policy::Plan& plan,
+                                     const std::vector<std::string>& command) {
+  std::string line;
+  for (const std::string& word : command) line += (line.empty() ? "" : " ") + word;
+  return {line, plan.profile_name};
+}
+
+void append_step_summary(const report::Summary& summary, const policy::Plan& plan,
+                         const std::vector<std::string>& command) {
+  append_to_step_summary(report::render_markdown(summary, step_heading(plan, command)));
+}
+
+void append_step_failure(const policy::Plan& plan, const std::vector<std::string>& command,
+                         int exit_code, const std::string& message) {
+  append_to_step_summary(
+      report::render_markdown_failure(step_heading(plan, command), exit_code, message));
+}
+
 int write_learned_profile(const RunOptions& options, const policy::Context& ctx,
                           const policy::Plan& plan, const std::vector<report::Event>& events) {
   report::LearnInput input;
@@ -277,6 +309,8 @@ int run_main(const RunOptions& options) {
   }
   if (!result) {
     std::fprintf(stderr, "moat: %s\n", result.error().to_string().c_str());
+    append_step_failure(plan, options.command, exit_code_for(result.error()),
+                        result.error().to_string());
     return exit_code_for(result.error());
   }
   // Every producer has stopped: the account reads the events in place (a watched run has tens
@@ -289,6 +323,7 @@ int run_main(const RunOptions& options) {
                                  result->kernel_refusals}));
   const report::Summary summary = report::summarize(events.settled());
   std::fputs(report::render_text(summary).c_str(), stderr);
+  append_step_summary(summary, plan, options.command);
   if (result->kernel_refusals > 0) {
     std::fprintf(stderr, "moat: the in-kernel network layer refused %llu more attempt%s\n",
                  static_cast<unsigned long long>(result->kernel_refusals),

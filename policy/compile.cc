@@ -511,6 +511,7 @@ CompileOutput compile(const std::string& ref, bool force_path, const Context& ct
     Plan plan = Compiler(ctx, ov, sink, force_path).run(merged);
     plan.profile_name = force_path || is_path_reference(ref) ? stem(file) : ref;
     plan.profile_files = chain.files;
+    plan.description = merged.description;
     if (!sink.has_errors()) out.plan = std::move(plan);
   }
   out.diagnostics = sink.take();

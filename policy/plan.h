@@ -77,6 +77,7 @@ struct EnvVar {
 struct Plan {
   std::string profile_name;                // "base", or the file's stem
   std::vector<std::string> profile_files;  // every file loaded, the root of `extends` first
+  std::string description;                 // the profile's one line (the last one in the chain)
   // Every configuration file a tool resolver asked for, present or not, in order: the plan
   // depends on each (a new or edited .npmrc changes it).
   std::vector<std::string> tool_files;

@@ -5,6 +5,9 @@
 
 #include "policy/tools/agents.h"
 #include "policy/tools/npm.h"
+#include "policy/tools/pip.h"
+#include "policy/tools/pipx.h"
+#include "policy/tools/uv.h"
 
 namespace moat::policy {
 namespace {
@@ -33,6 +36,23 @@ constexpr auto kResolvers = std::to_array<NamedResolver>({
     {"yarn.registry", tools::yarn_registry},
     {"yarn.registries", tools::yarn_registries},
     {"yarn.cache", tools::yarn_cache},
+    {"pip.indexes", tools::pip_indexes},
+    {"pip.index-hosts", tools::pip_index_hosts},
+    {"pip.file-hosts", tools::pip_file_hosts},
+    {"pip.find-links", tools::pip_find_links},
+    {"pip.cache", tools::pip_cache},
+    {"pip.target", tools::pip_target},
+    {"pip.config-files", tools::pip_config_files},
+    {"pip.interpreter", tools::pip_interpreter},
+    {"pipx.home", tools::pipx_home},
+    {"pipx.bin-dir", tools::pipx_bin_dir},
+    {"pipx.man-dir", tools::pipx_man_dir},
+    {"pipx.cache", tools::pipx_cache},
+    {"uv.indexes", tools::uv_indexes},
+    {"uv.index-hosts", tools::uv_index_hosts},
+    {"uv.find-links", tools::uv_find_links},
+    {"uv.cache", tools::uv_cache},
+    {"uv.config-files", tools::uv_config_files},
 });
 
 }  // namespace

@@ -11,7 +11,7 @@ packages=(
   libcli11-dev nlohmann-json3-dev libgtest-dev libgmock-dev
   bubblewrap uidmap util-linux iproute2 procps passwd
   libbpf-dev bpftool libelf-dev zlib1g-dev
-  git python3 python3-pip nodejs curl
+  git python3 python3-pip python3-venv pipx nodejs curl
   chromium  # renders `moat report --html` in the tests (headless)
 )
 missing=()

@@ -2,6 +2,7 @@
 // the injected reader, with npm's own rules for env expansion and npm_config_* names.
 #include "policy/tools/npmrc.h"
 
+#include <algorithm>
 #include <cctype>
 
 #include "policy/variables.h"
@@ -74,6 +75,52 @@ std::string dirname_of(const std::string& path) {
 const char* const kBuiltinNpmrc[] = {"/usr/share/nodejs/npm/npmrc",
                                      "/usr/lib/node_modules/npm/npmrc",
                                      "/usr/local/lib/node_modules/npm/npmrc"};
+
+// Where npm keeps its settings' definitions, defaults included, relative to npm's own directory.
+constexpr const char* kNpmDefinitions = "node_modules/@npmcli/config/lib/definitions/definitions.js";
+
+// npm's directories: beside each PATH entry's bin/ (the npm a shell would run: /usr/bin ->
+// /usr/lib/node_modules/npm, nvm's and volta's prefixes alike), then the packagers' places.
+std::vector<std::string> npm_directories(const ToolConfigInput& in) {
+  std::vector<std::string> dirs;
+  if (auto path = env_value(in, "PATH")) {
+    std::size_t start = 0;
+    while (start <= path->size()) {
+      const std::size_t end = std::min(path->find(':', start), path->size());
+      const std::string entry = path->substr(start, end - start);
+      if (!entry.empty() && entry[0] == '/') {
+        dirs.push_back(normalize_path(entry + "/../lib/node_modules/npm"));
+      }
+      start = end + 1;
+    }
+  }
+  for (const char* builtin : kBuiltinNpmrc) {
+    const std::string file = builtin;
+    dirs.push_back(file.substr(0, file.rfind('/')));
+  }
+  return dirs;
+}
+
+// The default of npm's `registry` setting as npm's definitions file writes it:
+//   registry: new Definition('registry', { default: 'https://...', ...
+// nullopt if the file does not have that shape (another npm major version).
+std::optional<std::string> registry_default(const std::string& definitions) {
+  for (const char* opening : {"Definition('registry'", "Definition(\"registry\""}) {
+    const std::size_t at = definitions.find(opening);
+    if (at == std::string::npos) continue;
+    const std::size_t key = definitions.find("default:", at);
+    if (key == std::string::npos || key - at > 400) return std::nullopt;
+    std::size_t i = key + 8;
+    while (i < definitions.size() && (definitions[i] == ' ' || definitions[i] == '\n')) ++i;
+    if (i >= definitions.size() || (definitions[i] != '\'' && definitions[i] != '"')) {
+      return std::nullopt;
+    }
+    const std::size_t close = definitions.find(definitions[i], i + 1);
+    if (close == std::string::npos || close - i > 512) return std::nullopt;
+    return definitions.substr(i + 1, close - i - 1);
+  }
+  return std::nullopt;
+}
 
 }  // namespace
 
@@ -175,6 +222,17 @@ Result<NpmConfig> load_npm_config(const ToolConfigInput& in,
     }
   }
 
+  // Lowest of all: npm's own default registry, read from the npm that is installed (moat never
+  // names a registry; npm does, in its code). The first npm found is the one a shell would run.
+  for (const std::string& dir : npm_directories(in)) {
+    const std::string definitions = dir + "/" + kNpmDefinitions;
+    auto text = in.read_file(definitions);
+    if (!text) continue;
+    if (auto url = registry_default(*text); url && registry_rule(*url, definitions).ok()) {
+      cfg.layers.push_back(NpmLayer{definitions + " (npm's default)", {{"registry", *url}}});
+    }
+    break;
+  }
   for (const char* builtin : kBuiltinNpmrc) {
     auto r = read_layer(builtin);
     if (!r) return r.error();
@@ -266,9 +324,9 @@ void add_unique(ToolValues& out, const std::string& rule) {
   out.push_back(rule);
 }
 
-// npm's default registry lives in npm's code, not in a file we can read (no Debian npmrc on
-// this machine kind names it), and moat's source never names one: nothing configured is an
-// error that says how to write the default down once.
+// Neither npm's configuration nor the installed npm's own defaults name a registry (no npm
+// found beside PATH, or one whose definitions moat cannot read), and moat's source never names
+// one: an error that says how to write it down once.
 Error no_registry(const std::string& tool) {
   return make_error(ErrorCode::kInvalidArgument, tool + " has no registry configured",
                     "name it once, e.g. npm config set registry \"$(npm config get registry)\" "

@@ -264,7 +264,10 @@ std::string render_html(const std::vector<Event>& events) {
          table({"host", "connections"}, rows, "No connections.") + "</section>";
   rows.clear();
   for (const WrittenFile& w : s.written_outside) {
-    std::string where = w.count == 1 ? w.first : w.path + "/... (" + std::to_string(w.count) + " changes)";
+    std::string where = w.path.empty()  ? "(relative to an unknown directory) " + w.first + " (" +
+                                              std::to_string(w.count) + " changes)"
+                        : w.count == 1  ? w.first
+                                        : w.path + "/... (" + std::to_string(w.count) + " changes)";
     rows.push_back({"<code>" + esc(where) + "</code>", esc(w.op),
                     "<code>" + esc(w.exe) + "</code>" + origin_badge(w.origin)});
   }

@@ -110,7 +110,11 @@ Summary summarize(const std::vector<Event>& events) {
       const std::string& path = detail_text(e, e.kind == "rename" ? "to" : "path");
       if (path.empty()) continue;
       if (usual(path)) continue;
-      std::string root = home.empty() ? path : grant_root_for(path, home);
+      // A name relative to a directory descriptor that was closed before the watch could read
+      // it (shutil.rmtree, tar): where it landed is unknown, so one group per process, not one
+      // line per name that looks like a file in the working directory.
+      const bool unresolved = path[0] != '/';
+      std::string root = unresolved ? "" : home.empty() ? path : grant_root_for(path, home);
       std::string key = root + '\n' + e.exe + '\n' + e.origin.describe();
       auto [it, fresh] = written_index.emplace(key, s.written_outside.size());
       if (fresh) s.written_outside.push_back({root, e.kind, e.exe, e.origin, 0, path});
@@ -151,7 +155,11 @@ std::string render_text(const Summary& s) {
         out += "  ... and " + std::to_string(s.written_outside.size() - 20) + " more\n";
         break;
       }
-      if (w.count == 1) {
+      if (w.path.empty()) {
+        out += "  " + std::to_string(w.count) + " change" + (w.count == 1 ? "" : "s") +
+               " at paths relative to a directory moat could not name (first: " + w.op + " " +
+               w.first + ")  " + with_origin(w.exe, w.origin) + "\n";
+      } else if (w.count == 1) {
         out += "  " + w.op + " " + w.first + "  " + with_origin(w.exe, w.origin) + "\n";
       } else {
         out += "  " + w.path + "/... (" + std::to_string(w.count) + " changes)  " +

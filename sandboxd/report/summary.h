@@ -31,7 +31,8 @@ struct HostContact {
 // Changes outside the project and caches, grouped by where they land (the directory a learned
 // profile would grant: ~/.npm for everything under it; a file directly in the home alone).
 struct WrittenFile {
-  std::string path;   // that directory, or the file itself
+  std::string path;   // that directory, or the file itself; "" for paths the watch could not
+                      // resolve (relative to a directory descriptor gone before it looked)
   std::string op;     // the first change's kind: "write", "create", "delete", "rename", "chmod"
   std::string exe;
   Origin origin;

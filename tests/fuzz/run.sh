@@ -5,7 +5,8 @@ set -euo pipefail
 build=$1
 seconds=${2:-60}
 cd "$build/tests/fuzz"
-for target in fuzz_profile fuzz_dns fuzz_client_hello fuzz_http_head fuzz_daemon_request fuzz_tool_config; do
+for target in fuzz_profile fuzz_dns fuzz_client_hello fuzz_http_head fuzz_tool_config \
+    fuzz_daemon_request; do
   corpus="corpus/${target#fuzz_}"
   work=$(mktemp -d)
   echo "fuzz: $target for ${seconds}s"

@@ -74,10 +74,16 @@ TEST(ProfileData, EveryGoodFileCompiles) {
 }
 
 TEST(ProfileData, ShippedProfilesCompileCleanly) {
-  // The tool profiles read the tools' configuration: a user who named a registry.
+  // The tool profiles read the tools' configuration: a user who named a registry and an index.
   Context ctx = test_context();
   ctx.read_file = [](const std::string& path) -> std::optional<std::string> {
     if (path == "/home/alice/.npmrc") return "registry=https://registry.example.test/\n";
+    if (path == "/home/alice/.config/pip/pip.conf") {
+      return "[global]\nindex-url = https://index.example.test/simple\n";
+    }
+    if (path == "/home/alice/.config/uv/uv.toml") {
+      return "[[index]]\nurl = \"https://index.example.test/simple\"\ndefault = true\n";
+    }
     return std::nullopt;
   };
   for (const std::string& file : yaml_files(builtin_dir())) {

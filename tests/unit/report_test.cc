@@ -178,6 +178,29 @@ TEST(Summary, DenialsFirstGroupedWithOrigin) {
   EXPECT_EQ(j["denials"][0]["origin"]["package"], "evil-pkg");
 }
 
+TEST(Summary, UnresolvedRelativePathsAreOneGroupPerProcess) {
+  // shutil.rmtree deletes by name relative to a directory descriptor the watch may not resolve.
+  Event run = make("run", 0, 0, "", {{"usual_write_roots", {"/p", "/tmp"}}});
+  const Origin pip{"pip", "evilpkg", "", "build"};
+  std::vector<Event> events = {run};
+  for (const char* name : {"setup.py", "lib", "build"}) {
+    events.push_back(make("delete", 9, 1, "/v/bin/pip", {{"path", name}, {"path_relative", true}}));
+  }
+  events.push_back(make("delete", 10, 9, "/v/bin/python", {{"path", "x"}, {"path_relative", true}}, pip));
+  Summary s = summarize(events);
+  ASSERT_EQ(s.written_outside.size(), 2u);
+  EXPECT_EQ(s.written_outside[0].origin, pip);  // the package's own first
+  EXPECT_EQ(s.written_outside[1].path, "");
+  EXPECT_EQ(s.written_outside[1].count, 3);
+  EXPECT_EQ(s.written_outside[1].first, "setup.py");
+  const std::string text = render_text(s);
+  EXPECT_NE(text.find("  3 changes at paths relative to a directory moat could not name (first: "
+                      "delete setup.py)  by /v/bin/pip"),
+            std::string::npos)
+      << text;
+  EXPECT_EQ(text.find("delete lib"), std::string::npos) << text;
+}
+
 TEST(Summary, LostEventsAreSaid) {
   std::vector<Event> events = {make("end", 0, 0, "", {{"exit_code", 0}, {"lost_events", 3}})};
   EXPECT_NE(render_text(summarize(events)).find("3 events were lost"), std::string::npos);

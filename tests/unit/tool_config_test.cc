@@ -72,6 +72,42 @@ TEST(NpmConfig, NothingConfiguredIsAnErrorNotAGuessedHost) {
   EXPECT_NE(e.hint.find("npm config set registry"), std::string::npos);
 }
 
+// The installed npm's definitions file, as npm 9-11 write it (the URL here is a test host).
+const char* kDefinitions =
+    "  proxy: new Definition('proxy', {\n    default: null,\n  }),\n"
+    "  registry: new Definition('registry', {\n    default: 'https://npm-default.example.test/',\n"
+    "    type: url,\n    description: `...`,\n  }),\n";
+
+TEST(NpmConfig, NpmsOwnDefaultFromTheInstalledNpmOnPath) {
+  Tree t;
+  t.environ = {"PATH=/home/alice/.nvm/versions/node/v22/bin:/usr/bin"};
+  t.files["/usr/lib/node_modules/npm/node_modules/@npmcli/config/lib/definitions/definitions.js"] =
+      kDefinitions;
+  EXPECT_EQ(resolve("npm.registries", t), ToolValues{"npm-default.example.test:443"});
+  EXPECT_EQ(resolve("npm.registry", t), ToolValues{"https://npm-default.example.test/"});
+  // The npm a shell would run first wins: nvm's, earlier on PATH.
+  t.files["/home/alice/.nvm/versions/node/v22/lib/node_modules/npm/node_modules/@npmcli/config/"
+          "lib/definitions/definitions.js"] =
+      "registry: new Definition(\"registry\", { default: \"http://nvm-npm.example.test:8080\" })";
+  EXPECT_EQ(resolve("npm.registries", t), ToolValues{"nvm-npm.example.test:8080"});
+  // Any configuration wins over the default.
+  t.environ.push_back("npm_config_registry=https://mirror.example.test/npm/");
+  EXPECT_EQ(resolve("npm.registries", t), ToolValues{"mirror.example.test:443"});
+}
+
+TEST(NpmConfig, UnreadableDefinitionsAreNoRegistry) {
+  Tree t;
+  t.environ = {"PATH=/usr/bin"};
+  const std::string defs =
+      "/usr/lib/node_modules/npm/node_modules/@npmcli/config/lib/definitions/definitions.js";
+  for (const char* text : {"module.exports = {}", "registry: new Definition('registry', { default: null })",
+                           "registry: new Definition('registry', { default: 'ftp://x.test/' })",
+                           "registry: new Definition('registry', { default: 'https://unclosed"}) {
+    t.files[defs] = text;
+    EXPECT_EQ(resolve_error("npm.registries", t).message, "npm has no registry configured") << text;
+  }
+}
+
 TEST(NpmConfig, LevelsInNpmsOrderWithScopes) {
   Tree t;
   t.files["/usr/etc/npmrc"] = "registry=https://global.test/\n@g:registry=https://g.test/\n";
