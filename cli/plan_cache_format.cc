@@ -10,7 +10,7 @@ namespace moat::cli {
 namespace {
 
 // Bump whenever the layout below or the Plan's meaning changes.
-constexpr char kMagic[] = "moat-plan-cache 5\n";
+constexpr char kMagic[] = "moat-plan-cache 6\n";
 
 class Writer {
  public:
@@ -125,8 +125,18 @@ class Reader {
   bool ok_ = true;
 };
 
+// Every field of the Plan is written below and read back in read_plan, in the same order. A field
+// added to the Plan must be added to both (and kMagic bumped): this stops the build until it is,
+// on the 64-bit libstdc++ targets moat is built for.
+#if defined(__GLIBCXX__) && defined(__LP64__)
+static_assert(sizeof(policy::Plan) == 616,
+              "policy::Plan changed: add the new field to write_plan/read_plan, bump kMagic, and "
+              "update this size");
+#endif
+
 void write_plan(Writer& w, const policy::Plan& p) {
   w.str(p.profile_name);
+  w.str(p.description);
   w.strings(p.profile_files);
   w.strings(p.tool_files);
   w.strings(p.tool_caches);
@@ -187,6 +197,7 @@ std::optional<policy::Plan> read_plan(Reader& r) {
   // Smallest encodings: a string is 4 bytes, a source 20.
   policy::Plan p;
   p.profile_name = r.str();
+  p.description = r.str();
   p.profile_files = r.strings();
   p.tool_files = r.strings();
   p.tool_caches = r.strings();
