@@ -58,7 +58,7 @@ double median(std::vector<double> v) {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: bench_startup MOAT [ROUNDS]\n");
+    std::fprintf(stderr, "usage: bench_startup MOAT [ROUNDS [OTHER_MOAT...]]\n");
     return 2;
   }
   std::string moat = argv[1];
@@ -87,11 +87,33 @@ int main(int argc, char** argv) {
     cases.push_back({"moat+sandboxd", {moat, "run", "-p", "base", "--", "/bin/true"}, {},
                      environment_with({std::string("MOAT_SANDBOXD_SOCKET=") + sd})});
   }
+  // Other moat builds (say, the main branch's) in the same rounds, each with a HOME of its own
+  // under $HOME/.cache/moat-bench-N: a plan cache entry is stamped with the binary that wrote it,
+  // so two builds sharing one would miss every time.
+  const char* home = std::getenv("HOME");
+  for (int i = 3; i < argc; ++i) {
+    std::string other_home =
+        std::string(home != nullptr ? home : "/tmp") + "/.cache/moat-bench-" + std::to_string(i - 2);
+    std::string mkdir = "mkdir -p " + other_home;
+    if (std::system(mkdir.c_str()) != 0) return 2;
+    std::vector<std::string> env;
+    for (const std::string& e :
+         environment_with({"MOAT_SANDBOXD_SOCKET=/nonexistent/sandboxd.sock"})) {
+      env.push_back(e.rfind("HOME=", 0) == 0 ? "HOME=" + other_home : e);
+    }
+    cases.push_back({"moat#" + std::to_string(i - 2) + " " + argv[i],
+                     {argv[i], "run", "-p", "base", "--", "/bin/true"}, {}, env});
+  }
   bool have_bwrap = access("/usr/bin/bwrap", X_OK) == 0;
   if (!have_bwrap) cases.erase(cases.begin() + 1);
   for (Case& c : cases) run_once(c.argv, c.env);  // warm caches
+  // Each round starts one case later: a case never always follows the same one (a run's
+  // deferred kernel work, such as a network namespace's cleanup, lands on whatever comes next).
   for (int i = 0; i < rounds; ++i) {
-    for (Case& c : cases) c.samples.push_back(run_once(c.argv, c.env));
+    for (size_t k = 0; k < cases.size(); ++k) {
+      Case& c = cases[(k + static_cast<size_t>(i)) % cases.size()];
+      c.samples.push_back(run_once(c.argv, c.env));
+    }
   }
   double bare = median(cases.front().samples);
   std::printf("startup, median of %d interleaved runs (cwd %s):\n", rounds, project.c_str());

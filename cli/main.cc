@@ -71,46 +71,62 @@ int main(int argc, char** argv) {
     cmd->add_option("command", run.command, "the command and its arguments")->required();
     cmd->prefix_command(false);
   };
+  // Startup time: when the first argument names a subcommand, only that one gets its options
+  // (building CLI11's options for every subcommand, run's twice over with learn, cost ~0.1 ms of
+  // every run); anything else (--help, a typo) gets the whole interface.
+  const std::string invoked = argc > 1 ? argv[1] : "";
+  const bool one_subcommand = invoked == "run" || invoked == "install" || invoked == "learn" ||
+                              invoked == "explain" || invoked == "check" || invoked == "report" ||
+                              invoked == "doctor" || invoked == "profiles";
+  auto defines = [&](const char* name) { return !one_subcommand || invoked == name; };
   CLI::App* run_cmd = app.add_subcommand("run", "run a command in a sandbox");
-  add_run_flags(run_cmd);
-  run_cmd->add_flag("--fail-on-drift", run.fail_on_drift,
-                    "with a learned profile: exit 1 when the run drifted from it (and the command "
-                    "itself succeeded)");
+  if (defines("run")) {
+    add_run_flags(run_cmd);
+    run_cmd->add_flag("--fail-on-drift", run.fail_on_drift,
+                      "with a learned profile: exit 1 when the run drifted from it (and the "
+                      "command itself succeeded)");
+  }
   CLI::App* install_cmd = app.add_subcommand(
       "install",
       "two-phase install: -p npm -- npm install ARGS fetches with --ignore-scripts (registry, "
       "tokens), then runs the install scripts with no network and no tokens");
-  add_run_flags(install_cmd);
+  if (defines("install")) add_run_flags(install_cmd);
   CLI::App* learn_cmd = app.add_subcommand(
       "learn", "run a command under a permissive but contained policy and write the profile it needs");
-  add_run_flags(learn_cmd);
-  learn_cmd->add_option("--out", run.learn_out, "write the learned profile to FILE")
-      ->type_name("FILE")
-      ->required();
+  if (defines("learn")) {
+    add_run_flags(learn_cmd);
+    learn_cmd->add_option("--out", run.learn_out, "write the learned profile to FILE")
+        ->type_name("FILE")
+        ->required();
+  }
 
   std::string explain_profile = "base";
   moat::policy::Overrides explain_ov;
   CLI::App* explain_cmd = app.add_subcommand("explain", "what a profile allows, in plain words");
-  explain_cmd->add_option("-p,--profile", explain_profile, "profile name or file");
-  add_override_flags(explain_cmd, explain_ov);
+  if (defines("explain")) {
+    explain_cmd->add_option("-p,--profile", explain_profile, "profile name or file");
+    add_override_flags(explain_cmd, explain_ov);
+  }
 
   std::vector<std::string> check_files;
   CLI::App* check_cmd = app.add_subcommand("check", "validate profile files");
-  check_cmd->add_option("files", check_files, "profile files")->required();
+  if (defines("check")) check_cmd->add_option("files", check_files, "profile files")->required();
 
   app.add_subcommand("profiles", "list the profiles on the search path");
   moat::cli::ReportOptions report;
   CLI::App* report_cmd =
       app.add_subcommand("report", "summarise a run again from its --audit file");
-  report_cmd->add_option("file", report.audit_file, "the JSON lines written by --audit")
-      ->required();
-  report_cmd->add_option("--format", report.format, "text (default) or json")
-      ->check(CLI::IsMember({"text", "json"}));
-  report_cmd->add_option("--html", report.html_out, "write a self-contained HTML page to FILE")
-      ->type_name("FILE");
+  if (defines("report")) {
+    report_cmd->add_option("file", report.audit_file, "the JSON lines written by --audit")
+        ->required();
+    report_cmd->add_option("--format", report.format, "text (default) or json")
+        ->check(CLI::IsMember({"text", "json"}));
+    report_cmd->add_option("--html", report.html_out, "write a self-contained HTML page to FILE")
+        ->type_name("FILE");
+  }
   bool doctor_json = false;
   CLI::App* doctor_cmd = app.add_subcommand("doctor", "what this kernel offers each layer");
-  doctor_cmd->add_flag("--json", doctor_json, "print JSON");
+  if (defines("doctor")) doctor_cmd->add_flag("--json", doctor_json, "print JSON");
 
   // `--allow-tier landlock` takes a value; CLI11 flags cannot, so we rewrite it first.
   std::vector<std::string> args(argv + 1, argv + argc);

@@ -1,5 +1,5 @@
-// Entries are JSON files named by a hash of the inputs; the full input text is stored too and
-// compared, so a hash collision is a miss. Files are 0600 in a 0700 directory we own.
+// Entries are files named by a hash of the inputs (plan_cache_format.h); the full input text is
+// stored too and compared, so a hash collision is a miss. Files are 0600 in a 0700 directory we own.
 #include "cli/plan_cache.h"
 
 #include <fcntl.h>
@@ -9,17 +9,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
-#include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "cli/plan_json.h"
+#include "cli/plan_cache_format.h"
 
 namespace moat::cli {
 namespace {
-using nlohmann::json;
-
-// Bump when the Plan's meaning changes in a way the JSON shape would not show.
-constexpr int kCacheFormat = 4;
 
 // Always under the home (not $XDG_CACHE_HOME): that is where the mandatory `moat-state`
 // protection keeps it read-only for sandboxed commands.
@@ -35,41 +30,29 @@ std::uint64_t fnv1a(const std::string& text) {
 }
 
 // What a file or directory looks like now; any edit, replacement or creation changes it.
-json stamp(const std::string& path) {
+FileStamp stamp(const std::string& path) {
+  FileStamp out;
+  out.path = path;
   struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return {path, false};
-  return {path,
-          true,
-          static_cast<std::uint64_t>(st.st_dev),
-          static_cast<std::uint64_t>(st.st_ino),
-          static_cast<std::int64_t>(st.st_size),
-          static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec,
-          static_cast<std::int64_t>(st.st_ctim.tv_sec) * 1000000000 + st.st_ctim.tv_nsec};
+  if (::stat(path.c_str(), &st) != 0) return out;
+  out.exists = true;
+  out.dev = static_cast<std::uint64_t>(st.st_dev);
+  out.ino = static_cast<std::uint64_t>(st.st_ino);
+  out.size = static_cast<std::int64_t>(st.st_size);
+  out.mtime_ns = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+  out.ctime_ns = static_cast<std::int64_t>(st.st_ctim.tv_sec) * 1000000000 + st.st_ctim.tv_nsec;
+  return out;
 }
 
 // The profile files and the tool configuration files (.npmrc, ...) the plan was built from;
 // an absent file is stamped as absent, so creating it is a miss too.
-json stamps(const policy::Plan& plan, const policy::Context& ctx) {
-  json out = json::array();
+std::string stamps(const policy::Plan& plan, const policy::Context& ctx) {
+  std::vector<FileStamp> out;
   out.push_back(stamp("/proc/self/exe"));
   for (const std::string& dir : ctx.search_path) out.push_back(stamp(dir));
   for (const std::string& file : plan.profile_files) out.push_back(stamp(file));
   for (const std::string& file : plan.tool_files) out.push_back(stamp(file));
-  return out;
-}
-
-std::string inputs_text(const std::string& name_or_path, const policy::Context& ctx,
-                        const policy::Overrides& ov) {
-  json in;
-  in["format"] = kCacheFormat;
-  in["profile"] = name_or_path;
-  in["ctx"] = {ctx.home, ctx.project, ctx.cwd, ctx.user, ctx.tmpdir, ctx.environ, ctx.search_path};
-  in["ov"] = {ov.allow_read, ov.allow_write, ov.allow_exec,
-              ov.network ? static_cast<int>(*ov.network) : -1,
-              ov.time_ms ? json(*ov.time_ms) : json(), ov.keep_env, ov.allow_hosts, ov.add_hosts,
-              ov.learn_network};
-  // replace: the environment need not be UTF-8.
-  return in.dump(-1, ' ', false, json::error_handler_t::replace);
+  return encode_stamps(out);
 }
 
 bool trustworthy(int fd) {
@@ -91,17 +74,10 @@ std::optional<CachedCompile> lookup(const std::string& file, const std::string& 
   ssize_t n;
   while ((n = ::read(fd, buf, sizeof(buf))) > 0) text.append(buf, static_cast<size_t>(n));
   ::close(fd);
-  json entry = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (entry.is_discarded() || !entry.is_object()) return std::nullopt;
-  if (entry.value("inputs", std::string()) != inputs) return std::nullopt;
-  auto plan = plan_from_json(entry.value("plan", json()));
-  if (!plan) return std::nullopt;
-  if (entry.value("stamps", json()) != stamps(*plan, ctx)) return std::nullopt;
-  CachedCompile hit{std::move(*plan), {}};
-  for (const json& d : entry.value("diagnostics", json::array())) {
-    if (d.is_string()) hit.diagnostics.push_back(d.get<std::string>());
-  }
-  return hit;
+  auto entry = decode_cache_entry(text);
+  if (!entry || entry->inputs != inputs) return std::nullopt;
+  if (entry->stamps != stamps(entry->plan, ctx)) return std::nullopt;
+  return CachedCompile{std::move(entry->plan), std::move(entry->diagnostics)};
 }
 
 void store(const std::string& dir, const std::string& file, const std::string& inputs,
@@ -110,16 +86,14 @@ void store(const std::string& dir, const std::string& file, const std::string& i
   ::mkdir(parent.substr(0, parent.rfind('/')).c_str(), 0700);
   ::mkdir(parent.c_str(), 0700);
   ::mkdir(dir.c_str(), 0700);
-  json entry;
-  entry["inputs"] = inputs;
-  entry["plan"] = plan_to_json(*out.plan);
-  entry["stamps"] = stamps(*out.plan, ctx);
-  json diagnostics = json::array();
+  CacheEntry entry;
+  entry.inputs = inputs;
+  entry.plan = *out.plan;
+  entry.stamps = stamps(*out.plan, ctx);
   for (const policy::Diagnostic& d : out.diagnostics) {
-    diagnostics.push_back(policy::format_diagnostic(d));
+    entry.diagnostics.push_back(policy::format_diagnostic(d));
   }
-  entry["diagnostics"] = diagnostics;
-  std::string text = entry.dump(-1, ' ', false, json::error_handler_t::replace);
+  std::string text = encode_cache_entry(entry);
   std::string tmp = file + ".tmp." + std::to_string(::getpid());
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) return;  // a cache we cannot write is only slower
@@ -139,10 +113,10 @@ policy::CompileOutput compile_profile_cached(const std::string& name_or_path,
       ctx.home == "/") {
     return policy::compile_profile(name_or_path, ctx, overrides);
   }
-  std::string inputs = inputs_text(name_or_path, ctx, overrides);
+  std::string inputs = encode_inputs(name_or_path, ctx, overrides);
   std::string dir = cache_dir(ctx);
   char name[32];
-  std::snprintf(name, sizeof(name), "%016llx.json",
+  std::snprintf(name, sizeof(name), "%016llx.plan",
                 static_cast<unsigned long long>(fnv1a(inputs)));
   std::string file = dir + "/" + name;
   if (auto hit = lookup(file, inputs, ctx)) {

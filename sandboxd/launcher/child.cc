@@ -8,6 +8,7 @@
 #include <linux/capability.h>
 #include <linux/seccomp.h>
 #include <linux/securebits.h>
+#include <linux/sockios.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <sched.h>
@@ -25,7 +26,9 @@
 
 #include <cerrno>
 #include <climits>
+#include <ctime>
 #include <cstring>
+#include <string_view>
 
 #include "sandboxd/sys/landlock.h"
 
@@ -273,7 +276,10 @@ int step_staging_root(const ChildSpec& spec) {
     return failed("mount");
   if (::mkdir("/tmp/newroot", 0755) != 0 || ::mkdir("/tmp/oldroot", 0755) != 0)
     return failed("mkdir");
-  if (::mount("tmpfs", "/tmp/newroot", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") != 0) {
+  // The new root is a directory of this tmpfs bound onto itself (pivot_root wants a mount point):
+  // a second tmpfs would cost a superblock of its own. Its siblings (the mask file, generated
+  // files) stay unreachable from it; readonly-root makes the bind read-only.
+  if (::mount("/tmp/newroot", "/tmp/newroot", nullptr, MS_BIND, nullptr) != 0) {
     return failed("mount");
   }
   if (::syscall(SYS_pivot_root, "/tmp", "/tmp/oldroot") != 0) return failed("pivot_root");
@@ -319,20 +325,108 @@ int step_hostname(const ChildSpec& spec) {
   return ::sethostname(spec.hostname.data(), spec.hostname.size()) == 0 ? 0 : failed("sethostname");
 }
 
-int step_loopback_up(const ChildSpec& spec) {
-  if (!spec.namespaces) return 0;
-  int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return failed("socket");
+// The network namespace is the costliest one to create (~0.5 ms on this machine kind: the
+// loopback device, sysctl tables, every protocol's per-namespace state), so it is not made at
+// clone3: a helper task that shares pid 1's memory and descriptor table creates it and brings lo
+// up while pid 1 builds the mounts on the other CPU, and pid 1 joins it (join-network) before
+// anything else touches the network, long before the command exists. Until then pid 1 runs only
+// this table, in the host's network namespace.
+struct NetHelper {
+  pid_t pid = -1;
+  int socket_fd = -1;  // a socket in the new namespace; SIOCGSKNS turns it into the namespace
+  const char* failed_call = nullptr;
+};
+NetHelper g_net;
+alignas(16) char g_net_stack[16 * 1024];  // in the image already: no allocation here
+
+// lo of the current network namespace up, through `fd` (an AF_INET socket in it); on failure
+// returns errno and names the call.
+int bring_loopback_up(int fd, const char** failed_call) {
   ifreq req{};
   std::memcpy(req.ifr_name, "lo", 3);
-  int err = 0;
   if (::ioctl(fd, SIOCGIFFLAGS, &req) != 0) {
-    err = failed("ioctl(SIOCGIFFLAGS)");
-  } else {
-    req.ifr_flags = static_cast<short>(req.ifr_flags | IFF_UP | IFF_RUNNING);
-    if (::ioctl(fd, SIOCSIFFLAGS, &req) != 0) err = failed("ioctl(SIOCSIFFLAGS)");
+    *failed_call = "ioctl(SIOCGIFFLAGS)";
+    return errno;
   }
-  ::close(fd);
+  req.ifr_flags = static_cast<short>(req.ifr_flags | IFF_UP | IFF_RUNNING);
+  if (::ioctl(fd, SIOCSIFFLAGS, &req) != 0) {
+    *failed_call = "ioctl(SIOCSIFFLAGS)";
+    return errno;
+  }
+  return 0;
+}
+
+// The helper's body (CLONE_VM: no allocation, our globals only). It shares pid 1's TLS, hence its
+// errno: each value is read right after the failing call, and a failure on either side ends the
+// setup (fail() reports the helper's own failure first). Raw system calls: a sanitizer's
+// interceptors (ioctl) keep per-thread state in that shared TLS, which pid 1 is using meanwhile.
+int net_helper(void*) {
+  if (::syscall(SYS_unshare, CLONE_NEWNET) != 0) {
+    g_net.failed_call = "unshare(CLONE_NEWNET)";
+    return errno;
+  }
+  int fd = static_cast<int>(::syscall(SYS_socket, AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  if (fd < 0) {
+    g_net.failed_call = "socket";
+    return errno;
+  }
+  ifreq req{};
+  req.ifr_name[0] = 'l';  // "lo", without a (sanitizer-intercepted) memcpy
+  req.ifr_name[1] = 'o';
+  if (::syscall(SYS_ioctl, fd, SIOCGIFFLAGS, &req) != 0) {
+    g_net.failed_call = "ioctl(SIOCGIFFLAGS)";
+    return errno;
+  }
+  req.ifr_flags = static_cast<short>(req.ifr_flags | IFF_UP | IFF_RUNNING);
+  if (::syscall(SYS_ioctl, fd, SIOCSIFFLAGS, &req) != 0) {
+    g_net.failed_call = "ioctl(SIOCSIFFLAGS)";
+    return errno;
+  }
+  g_net.socket_fd = fd;
+  return 0;
+}
+
+int step_start_network(const ChildSpec& spec) {
+  if (!spec.namespaces || spec.network_at_clone) return 0;
+  g_net.pid = ::clone(net_helper, g_net_stack + sizeof(g_net_stack), CLONE_VM | CLONE_FILES | SIGCHLD,
+                      nullptr);
+  return g_net.pid > 0 ? 0 : failed("clone");
+}
+
+// Waits for the helper; its exit status is its errno (0: the namespace is ready).
+int wait_net_helper() {
+  int status = 0;
+  pid_t got;
+  do {
+    got = ::waitpid(g_net.pid, &status, 0);
+  } while (got < 0 && errno == EINTR);
+  g_net.pid = -1;
+  if (got < 0) return failed("waitpid");
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return 0;
+  g_failed_call = g_net.failed_call != nullptr ? g_net.failed_call : "clone";
+  return WIFEXITED(status) ? WEXITSTATUS(status) : EINTR;
+}
+
+int step_join_network(const ChildSpec& spec) {
+  if (!spec.namespaces) return 0;
+  if (spec.network_at_clone) {
+    int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return failed("socket");
+    int err = bring_loopback_up(fd, &g_failed_call);
+    ::close(fd);
+    return err;
+  }
+  if (int err = wait_net_helper()) return err;
+  int err = 0;
+  int ns = ::ioctl(g_net.socket_fd, SIOCGSKNS);
+  if (ns < 0) {
+    err = failed("ioctl(SIOCGSKNS)");
+  } else if (::setns(ns, CLONE_NEWNET) != 0) {
+    err = failed("setns(CLONE_NEWNET)");
+  }
+  if (ns >= 0) ::close(ns);
+  ::close(g_net.socket_fd);
+  g_net.socket_fd = -1;
   return err;
 }
 
@@ -491,6 +585,9 @@ constexpr Step kSteps[] = {
       "memory and pids limits (v1) hold before anything can fork; a thread moving itself is "
       "cheap, a move by the parent waits for an RCU grace period"},
      step_join_v1_cgroups},
+    {{"start-network",
+      "a helper creates the network namespace and brings lo up while we build the mounts"},
+     step_start_network},
     {{"wait-for-parent", "the parent writes the uid/gid maps before we create anything"},
      step_wait_for_parent},
     {{"cgroup-namespace", "entered after the parent moved us, so /proc/self/cgroup shows only /"},
@@ -507,8 +604,9 @@ constexpr Step kSteps[] = {
     {{"readonly-root", "the root tmpfs becomes read-only once every mount point exists"},
      step_readonly_root},
     {{"hostname", "a hostname that says where the command runs"}, step_hostname},
-    {{"loopback-up", "the new network namespace's lo: local test servers keep working"},
-     step_loopback_up},
+    {{"join-network",
+      "into the helper's network namespace (only lo, up: local test servers keep working)"},
+     step_join_network},
     {{"gate-sockets", "the DNS stub's sockets, bound inside the namespace, go to the supervisor"},
      step_gate_sockets},
     {{"landlock-ruleset", "path rules are opened inside the new root, before capabilities go"},
@@ -528,7 +626,26 @@ constexpr Step kSteps[] = {
 constexpr int kStepCount = sizeof(kSteps) / sizeof(kSteps[0]);
 constexpr int kExecStep = kStepCount;  // pseudo-step for the command's own start
 
+constexpr int step_index(const char* name) {
+  for (int i = 0; i < kStepCount; ++i) {
+    if (std::string_view(kSteps[i].info.name) == name) return i;
+  }
+  return -1;
+}
+
 [[noreturn]] void fail(int step, int err) {
+  // The network helper shares our errno: when it failed, that is the failure to report (ours may
+  // be its errno, read at the wrong moment).
+  if (g_net.pid > 0) {
+    const char* our_call = g_failed_call;
+    if (int helper_err = wait_net_helper(); helper_err != 0) {
+      step = step_index("join-network");
+      err = helper_err;
+      g_failed_index = -1;
+    } else {
+      g_failed_call = our_call;
+    }
+  }
   send_report(Report{ReportKind::kSetupFailed, step, err, g_failed_index, 0, g_failed_call});
   _exit(125);
 }
@@ -575,8 +692,23 @@ sigset_t forwarded_signals() {
   return set;
 }
 
+// MOAT_TRACE_SETUP: when each step ended (the vDSO clock: no system call, no allocation).
+void stamp(const ChildSpec& spec, int slot) {
+  if (spec.step_clock == nullptr) return;
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  spec.step_clock[slot] = static_cast<std::int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
 // Counts the processes still alive besides us: they die with us, and the parent reports them.
 int count_leftovers() {
+  // Every process the sandbox made descends from pid 1 (orphans are reparented to it): with no
+  // child of any kind left there is nothing to count, the usual case, in one call, no /proc walk.
+  siginfo_t info{};
+  if (::waitid(P_ALL, 0, &info, WEXITED | WSTOPPED | WCONTINUED | WNOHANG | WNOWAIT | __WALL) != 0 &&
+      errno == ECHILD) {
+    return 0;
+  }
   int fd = ::open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return -1;
   alignas(8) char buf[4096];
@@ -624,7 +756,10 @@ int start_command(void* arg) {
   pid_t command =
       ::clone(start_command, stack + sizeof(stack), CLONE_VM | CLONE_VFORK | SIGCHLD, &start);
   if (command < 0) fail(kExecStep, errno);
-  send_report(Report{ReportKind::kReady, 0, 0, -1, 0, nullptr});
+  stamp(spec, kExecStep);
+  // Only the trace reads it: otherwise it would wake the parent for nothing while the command
+  // starts.
+  if (spec.step_clock != nullptr) send_report(Report{ReportKind::kReady, 0, 0, -1, 0, nullptr});
   int command_status = 0;
   while (true) {
     siginfo_t info{};
@@ -674,6 +809,7 @@ const StepInfo* setup_steps(int* count) {
 void run_sandbox_child(const ChildSpec& spec) {
   for (int i = 0; i < kStepCount; ++i) {
     if (int err = kSteps[i].run(spec)) fail(i, err);
+    stamp(spec, i);
   }
   reap(spec);
 }

@@ -11,7 +11,7 @@ namespace moat::launcher {
 // Messages from the child to the parent on the report pipe, fixed-size.
 enum class ReportKind : std::int32_t {
   kSetupFailed = 1,  // step, err, index
-  kReady = 2,        // setup done, the command is being started
+  kReady = 2,        // setup done, the command is being started (MOAT_TRACE_SETUP only)
   kExecFailed = 3,   // err: errno of execve
   kExited = 4,       // status: wait status of the command; index: processes killed at exit
   kGateFds = 5,      // carries SCM_RIGHTS: the DNS stub's UDP and TCP sockets (in the sandbox's

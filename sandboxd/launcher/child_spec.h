@@ -77,6 +77,10 @@ struct ChildSpec {
   // gate (one listener serves both).
   bool file_notify = false;
   std::uint32_t gate_dns_address = 0x7f000035;  // 127.0.0.53, host byte order
+  // The network namespace comes with clone3 (allowlist mode: the gate opens the sandbox's socket
+  // tables through /proc/PID right after clone, so pid 1 must be in it from the start). Otherwise
+  // a helper in the child creates it in parallel with the mounts (child.cc, start-network).
+  bool network_at_clone = false;
   std::vector<RlimitSetting> rlimits;
   int cap_last_cap = 40;
 
@@ -92,6 +96,9 @@ struct ChildSpec {
   // fixed descriptors (report 3, ruleset 4), so fixed-fds cannot overwrite them.
   int v1_cgroup_tasks_fds[2] = {-1, -1};
   int report_write_fd = -1;  // SOCK_SEQPACKET: setup failure, readiness, exit status, gate fds
+  // MOAT_TRACE_SETUP: a page shared with the parent where the child stamps CLOCK_MONOTONIC (ns)
+  // after each setup step (index = step; the last slot: the command started). Null otherwise.
+  std::int64_t* step_clock = nullptr;
 };
 
 }  // namespace moat::launcher

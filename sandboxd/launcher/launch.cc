@@ -10,6 +10,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <netinet/in.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -170,16 +171,19 @@ std::string hint_for_step(const std::string& message, int err) {
   return {};
 }
 
-pid_t clone_sandbox(bool namespaces, int cgroup_fd, int* pidfd) {
+pid_t clone_sandbox(bool namespaces, bool network, int cgroup_fd, int* pidfd) {
   clone_args args{};
   args.flags = CLONE_PIDFD;
   if (cgroup_fd >= 0) {
     args.flags |= CLONE_INTO_CGROUP;
     args.cgroup = static_cast<std::uint64_t>(cgroup_fd);
   }
+  // Unless `network`, the network namespace is made by the child itself, in parallel with its
+  // mounts (child.cc, start-network / join-network): here it costs ~0.5 ms on the critical path.
   if (namespaces) {
     args.flags |=
-        CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNET;
+        CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
+    if (network) args.flags |= CLONE_NEWNET;
   }
   args.pidfd = reinterpret_cast<std::uint64_t>(pidfd);
   args.exit_signal = SIGCHLD;
@@ -205,6 +209,21 @@ class PhaseClock {
     std::fprintf(stderr, "moat: %-22s %7.3f ms\n", phase, (t - last_) * 1e3);
     last_ = t;
   }
+  bool enabled() const { return enabled_; }
+  // The child's own steps (stamped into a shared page), from the moment the parent released it.
+  void mark_release() { release_ = now(); }
+  void print_steps(const std::int64_t* stamps, int count) const {
+    if (!enabled_ || stamps == nullptr) return;
+    int names = 0;
+    const StepInfo* steps = setup_steps(&names);
+    double previous = release_;
+    for (int i = 0; i < count && i < names; ++i) {
+      if (stamps[i] == 0) continue;
+      double t = static_cast<double>(stamps[i]) * 1e-9;
+      std::fprintf(stderr, "moat:   child %-18s %7.3f ms\n", steps[i].name, (t - previous) * 1e3);
+      previous = t;
+    }
+  }
 
  private:
   static double now() {
@@ -214,6 +233,7 @@ class PhaseClock {
   }
   bool enabled_;
   double last_;
+  double release_ = 0;
 };
 
 // Tier landlock has no pid namespace: every process that descends from us (orphans reparent to
@@ -313,6 +333,13 @@ Status allow_without_namespace(bpfnet::NetLayer& layer, const policy::Plan& plan
 
 }  // namespace
 
+void PendingReap::wait() {
+  if (pid_ <= 0) return;
+  while (::waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
+  }
+  pid_ = -1;
+}
+
 Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<std::string>& argv,
                                    const LaunchOptions& options) {
   LaunchResult result;
@@ -410,8 +437,10 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
   clean_stale_placeholders(journal_dir);
   auto prepared = setup_child_spec(plan, argv, prepare_options);
   if (!prepared) return prepared.error();
-  const std::string journal =
-      write_placeholder_journal(journal_dir, ::getpid(), prepared->placeholders);
+  // Written once the child is released (it costs an ext4 create, ~0.05-0.1 ms, that then
+  // overlaps the child's setup); a moat killed before that leaves this run's placeholders behind
+  // as any crash between their creation and the journal always could.
+  std::string journal;
   ChildSpec& spec = prepared->spec;
   clock.mark("prepare");
   if (!prepared->narrowed.empty()) {
@@ -648,11 +677,22 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
   if (options.events != nullptr) {
     options.events->add(report::run_event(plan, argv, sources, namespaces ? "full" : "landlock"));
   }
+  struct StepClockPage {
+    void* page = MAP_FAILED;
+    ~StepClockPage() {
+      if (page != MAP_FAILED) ::munmap(page, 4096);
+    }
+  } step_clock;
+  if (clock.enabled()) {
+    step_clock.page = ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (step_clock.page != MAP_FAILED) spec.step_clock = static_cast<std::int64_t*>(step_clock.page);
+  }
   int pidfd_raw = -1;
-  pid_t child = clone_sandbox(namespaces, cgroup_fd.get(), &pidfd_raw);
+  spec.network_at_clone = namespaces && network_gate != nullptr;
+  pid_t child = clone_sandbox(namespaces, spec.network_at_clone, cgroup_fd.get(), &pidfd_raw);
   if (child < 0) {
     return syscall_error("creating the sandbox", "clone3",
-                         namespaces ? "CLONE_NEWUSER|NEWNS|NEWPID|NEWIPC|NEWUTS|NEWNET" : "", errno,
+                         namespaces ? "CLONE_NEWUSER|NEWNS|NEWPID|NEWIPC|NEWUTS" : "", errno,
                          "user namespaces may be disabled; `moat doctor` says what is missing, "
                          "and --allow-tier landlock runs without them");
   }
@@ -700,7 +740,9 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
     return attach.error();
   }
   release->second.reset();
+  journal = write_placeholder_journal(journal_dir, ::getpid(), prepared->placeholders);
   clock.mark("id maps");
+  clock.mark_release();
 
   UniqueFd sigfd(::signalfd(-1, &signals, SFD_CLOEXEC));
   UniqueFd timer;
@@ -720,12 +762,13 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
   bool daemon_gone = false;
   const int daemon_fd = daemon_client ? daemon_client->fd() : -1;
   while (!child_gone || report_open) {
-    pollfd fds[5] = {{report_open ? report->first.get() : -1, POLLIN, 0},
+    pollfd fds[6] = {{report_open ? report->first.get() : -1, POLLIN, 0},
                      {child_gone ? -1 : pidfd.get(), POLLIN, 0},
                      {sigfd.get(), POLLIN, 0},
                      {timer.valid() ? timer.get() : -1, POLLIN, 0},
-                     {daemon_gone ? -1 : daemon_fd, POLLIN | POLLRDHUP, 0}};
-    int n = ::poll(fds, 5, -1);
+                     {daemon_gone ? -1 : daemon_fd, POLLIN | POLLRDHUP, 0},
+                     {file_notifier ? file_notifier->listener_fd() : -1, POLLIN, 0}};
+    int n = ::poll(fds, 6, -1);
     if (n < 0) {
       if (errno == EINTR) continue;
       kill_child();
@@ -748,7 +791,7 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
         }
       } else if (got == sizeof(r) && r.kind == ReportKind::kGateFds && file_notifier &&
                  passed.size() == 1) {
-        file_notifier->start(std::move(passed[0]));
+        file_notifier->adopt(std::move(passed[0]));
       } else if (got == sizeof(r)) {
         if (r.kind == ReportKind::kSetupFailed) setup_failure = r;
         if (r.kind == ReportKind::kExecFailed) exec_failure = r;
@@ -768,11 +811,25 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
         if (r.kind == ReportKind::kExited) clock.mark("command");
       } else if (got <= 0) {
         report_open = false;
+        // pid 1 closed the channel by exiting, after the command with no process left: the
+        // sandbox is gone but for its namespaces, which the kernel tears down while we clean up
+        // and summarise. Without cgroups to remove (ours, or sandboxd's delegated ones) or a
+        // watch to drain, pid 1 is reaped last.
+        if (!child_gone && exited && namespaces && exited->index == 0 && !watcher &&
+            !daemon_client && !delegated_cgroup.valid() && !delegated_memory.valid() &&
+            cgroups.v2.empty() && cgroups.memory.empty() && cgroups.pids.empty()) {
+          result.pid1 = PendingReap(child);
+          child_gone = true;
+        }
       }
     }
     if (fds[1].revents != 0) {
-      int status = 0;
-      ::waitpid(child, &status, 0);
+      if (result.pid1.pending()) {
+        result.pid1.wait();
+      } else {
+        int status = 0;
+        ::waitpid(child, &status, 0);
+      }
       child_gone = true;
     }
     if (fds[2].revents != 0) {
@@ -781,6 +838,7 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
         ::syscall(SYS_pidfd_send_signal, pidfd.get(), static_cast<int>(info.ssi_signo), nullptr, 0);
       }
     }
+    if (fds[5].revents != 0) file_notifier->serve(fds[5].revents);
     if (timer.valid() && fds[3].revents != 0) {
       result.timed_out = true;
       kill_child();
@@ -811,7 +869,6 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
     clock.mark("watch drain");
   }
   if (network_gate) network_gate->stop();
-  if (file_notifier) file_notifier->stop();
   if (kernel_layer) result.kernel_refusals = kernel_layer->denied_count();
   result.oom_killed = root && cgroup_oom_killed(cgroups);
   if (!root && (delegated_memory.valid() || delegated_cgroup.valid())) {
@@ -831,6 +888,11 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
   prepared->placeholders.clear();
   if (!journal.empty()) ::unlink(journal.c_str());
   clock.mark("cleanup");
+  {
+    int count = 0;
+    setup_steps(&count);
+    clock.print_steps(spec.step_clock, count);
+  }
 
   if (daemon_gone && !options.allow_missing_limits) {
     return make_error(ErrorCode::kUnsupported,

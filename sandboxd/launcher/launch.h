@@ -33,6 +33,34 @@ struct LaunchOptions {
   bool watch = true;  // as root: the eBPF watch (fails closed unless allow_missing_limits)
 };
 
+// The sandbox's pid 1 after the command and every other process of the sandbox are gone and pid 1
+// itself is inside the kernel's exit path (its report channel closed: nothing of ours runs in it
+// any more), while the kernel tears down its namespaces (~0.4 ms: every mount of the sandbox).
+// Reaped, waiting if need be, when this goes away: moat never returns before the sandbox is gone,
+// but writes its account meanwhile.
+class PendingReap {
+ public:
+  PendingReap() = default;
+  explicit PendingReap(int pid) : pid_(pid) {}
+  PendingReap(const PendingReap&) = delete;
+  PendingReap& operator=(const PendingReap&) = delete;
+  PendingReap(PendingReap&& other) noexcept : pid_(other.pid_) { other.pid_ = -1; }
+  PendingReap& operator=(PendingReap&& other) noexcept {
+    if (this != &other) {
+      wait();
+      pid_ = other.pid_;
+      other.pid_ = -1;
+    }
+    return *this;
+  }
+  ~PendingReap() { wait(); }
+  bool pending() const { return pid_ > 0; }
+  void wait();
+
+ private:
+  int pid_ = -1;
+};
+
 struct LaunchResult {
   int exit_code = 0;      // what moat exits with
   bool timed_out = false;
@@ -40,6 +68,7 @@ struct LaunchResult {
   int leftovers = 0;      // processes still running when the command exited (killed)
   std::uint64_t kernel_refusals = 0;  // connects/sends the in-kernel network layer refused
   std::uint64_t lost_events = 0;      // events the watch could not deliver (counted, reported)
+  PendingReap pid1;  // set when pid 1 was still exiting at return
 };
 
 // Runs argv in a sandbox built from plan. Errors are setup errors (exit 125) or not-found/126.

@@ -37,6 +37,11 @@ Result<std::vector<sock_filter>> compile_seccomp_filter(
   // We set no-new-privs ourselves, at its place in the setup table.
   rc = seccomp_attr_set(ctx.get(), SCMP_FLTATR_CTL_NNP, 0);
   if (rc < 0) return libseccomp_error("seccomp_attr_set", "CTL_NNP", rc);
+  // A binary tree over the syscall numbers instead of a chain of ~130 compares: the kernel runs
+  // the filter once per syscall number when it is installed (to cache the always-allowed ones)
+  // and for every call the cache does not cover; both walk ~8 compares instead of up to ~130.
+  rc = seccomp_attr_set(ctx.get(), SCMP_FLTATR_CTL_OPTIMIZE, 2);
+  if (rc < 0) return libseccomp_error("seccomp_attr_set", "CTL_OPTIMIZE", rc);
 
   for (const policy::SyscallRule& rule : rules) {
     int nr = rule.number;

@@ -3,7 +3,6 @@
 
 #include <fcntl.h>
 #include <poll.h>
-#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -115,9 +114,9 @@ CallShape shape_of(const seccomp_data& d) {
 }  // namespace
 
 FileNotifier::FileNotifier(report::EventLog& events, FileNotifierRoots roots)
-    : events_(events), roots_(std::move(roots)), wake_(::eventfd(0, EFD_CLOEXEC)) {}
+    : events_(events), roots_(std::move(roots)) {}
 
-FileNotifier::~FileNotifier() { stop(); }
+FileNotifier::~FileNotifier() = default;
 
 void FileNotifier::handle(int notify_fd, const seccomp_notif& req) {
   const CallShape shape = shape_of(req.data);
@@ -181,39 +180,26 @@ void FileNotifier::handle(int notify_fd, const seccomp_notif& req) {
   events_.add(std::move(e));
 }
 
-void FileNotifier::start(sys::UniqueFd listener) {
-  if (thread_.joinable()) return;
-  listener_ = std::move(listener);
-  thread_ = std::thread([this] { loop(); });
-}
-
-void FileNotifier::stop() {
-  if (!thread_.joinable()) return;
-  stopping_ = true;
-  std::uint64_t one = 1;
-  (void)!::write(wake_.get(), &one, sizeof(one));
-  thread_.join();
-}
-
-void FileNotifier::loop() {
-  // The kernel's seccomp_notif may grow; ask for its size once.
-  seccomp_notif_sizes sizes{};
-  if (::syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sizes) != 0) return;
-  std::vector<char> buf(std::max<size_t>(sizes.seccomp_notif, sizeof(seccomp_notif)));
-  while (!stopping_) {
-    pollfd fds[2] = {{listener_.get(), POLLIN, 0}, {wake_.get(), POLLIN, 0}};
-    if (::poll(fds, 2, -1) < 0) {
-      if (errno == EINTR) continue;
+void FileNotifier::serve(short revents) {
+  if (!listener_.valid()) return;
+  if ((revents & (POLLHUP | POLLERR | POLLNVAL)) != 0) {  // every sandboxed task is gone
+    listener_.reset();
+    return;
+  }
+  if ((revents & POLLIN) == 0) return;
+  if (buffer_.empty()) {
+    // The kernel's seccomp_notif may grow; ask for its size once.
+    seccomp_notif_sizes sizes{};
+    if (::syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sizes) != 0) {
+      listener_.reset();  // the sandbox's calls then fail with ENOSYS: closed, not open
       return;
     }
-    if (fds[1].revents != 0) return;
-    if ((fds[0].revents & (POLLHUP | POLLERR)) != 0) return;  // every sandboxed task is gone
-    if ((fds[0].revents & POLLIN) == 0) continue;
-    std::memset(buf.data(), 0, buf.size());
-    auto* req = reinterpret_cast<seccomp_notif*>(buf.data());
-    if (::ioctl(listener_.get(), SECCOMP_IOCTL_NOTIF_RECV, req) != 0) continue;
-    handle(listener_.get(), *req);
+    buffer_.resize(std::max<size_t>(sizes.seccomp_notif, sizeof(seccomp_notif)));
   }
+  std::memset(buffer_.data(), 0, buffer_.size());
+  auto* req = reinterpret_cast<seccomp_notif*>(buffer_.data());
+  if (::ioctl(listener_.get(), SECCOMP_IOCTL_NOTIF_RECV, req) != 0) return;  // ENOENT: it died
+  handle(listener_.get(), *req);
 }
 
 }  // namespace moat::supervisor

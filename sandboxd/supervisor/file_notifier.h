@@ -11,9 +11,7 @@
 
 #include <linux/seccomp.h>
 
-#include <atomic>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "sandboxd/report/event_log.h"
@@ -40,18 +38,19 @@ class FileNotifier {
   // One notification of a file-changing call (from the gate's loop, which owns the listener in
   // allowlist mode). Always answers it.
   void handle(int notify_fd, const seccomp_notif& request);
-  // Serves the listener on a thread of its own (no gate).
-  void start(sys::UniqueFd listener);
-  void stop();
+  // Without the gate the listener is ours, served from the launcher's own poll loop (idle while
+  // the command runs): no thread to start, wake and join on every run.
+  void adopt(sys::UniqueFd listener) { listener_ = std::move(listener); }
+  int listener_fd() const { return listener_.get(); }  // -1: none (yet, or any more)
+  // `revents` of the listener from poll: receives and answers one notification; on HUP (every
+  // sandboxed task is gone) or an error, drops the listener.
+  void serve(short revents);
 
  private:
-  void loop();
-
   report::EventLog& events_;
   FileNotifierRoots roots_;
-  sys::UniqueFd listener_, wake_;
-  std::thread thread_;
-  std::atomic<bool> stopping_{false};
+  sys::UniqueFd listener_;
+  std::vector<char> buffer_;  // the kernel's seccomp_notif size, asked once
 };
 
 }  // namespace moat::supervisor

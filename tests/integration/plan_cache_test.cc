@@ -9,11 +9,12 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include <nlohmann/json.hpp>
+#include "cli/plan_cache_format.h"
 
 namespace {
 namespace fs = std::filesystem;
@@ -103,10 +104,13 @@ TEST_F(PlanCache, AnUntrustedCacheFileIsIgnored) {
   }
   ASSERT_EQ(entries.size(), 1u);
   auto poison = [&](fs::perms perms) {
-    std::ifstream in(entries[0]);
-    nlohmann::json entry = nlohmann::json::parse(in);
-    entry["plan"]["paths"].push_back({root_ + "/extra", 3, {"poison", 0, 0}});
-    std::ofstream(entries[0]) << entry.dump();
+    std::ifstream in(entries[0], std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    auto entry = moat::cli::decode_cache_entry(bytes);
+    ASSERT_TRUE(entry.has_value());
+    entry->plan.paths.push_back({root_ + "/extra", 3, {"poison", 0, 0}});
+    std::ofstream(entries[0], std::ios::binary | std::ios::trunc)
+        << moat::cli::encode_cache_entry(*entry);
     fs::permissions(entries[0], perms);
   };
   poison(fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_write |
@@ -117,6 +121,30 @@ TEST_F(PlanCache, AnUntrustedCacheFileIsIgnored) {
   poison(fs::perms::owner_read | fs::perms::owner_write);
   EXPECT_EQ(run("base"), 0);
   EXPECT_TRUE(fs::exists(root_ + "/extra/f"));
+}
+
+// Every field survives the cache: an entry read back encodes to the very same bytes, and a
+// truncated or extended entry is a miss.
+TEST_F(PlanCache, EntriesRoundTripAndDamagedOnesAreMisses) {
+  EXPECT_NE(run("base"), 0);
+  std::vector<fs::path> entries;
+  for (const auto& e : fs::directory_iterator(home_ + "/.cache/moat/plans")) {
+    entries.push_back(e.path());
+  }
+  ASSERT_EQ(entries.size(), 1u);
+  std::ifstream in(entries[0], std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto entry = moat::cli::decode_cache_entry(bytes);
+  ASSERT_TRUE(entry.has_value());
+  EXPECT_EQ(moat::cli::encode_cache_entry(*entry), bytes);
+  EXPECT_EQ(entry->plan.profile_name, "base");
+  EXPECT_FALSE(entry->plan.paths.empty());
+  EXPECT_FALSE(entry->plan.deny.empty());
+  EXPECT_FALSE(entry->plan.protect.empty());
+  EXPECT_EQ(entry->plan.home, home_);
+  EXPECT_FALSE(moat::cli::decode_cache_entry(bytes.substr(0, bytes.size() - 1)).has_value());
+  EXPECT_FALSE(moat::cli::decode_cache_entry(bytes + "x").has_value());
+  EXPECT_FALSE(moat::cli::decode_cache_entry(std::string(64, '\xff')).has_value());
 }
 
 // A plan built from a tool's configuration depends on its files: creating, editing and removing
