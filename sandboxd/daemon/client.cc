@@ -5,6 +5,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -36,7 +37,14 @@ Result<Client> Client::connect(const std::string& path) {
   ::setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
   if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
     Error e = syscall_error("connecting to sandboxd", "connect", path, errno, kHint);
-    if (errno == ENOENT || errno == ECONNREFUSED) e.code = ErrorCode::kNotFound;
+    const int err = errno;
+    // No daemon: no socket, a stale one, or a directory this user cannot enter (root's
+    // /run/moat holds the per-boot BTF cache without a daemon: 0700). Only a socket that is
+    // there but refuses this user is worth a warning.
+    const std::string dir = path.substr(0, std::max<std::size_t>(path.rfind('/'), 1));
+    if (err == ENOENT || err == ECONNREFUSED || (err == EACCES && ::access(dir.c_str(), X_OK) != 0)) {
+      e.code = ErrorCode::kNotFound;
+    }
     return e;
   }
   // The ring it hands over is the account of the run: only a root daemon is believed (the path
