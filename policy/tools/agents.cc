@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "policy/tools/npmrc.h"
+#include "policy/tools/common.h"
 #include "policy/tools/toml.h"
 #include "policy/variables.h"
 

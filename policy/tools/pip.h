@@ -44,10 +44,6 @@ struct PipDefaultIndex {
 };
 PipDefaultIndex pip_default_index(const ToolConfigInput& input);
 
-// "scheme://user:pw@host:port/path" -> "host:port" (the scheme's port when none is written);
-// "" when `url` is not an http(s) URL.
-std::string url_host_rule(const std::string& url);
-
 // The resolvers (one line each in policy/tool_config.cc).
 Result<ToolValues> pip_indexes(const ToolConfigInput& input);       // pip.indexes
 Result<ToolValues> pip_index_hosts(const ToolConfigInput& input);   // pip.index-hosts

@@ -8,24 +8,12 @@
 #include <map>
 #include <optional>
 
+#include "policy/tools/common.h"
 #include "policy/tools/pip.h"
 #include "policy/variables.h"
 
 namespace moat::policy::tools {
 namespace {
-
-std::optional<std::string> env_value(const ToolConfigInput& in, std::string_view name) {
-  for (const std::string& e : in.environ) {
-    if (e.size() > name.size() && e.compare(0, name.size(), name) == 0 && e[name.size()] == '=') {
-      return e.substr(name.size() + 1);
-    }
-  }
-  return std::nullopt;
-}
-
-void add_unique(std::vector<std::string>& v, const std::string& s) {
-  if (!s.empty() && std::find(v.begin(), v.end(), s) == v.end()) v.push_back(s);
-}
 
 std::vector<std::string> split_on(std::string_view s, std::string_view separators) {
   std::vector<std::string> out;
