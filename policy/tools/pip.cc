@@ -365,25 +365,29 @@ Result<ToolValues> pip_indexes(const ToolConfigInput& in) {
   return out;
 }
 
+Result<ToolValues> index_host_rules(const std::string& tool, const ToolValues& indexes,
+                                    const std::vector<std::string>& find_links) {
+  ToolValues out;
+  for (const std::string& u : indexes) {
+    std::string rule = url_host_rule(u);
+    if (rule.empty()) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        tool + "'s index '" + u + "' is not an http(s) URL",
+                        "a local index needs no network: use find-links with a directory");
+    }
+    add_unique(out, rule);
+  }
+  // A local find-links entry gives no rule (url_host_rule is "", which add_unique skips).
+  for (const std::string& f : find_links) add_unique(out, url_host_rule(f));
+  return out;
+}
+
 Result<ToolValues> pip_index_hosts(const ToolConfigInput& in) {
   Result<ToolValues> indexes = pip_indexes(in);
   if (!indexes) return indexes.error();
   Result<PipSettings> s = read_pip_settings(in);
   if (!s) return s.error();
-  ToolValues out;
-  for (const std::string& u : *indexes) {
-    std::string rule = url_host_rule(u);
-    if (rule.empty()) {
-      return make_error(ErrorCode::kInvalidArgument,
-                        "pip's index '" + u + "' is not an http(s) URL",
-                        "a local index needs no network: use find-links with a directory");
-    }
-    add_unique(out, rule);
-  }
-  for (const std::string& f : s->find_links) {
-    if (is_remote_url(f)) add_unique(out, url_host_rule(f));
-  }
-  return out;
+  return index_host_rules("pip", *indexes, s->find_links);
 }
 
 Result<ToolValues> pip_file_hosts(const ToolConfigInput& in) {

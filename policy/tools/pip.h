@@ -44,6 +44,11 @@ struct PipDefaultIndex {
 };
 PipDefaultIndex pip_default_index(const ToolConfigInput& input);
 
+// The host:port rule of each index (an index that is not an http(s) URL is an error naming
+// `tool`) and of each remote find-links entry: pip's and uv's index-hosts.
+Result<ToolValues> index_host_rules(const std::string& tool, const ToolValues& indexes,
+                                    const std::vector<std::string>& find_links);
+
 // The resolvers (one line each in policy/tool_config.cc).
 Result<ToolValues> pip_indexes(const ToolConfigInput& input);       // pip.indexes
 Result<ToolValues> pip_index_hosts(const ToolConfigInput& input);   // pip.index-hosts

@@ -435,17 +435,7 @@ Result<ToolValues> uv_index_hosts(const ToolConfigInput& in) {
   if (!indexes) return indexes.error();
   Result<UvSettings> s = read_uv_settings(in);
   if (!s) return s.error();
-  ToolValues out;
-  for (const std::string& u : *indexes) {
-    std::string rule = url_host_rule(u);
-    if (rule.empty()) {
-      return make_error(ErrorCode::kInvalidArgument, "uv's index '" + u + "' is not an http(s) URL",
-                        "a local index needs no network: use find-links with a directory");
-    }
-    add_unique(out, rule);
-  }
-  for (const std::string& f : s->find_links) add_unique(out, url_host_rule(f));
-  return out;
+  return index_host_rules("uv", *indexes, s->find_links);
 }
 
 Result<ToolValues> uv_find_links(const ToolConfigInput& in) {
