@@ -13,33 +13,9 @@ command -v npm >/dev/null || skip "npm is not installed"
 tools=${MOAT_E2E_TOOLS:-/opt/moat-e2e-tools}
 [ -x "$tools/bin/pnpm" ] && [ -x "$tools/bin/yarn" ] ||
   skip "pnpm and yarn are not installed in $tools (scripts/install-deps.sh)"
-id moat-test >/dev/null 2>&1 || useradd -m -s /bin/sh -U moat-test 2>/dev/null || true
-id moat-test >/dev/null 2>&1 || skip "no user moat-test"
-
-work=$(mktemp -d /tmp/moat-e2e-pnpmyarn-XXXXXX)
-chmod 755 "$work"
-daemon_mark="moat-pnpmyarn-daemon-$$-$RANDOM"
-cleanup() {
-  testhosts_cleanup
-  pkill -9 -f "$daemon_mark" 2>/dev/null || true
-  [ -n "${MOAT_E2E_KEEP:-}" ] && echo "kept $work" || rm -rf "$work"
-}
-trap cleanup EXIT
+npm_e2e_workspace pnpmyarn
 registry_ip=10.77.22.6 collector_ip=10.77.22.7 port=4873
-testhost_up yreg 6 5 || skip "cannot create the registry test host"
-testhost_up ycol 7 8 || skip "cannot create the collector test host"
-url="http://registry.test:$port/"
-reglog="$work/registry.log" collog="$work/collector.log"
-: > "$reglog"; : > "$collog"
-registry_serve "mnpm-yreg-$$" "$work/registry" "$port" "$reglog"
-collector_serve "mnpm-ycol-$$" 4444 "$collog"
-build_tree "$work" "$url" "$collector_ip" "$daemon_mark" || { echo "FAIL: building the packages"; exit 1; }
-wait_port "$registry_ip" "$port" || skip "the registry did not start"
-wait_port "$collector_ip" 4444 || skip "the collector did not start"
-(exec 3<>"/dev/tcp/$collector_ip/4444"; printf 'control' >&3) 2>/dev/null || skip "collector unreachable"
-sleep 0.2
-grep -q control "$collog" || skip "the collector records nothing"
-: > "$collog"
+registry_hosts_up y 5 8
 
 passed=0
 scenario() {  # scenario TOOL SUB AS
