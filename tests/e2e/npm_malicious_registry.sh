@@ -64,26 +64,15 @@ scenario() {
              --add-host "registry.test=$registry_ip" --audit "$dir/audit.jsonl"
              -- npm install --no-audit --no-fund --foreground-scripts)
   local rc=0
-  if [ "$as" = root ]; then
-    (cd "$project" && "${cmd[@]}") >"$dir/out" 2>"$dir/err" || rc=$?
-  else
-    (cd "$project" && setpriv --reuid=moat-test --regid=moat-test --init-groups "${cmd[@]}") \
-      >"$dir/out" 2>"$dir/err" || rc=$?
-  fi
+  run_in_project "$as" "$project" "$dir" "${cmd[@]}" || rc=$?
   sleep 0.5
   local before=$failures
   local what="$mode as $as"
   # The honest packages are installed, built by their own script, and work.
   node -e "process.exit(require('$project/node_modules/good-a')() ? 0 : 1)" ||
     fail "$what: good-a does not work after the install (moat exit $rc)"
-  # Every malicious effect, checked from outside.
-  [ -s "$collog" ] && fail "$what: the collector received: $(head -c 300 "$collog")"
-  [ "$(sha256sum < "$home/.bashrc")" = "$bashrc_before" ] || fail "$what: ~/.bashrc changed"
-  [ -s "$project/.git/hooks/pre-commit" ] && fail "$what: .git/hooks/pre-commit was dropped"
-  pgrep -f "$daemon_mark" >/dev/null && fail "$what: the daemon survived moat"
-  grep -q "CANARY" "$dir/out" "$dir/err" && fail "$what: a secret leaked into the output"
-  # The package is named in the summary.
-  grep -q "\[npm evil-pkg@1.0.0 postinstall\]" "$dir/err" || fail "$what: the summary does not name evil-pkg"
+  # Every malicious effect, checked from outside; the package is named in the summary.
+  check_evil_pkg_contained "$what" "$home" "$project" "$dir" "$bashrc_before"
   if [ "$mode" = install ]; then
     # Phase 1 fetched with the user's token; phase 2 says evil-pkg wanted the network.
     grep -q "auth=Bearer MOAT-NPM-TOKEN-CANARY" "$reglog" ||

@@ -133,3 +133,30 @@ npm_e2e_cleanup() {
   pkill -9 -f "$daemon_mark" 2>/dev/null || true
   [ -n "${MOAT_E2E_KEEP:-}" ] && echo "kept $work" || rm -rf "$work"
 }
+
+# run_in_project AS PROJECT DIR CMD...: CMD in PROJECT as AS (root, or moat-test without
+# privileges), its output in DIR/out and DIR/err; returns CMD's status.
+run_in_project() {
+  local as=$1 project=$2 dir=$3
+  shift 3
+  if [ "$as" = root ]; then
+    (cd "$project" && "$@") >"$dir/out" 2>"$dir/err"
+  else
+    (cd "$project" && setpriv --reuid=moat-test --regid=moat-test --init-groups "$@") \
+      >"$dir/out" 2>"$dir/err"
+  fi
+}
+
+# check_evil_pkg_contained WHAT HOME PROJECT DIR BASHRC_SUM: every effect of evil-pkg (see
+# build_tree) is absent, checked from outside, and the summary in DIR/err names the package.
+check_evil_pkg_contained() {
+  local what=$1 home=$2 project=$3 dir=$4 bashrc_before=$5
+  [ -s "$collog" ] && fail "$what: the collector received: $(head -c 300 "$collog")"
+  [ "$(sha256sum < "$home/.bashrc")" = "$bashrc_before" ] || fail "$what: ~/.bashrc changed"
+  [ -s "$project/.git/hooks/pre-commit" ] && fail "$what: .git/hooks/pre-commit was dropped"
+  pgrep -f "$daemon_mark" >/dev/null && fail "$what: the daemon survived moat"
+  grep -q "CANARY" "$dir/out" "$dir/err" && fail "$what: a secret leaked into the output"
+  grep -q "\[npm evil-pkg@1.0.0 postinstall\]" "$dir/err" ||
+    fail "$what: the summary does not name evil-pkg"
+  return 0
+}

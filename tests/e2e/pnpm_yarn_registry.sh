@@ -43,22 +43,12 @@ scenario() {  # scenario TOOL SUB AS
              --add-host "registry.test=$registry_ip" --audit "$dir/audit.jsonl"
              -- "$tools/bin/$tool" "${args[@]}")
   local rc=0
-  if [ "$as" = root ]; then
-    (cd "$project" && "${cmd[@]}") >"$dir/out" 2>"$dir/err" || rc=$?
-  else
-    (cd "$project" && setpriv --reuid=moat-test --regid=moat-test --init-groups "${cmd[@]}") \
-      >"$dir/out" 2>"$dir/err" || rc=$?
-  fi
+  run_in_project "$as" "$project" "$dir" "${cmd[@]}" || rc=$?
   sleep 0.5
   local before=$failures
   (cd "$project" && node -e "process.exit(require('good-a')() ? 0 : 1)") ||
     fail "$what: good-a does not work after the install (moat exit $rc)"
-  [ -s "$collog" ] && fail "$what: the collector received: $(head -c 300 "$collog")"
-  [ "$(sha256sum < "$home/.bashrc")" = "$bashrc_before" ] || fail "$what: ~/.bashrc changed"
-  [ -s "$project/.git/hooks/pre-commit" ] && fail "$what: .git/hooks/pre-commit was dropped"
-  pgrep -f "$daemon_mark" >/dev/null && fail "$what: the daemon survived moat"
-  grep -q "CANARY" "$dir/out" "$dir/err" && fail "$what: a secret leaked into the output"
-  grep -q "\[npm evil-pkg@1.0.0 postinstall\]" "$dir/err" || fail "$what: the summary does not name evil-pkg"
+  check_evil_pkg_contained "$what" "$home" "$project" "$dir" "$bashrc_before"
   if [ "$failures" -gt "$before" ]; then
     echo "--- $what: exit $rc, stderr:"; tail -n 40 "$dir/err"
   else
