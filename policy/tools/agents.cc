@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "policy/tools/npmrc.h"
+#include "policy/tools/common.h"
 #include "policy/tools/toml.h"
 #include "policy/variables.h"
 
@@ -47,7 +47,7 @@ Result<ToolValues> codex_api_hosts(const ToolConfigInput& in) {
   std::string provider = "openai";
   std::string base_url;
   if (auto text = in.read_file(config_file)) {
-    auto table = parse_toml_strings(*text);
+    auto table = parse_toml(*text);
     if (!table) {
       Error e = table.error();
       e.message = config_file + ":" + e.message;

@@ -10,18 +10,6 @@
 namespace moat::policy::tools {
 namespace {
 
-std::string trim(std::string_view s) {
-  std::size_t b = 0, e = s.size();
-  while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
-  while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
-  return std::string(s.substr(b, e - b));
-}
-
-std::string lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
 // npm's rule: ${NAME} is replaced when NAME is set, left as written when it is not; ${NAME?}
 // becomes empty when it is not set. A backslash before '$' keeps it literal.
 std::string replace_env(std::string_view text, const ToolConfigInput& in) {
@@ -123,23 +111,6 @@ std::optional<std::string> registry_default(const std::string& definitions) {
 }
 
 }  // namespace
-
-std::optional<std::string> env_value(const ToolConfigInput& in, std::string_view name) {
-  for (const std::string& e : in.environ) {
-    if (e.size() > name.size() && e.compare(0, name.size(), name) == 0 && e[name.size()] == '=') {
-      return e.substr(name.size() + 1);
-    }
-  }
-  return std::nullopt;
-}
-
-std::string config_path(const std::string& value, const std::string& home,
-                        const std::string& base) {
-  if (value == "~") return normalize_path(home);
-  if (value.starts_with("~/")) return normalize_path(home + value.substr(1));
-  if (!value.empty() && value[0] == '/') return normalize_path(value);
-  return normalize_path(base + "/" + value);
-}
 
 Result<std::map<std::string, std::string>> parse_npmrc(const std::string& text,
                                                       const std::string& file,
@@ -278,50 +249,6 @@ Result<NpmConfig> load_npm_config(const ToolConfigInput& in,
   }
   cfg.layers.push_back(std::move(env));
   return cfg;
-}
-
-Result<std::string> registry_rule(const std::string& url, const std::string& source) {
-  auto bad = [&](const std::string& why) -> Error {
-    return make_error(ErrorCode::kInvalidArgument,
-                      "registry '" + url + "' (" + source + "): " + why,
-                      "write a URL such as https://registry.example.test/");
-  };
-  const std::size_t sep = url.find("://");
-  if (sep == std::string::npos) return bad("not a URL");
-  const std::string scheme = lower(url.substr(0, sep));
-  std::string port = scheme == "https" ? "443" : scheme == "http" ? "80" : "";
-  if (port.empty()) return bad("the scheme must be http or https");
-  std::string authority = url.substr(sep + 3);
-  authority = authority.substr(0, authority.find_first_of("/?#"));
-  if (auto at = authority.rfind('@'); at != std::string::npos) authority.erase(0, at + 1);
-  std::string host = authority;
-  if (!authority.empty() && authority[0] == '[') {
-    const std::size_t close = authority.find(']');
-    if (close == std::string::npos) return bad("unclosed '[' in the host");
-    host = authority.substr(0, close + 1);
-    if (close + 1 < authority.size()) {
-      if (authority[close + 1] != ':') return bad("unexpected text after the address");
-      port = authority.substr(close + 2);
-    }
-  } else if (auto colon = authority.find(':'); colon != std::string::npos) {
-    host = authority.substr(0, colon);
-    port = authority.substr(colon + 1);
-  }
-  if (host.empty()) return bad("no host");
-  if (host.find('$') != std::string::npos) return bad("an environment variable is not set");
-  if (port.empty() || port.size() > 5 ||
-      port.find_first_not_of("0123456789") != std::string::npos || std::stoi(port) == 0 ||
-      std::stoi(port) > 65535) {
-    return bad("bad port '" + port + "'");
-  }
-  return lower(host) + ":" + port;
-}
-
-void add_unique(ToolValues& out, const std::string& rule) {
-  for (const std::string& r : out) {
-    if (r == rule) return;
-  }
-  out.push_back(rule);
 }
 
 // Neither npm's configuration nor the installed npm's own defaults name a registry (no npm

@@ -9,15 +9,9 @@
 
 #include "policy/result.h"
 #include "policy/tool_config.h"
+#include "policy/tools/common.h"
 
 namespace moat::policy::tools {
-
-// The value of NAME in "NAME=value" entries, or nullopt.
-std::optional<std::string> env_value(const ToolConfigInput& in, std::string_view name);
-
-// "~/x" -> home + "/x"; a relative path is taken relative to `base`; the result is normalised.
-std::string config_path(const std::string& value, const std::string& home,
-                        const std::string& base);
 
 // One configuration file in ini form (npm's .npmrc, yarn classic's .yarnrc uses its own form).
 // ${VAR} in keys and values is replaced from the environment; an undefined variable is an error
@@ -56,12 +50,6 @@ struct NpmConfig {
 Result<NpmConfig> load_npm_config(const ToolConfigInput& in,
                                   const std::vector<std::string>& env_prefixes,
                                   const std::vector<std::string>& tool_files = {});
-
-// "https://host/path" -> "host:443"; "http://h:8080/" -> "h:8080". Error for anything else.
-Result<std::string> registry_rule(const std::string& url, const std::string& source);
-
-// Appends `rule` to `out` unless already there.
-void add_unique(ToolValues& out, const std::string& rule);
 
 // "TOOL has no registry configured", with how to write the default down.
 Error no_registry(const std::string& tool);

@@ -9,31 +9,11 @@
 #include <optional>
 #include <sstream>
 
+#include "policy/tools/common.h"
 #include "policy/variables.h"
 
 namespace moat::policy::tools {
 namespace {
-
-std::optional<std::string> env_value(const ToolConfigInput& in, std::string_view name) {
-  for (const std::string& e : in.environ) {
-    if (e.size() > name.size() && e.compare(0, name.size(), name) == 0 && e[name.size()] == '=') {
-      return e.substr(name.size() + 1);
-    }
-  }
-  return std::nullopt;
-}
-
-std::string trim(std::string_view s) {
-  size_t b = 0, e = s.size();
-  while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
-  while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
-  return std::string(s.substr(b, e - b));
-}
-
-std::string lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
 
 // pip's _normalize_name: lower case, '_' as '-'.
 std::string normalize_key(std::string key) {
@@ -48,10 +28,6 @@ std::vector<std::string> split_words(std::string_view s) {
   std::string w;
   while (in >> w) out.push_back(w);
   return out;
-}
-
-void add_unique(std::vector<std::string>& v, const std::string& s) {
-  if (!s.empty() && std::find(v.begin(), v.end(), s) == v.end()) v.push_back(s);
 }
 
 struct IniValue {
@@ -201,39 +177,6 @@ std::optional<std::string> local_find_link(const ToolConfigInput& in, const std:
 }
 
 }  // namespace
-
-std::string url_host_rule(const std::string& url) {
-  int default_port = 0;
-  size_t start = 0;
-  if (starts_with_ci(url, "https://")) {
-    default_port = 443;
-    start = 8;
-  } else if (starts_with_ci(url, "http://")) {
-    default_port = 80;
-    start = 7;
-  } else {
-    return {};
-  }
-  size_t end = url.find_first_of("/?#", start);
-  std::string authority =
-      url.substr(start, end == std::string::npos ? std::string::npos : end - start);
-  size_t at = authority.rfind('@');
-  if (at != std::string::npos) authority = authority.substr(at + 1);
-  std::string host = authority, port;
-  if (!authority.empty() && authority[0] == '[') {
-    size_t close = authority.find(']');
-    if (close == std::string::npos) return {};
-    host = authority.substr(0, close + 1);
-    if (close + 1 < authority.size() && authority[close + 1] == ':')
-      port = authority.substr(close + 2);
-  } else if (size_t colon = authority.rfind(':'); colon != std::string::npos) {
-    host = authority.substr(0, colon);
-    port = authority.substr(colon + 1);
-  }
-  if (host.empty()) return {};
-  if (port.empty()) port = std::to_string(default_port);
-  return lower(host) + ":" + port;
-}
 
 std::string pip_virtualenv(const ToolConfigInput& in) {
   if (std::optional<std::string> v = env_value(in, "VIRTUAL_ENV"); v && !v->empty()) {
@@ -422,25 +365,29 @@ Result<ToolValues> pip_indexes(const ToolConfigInput& in) {
   return out;
 }
 
+Result<ToolValues> index_host_rules(const std::string& tool, const ToolValues& indexes,
+                                    const std::vector<std::string>& find_links) {
+  ToolValues out;
+  for (const std::string& u : indexes) {
+    std::string rule = url_host_rule(u);
+    if (rule.empty()) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        tool + "'s index '" + u + "' is not an http(s) URL",
+                        "a local index needs no network: use find-links with a directory");
+    }
+    add_unique(out, rule);
+  }
+  // A local find-links entry gives no rule (url_host_rule is "", which add_unique skips).
+  for (const std::string& f : find_links) add_unique(out, url_host_rule(f));
+  return out;
+}
+
 Result<ToolValues> pip_index_hosts(const ToolConfigInput& in) {
   Result<ToolValues> indexes = pip_indexes(in);
   if (!indexes) return indexes.error();
   Result<PipSettings> s = read_pip_settings(in);
   if (!s) return s.error();
-  ToolValues out;
-  for (const std::string& u : *indexes) {
-    std::string rule = url_host_rule(u);
-    if (rule.empty()) {
-      return make_error(ErrorCode::kInvalidArgument,
-                        "pip's index '" + u + "' is not an http(s) URL",
-                        "a local index needs no network: use find-links with a directory");
-    }
-    add_unique(out, rule);
-  }
-  for (const std::string& f : s->find_links) {
-    if (is_remote_url(f)) add_unique(out, url_host_rule(f));
-  }
-  return out;
+  return index_host_rules("pip", *indexes, s->find_links);
 }
 
 Result<ToolValues> pip_file_hosts(const ToolConfigInput& in) {

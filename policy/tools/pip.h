@@ -44,9 +44,10 @@ struct PipDefaultIndex {
 };
 PipDefaultIndex pip_default_index(const ToolConfigInput& input);
 
-// "scheme://user:pw@host:port/path" -> "host:port" (the scheme's port when none is written);
-// "" when `url` is not an http(s) URL.
-std::string url_host_rule(const std::string& url);
+// The host:port rule of each index (an index that is not an http(s) URL is an error naming
+// `tool`) and of each remote find-links entry: pip's and uv's index-hosts.
+Result<ToolValues> index_host_rules(const std::string& tool, const ToolValues& indexes,
+                                    const std::vector<std::string>& find_links);
 
 // The resolvers (one line each in policy/tool_config.cc).
 Result<ToolValues> pip_indexes(const ToolConfigInput& input);       // pip.indexes

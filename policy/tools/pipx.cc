@@ -5,19 +5,11 @@
 #include <optional>
 #include <string>
 
+#include "policy/tools/common.h"
 #include "policy/variables.h"
 
 namespace moat::policy::tools {
 namespace {
-
-std::optional<std::string> env_value(const ToolConfigInput& in, std::string_view name) {
-  for (const std::string& e : in.environ) {
-    if (e.size() > name.size() && e.compare(0, name.size(), name) == 0 && e[name.size()] == '=') {
-      return e.substr(name.size() + 1);
-    }
-  }
-  return std::nullopt;
-}
 
 // $NAME when set to an absolute path (`~` is the home), else `fallback`.
 std::string dir_from_env(const ToolConfigInput& in, std::string_view name,

@@ -1,3 +1,4 @@
+// The TOML reader of the tool resolvers; see toml.h.
 #include "policy/tools/toml.h"
 
 #include <cctype>
@@ -12,8 +13,9 @@ class TomlScanner {
  public:
   explicit TomlScanner(std::string_view text) : text_(text) {}
 
-  Result<std::map<std::string, std::string>> run() {
-    std::map<std::string, std::string> values;
+  Result<TomlValues> run() {
+    TomlValues values;
+    std::map<std::string, int> array_tables;  // [[t]] -> how many so far
     std::string table;
     while (skip_blank_lines(), pos_ < text_.size()) {
       if (peek() == '[') {
@@ -26,7 +28,7 @@ class TomlScanner {
           return error("a table header without its closing ']'");
         }
         pos_ += array_table ? 2 : 1;
-        table = *key;
+        table = array_table ? *key + "." + std::to_string(array_tables[*key]++) : *key;
       } else {
         auto key = dotted_key();
         if (!key) return key.error();
@@ -34,15 +36,14 @@ class TomlScanner {
         if (peek() != '=') return error("expected '=' after the key '" + *key + "'");
         ++pos_;
         skip_spaces();
-        auto value = this->value();
-        if (!value) return value.error();
-        if (value->has_value()) values[table.empty() ? *key : table + "." + *key] = **value;
+        if (Status v = value(table.empty() ? *key : table + "." + *key, values); !v) {
+          return v.error();
+        }
       }
       skip_spaces();
       if (peek() == '#') skip_to_line_end();
-      if (pos_ < text_.size() && peek() != '\n' && peek() != '\r') {
-        return error("unexpected text after a value");
-      }
+      if (peek() == '\r') ++pos_;
+      if (pos_ < text_.size() && peek() != '\n') return error("unexpected text after a value");
     }
     return values;
   }
@@ -51,7 +52,8 @@ class TomlScanner {
   char peek() const { return pos_ < text_.size() ? text_[pos_] : '\0'; }
 
   Error error(const std::string& what) const {
-    return make_error(ErrorCode::kInvalidArgument, std::to_string(line_) + ": " + what,
+    return make_error(ErrorCode::kInvalidArgument,
+                      std::to_string(line_) + ": cannot read this TOML: " + what,
                       "fix the TOML syntax of this file");
   }
 
@@ -95,39 +97,81 @@ class TomlScanner {
     }
   }
 
-  // A string, or nothing for the other kinds of value (numbers, booleans, dates, arrays, inline
-  // tables), which are skipped whole, across lines for arrays.
-  Result<std::optional<std::string>> value() {
-    if (peek() == '"' || peek() == '\'') {
+  // The value at `key`, recorded in `out` (arrays and inline tables element by element, see
+  // TomlValues); numbers and dates are read over and left out.
+  Status value(const std::string& key, TomlValues& out) {
+    const char c = peek();
+    if (c == '"' || c == '\'') {
       auto s = string_value();
       if (!s) return s.error();
-      return std::optional<std::string>(*s);
+      out[key] = *s;
+      return {};
     }
-    int depth = 0;
-    while (pos_ < text_.size()) {
-      const char c = peek();
-      if (c == '"' || c == '\'') {
-        auto s = string_value();
-        if (!s) return s.error();
-        continue;
+    for (const char* word : {"true", "false"}) {
+      const std::string_view w(word);
+      if (text_.substr(pos_, w.size()) == w && !key_char(peek_at(pos_ + w.size()))) {
+        pos_ += w.size();
+        out[key] = word;
+        return {};
       }
-      if (c == '#') {
-        if (depth <= 0) break;
-        skip_to_line_end();
-        continue;
+    }
+    // A project's file may be hostile: nesting is bounded so the recursion is.
+    if ((c == '[' || c == '{') && depth_ >= kMaxDepth) return error("arrays nested too deeply");
+    if (c == '[') {
+      ++pos_;
+      ++depth_;
+      for (int n = 0;; ++n) {
+        skip_blank_lines();
+        if (peek() == ']') break;
+        if (Status v = value(key + "." + std::to_string(n), out); !v) return v.error();
+        skip_blank_lines();
+        if (peek() == ',') {
+          ++pos_;
+        } else if (peek() != ']') {
+          return error("expected ',' or ']' in an array");
+        }
       }
-      if (c == '\n' || c == '\r') {
-        if (depth <= 0) break;
-        if (c == '\n') ++line_;
+      ++pos_;
+      --depth_;
+      return {};
+    }
+    if (c == '{') {
+      ++pos_;
+      ++depth_;
+      for (;;) {
+        skip_spaces();
+        if (peek() == '}') break;
+        auto k = dotted_key();
+        if (!k) return k.error();
+        skip_spaces();
+        if (peek() != '=') return error("expected '=' after the key '" + *k + "'");
         ++pos_;
-        continue;
+        skip_spaces();
+        if (Status v = value(key + "." + *k, out); !v) return v.error();
+        skip_spaces();
+        if (peek() == ',') {
+          ++pos_;
+        } else if (peek() != '}') {
+          return error("expected ',' or '}' in an inline table");
+        }
       }
-      if (c == '[' || c == '{') ++depth;
-      if (c == ']' || c == '}') --depth;
+      ++pos_;
+      --depth_;
+      return {};
+    }
+    // A number or a date: read to the end of the token.
+    const std::size_t start = pos_;
+    while (pos_ < text_.size() && !std::isspace(static_cast<unsigned char>(peek())) &&
+           peek() != ',' && peek() != ']' && peek() != '}' && peek() != '#') {
       ++pos_;
     }
-    if (depth > 0) return error("an array or inline table that is never closed");
-    return std::optional<std::string>();
+    if (pos_ == start) return error("expected a value");
+    return {};
+  }
+
+  char peek_at(std::size_t i) const { return i < text_.size() ? text_[i] : '\0'; }
+  static bool key_char(char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
   }
 
   Result<std::string> string_value() {
@@ -140,14 +184,14 @@ class TomlScanner {
     }
     std::string out;
     for (;;) {
-      if (pos_ >= text_.size()) return error("a string that is never closed");
+      if (pos_ >= text_.size()) return error("unterminated string");
       const char c = text_[pos_];
       if (multi ? text_.substr(pos_, 3) == std::string(3, quote) : c == quote) {
         pos_ += multi ? 3 : 1;
         return out;
       }
       if (c == '\n') {
-        if (!multi) return error("a string that is never closed");
+        if (!multi) return error("unterminated string");
         ++line_;
       }
       if (c == '\\' && quote == '"' && pos_ + 1 < text_.size()) {
@@ -168,15 +212,54 @@ class TomlScanner {
     }
   }
 
+  static constexpr int kMaxDepth = 32;
+
   std::string_view text_;
   std::size_t pos_ = 0;
+  int depth_ = 0;
   int line_ = 1;
 };
 
 }  // namespace
 
-Result<std::map<std::string, std::string>> parse_toml_strings(std::string_view text) {
-  return TomlScanner(text).run();
+Result<TomlValues> parse_toml(std::string_view text) { return TomlScanner(text).run(); }
+
+namespace {
+
+// The entries under "key.N" for each index N, in numeric order, each with the rest of its path
+// ("" for the element itself).
+std::map<std::size_t, TomlValues> by_index(const TomlValues& doc, const std::string& key) {
+  std::map<std::size_t, TomlValues> out;
+  const std::string prefix = key + ".";
+  for (auto it = doc.lower_bound(prefix); it != doc.end() && it->first.starts_with(prefix); ++it) {
+    const std::string rest = it->first.substr(prefix.size());
+    const std::size_t digits = rest.find_first_not_of("0123456789");
+    const std::size_t len = digits == std::string::npos ? rest.size() : digits;
+    if (len == 0 || len > 9) continue;  // not an index (or not one any array of a file has)
+    if (digits != std::string::npos && rest[digits] != '.') continue;
+    const std::size_t n = std::stoul(rest.substr(0, len));
+    out[n][digits == std::string::npos ? "" : rest.substr(digits + 1)] = it->second;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::string> toml_array(const TomlValues& doc, const std::string& key) {
+  std::vector<std::string> out;
+  for (const auto& [n, entries] : by_index(doc, key)) {
+    if (auto it = entries.find(""); it != entries.end()) out.push_back(it->second);
+  }
+  return out;
+}
+
+std::vector<TomlValues> toml_tables(const TomlValues& doc, const std::string& key) {
+  std::vector<TomlValues> out;
+  for (auto& [n, entries] : by_index(doc, key)) {
+    entries.erase("");
+    if (!entries.empty()) out.push_back(std::move(entries));
+  }
+  return out;
 }
 
 }  // namespace moat::policy::tools

@@ -1,19 +1,31 @@
-// The string values of a TOML file (Codex's config.toml, uv.toml, pyproject.toml), for the tool
-// resolvers.
+// The one TOML reader of the tool resolvers (Codex's config.toml, uv.toml, pyproject.toml).
 #pragma once
 
 #include <map>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "policy/result.h"
 
 namespace moat::policy::tools {
 
-// The string values of a TOML document, keyed by their dotted path ("model_providers.x.base_url").
-// Only what configuration files of tools need: [table] and [a.b] headers, `key = "string"` and
-// `key = 'literal'` (bare, quoted and dotted keys); other values are skipped. An unterminated
-// string or header is an error naming the line.
-Result<std::map<std::string, std::string>> parse_toml_strings(std::string_view text);
+// A TOML document flattened to its dotted paths: "model_providers.x.base_url" -> "https://...".
+// Strings are kept as read, booleans as "true"/"false"; the elements of an array are
+// "key.0", "key.1", ... (an inline table inside one: "key.0.url"), the Nth [[t]] table is
+// "t.N". Numbers and dates are skipped: no setting the resolvers read uses them.
+using TomlValues = std::map<std::string, std::string>;
+
+// Only what configuration files of tools need: [table], [a.b] and [[array]] headers, bare, quoted
+// and dotted keys, basic, literal and multi-line strings, booleans, arrays and inline tables. A
+// syntax error is an error whose message starts with the line: "3: cannot read this TOML: ...".
+Result<TomlValues> parse_toml(std::string_view text);
+
+// The strings of the array at `key` ("key.0", "key.1", ...), in order.
+std::vector<std::string> toml_array(const TomlValues& doc, const std::string& key);
+
+// The tables of the array at `key` ("key.N.name" -> {name: ...}), in order: [[key]] headers
+// and `key = [{...}, ...]` alike.
+std::vector<TomlValues> toml_tables(const TomlValues& doc, const std::string& key);
 
 }  // namespace moat::policy::tools

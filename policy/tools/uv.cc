@@ -1,6 +1,5 @@
-// uv's index configuration; see uv.h. The TOML reader below knows what uv's index settings use
-// (tables, arrays of tables, strings, booleans, arrays of strings and of inline tables) and
-// reports anything else it cannot skip as an error naming the file and line.
+// uv's index configuration; see uv.h. The files are read by the resolvers' TOML reader
+// (toml.h): a file it cannot read is an error naming the file and line.
 #include "policy/tools/uv.h"
 
 #include <algorithm>
@@ -8,24 +7,13 @@
 #include <map>
 #include <optional>
 
+#include "policy/tools/common.h"
 #include "policy/tools/pip.h"
+#include "policy/tools/toml.h"
 #include "policy/variables.h"
 
 namespace moat::policy::tools {
 namespace {
-
-std::optional<std::string> env_value(const ToolConfigInput& in, std::string_view name) {
-  for (const std::string& e : in.environ) {
-    if (e.size() > name.size() && e.compare(0, name.size(), name) == 0 && e[name.size()] == '=') {
-      return e.substr(name.size() + 1);
-    }
-  }
-  return std::nullopt;
-}
-
-void add_unique(std::vector<std::string>& v, const std::string& s) {
-  if (!s.empty() && std::find(v.begin(), v.end(), s) == v.end()) v.push_back(s);
-}
 
 std::vector<std::string> split_on(std::string_view s, std::string_view separators) {
   std::vector<std::string> out;
@@ -38,230 +26,6 @@ std::vector<std::string> split_on(std::string_view s, std::string_view separator
   }
   return out;
 }
-
-// --- a small TOML reader ------------------------------------------------------------------------
-using Table = std::map<std::string, std::string>;  // key -> string ("true"/"false" for booleans)
-
-struct TomlValue {
-  std::optional<std::string> scalar;  // a string or a boolean
-  std::vector<std::string> strings;   // an array of strings
-  std::vector<Table> tables;          // an array of inline tables
-};
-
-struct TomlDoc {
-  std::map<std::string, TomlValue> values;           // "table.key" ("key" at the root)
-  std::map<std::string, std::vector<Table>> arrays;  // [[table]] -> its tables
-};
-
-class TomlReader {
- public:
-  TomlReader(const std::string& path, const std::string& text) : path_(path), text_(text) {}
-
-  Result<TomlDoc> read() {
-    TomlDoc doc;
-    std::string table;
-    Table* array_table = nullptr;
-    while (skip_blank_lines()) {
-      const int line = line_;
-      if (peek() == '[') {
-        const bool array = text_.compare(pos_, 2, "[[") == 0;
-        pos_ += array ? 2 : 1;
-        size_t end = text_.find(array ? "]]" : "]", pos_);
-        if (end == std::string::npos || text_.find('\n', pos_) < end)
-          return error(line, "unclosed table header");
-        table = trim(text_.substr(pos_, end - pos_));
-        pos_ = end + (array ? 2 : 1);
-        array_table = nullptr;
-        if (array) {
-          doc.arrays[table].emplace_back();
-          array_table = &doc.arrays[table].back();
-        }
-        if (!end_of_line()) return error(line, "text after a table header");
-        continue;
-      }
-      std::string key = read_key();
-      if (key.empty() || !consume('=')) return error(line, "expected key = value");
-      Result<TomlValue> value = read_value();
-      if (!value) return value.error();
-      if (!end_of_line()) return error(line, "text after a value");
-      if (array_table) {
-        if (value->scalar) (*array_table)[key] = *value->scalar;
-      } else {
-        doc.values[table.empty() ? key : table + "." + key] = std::move(*value);
-      }
-    }
-    return doc;
-  }
-
- private:
-  static std::string trim(std::string_view s) {
-    size_t b = 0, e = s.size();
-    while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
-    while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
-    return std::string(s.substr(b, e - b));
-  }
-  char peek() const { return pos_ < text_.size() ? text_[pos_] : '\0'; }
-  void skip_spaces() {
-    while (pos_ < text_.size() &&
-           (text_[pos_] == ' ' || text_[pos_] == '\t' || text_[pos_] == '\r'))
-      ++pos_;
-  }
-  void skip_comment() {
-    if (peek() == '#') {
-      while (pos_ < text_.size() && text_[pos_] != '\n') ++pos_;
-    }
-  }
-  // Inside arrays and inline tables values may span lines.
-  void skip_space_and_newlines() {
-    for (;;) {
-      skip_spaces();
-      skip_comment();
-      if (peek() != '\n') return;
-      ++pos_;
-      ++line_;
-    }
-  }
-  bool skip_blank_lines() {
-    skip_space_and_newlines();
-    return pos_ < text_.size();
-  }
-  bool end_of_line() {
-    skip_spaces();
-    skip_comment();
-    if (pos_ >= text_.size()) return true;
-    if (text_[pos_] != '\n') return false;
-    ++pos_;
-    ++line_;
-    return true;
-  }
-  bool consume(char c) {
-    skip_spaces();
-    if (peek() != c) return false;
-    ++pos_;
-    return true;
-  }
-  std::string read_key() {
-    skip_spaces();
-    if (peek() == '"' || peek() == '\'') {
-      Result<std::string> s = read_string();
-      return s ? *s : std::string();
-    }
-    size_t start = pos_;
-    while (pos_ < text_.size() &&
-           (std::isalnum(static_cast<unsigned char>(text_[pos_])) || text_[pos_] == '-' ||
-            text_[pos_] == '_' || text_[pos_] == '.')) {
-      ++pos_;
-    }
-    return text_.substr(start, pos_ - start);
-  }
-  Result<std::string> read_string() {
-    const int line = line_;
-    const char quote = text_[pos_++];
-    std::string out;
-    while (pos_ < text_.size() && text_[pos_] != quote && text_[pos_] != '\n') {
-      char c = text_[pos_++];
-      if (c == '\\' && quote == '"' && pos_ < text_.size()) {
-        char e = text_[pos_++];
-        out += e == 'n' ? '\n' : e == 't' ? '\t' : e;
-        continue;
-      }
-      out += c;
-    }
-    if (peek() != quote) return error(line, "unterminated string");
-    ++pos_;
-    return out;
-  }
-  Result<TomlValue> read_value() {
-    skip_spaces();
-    const int line = line_;
-    TomlValue v;
-    const char c = peek();
-    if (c == '"' || c == '\'') {
-      if (text_.compare(pos_, 3, std::string(3, c)) == 0)
-        return error(line, "multi-line strings are not supported here");
-      Result<std::string> s = read_string();
-      if (!s) return s.error();
-      v.scalar = *s;
-      return v;
-    }
-    if (text_.compare(pos_, 4, "true") == 0 || text_.compare(pos_, 5, "false") == 0) {
-      v.scalar = text_[pos_] == 't' ? "true" : "false";
-      pos_ += text_[pos_] == 't' ? 4 : 5;
-      return v;
-    }
-    if (c == '[') {
-      ++pos_;
-      for (;;) {
-        skip_space_and_newlines();
-        if (peek() == ']') {
-          ++pos_;
-          return v;
-        }
-        if (peek() == '{') {
-          Result<Table> t = read_inline_table();
-          if (!t) return t.error();
-          v.tables.push_back(std::move(*t));
-        } else {
-          Result<TomlValue> item = read_value();
-          if (!item) return item.error();
-          if (item->scalar) v.strings.push_back(*item->scalar);
-        }
-        skip_space_and_newlines();
-        if (peek() == ',')
-          ++pos_;
-        else if (peek() != ']')
-          return error(line_, "expected ',' or ']' in an array");
-      }
-    }
-    if (c == '{') {
-      Result<Table> t = read_inline_table();
-      if (!t) return t.error();
-      v.tables.push_back(std::move(*t));
-      return v;
-    }
-    // Numbers and dates: not used by the settings we read; skip to the end of the token.
-    size_t start = pos_;
-    while (pos_ < text_.size() && !std::isspace(static_cast<unsigned char>(text_[pos_])) &&
-           text_[pos_] != ',' && text_[pos_] != ']' && text_[pos_] != '}' && text_[pos_] != '#') {
-      ++pos_;
-    }
-    if (pos_ == start) return error(line, "expected a value");
-    return v;
-  }
-  Result<Table> read_inline_table() {
-    ++pos_;  // '{'
-    Table t;
-    for (;;) {
-      skip_spaces();
-      if (peek() == '}') {
-        ++pos_;
-        return t;
-      }
-      const int line = line_;
-      std::string key = read_key();
-      if (key.empty() || !consume('='))
-        return error(line, "expected key = value in an inline table");
-      Result<TomlValue> value = read_value();
-      if (!value) return value.error();
-      if (value->scalar) t[key] = *value->scalar;
-      skip_spaces();
-      if (peek() == ',')
-        ++pos_;
-      else if (peek() != '}')
-        return error(line, "expected ',' or '}' in an inline table");
-    }
-  }
-  Error error(int line, const std::string& what) const {
-    return make_error(ErrorCode::kInvalidArgument,
-                      path_ + ":" + std::to_string(line) + ": cannot read this TOML: " + what,
-                      "uv itself would refuse the file; fix it");
-  }
-
-  const std::string& path_;
-  const std::string& text_;
-  size_t pos_ = 0;
-  int line_ = 1;
-};
 
 // --- uv's settings ------------------------------------------------------------------------------
 struct Level {
@@ -280,33 +44,23 @@ std::string absolute(const ToolConfigInput& in, const std::string& p) {
 
 // One file's index settings under `prefix` ("" for uv.toml, "tool.uv." for pyproject.toml). The
 // `pip` table (for `uv pip`) counts too: its indexes are reachable by the same commands.
-Level level_from(const TomlDoc& doc, const std::string& prefix) {
+Level level_from(const TomlValues& doc, const std::string& prefix) {
   Level l;
   for (const std::string& table : {prefix, prefix + "pip."}) {
-    auto get = [&](const char* key) -> const TomlValue* {
-      auto it = doc.values.find(table + key);
-      return it == doc.values.end() ? nullptr : &it->second;
+    auto get = [&](const char* key) -> const std::string* {
+      auto it = doc.find(table + key);
+      return it == doc.end() ? nullptr : &it->second;
     };
-    if (const TomlValue* v = get("index-url"); v && v->scalar)
-      add_unique(l.default_index, *v->scalar);
-    if (const TomlValue* v = get("extra-index-url")) {
-      for (const std::string& s : v->strings) add_unique(l.indexes, s);
+    if (const std::string* v = get("index-url")) add_unique(l.default_index, *v);
+    for (const std::string& s : toml_array(doc, table + "extra-index-url")) {
+      add_unique(l.indexes, s);
     }
-    if (const TomlValue* v = get("find-links")) {
-      for (const std::string& s : v->strings) add_unique(l.find_links, s);
-    }
-    if (const TomlValue* v = get("no-index"); v && v->scalar) l.no_index = *v->scalar == "true";
+    for (const std::string& s : toml_array(doc, table + "find-links")) add_unique(l.find_links, s);
+    if (const std::string* v = get("no-index")) l.no_index = *v == "true";
   }
-  if (auto it = doc.values.find(prefix + "cache-dir");
-      it != doc.values.end() && it->second.scalar) {
-    l.cache_dir = *it->second.scalar;
-  }
-  std::vector<Table> tables;
-  if (auto it = doc.arrays.find(prefix + "index"); it != doc.arrays.end()) tables = it->second;
-  if (auto it = doc.values.find(prefix + "index"); it != doc.values.end()) {
-    tables.insert(tables.end(), it->second.tables.begin(), it->second.tables.end());
-  }
-  for (const Table& t : tables) {
+  if (auto it = doc.find(prefix + "cache-dir"); it != doc.end()) l.cache_dir = it->second;
+  // [[index]] tables and `index = [{...}]` alike.
+  for (const TomlValues& t : toml_tables(doc, prefix + "index")) {
     auto url = t.find("url");
     if (url == t.end()) continue;
     auto def = t.find("default");
@@ -376,8 +130,11 @@ Result<UvSettings> read_uv_settings(const ToolConfigInput& in) {
       std::optional<std::string> text = in.read_file(path);
       if (!text) continue;
       s.config_files.push_back(path);
-      Result<TomlDoc> doc = TomlReader(path, *text).read();
-      if (!doc) return doc.error();
+      Result<TomlValues> doc = parse_toml(*text);
+      if (!doc) {
+        return make_error(ErrorCode::kInvalidArgument, path + ":" + doc.error().message,
+                          "uv itself would refuse the file; fix it");
+      }
       Level level = level_from(*doc, prefix);
       if (path_within(path, in.project)) {
         // The project's files are the project's to write, and the project may be the attacker:
@@ -447,17 +204,7 @@ Result<ToolValues> uv_index_hosts(const ToolConfigInput& in) {
   if (!indexes) return indexes.error();
   Result<UvSettings> s = read_uv_settings(in);
   if (!s) return s.error();
-  ToolValues out;
-  for (const std::string& u : *indexes) {
-    std::string rule = url_host_rule(u);
-    if (rule.empty()) {
-      return make_error(ErrorCode::kInvalidArgument, "uv's index '" + u + "' is not an http(s) URL",
-                        "a local index needs no network: use find-links with a directory");
-    }
-    add_unique(out, rule);
-  }
-  for (const std::string& f : s->find_links) add_unique(out, url_host_rule(f));
-  return out;
+  return index_host_rules("uv", *indexes, s->find_links);
 }
 
 Result<ToolValues> uv_find_links(const ToolConfigInput& in) {

@@ -9,7 +9,6 @@
 set -euo pipefail
 moat=$(realpath "$1")
 . "$(dirname "$(realpath "$0")")/../watch_e2e/e2e_lib.sh"
-. "$(dirname "$(realpath "$0")")/test_hosts.sh"
 for tool in cc make curl python3; do command -v "$tool" >/dev/null || skip "$tool is not installed"; done
 id moat-test >/dev/null 2>&1 || useradd -m moat-test 2>/dev/null || skip "cannot create user moat-test"
 
@@ -41,8 +40,8 @@ ip netns exec "$(test_host_ns ciup)" python3 -c "$server" "$work/received-upload
 disown $!  # killed with its namespace at exit, without the shell's job notice
 ip netns exec "$(test_host_ns ciot)" python3 -c "$server" "$work/received-other" &
 disown $!
-test_host_wait_port "$upload_ip" 8081 || skip "the upload host did not start"
-test_host_wait_port "$other_ip" 8081 || skip "the other host did not start"
+wait_port "$upload_ip" 8081 || skip "the upload host did not start"
+wait_port "$other_ip" 8081 || skip "the other host did not start"
 # Control: unconfined, the other host accepts uploads (so nothing received under moat means something).
 echo control > "$work/control"
 curl -sf -T "$work/control" "http://$other_ip:8081/control" || skip "the other host refuses uploads"

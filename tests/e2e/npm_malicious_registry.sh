@@ -11,36 +11,9 @@ moat=$(realpath "$1")
 . "$(dirname "$(realpath "$0")")/npm_registry_lib.sh"
 command -v npm >/dev/null || skip "npm is not installed"
 [ "$(id -u)" -eq 0 ] || skip "needs root (network namespaces for the test hosts, user switch)"
-id moat-test >/dev/null 2>&1 || useradd -m -s /bin/sh -U moat-test 2>/dev/null || true
-id moat-test >/dev/null 2>&1 || skip "no user moat-test"
-
-work=$(mktemp -d /tmp/moat-e2e-npmreg-XXXXXX)
-chmod 755 "$work"
-daemon_mark="moat-npm-daemon-$$-$RANDOM"
-cleanup() {
-  testhosts_cleanup
-  pkill -9 -f "$daemon_mark" 2>/dev/null || true
-  [ -n "${MOAT_E2E_KEEP:-}" ] && echo "kept $work" || rm -rf "$work"
-}
-trap cleanup EXIT
+npm_e2e_workspace npmreg
 registry_ip=10.77.22.2 collector_ip=10.77.22.3 port=4873
-testhost_up reg 2 1 || skip "cannot create the registry test host"
-testhost_up col 3 4 || skip "cannot create the collector test host"
-url="http://registry.test:$port/"
-reglog="$work/registry.log" collog="$work/collector.log"
-: > "$reglog"; : > "$collog"
-registry_serve "mnpm-reg-$$" "$work/registry" "$port" "$reglog"
-collector_serve "mnpm-col-$$" 4444 "$collog"
-
-# --- the packages -----------------------------------------------------------------------------
-build_tree "$work" "$url" "$collector_ip" "$daemon_mark" || { echo "FAIL: building the packages"; exit 1; }
-wait_port "$registry_ip" "$port" || skip "the registry did not start"
-wait_port "$collector_ip" 4444 || skip "the collector did not start"
-# Control: unconfined, the collector is reachable (so silence under moat means something).
-(exec 3<>"/dev/tcp/$collector_ip/4444"; printf 'control' >&3) 2>/dev/null || skip "collector unreachable"
-sleep 0.2
-grep -q control "$collog" || skip "the collector records nothing"
-: > "$collog"
+registry_hosts_up n 1 4
 
 # --- control: without moat, every malicious effect happens (so their absence means something) ---
 control() {
@@ -91,26 +64,15 @@ scenario() {
              --add-host "registry.test=$registry_ip" --audit "$dir/audit.jsonl"
              -- npm install --no-audit --no-fund --foreground-scripts)
   local rc=0
-  if [ "$as" = root ]; then
-    (cd "$project" && "${cmd[@]}") >"$dir/out" 2>"$dir/err" || rc=$?
-  else
-    (cd "$project" && setpriv --reuid=moat-test --regid=moat-test --init-groups "${cmd[@]}") \
-      >"$dir/out" 2>"$dir/err" || rc=$?
-  fi
+  run_in_project "$as" "$project" "$dir" "${cmd[@]}" || rc=$?
   sleep 0.5
   local before=$failures
   local what="$mode as $as"
   # The honest packages are installed, built by their own script, and work.
   node -e "process.exit(require('$project/node_modules/good-a')() ? 0 : 1)" ||
     fail "$what: good-a does not work after the install (moat exit $rc)"
-  # Every malicious effect, checked from outside.
-  [ -s "$collog" ] && fail "$what: the collector received: $(head -c 300 "$collog")"
-  [ "$(sha256sum < "$home/.bashrc")" = "$bashrc_before" ] || fail "$what: ~/.bashrc changed"
-  [ -s "$project/.git/hooks/pre-commit" ] && fail "$what: .git/hooks/pre-commit was dropped"
-  pgrep -f "$daemon_mark" >/dev/null && fail "$what: the daemon survived moat"
-  grep -q "CANARY" "$dir/out" "$dir/err" && fail "$what: a secret leaked into the output"
-  # The package is named in the summary.
-  grep -q "\[npm evil-pkg@1.0.0 postinstall\]" "$dir/err" || fail "$what: the summary does not name evil-pkg"
+  # Every malicious effect, checked from outside; the package is named in the summary.
+  check_evil_pkg_contained "$what" "$home" "$project" "$dir" "$bashrc_before"
   if [ "$mode" = install ]; then
     # Phase 1 fetched with the user's token; phase 2 says evil-pkg wanted the network.
     grep -q "auth=Bearer MOAT-NPM-TOKEN-CANARY" "$reglog" ||

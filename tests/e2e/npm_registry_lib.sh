@@ -1,47 +1,7 @@
 # Sourced by the npm-family e2e scripts: a tiny static npm registry and a collector, each on a
 # test host in a network namespace this script creates (10.77.22.0/24 only), and packages built
-# by the test. skip/fail as in tests/watch_e2e/e2e_lib.sh.
-skip() {
-  if [ "${MOAT_MUST_WORK:-0}" = 1 ]; then echo "FAIL (MOAT_MUST_WORK=1): $*"; exit 1; fi
-  echo "SKIP: $*"; exit 77
-}
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-
-# testhost_up NAME OCTET HOSTSIDE: namespace NAME-$$ holding 10.77.22.OCTET, reached from the host
-# over a veth whose host end is 10.77.22.HOSTSIDE (/32 routes: nothing else of the range is used).
-TESTHOSTS=()
-testhost_up() {
-  local ns="mnpm-$1-$$" veth="mn$1$$"
-  veth=${veth:0:15}
-  ip netns add "$ns" &&
-    ip link add "$veth" type veth peer name eth0 netns "$ns" &&
-    ip addr add "10.77.22.$3/32" dev "$veth" &&
-    ip link set "$veth" up &&
-    ip route add "10.77.22.$2/32" dev "$veth" src "10.77.22.$3" &&
-    ip -n "$ns" link set lo up &&
-    ip -n "$ns" addr add "10.77.22.$2/32" dev eth0 &&
-    ip -n "$ns" link set eth0 up &&
-    ip -n "$ns" route add "10.77.22.$3/32" dev eth0 &&
-    ip -n "$ns" route add default via "10.77.22.$3" dev eth0 onlink || return 1
-  TESTHOSTS+=("$ns:$veth")
-}
-testhosts_cleanup() {
-  local entry ns veth
-  for entry in "${TESTHOSTS[@]}"; do
-    ns=${entry%%:*}; veth=${entry##*:}
-    for p in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$p" 2>/dev/null || true; done
-    ip netns del "$ns" 2>/dev/null || true
-    ip link del "$veth" 2>/dev/null || true
-  done
-}
-wait_port() {  # wait_port ADDRESS PORT
-  for _ in $(seq 50); do
-    (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null && return 0
-    sleep 0.1
-  done
-  return 1
-}
+# by the test. skip/fail, the test hosts and the collector are tests/watch_e2e/e2e_lib.sh's.
+. "$(dirname "${BASH_SOURCE[0]}")/../watch_e2e/e2e_lib.sh"
 
 # registry_serve NS DIR PORT LOG: a static npm registry: GET /NAME is DIR/NAME.json (the
 # packument), GET /NAME/-/FILE.tgz the tarball; every request line and Authorization header is
@@ -67,23 +27,6 @@ class H(http.server.BaseHTTPRequestHandler):
 http.server.ThreadingHTTPServer(("0.0.0.0", port), H).serve_forever()
 ' "$2" "$3" "$4" &
   disown  # killed with the namespace; no job notice
-}
-
-# collector_serve NS PORT LOG: logs whatever arrives over TCP.
-collector_serve() {
-  ip netns exec "$1" python3 -c '
-import socket, sys, threading
-log = open(sys.argv[2], "a", buffering=1)
-def serve(c):
-    try: data = c.recv(65536)
-    except OSError: data = b""
-    log.write("tcp %r\n" % data); c.close()
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("0.0.0.0", int(sys.argv[1]))); s.listen(16)
-while True:
-    c, _ = s.accept(); threading.Thread(target=serve, args=(c,), daemon=True).start()
-' "$2" "$3" &
-  disown
 }
 
 # publish DIR NAME VERSION REGISTRY_URL: packs the package in DIR and writes its packument.
@@ -154,4 +97,66 @@ JS
   for p in good-b good-a evil-pkg; do
     publish "$work/src/$p" "$p" 1.0.0 "$url" "$work/registry" || return 1
   done
+}
+
+# registry_hosts_up NAME REGISTRY_OCTET COLLECTOR_OCTET HOST_SIDE_OCTETS...: the registry
+# (10.77.22.REGISTRY_OCTET, serving $work/registry on $port) and the collector
+# (10.77.22.COLLECTOR_OCTET, port 4444) on two test hosts, the packages of build_tree published,
+# both checked from outside. Needs work, daemon_mark, registry_ip, collector_ip and port; sets
+# url, reglog and collog. Usage: registry_hosts_up NAME REG_SIDE COL_SIDE
+registry_hosts_up() {
+  test_host_up "${1}reg" "$registry_ip" "10.77.22.$2" || skip "cannot create the registry test host"
+  test_host_up "${1}col" "$collector_ip" "10.77.22.$3" || skip "cannot create the collector test host"
+  url="http://registry.test:$port/"
+  reglog="$work/registry.log" collog="$work/collector.log"
+  : > "$reglog"; : > "$collog"
+  registry_serve "$(test_host_ns "${1}reg")" "$work/registry" "$port" "$reglog"
+  collector_serve "$(test_host_ns "${1}col")" 4444 "$collog"
+  build_tree "$work" "$url" "$collector_ip" "$daemon_mark" || { echo "FAIL: building the packages"; exit 1; }
+  wait_port "$registry_ip" "$port" || skip "the registry did not start"
+  collector_check "$collector_ip" 4444 "$collog"
+}
+
+# npm_e2e_workspace NAME: the user moat-test, a work directory ($work, readable by that user),
+# a mark for the malicious daemon ($daemon_mark), and the EXIT trap that removes them all and
+# the test hosts (MOAT_E2E_KEEP=1 keeps the work directory).
+npm_e2e_workspace() {
+  id moat-test >/dev/null 2>&1 || useradd -m -s /bin/sh -U moat-test 2>/dev/null || true
+  id moat-test >/dev/null 2>&1 || skip "no user moat-test"
+  work=$(mktemp -d "/tmp/moat-e2e-$1-XXXXXX")
+  chmod 755 "$work"
+  daemon_mark="moat-$1-daemon-$$-$RANDOM"
+  trap npm_e2e_cleanup EXIT
+}
+npm_e2e_cleanup() {
+  test_hosts_cleanup
+  pkill -9 -f "$daemon_mark" 2>/dev/null || true
+  [ -n "${MOAT_E2E_KEEP:-}" ] && echo "kept $work" || rm -rf "$work"
+}
+
+# run_in_project AS PROJECT DIR CMD...: CMD in PROJECT as AS (root, or moat-test without
+# privileges), its output in DIR/out and DIR/err; returns CMD's status.
+run_in_project() {
+  local as=$1 project=$2 dir=$3
+  shift 3
+  if [ "$as" = root ]; then
+    (cd "$project" && "$@") >"$dir/out" 2>"$dir/err"
+  else
+    (cd "$project" && setpriv --reuid=moat-test --regid=moat-test --init-groups "$@") \
+      >"$dir/out" 2>"$dir/err"
+  fi
+}
+
+# check_evil_pkg_contained WHAT HOME PROJECT DIR BASHRC_SUM: every effect of evil-pkg (see
+# build_tree) is absent, checked from outside, and the summary in DIR/err names the package.
+check_evil_pkg_contained() {
+  local what=$1 home=$2 project=$3 dir=$4 bashrc_before=$5
+  [ -s "$collog" ] && fail "$what: the collector received: $(head -c 300 "$collog")"
+  [ "$(sha256sum < "$home/.bashrc")" = "$bashrc_before" ] || fail "$what: ~/.bashrc changed"
+  [ -s "$project/.git/hooks/pre-commit" ] && fail "$what: .git/hooks/pre-commit was dropped"
+  pgrep -f "$daemon_mark" >/dev/null && fail "$what: the daemon survived moat"
+  grep -q "CANARY" "$dir/out" "$dir/err" && fail "$what: a secret leaked into the output"
+  grep -q "\[npm evil-pkg@1.0.0 postinstall\]" "$dir/err" ||
+    fail "$what: the summary does not name evil-pkg"
+  return 0
 }

@@ -11,7 +11,6 @@
 set -euo pipefail
 moat=$(realpath "$1")
 . "$(dirname "$(realpath "$0")")/../watch_e2e/e2e_lib.sh"
-. "$(dirname "$(realpath "$0")")/test_hosts.sh"
 python=/usr/bin/python3
 [ -x "$python" ] || skip "no /usr/bin/python3"
 "$python" -c 'import venv, ensurepip' 2>/dev/null || skip "python3-venv is not installed"
@@ -36,25 +35,8 @@ test_host_up pipi "$index_ip" 10.77.23.1 || skip "cannot create the index's name
 test_host_up pipc "$collector_ip" 10.77.23.4 || skip "cannot create the collector's namespace"
 collector_log="$work/collector.log"
 : > "$collector_log"
-ip netns exec "$(test_host_ns pipc)" "$python" -c '
-import socket, sys, threading
-log = open(sys.argv[1], "a", buffering=1)
-def serve(c):
-    try: data = c.recv(65536)
-    except OSError: data = b""
-    log.write("tcp %r\n" % data); c.close()
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("0.0.0.0", 4444)); s.listen(16)
-while True:
-    c, _ = s.accept(); threading.Thread(target=serve, args=(c,), daemon=True).start()
-' "$collector_log" &
-disown $!  # killed with its namespace at exit, without the shell's job notice
-test_host_wait_port "$collector_ip" 4444 || skip "the collector did not start"
-# Control: unconfined, the collector is reachable and records (so silence under moat means something).
-(exec 3<>"/dev/tcp/$collector_ip/4444"; printf 'control' >&3) 2>/dev/null || skip "collector unreachable"
-sleep 0.2
-grep -q control "$collector_log" || skip "the collector records nothing"
-: > "$collector_log"
+collector_serve "$(test_host_ns pipc)" 4444 "$collector_log"
+collector_check "$collector_ip" 4444 "$collector_log"
 
 # --- the index: PEP 503 pages over wheels and an sdist built here with plain python ----------
 # The sdist is built by pip in the sandbox with the virtualenv's setuptools (--no-build-isolation:
@@ -166,7 +148,7 @@ class H(http.server.SimpleHTTPRequestHandler):
 http.server.ThreadingHTTPServer(("0.0.0.0", 8080), functools.partial(H, directory=sys.argv[1])).serve_forever()
 ' "$work/index" >"$work/index.log" 2>&1 &
 disown $!
-test_host_wait_port "$index_ip" 8080 || skip "the index did not start"
+wait_port "$index_ip" 8080 || skip "the index did not start"
 index_url="http://index.test:8080/simple"
 
 # --- one install, as a given user ---------------------------------------------------------------

@@ -13,33 +13,9 @@ command -v npm >/dev/null || skip "npm is not installed"
 tools=${MOAT_E2E_TOOLS:-/opt/moat-e2e-tools}
 [ -x "$tools/bin/pnpm" ] && [ -x "$tools/bin/yarn" ] ||
   skip "pnpm and yarn are not installed in $tools (scripts/install-deps.sh)"
-id moat-test >/dev/null 2>&1 || useradd -m -s /bin/sh -U moat-test 2>/dev/null || true
-id moat-test >/dev/null 2>&1 || skip "no user moat-test"
-
-work=$(mktemp -d /tmp/moat-e2e-pnpmyarn-XXXXXX)
-chmod 755 "$work"
-daemon_mark="moat-pnpmyarn-daemon-$$-$RANDOM"
-cleanup() {
-  testhosts_cleanup
-  pkill -9 -f "$daemon_mark" 2>/dev/null || true
-  [ -n "${MOAT_E2E_KEEP:-}" ] && echo "kept $work" || rm -rf "$work"
-}
-trap cleanup EXIT
+npm_e2e_workspace pnpmyarn
 registry_ip=10.77.22.6 collector_ip=10.77.22.7 port=4873
-testhost_up yreg 6 5 || skip "cannot create the registry test host"
-testhost_up ycol 7 8 || skip "cannot create the collector test host"
-url="http://registry.test:$port/"
-reglog="$work/registry.log" collog="$work/collector.log"
-: > "$reglog"; : > "$collog"
-registry_serve "mnpm-yreg-$$" "$work/registry" "$port" "$reglog"
-collector_serve "mnpm-ycol-$$" 4444 "$collog"
-build_tree "$work" "$url" "$collector_ip" "$daemon_mark" || { echo "FAIL: building the packages"; exit 1; }
-wait_port "$registry_ip" "$port" || skip "the registry did not start"
-wait_port "$collector_ip" 4444 || skip "the collector did not start"
-(exec 3<>"/dev/tcp/$collector_ip/4444"; printf 'control' >&3) 2>/dev/null || skip "collector unreachable"
-sleep 0.2
-grep -q control "$collog" || skip "the collector records nothing"
-: > "$collog"
+registry_hosts_up y 5 8
 
 passed=0
 scenario() {  # scenario TOOL SUB AS
@@ -67,22 +43,12 @@ scenario() {  # scenario TOOL SUB AS
              --add-host "registry.test=$registry_ip" --audit "$dir/audit.jsonl"
              -- "$tools/bin/$tool" "${args[@]}")
   local rc=0
-  if [ "$as" = root ]; then
-    (cd "$project" && "${cmd[@]}") >"$dir/out" 2>"$dir/err" || rc=$?
-  else
-    (cd "$project" && setpriv --reuid=moat-test --regid=moat-test --init-groups "${cmd[@]}") \
-      >"$dir/out" 2>"$dir/err" || rc=$?
-  fi
+  run_in_project "$as" "$project" "$dir" "${cmd[@]}" || rc=$?
   sleep 0.5
   local before=$failures
   (cd "$project" && node -e "process.exit(require('good-a')() ? 0 : 1)") ||
     fail "$what: good-a does not work after the install (moat exit $rc)"
-  [ -s "$collog" ] && fail "$what: the collector received: $(head -c 300 "$collog")"
-  [ "$(sha256sum < "$home/.bashrc")" = "$bashrc_before" ] || fail "$what: ~/.bashrc changed"
-  [ -s "$project/.git/hooks/pre-commit" ] && fail "$what: .git/hooks/pre-commit was dropped"
-  pgrep -f "$daemon_mark" >/dev/null && fail "$what: the daemon survived moat"
-  grep -q "CANARY" "$dir/out" "$dir/err" && fail "$what: a secret leaked into the output"
-  grep -q "\[npm evil-pkg@1.0.0 postinstall\]" "$dir/err" || fail "$what: the summary does not name evil-pkg"
+  check_evil_pkg_contained "$what" "$home" "$project" "$dir" "$bashrc_before"
   if [ "$failures" -gt "$before" ]; then
     echo "--- $what: exit $rc, stderr:"; tail -n 40 "$dir/err"
   else

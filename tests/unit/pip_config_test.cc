@@ -6,6 +6,7 @@
 #include <map>
 
 #include "policy/tool_config.h"
+#include "policy/tools/common.h"
 #include "policy/tools/pip.h"
 #include "policy/tools/pipx.h"
 

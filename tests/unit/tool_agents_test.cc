@@ -2,6 +2,8 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <string>
+#include <vector>
 
 #include "policy/tool_config.h"
 #include "policy/tools/toml.h"
@@ -94,7 +96,7 @@ TEST(ToolAgents, CodexProviderWithoutBaseUrlOrBrokenTomlIsAnError) {
 }
 
 TEST(Toml, Strings) {
-  auto t = tools::parse_toml_strings(
+  auto t = tools::parse_toml(
       "[a . \"b.c\"]\nk = \"x\\\"y\"\nlit = 'C:\\\\p'\nmulti = \"\"\"\nl1\nl2\"\"\"\n"
       "n = 3\nt = { x = \"1\" }\n[[arr]]\nq = \"z\"\r\n");
   ASSERT_TRUE(t.ok()) << t.error().to_string();
@@ -102,11 +104,54 @@ TEST(Toml, Strings) {
   EXPECT_EQ(t->at("a.b.c.lit"), "C:\\\\p");
   EXPECT_EQ(t->at("a.b.c.multi"), "l1\nl2");
   EXPECT_EQ(t->count("a.b.c.n"), 0u);
-  EXPECT_EQ(t->at("arr.q"), "z");
-  EXPECT_FALSE(tools::parse_toml_strings("[open\n").ok());
-  EXPECT_FALSE(tools::parse_toml_strings("k v\n").ok());
-  EXPECT_FALSE(tools::parse_toml_strings("k = [1,\n2\n").ok());
-  EXPECT_FALSE(tools::parse_toml_strings("k = \"a\" junk\n").ok());
+  EXPECT_EQ(t->at("a.b.c.t.x"), "1");
+  EXPECT_EQ(t->at("arr.0.q"), "z");
+  EXPECT_FALSE(tools::parse_toml("[open\n").ok());
+  EXPECT_FALSE(tools::parse_toml("k v\n").ok());
+  EXPECT_FALSE(tools::parse_toml("k = [1,\n2\n").ok());
+  EXPECT_FALSE(tools::parse_toml("k = \"a\" junk\n").ok());
+}
+
+TEST(Toml, ArraysAndTables) {
+  auto t = tools::parse_toml(
+      "flag = true\noff = false\n"
+      "list = [\n  \"a\", # a comment\n  2, 'b',\n  \"c\",\n]\n"
+      "inline = [{ url = \"https://i.test/\", default = true }, { url = \"u2\" }]\n"
+      "[[index]]\nurl = \"https://x.test/simple\"\n[[index]]\nname = \"y\"\nurl = \"y\"\n"
+      "[tool.uv]\nfind-links = []\n");
+  ASSERT_TRUE(t.ok()) << t.error().to_string();
+  EXPECT_EQ(t->at("flag"), "true");
+  EXPECT_EQ(t->at("off"), "false");
+  EXPECT_EQ(tools::toml_array(*t, "list"), (std::vector<std::string>{"a", "b", "c"}));
+  EXPECT_TRUE(tools::toml_array(*t, "tool.uv.find-links").empty());
+  auto inline_tables = tools::toml_tables(*t, "inline");
+  ASSERT_EQ(inline_tables.size(), 2u);
+  EXPECT_EQ(inline_tables[0].at("url"), "https://i.test/");
+  EXPECT_EQ(inline_tables[0].at("default"), "true");
+  EXPECT_EQ(inline_tables[1].at("url"), "u2");
+  auto index = tools::toml_tables(*t, "index");
+  ASSERT_EQ(index.size(), 2u);
+  EXPECT_EQ(index[0].at("url"), "https://x.test/simple");
+  EXPECT_EQ(index[1].at("name"), "y");
+  // Twelve elements: "list.10" sorts before "list.2" as text, not as an index.
+  std::string many = "m = [";
+  for (int i = 0; i < 12; ++i) many += "\"" + std::to_string(i) + "\",";
+  auto m = tools::parse_toml(many + "]\n");
+  ASSERT_TRUE(m.ok());
+  EXPECT_EQ(tools::toml_array(*m, "m").at(10), "10");
+  EXPECT_EQ(tools::toml_array(*m, "m").at(2), "2");
+}
+
+TEST(Toml, ErrorsNameTheLine) {
+  auto t = tools::parse_toml("a = 1\nb = [\"x\" \"y\"]\n");
+  ASSERT_FALSE(t.ok());
+  EXPECT_EQ(t.error().message.rfind("2: cannot read this TOML: ", 0), 0u) << t.error().message;
+  EXPECT_FALSE(tools::parse_toml("k = { a = 1\n").ok());
+  EXPECT_FALSE(tools::parse_toml("k = [\n").ok());
+  // Deep nesting (a hostile project's file) is refused, not recursed into without bound.
+  auto deep = tools::parse_toml("k = " + std::string(10000, '[') + std::string(10000, ']') + "\n");
+  ASSERT_FALSE(deep.ok());
+  EXPECT_NE(deep.error().message.find("nested too deeply"), std::string::npos);
 }
 
 }  // namespace

@@ -26,26 +26,8 @@ ns="$TESTNET_NS"
 x="${TESTNET_PREFIX##*.}"
 collector="$TESTNET_HOST"
 : > "$collector_log"
-ip netns exec "$ns" python3 -c '
-import socket, sys, threading
-log = open(sys.argv[1], "a", buffering=1)
-def serve(c):
-    try:
-        data = c.recv(65536)
-    except OSError:
-        data = b""
-    log.write("tcp %r\n" % data); c.close()
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("0.0.0.0", 4444)); s.listen(16)
-while True:
-    c, _ = s.accept(); threading.Thread(target=serve, args=(c,), daemon=True).start()
-' "$collector_log" &
-testnet_wait_port 4444 || skip "the collector did not start"
-# Control: unconfined, the collector is reachable (so silence under moat means something).
-(exec 3<>"/dev/tcp/$collector/4444"; printf 'control' >&3) 2>/dev/null || skip "collector unreachable"
-sleep 0.2
-grep -q "control" "$collector_log" || skip "the collector records nothing"
-: > "$collector_log"
+collector_serve "$ns" 4444 "$collector_log"
+collector_check "$collector" 4444 "$collector_log"
 
 # --- the packages -----------------------------------------------------------------------------
 home="$work/home"
