@@ -463,12 +463,14 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
   }
   struct PlaceholderCleanup {
     const std::vector<Placeholder>& list;
+    std::vector<sys::UniqueFd>& locks;
     const std::string& journal;
     ~PlaceholderCleanup() {
+      locks.clear();  // ours must not stop our own removal
       remove_placeholders(list);
       if (!journal.empty()) ::unlink(journal.c_str());
     }
-  } cleanup{prepared->placeholders, journal};
+  } cleanup{prepared->placeholders, prepared->placeholder_locks, journal};
 
   // The network gate (allowlist mode): built now, so a bad rule stops us before anything starts.
   // Declared after the kernel layer: the gate (whose threads call into the layer) goes first.
@@ -884,6 +886,7 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
   clock.mark("gate stop");
   cgroup_destroy(cgroups);
   cgroups = {};
+  prepared->placeholder_locks.clear();
   remove_placeholders(prepared->placeholders);
   prepared->placeholders.clear();
   if (!journal.empty()) ::unlink(journal.c_str());

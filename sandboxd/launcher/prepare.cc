@@ -4,7 +4,9 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -88,6 +90,9 @@ struct HostEntry {
   bool is_symlink = false;
 };
 
+// The user xattr that marks an empty file as a moat placeholder (see add_protections).
+constexpr const char* kPlaceholderMark = "user.moat.placeholder";
+
 HostEntry inspect(const std::string& path) {
   struct stat st {};
   HostEntry e;
@@ -145,7 +150,9 @@ class SpecBuilder {
     if (options_.namespaces) {
       add_system_mounts();
       add_grant_mounts(out.skipped);
-      if (auto st = add_protections(out.placeholders); !st) return st.error();
+      if (auto st = add_protections(out.placeholders, out.placeholder_locks); !st) {
+        return st.error();
+      }
       add_masks();
       finish_mounts();
       spec.mounts = std::move(ops_);
@@ -487,7 +494,34 @@ class SpecBuilder {
     add(std::move(op));
   }
 
-  Status add_protections(std::vector<Placeholder>& placeholders) {
+  // A shared lock on the empty file at `path` (a placeholder, ours or another run's), so that no
+  // run's cleanup unlinks it under this sandbox. false if it is gone (a cleanup won the race:
+  // look again) or is not an empty regular file (not a placeholder: nothing to hold).
+  bool hold_placeholder(const std::string& path, std::vector<sys::UniqueFd>& locks,
+                        bool* vanished, bool* marked) {
+    *vanished = false;
+    *marked = false;
+    sys::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC));
+    if (!fd.valid()) {
+      *vanished = errno == ENOENT;
+      return false;
+    }
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > 64) return false;
+    // Blocking: a cleanup holds its exclusive lock only while it unlinks.
+    if (::flock(fd.get(), LOCK_SH) != 0) return false;
+    if (::fstat(fd.get(), &st) != 0 || st.st_nlink == 0) {
+      *vanished = true;
+      return false;
+    }
+    char mark = 0;
+    *marked = ::fgetxattr(fd.get(), kPlaceholderMark, &mark, 1) == 1 && mark == '1';
+    locks.push_back(std::move(fd));
+    return true;
+  }
+
+  Status add_protections(std::vector<Placeholder>& placeholders,
+                         std::vector<sys::UniqueFd>& locks) {
     std::vector<std::string> read_only_placeholders;
     for (const policy::ProtectRule& rule : plan_.protect) {
       // Already inside a read-only placeholder made for an earlier rule (.git for .git/hooks).
@@ -507,6 +541,7 @@ class SpecBuilder {
       std::string rest = rule.path.substr(cover_target.size());
       std::string current = cover_target == "/" ? "" : cover_target;
       size_t pos = 0;
+      int retries = 0;  // another run in the same project creating or removing the same name
       while (pos < rest.size()) {
         size_t next = rest.find('/', pos + 1);
         std::string component =
@@ -533,6 +568,7 @@ class SpecBuilder {
                                          O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
           int create_err = errno;
           if (parent >= 0) ::close(parent);
+          if (fd < 0 && create_err == EEXIST && ++retries < 8) continue;  // made meanwhile
           if (fd < 0) {
             return syscall_error("creating a placeholder for protected path " + rule.path,
                                  "openat", candidate, create_err,
@@ -547,13 +583,29 @@ class SpecBuilder {
             remove_placeholders({{candidate, root, relative, false, {}}});
             return syscall_error("writing a placeholder", "write", candidate, err);
           }
-          ::close(fd);
+          ::flock(fd, LOCK_SH);  // ours, new: no one else can hold it yet
+          // Marked, so that the last run using it removes it, whichever made it (best effort: a
+          // file system without user xattrs leaves it to this run alone).
+          ::fsetxattr(fd, kPlaceholderMark, "1", 1, 0);
+          locks.emplace_back(fd);
           placeholders.push_back({candidate, root, relative, false, content});
           read_only_placeholders.push_back(candidate);
           add_self_bind(candidate, false, true, why);
           break;
         }
         if (last || !entry.is_dir) {
+          bool vanished = false, marked = false;
+          const bool held = !entry.is_dir && hold_placeholder(candidate, locks, &vanished, &marked);
+          if (!held && vanished && ++retries < 8) continue;  // removed meanwhile: make our own
+          if (held && marked) {
+            // Another run's placeholder: whichever of us ends last removes it (if unchanged).
+            char content[65] = {};
+            const ssize_t n = ::pread(locks.back().get(), content, 64, 0);
+            std::string relative =
+                candidate.substr(cover_target == "/" ? 1 : cover_target.size() + 1);
+            placeholders.push_back({candidate, cover->source, relative, false,
+                                    std::string(content, n > 0 ? static_cast<size_t>(n) : 0)});
+          }
           add_self_bind(candidate, entry.is_dir, true, why);
           break;
         }
@@ -793,9 +845,11 @@ void remove_placeholders(const std::vector<Placeholder>& placeholders) {
       ::unlinkat(parent, leaf.c_str(), AT_REMOVEDIR);  // fails, harmlessly, unless still empty
     } else {
       // Only if it still holds what we put there: never delete the user's file.
-      int fd = ::openat(parent, leaf.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+      // And only if no other run holds it: unlinking it would lift that sandbox's protection.
+      int fd = ::openat(parent, leaf.c_str(), O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
       struct stat st {};
-      if (fd >= 0 && ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+      if (fd >= 0 && ::flock(fd, LOCK_EX | LOCK_NB) == 0 && ::fstat(fd, &st) == 0 &&
+          S_ISREG(st.st_mode) &&
           static_cast<size_t>(st.st_size) == it->content.size()) {
         std::string now(it->content.size(), '\0');
         if (::pread(fd, now.data(), now.size(), 0) == static_cast<ssize_t>(now.size()) &&

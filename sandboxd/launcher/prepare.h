@@ -9,6 +9,7 @@
 #include "policy/plan.h"
 #include "policy/result.h"
 #include "sandboxd/launcher/child_spec.h"
+#include "sandboxd/sys/unique_fd.h"
 
 namespace moat::launcher {
 
@@ -37,6 +38,12 @@ struct Placeholder {
 struct Prepared {
   ChildSpec spec;
   std::vector<Placeholder> placeholders;  // created on the host; remove after the run
+  // A shared flock on every empty file this run binds read-only at a protected path, made by it
+  // or by another run in the same project. Held until the sandbox is gone: a run removes a
+  // placeholder only when it can lock it exclusively, because unlinking a file on the host
+  // detaches the mounts on it in every other namespace (Linux >= 3.18) and would lift a running
+  // sandbox's protection. Release before remove_placeholders.
+  std::vector<sys::UniqueFd> placeholder_locks;
   std::vector<std::string> skipped;       // grants whose path does not exist (for explain/warnings)
   // Tier landlock only: writable directories in which nothing new can be created, because a
   // protected path sits below them and Landlock rights are inherited by whole subtrees.
@@ -46,7 +53,8 @@ struct Prepared {
 Result<Prepared> setup_child_spec(const policy::Plan& plan, const std::vector<std::string>& argv,
                                   const PrepareOptions& options);
 
-// Removes placeholders that are still empty. Called by the parent after the sandbox is gone.
+// Removes placeholders that are still what this run put there and that no other run holds (see
+// Prepared::placeholder_locks). Called by the parent after the sandbox is gone.
 void remove_placeholders(const std::vector<Placeholder>& placeholders);
 
 // Landlock rights for our access bits, for a directory or a file, limited to what `abi` knows.

@@ -78,6 +78,7 @@ TEST_F(PrepareTest, ParentsAreMountedBeforeChildren) {
       EXPECT_FALSE(later_is_parent) << later << " is mounted after its child " << earlier;
     }
   }
+  prepared->placeholder_locks.clear();
   remove_placeholders(prepared->placeholders);
 }
 
@@ -107,6 +108,7 @@ TEST_F(PrepareTest, ProtectedPathsAreReadOnlyAndTheirAncestorsPinned) {
   std::ifstream commondir(project_ + "/.git/commondir");
   std::string content((std::istreambuf_iterator<char>(commondir)), {});
   EXPECT_EQ(content, ".\n");
+  prepared->placeholder_locks.clear();
   remove_placeholders(prepared->placeholders);
   EXPECT_FALSE(fs::exists(project_ + "/.git/hooks"));
   EXPECT_FALSE(fs::exists(project_ + "/.git/commondir"));
@@ -124,6 +126,7 @@ TEST_F(PrepareTest, PlaceholderCleanupNeverFollowsASwappedInLink) {
   std::ofstream(root_ + "/victim/hooks").flush();  // empty, like the placeholder
   fs::rename(project_ + "/.git", project_ + "/.git-real");
   fs::create_directory_symlink(root_ + "/victim", project_ + "/.git");
+  prepared->placeholder_locks.clear();
   remove_placeholders(prepared->placeholders);
   EXPECT_TRUE(fs::exists(root_ + "/victim/hooks")) << "cleanup followed the link";
 }
@@ -145,6 +148,11 @@ TEST_F(PrepareTest, StalePlaceholdersOfAKilledRunAreRemoved) {
   EXPECT_TRUE(fs::is_regular_file(project_ + "/.git/hooks"));
   fs::rename(dir + "/" + std::to_string(::getpid()) + ".json",
              dir + "/" + std::to_string(dead) + ".json");
+  // A killed run's shared locks die with it; while held, no cleanup may take its placeholders.
+  clean_stale_placeholders(dir);
+  EXPECT_TRUE(fs::is_regular_file(project_ + "/.git/hooks")) << "removed while a run holds it";
+  ASSERT_NE(write_placeholder_journal(dir, dead, prepared->placeholders), "");
+  prepared->placeholder_locks.clear();
   clean_stale_placeholders(dir);
   EXPECT_FALSE(fs::exists(project_ + "/.git/hooks")) << "the killed run's placeholder stayed";
   EXPECT_FALSE(fs::exists(project_ + "/.git/commondir"));
@@ -158,6 +166,7 @@ TEST_F(PrepareTest, DeniedFileInsideAGrantIsMasked) {
   auto prepared = setup_child_spec(plan(), {"/bin/true"}, options);
   ASSERT_TRUE(prepared.ok());
   EXPECT_NE(find(prepared->spec, MountKind::kMaskFile, project_ + "/secret.env"), nullptr);
+  prepared->placeholder_locks.clear();
   remove_placeholders(prepared->placeholders);
 }
 
@@ -169,6 +178,7 @@ TEST_F(PrepareTest, HomeIsAPrivateTmpfs) {
   const MountOp* home = find(prepared->spec, MountKind::kTmpfs, root_ + "/home");
   ASSERT_NE(home, nullptr);
   EXPECT_EQ(home->fs_options, "mode=0700");
+  prepared->placeholder_locks.clear();
   remove_placeholders(prepared->placeholders);
 }
 
@@ -191,6 +201,7 @@ TEST_F(PrepareTest, LearningHomeIsAnOverlayWithSecretsMasked) {
       << home->fs_options;
   EXPECT_NE(home->fs_options.find("userxattr"), std::string::npos);
   EXPECT_NE(find(prepared->spec, MountKind::kMaskDir, root_ + "/home/.ssh"), nullptr);
+  prepared->placeholder_locks.clear();
   remove_placeholders(prepared->placeholders);
 }
 
