@@ -27,7 +27,6 @@ ASAN_OPTIONS=detect_leaks=1 run_ctest --test-dir build-asan --output-on-failure 
 echo "== fuzz (libFuzzer, bounded)"
 cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang \
   -DCMAKE_CXX_COMPILER=clang++ -DMOAT_FUZZ=ON >/dev/null
-ninja -C build-fuzz fuzz_profile fuzz_dns fuzz_dns_seeds fuzz_client_hello fuzz_http_head
 bash tests/fuzz/run.sh build-fuzz "${MOAT_FUZZ_SECONDS:-45}"
 total=$(sed -n 's/.*tests passed, \([0-9]*\) tests failed out of \([0-9]*\).*/\2 \1/p' "$log" |
   awk '{t += $1; f += $2} END {print t - f, f}')

@@ -568,14 +568,25 @@ int step_seccomp(const ChildSpec& spec) {
   return err;
 }
 
+int step_await_watch(const ChildSpec& spec) {
+  if (!spec.await_watch) return 0;
+  char go = 0;
+  ssize_t n;
+  do {
+    n = ::recv(kReportFd, &go, 1, 0);
+  } while (n < 0 && errno == EINTR);
+  if (n != 1) _exit(125);  // the parent could not attach it (it says why) or is gone
+  return 0;
+}
+
 struct Step {
   StepInfo info;
   int (*run)(const ChildSpec&);
 };
 
 // The order is the design (shared/STYLE.md): mounts need capabilities and must precede Landlock
-// (a landlocked thread cannot mount); seccomp comes last because it cuts off the calls the
-// earlier steps make.
+// (a landlocked thread cannot mount); seccomp comes last of the restrictions because it cuts off
+// the calls the earlier steps make; the wait for the watch is last, so it overlaps all of them.
 constexpr Step kSteps[] = {
     {{"die-with-parent", "PR_SET_PDEATHSIG: if moat dies, the sandbox dies with it"},
      step_die_with_parent},
@@ -620,8 +631,13 @@ constexpr Step kSteps[] = {
     {{"not-dumpable", "the command cannot ptrace or read pid 1 through /proc"}, step_not_dumpable},
     {{"landlock-restrict", "file access rules and scopes, enforced by the kernel from now on"},
      step_landlock_restrict},
-    {{"seccomp", "last: it forbids calls the earlier steps needed (mount, pivot_root)"},
+    {{"seccomp",
+      "the last restriction: it forbids calls the earlier steps needed (mount, pivot_root)"},
      step_seccomp},
+    {{"await-watch",
+      "as root the parent attaches the watch meanwhile (our cgroup exists from clone): the command "
+      "starts once it sees us"},
+     step_await_watch},
 };
 constexpr int kStepCount = sizeof(kSteps) / sizeof(kSteps[0]);
 constexpr int kExecStep = kStepCount;  // pseudo-step for the command's own start

@@ -76,6 +76,9 @@ struct ChildSpec {
   // File-changing calls notify the supervisor: seccomp's listener goes to the parent as with the
   // gate (one listener serves both).
   bool file_notify = false;
+  // The parent attaches the eBPF watch while we set up (it needs our cgroup, which exists from
+  // clone): the command waits for its byte on the report channel, so its first exec is seen.
+  bool await_watch = false;
   std::uint32_t gate_dns_address = 0x7f000035;  // 127.0.0.53, host byte order
   // The network namespace comes with clone3 (allowlist mode: the gate opens the sandbox's socket
   // tables through /proc/PID right after clone, so pid 1 must be in it from the start). Otherwise

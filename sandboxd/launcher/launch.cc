@@ -338,6 +338,7 @@ void PendingReap::wait() {
   while (::waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
   }
   pid_ = -1;
+  if (after_) std::exchange(after_, nullptr)();
 }
 
 Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<std::string>& argv,
@@ -593,9 +594,12 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
     }
   }
   clock.mark("cgroups, gate");
-  // The watch (root, on by default): attached before clone, so the command's first exec is seen.
-  // With sandboxd running, its programs are already attached: it only makes this sandbox's ring
-  // (no load, no verifier, no tracepoint registration). Otherwise they are loaded here.
+  // The watch. Unprivileged with sandboxd: the daemon's ring for the delegated cgroup, consumed
+  // from now on. As root (on by default): attached right after clone, while the child sets up on
+  // the other CPU (its cgroup exists from clone); the child's await-watch step holds the command
+  // until then, so its first exec is seen. With sandboxd running, the programs are already
+  // attached: it only makes this sandbox's ring (no load, no verifier, no tracepoint
+  // registration). Otherwise they are loaded here.
   std::optional<watch::Watch> watcher;
   if (delegated_ring.valid()) {
     daemon::Client* client = &*daemon_client;
@@ -606,8 +610,9 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
     if (!consumed) return consumed.error();
     watcher.emplace(std::move(*consumed));
   }
-  if (options.watch && root && options.events != nullptr) {
-    watch::WatchOptions watch_options;
+  const bool root_watch = options.watch && root && options.events != nullptr;
+  watch::WatchOptions watch_options;
+  if (root_watch) {
     // A tuning knob (and how the tests overflow the ring): a power of two of 4 KiB - 256 MiB.
     if (const char* ring = std::getenv("MOAT_WATCH_RING_BYTES"); ring != nullptr) {
       char* end = nullptr;
@@ -621,39 +626,34 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
       }
       watch_options.ring_bytes = static_cast<std::size_t>(bytes);
     }
-    auto attach_watch = [&]() -> Result<watch::Watch> {
-      if (!cgroup_fd.valid()) {
-        return make_error(ErrorCode::kUnsupported, "the watch needs a cgroup v2 for the sandbox",
-                          "mount cgroup2; --no-watch or --allow-degraded runs without it");
-      }
-      auto connected = daemon::Client::connect(daemon::socket_path());
-      if (connected) {
-        auto ring = connected->register_sandbox(
-            cgroup_fd.get(), static_cast<std::uint32_t>(watch_options.ring_bytes));
-        if (ring) {
-          daemon::Client* client = &daemon_client.emplace(std::move(*connected));
-          return watch::Watch::consume(std::move(*ring), *options.events, [client] {
-            auto n = client->lost();
-            return n ? *n : 0;
-          });
-        }
-        options.warn("sandboxd did not take the sandbox, loading the watch here: " +
-                     ring.error().to_string());
-      } else if (!connected && connected.error().code != ErrorCode::kNotFound) {
-        options.warn("sandboxd is not usable, loading the watch here: " +
-                     connected.error().to_string());
-      }
-      return watch::Watch::attach(cgroup_fd.get(), *options.events, watch_options);
-    };
-    auto attached = attach_watch();
-    if (attached) {
-      watcher.emplace(std::move(*attached));
-    } else if (options.allow_missing_limits) {
-      options.warn("running WITHOUT the watch (--allow-degraded): " + attached.error().to_string());
-    } else {
-      return attached.error();
+    if (!cgroup_fd.valid()) {
+      Error e = make_error(ErrorCode::kUnsupported, "the watch needs a cgroup v2 for the sandbox",
+                           "mount cgroup2; --no-watch or --allow-degraded runs without it");
+      if (!options.allow_missing_limits) return e;
+      options.warn("running WITHOUT the watch (--allow-degraded): " + e.to_string());
     }
   }
+  spec.await_watch = root_watch && cgroup_fd.valid();
+  auto attach_watch = [&]() -> Result<watch::Watch> {
+    auto connected = daemon::Client::connect(daemon::socket_path());
+    if (connected) {
+      auto ring = connected->register_sandbox(
+          cgroup_fd.get(), static_cast<std::uint32_t>(watch_options.ring_bytes));
+      if (ring) {
+        daemon::Client* client = &daemon_client.emplace(std::move(*connected));
+        return watch::Watch::consume(std::move(*ring), *options.events, [client] {
+          auto n = client->lost();
+          return n ? *n : 0;
+        });
+      }
+      options.warn("sandboxd did not take the sandbox, loading the watch here: " +
+                   ring.error().to_string());
+    } else if (!connected && connected.error().code != ErrorCode::kNotFound) {
+      options.warn("sandboxd is not usable, loading the watch here: " +
+                   connected.error().to_string());
+    }
+    return watch::Watch::attach(cgroup_fd.get(), *options.events, watch_options);
+  };
   std::unique_ptr<supervisor::FileNotifier> file_notifier;
   if (file_notify) {
     supervisor::FileNotifierRoots roots;
@@ -674,11 +674,15 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
   if (file_notifier) sources.push_back("file-notify");
   if (network_gate) sources.push_back("gate");
   if (kernel_layer) sources.push_back("kernel-network-layer");
-  clock.mark("watch attach");
-  if (watcher) sources.push_back("watch");
-  if (options.events != nullptr) {
-    options.events->add(report::run_event(plan, argv, sources, namespaces ? "full" : "landlock"));
-  }
+  // The run event comes first in the account: before clone, or, when the command waits for the
+  // watch, once the watch is attached (nothing of the command can report before that).
+  auto add_run_event = [&] {
+    if (watcher) sources.push_back("watch");
+    if (options.events != nullptr) {
+      options.events->add(report::run_event(plan, argv, sources, namespaces ? "full" : "landlock"));
+    }
+  };
+  if (!spec.await_watch) add_run_event();
   struct StepClockPage {
     void* page = MAP_FAILED;
     ~StepClockPage() {
@@ -745,6 +749,24 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
   journal = write_placeholder_journal(journal_dir, ::getpid(), prepared->placeholders);
   clock.mark("id maps");
   clock.mark_release();
+  if (spec.await_watch) {
+    auto attached = attach_watch();
+    if (attached) {
+      watcher.emplace(std::move(*attached));
+      watcher->set_sandbox_pid(child);
+    } else if (options.allow_missing_limits) {
+      options.warn("running WITHOUT the watch (--allow-degraded): " + attached.error().to_string());
+    } else {
+      kill_child();
+      ::waitpid(child, nullptr, 0);
+      return attached.error();
+    }
+    add_run_event();
+    // Unsent only when the child is gone already: its report, read below, says why.
+    const char go = 1;
+    (void)::send(report->first.get(), &go, 1, MSG_NOSIGNAL);
+    clock.mark("watch attach");
+  }
 
   UniqueFd sigfd(::signalfd(-1, &signals, SFD_CLOEXEC));
   UniqueFd timer;
@@ -814,12 +836,12 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
       } else if (got <= 0) {
         report_open = false;
         // pid 1 closed the channel by exiting, after the command with no process left: the
-        // sandbox is gone but for its namespaces, which the kernel tears down while we clean up
-        // and summarise. Without cgroups to remove (ours, or sandboxd's delegated ones) or a
-        // watch to drain, pid 1 is reaped last.
-        if (!child_gone && exited && namespaces && exited->index == 0 && !watcher &&
-            !daemon_client && !delegated_cgroup.valid() && !delegated_memory.valid() &&
-            cgroups.v2.empty() && cgroups.memory.empty() && cgroups.pids.empty()) {
+        // sandbox is gone but for its namespaces, which the kernel tears down while we drain the
+        // watch, clean up and summarise; pid 1 is reaped last, and our cgroups removed after it
+        // (it is in them until its exit ends). Not with sandboxd's delegated cgroups: the daemon
+        // removes those when we disconnect, which must find them empty.
+        if (!child_gone && exited && namespaces && exited->index == 0 &&
+            !delegated_cgroup.valid() && !delegated_memory.valid()) {
           result.pid1 = PendingReap(child);
           child_gone = true;
         }
@@ -884,7 +906,11 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
     }
   }
   clock.mark("gate stop");
-  cgroup_destroy(cgroups);
+  if (result.pid1.pending()) {
+    result.pid1.then([cg = cgroups] { cgroup_destroy(cg); });
+  } else {
+    cgroup_destroy(cgroups);
+  }
   cgroups = {};
   prepared->placeholder_locks.clear();
   remove_placeholders(prepared->placeholders);

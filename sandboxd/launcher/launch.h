@@ -6,6 +6,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "policy/plan.h"
@@ -44,21 +45,25 @@ class PendingReap {
   explicit PendingReap(int pid) : pid_(pid) {}
   PendingReap(const PendingReap&) = delete;
   PendingReap& operator=(const PendingReap&) = delete;
-  PendingReap(PendingReap&& other) noexcept : pid_(other.pid_) { other.pid_ = -1; }
+  PendingReap(PendingReap&& other) noexcept
+      : pid_(std::exchange(other.pid_, -1)), after_(std::exchange(other.after_, nullptr)) {}
   PendingReap& operator=(PendingReap&& other) noexcept {
     if (this != &other) {
       wait();
-      pid_ = other.pid_;
-      other.pid_ = -1;
+      pid_ = std::exchange(other.pid_, -1);
+      after_ = std::exchange(other.after_, nullptr);
     }
     return *this;
   }
   ~PendingReap() { wait(); }
   bool pending() const { return pid_ > 0; }
+  // What must wait for pid 1 to be gone (removing the cgroups it is in), done right after the reap.
+  void then(std::function<void()> after) { after_ = std::move(after); }
   void wait();
 
  private:
   int pid_ = -1;
+  std::function<void()> after_;
 };
 
 struct LaunchResult {
