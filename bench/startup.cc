@@ -103,6 +103,15 @@ int main(int argc, char** argv) {
     }
     cases.push_back({"moat#" + std::to_string(i - 2) + " " + argv[i],
                      {argv[i], "run", "-p", "base", "--", "/bin/true"}, {}, env});
+    // And through the same sandboxd, when there is one (the daemon's protocol is versioned: an
+    // older client that the daemon refuses falls back to loading the watch, and says so).
+    if (const char* sd = std::getenv("MOAT_BENCH_SANDBOXD_SOCKET"); sd != nullptr && *sd != '\0') {
+      for (std::string& e : env) {
+        if (e.rfind("MOAT_SANDBOXD_SOCKET=", 0) == 0) e = std::string("MOAT_SANDBOXD_SOCKET=") + sd;
+      }
+      cases.push_back({"moat#" + std::to_string(i - 2) + "+sandboxd " + argv[i],
+                       {argv[i], "run", "-p", "base", "--", "/bin/true"}, {}, env});
+    }
   }
   bool have_bwrap = access("/usr/bin/bwrap", X_OK) == 0;
   if (!have_bwrap) cases.erase(cases.begin() + 1);

@@ -5,7 +5,8 @@
 # socket for the "moat+sandboxd" lines (root: the watch loaded once; the user: the watch through a
 # delegated cgroup) and stops it at the end; the "moat" lines never use a daemon.
 # Usage: bench/startup.sh [ROUNDS [OTHER_MOAT...]]
-# OTHER_MOAT: other moat binaries (another build) measured in the same interleaved rounds.
+# OTHER_MOAT: other moat binaries (another build) measured in the same interleaved rounds (as root
+# also through the same sandboxd).
 # MOAT_BENCH_RT=1 runs everything at SCHED_FIFO 50 (chrt): on a machine shared with builds the
 # runs then wait for no one, and the figures say what the code costs rather than the load.
 set -euo pipefail

@@ -109,8 +109,8 @@ void remove_stale(const std::string& hierarchy) {
 
 Result<SandboxCgroups> setup_cgroups(const std::string& name, const CgroupLimits& limits) {
   Hierarchies h = find_hierarchies();
-  for (const std::string* root : {&h.v2, &h.v1_memory, &h.v1_pids}) remove_stale(*root);
   SandboxCgroups cg;
+  cg.hierarchies = {h.v2, h.v1_memory, h.v1_pids};
   const std::string leaf = "/moat-" + name;
   if (!h.v2.empty()) {
     cg.v2 = h.v2 + leaf;
@@ -161,6 +161,10 @@ Result<SandboxCgroups> setup_cgroups(const std::string& name, const CgroupLimits
     }
   }
   return cg;
+}
+
+void remove_stale_cgroups(const SandboxCgroups& cgroups) {
+  for (const std::string& root : cgroups.hierarchies) remove_stale(root);
 }
 
 Result<std::vector<sys::UniqueFd>> cgroup_open_v1_tasks(const SandboxCgroups& cg, int min_fd) {

@@ -25,10 +25,14 @@ struct SandboxCgroups {
   std::string pids;       // v1 pids cgroup, or v2 when v2 has the pids controller
   bool memory_v2 = false;
   bool pids_v2 = false;
+  std::vector<std::string> hierarchies;  // the roots they were made in ("" when absent)
 };
 
 // Creates the cgroups and writes the limits. Fails (closed) when a requested limit cannot be set.
 Result<SandboxCgroups> setup_cgroups(const std::string& name, const CgroupLimits& limits);
+// Removes the empty cgroups a moat killed with SIGKILL left in those hierarchies (their owner
+// pid is gone). Not on the way to the command: the launcher calls it once the sandbox runs.
+void remove_stale_cgroups(const SandboxCgroups& cgroups);
 // The `tasks` files of the v1 cgroups (memory, pids), opened for writing, each at a descriptor
 // number >= min_fd. The sandbox joins them itself by writing "0" (itself, one thread) before it
 // can fork: the kernel checks the opener's credentials (ours), and a thread moving itself skips

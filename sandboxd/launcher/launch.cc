@@ -768,6 +768,8 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
     clock.mark("watch attach");
   }
 
+  // While the command starts on the other CPU: what a SIGKILLed moat left behind.
+  if (root) remove_stale_cgroups(cgroups);
   UniqueFd sigfd(::signalfd(-1, &signals, SFD_CLOEXEC));
   UniqueFd timer;
   if (plan.limits.time_ms) {

@@ -826,6 +826,41 @@ TEST_P(Escape, MemoryHogLimited) {
   expect_control_ok(sb().direct(Sandbox::probe({"mem-hog", "64"})), "mem-hog 64 MiB");
 }
 
+// Guards: nothing of a run outlives it on the host, cgroups included: as root each run makes
+// moat-PID cgroups (v2, v1 pids/memory) and removes them after pid 1 is reaped; a moat killed
+// with SIGKILL leaves empty ones, which the next run removes (checked from outside).
+TEST_P(RootEscape, CgroupsRemovedAfterTheRunAndStaleOnesCleared) {
+  pid_t dead = ::fork();
+  if (dead == 0) _exit(0);
+  ::waitpid(dead, nullptr, 0);
+  std::vector<std::string> stale;
+  for (const char* root : {"/sys/fs/cgroup/unified", "/sys/fs/cgroup/pids", "/sys/fs/cgroup"}) {
+    if (!exists(std::string(root) + "/cgroup.procs")) continue;
+    std::string dir = std::string(root) + "/moat-" + std::to_string(dead);
+    if (::mkdir(dir.c_str(), 0755) == 0) stale.push_back(dir);
+  }
+  ASSERT_FALSE(stale.empty()) << "no cgroup hierarchy to test in";
+  std::string profile = write_limits_profile(sb(), /*with_memory=*/true);
+  RunResult r = sb().moat({"/bin/sh", "-c", "cat /proc/self/cgroup"}, {"-p", profile});
+  EXPECT_EQ(r.status, 0) << r.describe();
+  for (const std::string& dir : stale) {
+    EXPECT_FALSE(exists(dir)) << dir << " (its moat is gone) was left behind";
+    ::rmdir(dir.c_str());
+  }
+  // Every moat-PID cgroup left belongs to a live moat (tests run in parallel).
+  for (const char* root : {"/sys/fs/cgroup/unified", "/sys/fs/cgroup/pids", "/sys/fs/cgroup/memory",
+                           "/sys/fs/cgroup"}) {
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(root, ec)) {
+      const std::string name = entry.path().filename();
+      if (name.rfind("moat-", 0) != 0 || name == "moat-sandboxd") continue;
+      pid_t owner = static_cast<pid_t>(std::atoi(name.c_str() + 5));
+      EXPECT_TRUE(owner > 0 && (::kill(owner, 0) == 0 || errno != ESRCH))
+          << entry.path() << " outlived its moat";
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Identities, Escape, ::testing::Values(Identity::kRoot, Identity::kUser),
                          IdentityName());
 INSTANTIATE_TEST_SUITE_P(Identities, RootEscape, ::testing::Values(Identity::kRoot), IdentityName());
