@@ -68,12 +68,14 @@ int explain_main(const std::string& profile, const policy::Overrides& overrides)
   std::printf("\nFor the project %s, working directory %s, home %s\n", plan.project.c_str(),
               plan.cwd.c_str(), plan.home.c_str());
   if (!plan.tool_files.empty()) {
-    // The files behind ${npm.registries} and friends; the others were looked for, not found.
+    // The files behind ${npm.registries} and friends, and git's configuration (where the hooks
+    // are); the others were looked for, not found (a directory was only looked at).
     std::string present;
     for (const std::string& f : plan.tool_files) {
-      if (::access(f.c_str(), F_OK) == 0) present += "\n  " + f;
+      struct stat st {};
+      if (::stat(f.c_str(), &st) == 0 && !S_ISDIR(st.st_mode)) present += "\n  " + f;
     }
-    std::printf("Tool variables were read from the tools' own configuration:%s\n",
+    std::printf("Read from the tools' and git's own configuration:%s\n",
                 present.empty() ? " (no file found: defaults and environment only)"
                                 : present.c_str());
   }

@@ -8,6 +8,7 @@
 
 #include "policy/diagnostic_sink.h"
 #include "policy/env_filter.h"
+#include "policy/git_hooks.h"
 #include "policy/mandatory.h"
 #include "policy/net_rule.h"
 #include "policy/profile.h"
@@ -122,6 +123,7 @@ class Compiler {
 
     const std::set<std::string> lifted = unprotected(p, plan);
     mandatory(grants, lifted, plan);
+    git_configured(lifted, plan);
 
     // Paths: one rule per path, union of bits, first origin.
     std::map<std::string, PathRule> rules;
@@ -358,6 +360,23 @@ class Compiler {
         }
       }
     }
+  }
+
+  // What the repository's git configuration adds to the git groups (git_hooks.h): a moved hooks
+  // directory, included configuration files and hook runners' command files in the project.
+  // Not for `moat check`, which judges the file rather than this machine's repository.
+  void git_configured(const std::set<std::string>& lifted, Plan& plan) {
+    if (checking_) return;
+    const GitHookPaths git = git_hook_paths(tool_input_);
+    auto protect = [&](const std::vector<std::string>& paths, const char* group, bool directory) {
+      if (lifted.contains(group)) return;
+      for (const std::string& path : paths) {
+        plan.protect.push_back(ProtectRule{path, group, directory, kBuiltIn, {}});
+      }
+    };
+    protect(git.hook_dirs, "git-hooks", true);
+    protect(git.runner_files, "git-hooks", false);
+    protect(git.config_files, "git-config", false);
   }
 
   template <typename Rule>

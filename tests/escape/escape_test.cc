@@ -337,6 +337,54 @@ TEST_P(Escape, GitCommondirRedirect) {
   EXPECT_FALSE(exists(sb().in_project(".git/commondir"))) << r.describe();
 }
 
+// Guards: the hooks git really runs when the repository moved them (core.hooksPath: husky's .husky/_,
+// whose shims run .husky/pre-commit), configuration included from the work tree ([include] path),
+// and a hook runner's command list (.pre-commit-config.yaml): each is a command the developer's next
+// `git commit` runs outside the sandbox. Checked from outside, then by committing on the host.
+TEST_P(Escape, GitMovedHooksIncludedConfigAndHookRunners) {
+  std::string why;
+  ASSERT_TRUE(sb().git_init(&why)) << why;
+  ASSERT_EQ(sb().direct({"/usr/bin/git", "config", "core.hooksPath", ".husky/_"}).status, 0);
+  ASSERT_EQ(sb().direct({"/usr/bin/git", "config", "include.path", "../.gitconfig.team"}).status, 0);
+  std::string shim = sb().in_project(".husky/_/pre-commit");
+  std::string hook = sb().in_project(".husky/pre-commit");
+  std::string team = sb().in_project(".gitconfig.team");
+  std::string runner = sb().in_project(".pre-commit-config.yaml");
+  ASSERT_EQ(sb().direct({"/bin/mkdir", "-p", sb().in_project(".husky/_")}).status, 0);
+  sb().write_file(shim, "#!/bin/sh\nexec sh .husky/pre-commit\n", 0755);
+  sb().write_file(hook, "#!/bin/sh\ntrue\n", 0755);
+  sb().write_file(team, "[core]\n\tautocrlf = false\n");
+  sb().write_file(runner, "repos: []\n");
+  const std::string shim_before = file_sha(shim), hook_before = file_sha(hook),
+                    team_before = file_sha(team), runner_before = file_sha(runner);
+  const std::string marker = sb().in_outside("hook-ran");
+  const std::string payload = "#!/bin/sh\ntouch " + marker + "\n";
+
+  attack(Sandbox::probe({"write", hook, payload}));
+  attack(Sandbox::probe({"write", shim, payload}));
+  attack(Sandbox::probe({"write", sb().in_project(".husky/_/commit-msg"), payload}));
+  attack(Sandbox::probe({"append", team, "\n[core]\n\tfsmonitor = \"touch " + marker + "; false\"\n"}));
+  attack(Sandbox::probe(
+      {"append", runner, "\n  - repo: local\n    hooks: [{id: x, entry: touch, language: system}]\n"}));
+  attack({"/bin/sh", "-c", "./moat-probe rename .husky .husky-old; mkdir -p .husky/_; "
+                           "./moat-probe write .husky/_/pre-commit '" + payload + "'"});
+
+  EXPECT_EQ(file_sha(hook), hook_before) << "the hook husky runs was changed";
+  EXPECT_EQ(file_sha(shim), shim_before) << "husky's shim was changed";
+  EXPECT_FALSE(exists(sb().in_project(".husky/_/commit-msg"))) << "a hook was planted";
+  EXPECT_EQ(file_sha(team), team_before) << "included config changed: " << read_file(team);
+  EXPECT_EQ(file_sha(runner), runner_before) << "pre-commit's command list changed";
+  EXPECT_FALSE(exists(sb().in_project(".husky-old"))) << ".husky was renamed away";
+  // The developer's next commit, on the host.
+  RunResult host = sb().direct({"/usr/bin/git", "-c", "user.name=t", "-c", "user.email=t@t.test",
+                                "commit", "-q", "--allow-empty", "-m", "after the install"});
+  EXPECT_EQ(host.status, 0) << host.describe();
+  EXPECT_FALSE(exists(marker)) << "the attacker's hook ran in the host's git commit";
+
+  RunResult control = sb().direct(Sandbox::probe({"write", hook, "#!/bin/sh\ntrue\n"}));
+  expect_control_ok(control, "write .husky/pre-commit");
+}
+
 // Guards: the same when the project has no .git yet ("read-only even before they exist"): the attacker
 // creates .git/hooks/pre-commit and .git/config so that the user's later `git init` / clone uses them.
 TEST_P(Escape, GitHooksBeforeRepoExists) {

@@ -1,0 +1,242 @@
+// Where git's configuration moves the hooks, read the way git reads it (config.c: sections,
+// quoting, continuation lines, [include]/[includeIf], interpolated paths); see git_hooks.h.
+#include "policy/git_hooks.h"
+
+#include <cctype>
+#include <optional>
+#include <string_view>
+
+#include "policy/tools/common.h"
+#include "policy/variables.h"
+
+namespace moat::policy {
+namespace {
+
+constexpr int kMaxIncludeDepth = 10;  // git's own limit
+
+// Hook runners started from .git/hooks whose commands live in a tracked file of the work tree.
+// Protected only when present: a runner that is installed has its file, and a placeholder for
+// every name would make every project carry them.
+constexpr std::string_view kRunnerFiles[] = {
+    ".pre-commit-config.yaml", ".pre-commit-config.yml",  // pre-commit
+    "lefthook.yml", ".lefthook.yml", "lefthook.yaml", ".lefthook.yaml", "lefthook.json",
+    ".lefthook.json", "lefthook.toml", ".lefthook.toml", "lefthook-local.yml",
+    ".lefthook-local.yml",  // lefthook
+    ".lintstagedrc", ".lintstagedrc.json", ".lintstagedrc.yaml", ".lintstagedrc.yml",
+    ".lintstagedrc.js", ".lintstagedrc.cjs", ".lintstagedrc.mjs", "lint-staged.config.js",
+    "lint-staged.config.cjs", "lint-staged.config.mjs",  // lint-staged, run from hooks
+};
+
+struct Setting {
+  std::string section;  // lower case, with the subsection after a dot: `includeif.gitdir:x`
+  std::string key;      // lower case
+  std::string value;
+};
+
+bool key_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '-'; }
+
+// One value from `at` to the end of its (possibly continued) line: quotes, escapes, comments.
+std::string parse_value(std::string_view text, size_t& at) {
+  std::string out;
+  bool quoted = false;
+  size_t trailing_space_from = std::string::npos;  // trailing unquoted white space is dropped
+  while (at < text.size()) {
+    char c = text[at++];
+    if (c == '\n') break;  // inside quotes: git refuses the file; keep what we have
+    if (!quoted && (c == '#' || c == ';')) {
+      while (at < text.size() && text[at] != '\n') ++at;
+      break;
+    }
+    if (c == '"') {
+      quoted = !quoted;
+      trailing_space_from = std::string::npos;
+      continue;
+    }
+    if (c == '\\' && at < text.size()) {
+      char e = text[at++];
+      if (e == '\n') continue;  // continuation line
+      if (e == '\r' && at < text.size() && text[at] == '\n') {
+        ++at;
+        continue;
+      }
+      out += e == 'n' ? '\n' : e == 't' ? '\t' : e == 'b' ? '\b' : e;
+      trailing_space_from = std::string::npos;
+      continue;
+    }
+    if (!quoted && std::isspace(static_cast<unsigned char>(c))) {
+      if (out.empty()) continue;  // leading white space
+      if (trailing_space_from == std::string::npos) trailing_space_from = out.size();
+      out += c;
+      continue;
+    }
+    trailing_space_from = std::string::npos;
+    out += c;
+  }
+  if (trailing_space_from != std::string::npos) out.resize(trailing_space_from);
+  return out;
+}
+
+// The settings of one file, in order. Stops quietly where git would report an error.
+std::vector<Setting> parse_git_config(std::string_view text) {
+  std::vector<Setting> out;
+  std::string section;
+  size_t at = 0;
+  while (at < text.size()) {
+    char c = text[at];
+    if (c == '\n' || std::isspace(static_cast<unsigned char>(c))) {
+      ++at;
+      continue;
+    }
+    if (c == '#' || c == ';') {
+      while (at < text.size() && text[at] != '\n') ++at;
+      continue;
+    }
+    if (c == '[') {
+      size_t close = text.find(']', at);
+      if (close == std::string_view::npos) return out;
+      std::string_view header = text.substr(at + 1, close - at - 1);
+      at = close + 1;
+      size_t quote = header.find('"');
+      if (quote != std::string_view::npos) {
+        // [section "subsection"]: the subsection keeps its case; \" and \\ are escapes.
+        std::string name = tools::lower(tools::trim(header.substr(0, quote)));
+        std::string sub;
+        for (size_t i = quote + 1; i < header.size() && header[i] != '"'; ++i) {
+          if (header[i] == '\\' && i + 1 < header.size()) ++i;
+          sub += header[i];
+        }
+        section = name + "." + sub;
+      } else {
+        section = tools::lower(tools::trim(header));  // [section] or the old [section.sub]
+      }
+      continue;
+    }
+    if (!std::isalpha(static_cast<unsigned char>(c))) return out;
+    size_t key_end = at;
+    while (key_end < text.size() && key_char(text[key_end])) ++key_end;
+    Setting s{section, tools::lower(std::string(text.substr(at, key_end - at))), {}};
+    at = key_end;
+    while (at < text.size() && (text[at] == ' ' || text[at] == '\t')) ++at;
+    if (at < text.size() && text[at] == '=') {
+      ++at;
+      s.value = parse_value(text, at);
+    } else {
+      s.value = "true";  // `key` alone is a boolean true
+      while (at < text.size() && text[at] != '\n') ++at;
+    }
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+class Reader {
+ public:
+  explicit Reader(const ToolConfigInput& in) : in_(in) {}
+
+  // `file`'s settings and those of the files it includes, in git's order.
+  void read(const std::string& file, int depth) {
+    if (depth > kMaxIncludeDepth) return;
+    std::optional<std::string> text = in_.read_file(file);
+    if (!text) return;
+    const std::string dir = file.substr(0, file.rfind('/') + 1);
+    for (Setting& s : parse_git_config(*text)) {
+      const bool include = s.section == "include" || s.section.starts_with("includeif.");
+      if (include && s.key == "path") {
+        // Conditions (gitdir:, onbranch:, hasconfig:) are taken as true: a file that might be
+        // included is protected all the same.
+        std::optional<std::string> path = interpolate(s.value, dir);
+        if (!path) continue;
+        included_.push_back(*path);
+        read(*path, depth + 1);
+      } else if (s.section == "core" && s.key == "hookspath") {
+        hooks_paths_.push_back(s.value);
+      }
+    }
+  }
+
+  // git's interpolate_path, relative to `dir` for an include; nullopt for `~user/` and
+  // `%(prefix)/`, which name places outside any project.
+  std::optional<std::string> interpolate(const std::string& value, const std::string& dir) const {
+    if (value.empty()) return std::nullopt;
+    if (value == "~" || value.starts_with("~/")) return normalize_path(in_.home + value.substr(1));
+    if (value[0] == '~' || value.starts_with("%(prefix)/")) return std::nullopt;
+    if (value[0] == '/') return normalize_path(value);
+    if (dir.empty()) return std::nullopt;
+    return normalize_path(dir + value);
+  }
+
+  std::vector<std::string> included_;
+  std::vector<std::string> hooks_paths_;
+
+ private:
+  const ToolConfigInput& in_;
+};
+
+// The repository's own configuration files, when the project is a work tree's root: .git/config,
+// or for a linked work tree (.git is a file) the common directory's config and its own
+// config.worktree.
+std::vector<std::string> repository_configs(const ToolConfigInput& in) {
+  const std::string git = normalize_path(in.project + "/.git");
+  if (std::optional<std::string> pointer = in.read_file(git)) {
+    if (!pointer->starts_with("gitdir:")) return {};
+    std::string gitdir = tools::trim(std::string_view(*pointer).substr(7));
+    if (gitdir.empty()) return {};
+    if (gitdir[0] != '/') gitdir = in.project + "/" + gitdir;
+    gitdir = normalize_path(gitdir);
+    std::string common = gitdir;
+    if (std::optional<std::string> c = in.read_file(gitdir + "/commondir")) {
+      std::string rel = tools::trim(*c);
+      if (!rel.empty()) common = normalize_path(rel[0] == '/' ? rel : gitdir + "/" + rel);
+    }
+    return {common + "/config", gitdir + "/config.worktree"};
+  }
+  return {git + "/config", git + "/config.worktree"};
+}
+
+void add_inside(std::vector<std::string>& out, const std::string& path, const std::string& project) {
+  if (path.empty() || path == project || !path_within(path, project)) return;
+  for (const std::string& p : out) {
+    if (p == path) return;
+  }
+  out.push_back(path);
+}
+
+}  // namespace
+
+GitHookPaths git_hook_paths(const ToolConfigInput& in) {
+  GitHookPaths out;
+  const std::string project = normalize_path(in.project);
+  Reader reader(in);
+  // git's order: system, global (XDG, then ~/.gitconfig), local, worktree. Every file counts
+  // (a later value of core.hooksPath replaces an earlier one, but each is protected).
+  if (!tools::env_value(in, "GIT_CONFIG_NOSYSTEM")) {
+    reader.read(tools::env_value(in, "GIT_CONFIG_SYSTEM").value_or("/etc/gitconfig"), 0);
+  }
+  if (std::optional<std::string> global = tools::env_value(in, "GIT_CONFIG_GLOBAL")) {
+    if (!global->empty()) reader.read(normalize_path(*global), 0);
+  } else {
+    std::string xdg = tools::env_value(in, "XDG_CONFIG_HOME").value_or("");
+    if (xdg.empty() || xdg[0] != '/') xdg = in.home + "/.config";
+    reader.read(normalize_path(xdg + "/git/config"), 0);
+    reader.read(normalize_path(in.home + "/.gitconfig"), 0);
+  }
+  for (const std::string& file : repository_configs(in)) reader.read(file, 0);
+
+  for (const std::string& file : reader.included_) add_inside(out.config_files, file, project);
+  for (const std::string& value : reader.hooks_paths_) {
+    // Relative to the work tree's root, where git runs hooks.
+    std::optional<std::string> dir = reader.interpolate(value, project + "/");
+    if (!dir) continue;
+    add_inside(out.hook_dirs, *dir, project);
+    // husky (v9) points core.hooksPath at .husky/_, whose generated scripts run the developer's
+    // hooks one level up (.husky/pre-commit): those are the hooks that matter.
+    if (dir->ends_with("/_")) add_inside(out.hook_dirs, dir->substr(0, dir->size() - 2), project);
+  }
+  for (std::string_view name : kRunnerFiles) {
+    const std::string path = project + "/" + std::string(name);
+    if (in.read_file(path)) add_inside(out.runner_files, path, project);
+  }
+  return out;
+}
+
+}  // namespace moat::policy

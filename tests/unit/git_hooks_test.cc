@@ -1,0 +1,137 @@
+// git_hook_paths on sample repositories: core.hooksPath (relative, ~, absolute, husky's .husky/_),
+// [include] and [includeIf] files inside the project, git's quoting and continuation lines,
+// linked work trees, the user's and system's configuration, and hook runners' command files.
+// Everything outside the project is left to the other layers (it is not writable anyway).
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "policy/git_hooks.h"
+
+namespace moat::policy {
+namespace {
+
+struct Repo {
+  std::map<std::string, std::string> files;
+  std::vector<std::string> env{"PATH=/usr/bin:/bin"};
+  std::vector<std::string> reads;
+
+  GitHookPaths paths() {
+    ToolConfigInput in;
+    in.environ = env;
+    in.home = "/home/u";
+    in.project = "/work/proj";
+    in.cwd = "/work/proj";
+    in.read_file = [this](const std::string& path) -> std::optional<std::string> {
+      reads.push_back(path);
+      auto it = files.find(path);
+      if (it == files.end()) return std::nullopt;
+      return it->second;
+    };
+    return git_hook_paths(in);
+  }
+};
+
+using Paths = std::vector<std::string>;
+
+TEST(GitHooks, NothingConfiguredAddsNothing) {
+  Repo r;
+  r.files["/work/proj/.git/config"] = "[core]\n\tbare = false\n";
+  GitHookPaths p = r.paths();
+  EXPECT_TRUE(p.hook_dirs.empty());
+  EXPECT_TRUE(p.config_files.empty());
+  EXPECT_TRUE(p.runner_files.empty());
+}
+
+TEST(GitHooks, HuskyHooksPathProtectsTheShimsAndTheScriptsAboveThem) {
+  Repo r;
+  r.files["/work/proj/.git/config"] = "[core]\n\trepositoryformatversion = 0\n\thooksPath = .husky/_\n";
+  EXPECT_EQ(r.paths().hook_dirs, (Paths{"/work/proj/.husky/_", "/work/proj/.husky"}));
+}
+
+TEST(GitHooks, SectionAndKeyNamesAreCaseInsensitiveAndValuesMayBeQuoted) {
+  Repo r;
+  r.files["/work/proj/.git/config"] =
+      "# comment\n[CORE] HOOKSPATH = \"tools/git hooks\" ; trailing comment\n";
+  EXPECT_EQ(r.paths().hook_dirs, (Paths{"/work/proj/tools/git hooks"}));
+}
+
+TEST(GitHooks, ContinuationLinesAndEscapes) {
+  Repo r;
+  r.files["/work/proj/.git/config"] = "[core]\n\thooksPath = scripts/\\\nhooks\n";
+  EXPECT_EQ(r.paths().hook_dirs, (Paths{"/work/proj/scripts/hooks"}));
+}
+
+TEST(GitHooks, HooksPathOutsideTheProjectIsNotOurs) {
+  Repo r;
+  r.files["/work/proj/.git/config"] = "[core]\n\thooksPath = ~/.githooks\n[core]\nhooksPath=/etc/hooks\n";
+  EXPECT_TRUE(r.paths().hook_dirs.empty());
+}
+
+TEST(GitHooks, AGlobalRelativeHooksPathIsRelativeToTheWorkTree) {
+  Repo r;
+  r.files["/work/proj/.git/config"] = "";
+  r.files["/home/u/.gitconfig"] = "[core]\n\thooksPath = .githooks\n";
+  EXPECT_EQ(r.paths().hook_dirs, (Paths{"/work/proj/.githooks"}));
+  Repo xdg;
+  xdg.env.push_back("XDG_CONFIG_HOME=/home/u/cfg");
+  xdg.files["/home/u/cfg/git/config"] = "[core]\nhooksPath = hooks\n";
+  EXPECT_EQ(xdg.paths().hook_dirs, (Paths{"/work/proj/hooks"}));
+  Repo system;
+  system.env.push_back("GIT_CONFIG_SYSTEM=/opt/gitconfig");
+  system.files["/opt/gitconfig"] = "[core]\nhooksPath = sys-hooks\n";
+  EXPECT_EQ(system.paths().hook_dirs, (Paths{"/work/proj/sys-hooks"}));
+  system.env.push_back("GIT_CONFIG_NOSYSTEM=1");
+  EXPECT_TRUE(system.paths().hook_dirs.empty());
+}
+
+TEST(GitHooks, IncludedFilesInTheProjectAreConfigurationAndAreFollowed) {
+  Repo r;
+  r.files["/work/proj/.git/config"] =
+      "[include]\n\tpath = ../.gitconfig\n[includeIf \"gitdir:/work/\"]\n\tpath = "
+      "/work/proj/ci/git.cfg\n[include]\npath = ~/.gitconfig-extra\n";
+  r.files["/work/proj/.gitconfig"] = "[include]\n\tpath = more.cfg\n";  // relative to its dir
+  r.files["/work/proj/more.cfg"] = "[core]\n\thooksPath = .hooks\n";
+  GitHookPaths p = r.paths();
+  EXPECT_EQ(p.config_files,
+            (Paths{"/work/proj/.gitconfig", "/work/proj/more.cfg", "/work/proj/ci/git.cfg"}));
+  EXPECT_EQ(p.hook_dirs, (Paths{"/work/proj/.hooks"}));
+}
+
+TEST(GitHooks, IncludeCyclesStopAtGitsDepthLimit) {
+  Repo r;
+  r.files["/work/proj/.git/config"] = "[include]\npath = ../a.cfg\n";
+  r.files["/work/proj/a.cfg"] = "[include]\npath = b.cfg\n";
+  r.files["/work/proj/b.cfg"] = "[include]\npath = a.cfg\n";
+  GitHookPaths p = r.paths();
+  EXPECT_EQ(p.config_files, (Paths{"/work/proj/a.cfg", "/work/proj/b.cfg"}));
+  EXPECT_LT(r.reads.size(), 60u);
+}
+
+TEST(GitHooks, LinkedWorkTreeReadsTheCommonConfigAndItsOwn) {
+  Repo r;
+  r.files["/work/proj/.git"] = "gitdir: /work/main/.git/worktrees/proj\n";
+  r.files["/work/main/.git/worktrees/proj/commondir"] = "../..\n";
+  r.files["/work/main/.git/config"] = "[core]\n\thooksPath = .husky\n";
+  r.files["/work/main/.git/worktrees/proj/config.worktree"] = "[include]\npath = /work/proj/wt.cfg\n";
+  GitHookPaths p = r.paths();
+  EXPECT_EQ(p.hook_dirs, (Paths{"/work/proj/.husky"}));
+  EXPECT_EQ(p.config_files, (Paths{"/work/proj/wt.cfg"}));
+}
+
+TEST(GitHooks, HookRunnerFilesAreProtectedWhenPresent) {
+  Repo r;
+  r.files["/work/proj/.pre-commit-config.yaml"] = "repos: []\n";
+  r.files["/work/proj/lefthook.yml"] = "pre-commit:\n";
+  EXPECT_EQ(r.paths().runner_files,
+            (Paths{"/work/proj/.pre-commit-config.yaml", "/work/proj/lefthook.yml"}));
+}
+
+TEST(GitHooks, ABrokenFileIsReadAsFarAsItGoes) {
+  Repo r;
+  r.files["/work/proj/.git/config"] = "[core]\n\thooksPath = first\n[unterminated\nhooksPath = x\n";
+  EXPECT_EQ(r.paths().hook_dirs, (Paths{"/work/proj/first"}));
+}
+
+}  // namespace
+}  // namespace moat::policy
