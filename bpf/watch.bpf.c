@@ -381,6 +381,12 @@ int moat_sys_enter(__u64 *ctx) {
     case MOAT_OP_FCHDIR:
       dirfd = (__s32)a0;
       break;
+    case MOAT_OP_SYMLINKAT:
+      path2 = a0, dirfd = (__s32)a1, path = a2;
+      break;
+    case MOAT_OP_SYMLINK:
+      path2 = a0, path = a1;
+      break;
     default:
       return 0;
   }

@@ -48,7 +48,9 @@ enum moat_watch_op {
   MOAT_OP_FCHMOD = 16,     // fd, mode (no path: user space names the fd)
   MOAT_OP_CHDIR = 17,      // path (the record is a MOAT_WATCH_CWD)
   MOAT_OP_FCHDIR = 18,     // fd
-  MOAT_OP_COUNT = 19,
+  MOAT_OP_SYMLINKAT = 19,  // target, newdirfd, linkpath (path = the link, path2 = its target)
+  MOAT_OP_SYMLINK = 20,    // target, linkpath
+  MOAT_OP_COUNT = 21,
 };
 
 #define MOAT_WATCH_SYSCALL_SLOTS 1024  // syscall-number map size (x86_64 and arm64 stay below)

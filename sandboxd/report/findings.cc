@@ -92,6 +92,7 @@ std::vector<Finding> derive_findings(const std::vector<Event>& events) {
   // path -> protection; looked up by the changed path's ancestors (a watched run has tens of
   // thousands of changes and dozens of protected paths: a scan of the list each cost 20 ms)
   ProtectedPaths protected_paths;
+  ProtectedPaths masked_paths;                    // secrets, hidden from the sandbox
   std::map<pid_t, const Event*> last_exec;        // pid -> its latest exec
   // path -> the event that wrote it, for the files the run executed only (a watched run writes
   // tens of thousands of files and executes a few); views into EVENTS, which outlive this.
@@ -110,6 +111,15 @@ std::vector<Finding> derive_findings(const std::vector<Event>& events) {
   for (const Event& e : events) {
     if (e.kind == "run") {
       protected_paths.clear();
+      masked_paths.clear();
+      if (auto it = e.detail.find("masked"); it != e.detail.end() && it->is_array()) {
+        for (const auto& m : *it) {
+          if (m.is_string()) {
+            std::string path = policy::normalize_path(m.get<std::string>());
+            if (path.size() > 1) masked_paths.emplace(path, "secret");
+          }
+        }
+      }
       if (auto it = e.detail.find("protected"); it != e.detail.end() && it->is_array()) {
         for (const auto& p : *it) {
           if (p.is_object()) {
@@ -123,7 +133,7 @@ std::vector<Finding> derive_findings(const std::vector<Event>& events) {
     // A change to a persistence point, refused or landed in the private home: either way an
     // attempt to run code later, outside the sandbox.
     if (e.kind == "write" || e.kind == "create" || e.kind == "rename" || e.kind == "chmod" ||
-        e.kind == "delete" || e.kind == "deny") {
+        e.kind == "delete" || e.kind == "deny" || e.kind == "symlink") {
       const std::string& path = detail_text(e, e.kind == "rename" ? "to" : "path");
       if (const std::string* found = protection_of(protected_paths, path)) {
         const std::string& protection = *found;
@@ -139,6 +149,23 @@ std::vector<Finding> derive_findings(const std::vector<Event>& events) {
                                               : "it landed in the sandbox's private home, discarded"),
                   e.pid, e.exe, e.origin});
         }
+      }
+    }
+    // A symlink that stays on the host (in the project) pointing at a persistence point or a
+    // secret: the developer's next write through it (a build log, an output file) lands there,
+    // outside any sandbox, and a read sends the secret wherever the file goes.
+    if (e.kind == "symlink" && e.verdict != "refused") {
+      const std::string& target = detail_text(e, "target_path");
+      const std::string* found = protection_of(protected_paths, target);
+      if (found == nullptr) found = protection_of(masked_paths, target);
+      if (found != nullptr) {
+        const std::string& link = detail_text(e, "path");
+        std::string who = e.origin.empty() ? (e.exe.empty() ? std::string("?") : e.exe)
+                                           : e.origin.package + " (" + e.origin.script + ")";
+        report({"symlink-trap", link,
+                who + " made " + link + " a symlink to " + target + " (" + *found +
+                    "): writing or reading it later, outside the sandbox, reaches " + target,
+                e.pid, e.exe, e.origin});
       }
     }
     if (e.kind == "exec") {

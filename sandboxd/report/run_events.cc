@@ -35,6 +35,11 @@ bool is_within(const std::string& path, const std::string& root) {
   return !root.empty() && policy::path_within(path, root);
 }
 
+std::string symlink_target_path(const std::string& link, const std::string& target) {
+  if (!target.empty() && target[0] == '/') return policy::normalize_path(target);
+  return policy::normalize_path(link.substr(0, link.rfind('/') + 1) + target);
+}
+
 bool is_usual_write(const std::string& path, const std::vector<std::string>& usual_roots,
                     const std::string& home) {
   return std::any_of(usual_roots.begin(), usual_roots.end(), [&](const std::string& root) {

@@ -25,6 +25,10 @@ bool is_usual_write(const std::string& path, const std::vector<std::string>& usu
 // `path` is `root` or below it; false for an empty root (policy::path_within without that case).
 bool is_within(const std::string& path, const std::string& root);
 
+// Where a symlink at LINK (absolute) with contents TARGET points, lexically: a relative target is
+// taken from the link's directory. What a later write through the link would reach.
+std::string symlink_target_path(const std::string& link, const std::string& target);
+
 Event run_event(const policy::Plan& plan, const std::vector<std::string>& argv,
                 const std::vector<std::string>& sources, const std::string& tier);
 

@@ -105,8 +105,9 @@ CallShape shape_of(const seccomp_data& d) {
     case __NR_renameat2: return {"rename", 0, 1, 2, 3};
     case __NR_link: return {"create", kNoFd, 1};
     case __NR_linkat: return {"create", 2, 3};
-    case __NR_symlink: return {"create", kNoFd, 1};
-    case __NR_symlinkat: return {"create", 1, 2};
+    // A symlink's target (argument 0) is read as written, not resolved: see handle().
+    case __NR_symlink: return {"symlink", kNoFd, 1};
+    case __NR_symlinkat: return {"symlink", 1, 2};
     default: return {};
   }
 }
@@ -140,11 +141,15 @@ void FileNotifier::handle(int notify_fd, const seccomp_notif& req) {
   };
   std::string path = resolve(shape.dirfd, shape.path);
   std::string to = shape.path2 >= 0 ? resolve(shape.dirfd2, shape.path2) : std::string();
+  const bool symlink = std::string_view(shape.kind) == "symlink";
+  std::optional<std::string> target = symlink ? read_string(tid, req.data.args[0]) : std::nullopt;
   // The reads above are only meaningful while the call still waits for us.
   if (::ioctl(notify_fd, SECCOMP_IOCTL_NOTIF_ID_VALID, &req.id) != 0) return;
   const std::string& changed = std::string(shape.kind) == "rename" ? to : path;
+  // Symlinks are reported wherever they are made, the project included: one left pointing at
+  // ~/.bashrc turns the developer's next write to it into persistence (findings.cc).
   if (path.empty() || (report::is_usual_write(changed, roots_.usual, roots_.home) &&
-                        !python_startup_file(changed))) {
+                        !python_startup_file(changed) && !symlink)) {
     answer_continue(notify_fd, req.id);
     return;
   }
@@ -165,6 +170,10 @@ void FileNotifier::handle(int notify_fd, const seccomp_notif& req) {
   nlohmann::json detail = {{"path", path}, {"syscall", "seccomp-notify"}};
   if (!to.empty()) detail["to"] = to;
   if (shape.dir) detail["dir"] = true;
+  if (target) {
+    detail["target"] = *target;
+    detail["target_path"] = report::symlink_target_path(path, *target);
+  }
   if (under_any(changed, roots_.writable)) {
     e.kind = shape.kind;
     e.layer = "supervisor";

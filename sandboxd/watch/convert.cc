@@ -9,6 +9,8 @@
 #include <cstdio>
 #include <string_view>
 
+#include "sandboxd/report/run_events.h"
+
 namespace moat::watch {
 namespace {
 
@@ -84,6 +86,10 @@ const char* syscall_name(Op op) {
       return "chdir";
     case Op::kFchdir:
       return "fchdir";
+    case Op::kSymlinkat:
+      return "symlinkat";
+    case Op::kSymlink:
+      return "symlink";
     case Op::kNone:
       break;
   }
@@ -256,6 +262,10 @@ std::optional<report::Event> file_event(const FileRecord& r, const Process& p,
       kind = "chmod";
       detail["mode"] = octal_mode(r.mode);
       break;
+    case Op::kSymlinkat:
+    case Op::kSymlink:
+      kind = "symlink";
+      break;
     default:
       return std::nullopt;
   }
@@ -265,6 +275,11 @@ std::optional<report::Event> file_event(const FileRecord& r, const Process& p,
   if (kind == "rename") {
     put_path(detail, "to", resolve_path(r.path2, r.dirfd2, r.h.pid, p.cwd, lookup),
              r.path2_truncated);
+  }
+  if (kind == "symlink") {
+    detail["target"] = r.path2;
+    if (r.path2_truncated) detail["target_truncated"] = true;
+    if (!path.relative) detail["target_path"] = report::symlink_target_path(path.path, r.path2);
   }
   if (r.op == Op::kFchmod) detail["fd"] = r.dirfd;
   detail["syscall"] = syscall_name(r.op);

@@ -149,6 +149,7 @@ static_assert(static_cast<std::uint32_t>(Op::kOpenat) == MOAT_OP_OPENAT);
 static_assert(static_cast<std::uint32_t>(Op::kRenameat2) == MOAT_OP_RENAMEAT2);
 static_assert(static_cast<std::uint32_t>(Op::kFchmod) == MOAT_OP_FCHMOD);
 static_assert(static_cast<std::uint32_t>(Op::kFchdir) == MOAT_OP_FCHDIR);
-static_assert(static_cast<std::uint32_t>(Op::kFchdir) + 1 == MOAT_OP_COUNT);
+static_assert(static_cast<std::uint32_t>(Op::kSymlinkat) == MOAT_OP_SYMLINKAT);
+static_assert(static_cast<std::uint32_t>(Op::kSymlink) + 1 == MOAT_OP_COUNT);
 
 }  // namespace moat::watch

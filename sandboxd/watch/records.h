@@ -64,6 +64,8 @@ enum class Op : std::uint32_t {
   kFchmod = 16,
   kChdir = 17,
   kFchdir = 18,
+  kSymlinkat = 19,  // path: the link; path2: its target, as written (not resolved)
+  kSymlink = 20,
 };
 
 struct FileRecord {

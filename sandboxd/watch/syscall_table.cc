@@ -48,6 +48,10 @@ const std::vector<TracedSyscall>& traced_syscalls() {
       {"fchmod", __NR_fchmod, MOAT_OP_FCHMOD},
       {"chdir", __NR_chdir, MOAT_OP_CHDIR},
       {"fchdir", __NR_fchdir, MOAT_OP_FCHDIR},
+      {"symlinkat", __NR_symlinkat, MOAT_OP_SYMLINKAT},
+#ifdef __NR_symlink
+      {"symlink", __NR_symlink, MOAT_OP_SYMLINK},
+#endif
   };
   return table;
 }

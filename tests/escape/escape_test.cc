@@ -385,6 +385,34 @@ TEST_P(Escape, GitMovedHooksIncludedConfigAndHookRunners) {
   expect_control_ok(control, "write .husky/pre-commit");
 }
 
+// Guards: a trap left in the project for after the run. Creating a symlink needs only the
+// project (writable), so no layer refuses `ln -s ~/.bashrc build.log`; the developer's next
+// `make > build.log`, outside any sandbox, would then write their shell start-up file. Every
+// source (the watch as root, the file notifier without it) must see the link, and the summary
+// must name it with the protection it aims at; links to the system stay quiet.
+TEST_P(Escape, SymlinkTrapsAreReported) {
+  const std::string audit = sb().in_outside("audit.jsonl");
+  RunResult r = sb().moat({"/bin/sh", "-c",
+                           "ln -s \"$HOME/.bashrc\" build.log; ln -s ../../../../../../..\"$HOME\"/.ssh/id_ed25519 "
+                           "key.txt; ln -s /usr/bin/python3 py"},
+                          {"--audit", audit});
+  ASSERT_EQ(r.status, 0) << r.describe();
+  EXPECT_NE(r.err.find("symlink-trap: "), std::string::npos) << r.describe();
+  EXPECT_NE(r.err.find(sb().in_project("build.log") + " a symlink to " + sb().in_home(".bashrc") +
+                       " (shell-rc)"),
+            std::string::npos)
+      << r.describe();
+  EXPECT_NE(r.err.find(sb().in_project("key.txt") + " a symlink to " +
+                       sb().in_home(".ssh/id_ed25519")),
+            std::string::npos)
+      << r.describe();
+  EXPECT_EQ(r.err.find(sb().in_project("py") + " a symlink"), std::string::npos) << r.describe();
+  const std::string text = read_file(audit);
+  EXPECT_NE(text.find("\"kind\":\"symlink\""), std::string::npos) << text;
+  EXPECT_NE(text.find("\"target_path\":\"" + sb().in_home(".bashrc") + "\""), std::string::npos)
+      << text;
+}
+
 // Guards: the same when the project has no .git yet ("read-only even before they exist"): the attacker
 // creates .git/hooks/pre-commit and .git/config so that the user's later `git init` / clone uses them.
 TEST_P(Escape, GitHooksBeforeRepoExists) {

@@ -315,6 +315,42 @@ TEST(Findings, PersistenceAttemptsOnProtectedPaths) {
   EXPECT_NE(findings[1].message.find("git-hooks"), std::string::npos);
 }
 
+// A symlink left in the project aimed at a persistence point or a secret is a trap for the
+// developer's next write (or read); links to the system or inside the project are ordinary (a
+// virtualenv's python, node_modules/.bin).
+TEST(Findings, SymlinkTrapsButNotOrdinaryLinks) {
+  Event run = make("run", 0, 0, "",
+                   {{"protected", {{{"path", "/h/.bashrc"}, {"protection", "shell-rc"}}}},
+                    {"masked", {"/h/.ssh", "/h/.npmrc"}}});
+  std::vector<Event> events = {
+      run,
+      make("symlink", 12, 11, "/usr/bin/ln",
+           {{"path", "/p/build.log"}, {"target", "../h/.bashrc"}, {"target_path", "/h/.bashrc"}},
+           kEvil),
+      make("symlink", 12, 11, "/usr/bin/ln",
+           {{"path", "/p/k"}, {"target", "/h/.ssh/id_ed25519"}, {"target_path", "/h/.ssh/id_ed25519"}},
+           kEvil),
+      make("symlink", 12, 11, "/usr/bin/ln",
+           {{"path", "/p/.venv/bin/python"}, {"target", "/usr/bin/python3"},
+            {"target_path", "/usr/bin/python3"}},
+           kEvil),
+      make("symlink", 12, 11, "/usr/bin/ln",
+           {{"path", "/p/node_modules/.bin/x"}, {"target", "../x/cli.js"},
+            {"target_path", "/p/node_modules/x/cli.js"}},
+           kEvil),
+      make("deny", 12, 11, "/usr/bin/ln",
+           {{"op", "symlink"}, {"path", "/h/.npmrc2"}, {"target_path", "/h/.npmrc"}}, kEvil,
+           "refused", "landlock"),
+  };
+  auto findings = derive_findings(events);
+  ASSERT_EQ(findings.size(), 2u);
+  EXPECT_EQ(findings[0].type, "symlink-trap");
+  EXPECT_EQ(findings[0].subject, "/p/build.log");
+  EXPECT_NE(findings[0].message.find("shell-rc"), std::string::npos) << findings[0].message;
+  EXPECT_EQ(findings[1].subject, "/p/k");
+  EXPECT_NE(findings[1].message.find("secret"), std::string::npos) << findings[1].message;
+}
+
 // ${npm.cache} (~/.npm: no "cache" in its name) is the tool's ordinary work, not news.
 TEST(Summary, ToolCachesAreUsualWriteRoots) {
   policy::Plan plan;
