@@ -132,10 +132,12 @@ int install_main(const RunOptions& options) {
 
   report::EventLog events;
   if (!events.open(options.audit_path)) {
-    std::fprintf(stderr, "moat install: --audit %s: %s\n", options.audit_path.c_str(),
-                 std::strerror(errno));
+    std::fprintf(stderr, "moat install: --audit %s: %s%s\n", options.audit_path.c_str(),
+                 std::strerror(errno),
+                 errno == ELOOP ? " (a symlink: moat does not write through one)" : "");
     return 125;
   }
+  for (auto& plan : plans) protect_audit_file(*plan, events);
   launcher::LaunchOptions launch;
   launch.events = &events;
   launch.allow_missing_limits = options.allow_degraded;

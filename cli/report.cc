@@ -1,6 +1,9 @@
 // `moat report FILE [--format text|json] [--html OUT]`: the summary of a run again, from its
 // audit file alone. Lines that are not events of our schema are errors with their line number:
 // a report that silently skipped part of the record would mislead.
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -39,10 +42,18 @@ int report_main(const ReportOptions& options) {
   }
   report::Summary summary = report::summarize(events);
   if (!options.html_out.empty()) {
-    std::ofstream out(options.html_out, std::ios::trunc);
-    out << report::render_html(events);
-    if (!out.flush()) {
-      std::fprintf(stderr, "moat: report: cannot write %s\n", options.html_out.c_str());
+    // Never through a symlink: the page is often written into the project a sandboxed run
+    // just had, which may have left one pointing at a file of the user's.
+    const std::string page = report::render_html(events);
+    const int fd = ::open(options.html_out.c_str(),
+                          O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0666);
+    const bool written =
+        fd >= 0 && ::write(fd, page.data(), page.size()) == static_cast<ssize_t>(page.size());
+    const int err = errno;
+    if (fd >= 0) ::close(fd);
+    if (!written) {
+      std::fprintf(stderr, "moat: report: cannot write %s: %s\n", options.html_out.c_str(),
+                   std::strerror(err));
       return 125;
     }
   }

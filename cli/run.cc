@@ -21,6 +21,7 @@
 
 #include "cli/context.h"
 #include "cli/plan_cache.h"
+#include "sandboxd/sys/unique_fd.h"
 #include "sandboxd/launcher/launch.h"
 #include "policy/mandatory.h"
 #include "policy/variables.h"
@@ -152,8 +153,55 @@ void append_step_failure(const policy::Plan& plan, const std::vector<std::string
       report::render_markdown_failure(step_heading(plan, command), exit_code, message));
 }
 
+// Where `moat learn --out` writes, pinned before the run: the directory is opened then, and the
+// file is made there under a temporary name and renamed over the final one. Whatever the command
+// left at the path meanwhile (a symlink to ~/.bashrc, a directory symlink into
+// ~/.config/moat/profiles) is replaced or ignored, never written through.
+struct LearnTarget {
+  sys::UniqueFd dir;
+  std::string name;
+};
+
+Result<LearnTarget> open_learn_target(const std::string& out) {
+  const std::size_t slash = out.rfind('/');
+  std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : out.substr(0, slash);
+  LearnTarget t;
+  t.name = slash == std::string::npos ? out : out.substr(slash + 1);
+  if (t.name.empty() || t.name == "." || t.name == "..") {
+    return make_error(ErrorCode::kInvalidArgument, "--out " + out + ": not a file name",
+                      "name the profile file to write, e.g. --out myapp.yaml");
+  }
+  t.dir.reset(::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!t.dir.valid()) {
+    return syscall_error("opening the directory of --out " + out, "open", dir, errno,
+                         "create the directory first");
+  }
+  return t;
+}
+
+Status write_file_at(const LearnTarget& target, const std::string& text) {
+  const std::string tmp = "." + target.name + ".moat-" + std::to_string(::getpid()) + ".tmp";
+  sys::UniqueFd fd(::openat(target.dir.get(), tmp.c_str(),
+                            O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
+  if (!fd.valid()) return syscall_error("writing the learned profile", "openat", tmp, errno);
+  if (::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size())) {
+    const int err = errno;
+    ::unlinkat(target.dir.get(), tmp.c_str(), 0);
+    return syscall_error("writing the learned profile", "write", tmp, err);
+  }
+  fd.reset();
+  if (::renameat(target.dir.get(), tmp.c_str(), target.dir.get(), target.name.c_str()) != 0) {
+    const int err = errno;
+    ::unlinkat(target.dir.get(), tmp.c_str(), 0);
+    return syscall_error("writing the learned profile", "renameat", tmp + " -> " + target.name,
+                         err);
+  }
+  return {};
+}
+
 int write_learned_profile(const RunOptions& options, const policy::Context& ctx,
-                          const policy::Plan& plan, const std::vector<report::Event>& events) {
+                          const policy::Plan& plan, const std::vector<report::Event>& events,
+                          const LearnTarget& target) {
   report::LearnInput input;
   bool is_file = options.profile.find('/') != std::string::npos ||
                  options.profile.ends_with(".yaml") || options.profile.ends_with(".yml");
@@ -169,13 +217,10 @@ int write_learned_profile(const RunOptions& options, const policy::Context& ctx,
   }
   for (const policy::DenyRule& deny : plan.deny) input.protected_paths.push_back(deny.path);
   report::LearnedProfile learned = report::learn_profile(events, input);
-  {
-    std::ofstream out(options.learn_out, std::ios::trunc);
-    out << learned.yaml;
-    if (!out.flush()) {
-      std::fprintf(stderr, "moat learn: cannot write %s\n", options.learn_out.c_str());
-      return 125;
-    }
+  if (Status st = write_file_at(target, learned.yaml); !st) {
+    std::fprintf(stderr, "moat learn: cannot write %s: %s\n", options.learn_out.c_str(),
+                 st.error().to_string().c_str());
+    return 125;
   }
   policy::CompileOutput check = policy::check_profile_file(options.learn_out, ctx);
   if (print_diagnostics(check.diagnostics) || !check.plan) {
@@ -241,6 +286,12 @@ void create_tool_caches(const policy::Plan& plan) {
   }
 }
 
+void protect_audit_file(policy::Plan& plan, const report::EventLog& events) {
+  const std::string path = events.audit_file();
+  if (path.empty()) return;
+  plan.protect.push_back(policy::ProtectRule{path, "audit", false, {}, {}});
+}
+
 int run_main(const RunOptions& options) {
   policy::Context ctx = gather_context();
   if (std::string why = unsafe_project_reason(ctx.project, ctx.home); !why.empty()) {
@@ -259,14 +310,25 @@ int run_main(const RunOptions& options) {
                  options.profile.c_str());
     return 125;
   }
-  const policy::Plan& plan = *compiled.plan;
+  policy::Plan& plan = *compiled.plan;
   create_tool_caches(plan);
 
   report::EventLog events;
   if (!events.open(options.audit_path)) {
-    std::fprintf(stderr, "moat: --audit %s: %s\n", options.audit_path.c_str(),
-                 std::strerror(errno));
+    std::fprintf(stderr, "moat: --audit %s: %s%s\n", options.audit_path.c_str(),
+                 std::strerror(errno),
+                 errno == ELOOP ? " (a symlink: moat does not write through one)" : "");
     return 125;
+  }
+  protect_audit_file(plan, events);
+  std::optional<LearnTarget> learn_target;
+  if (!options.learn_out.empty()) {
+    auto opened = open_learn_target(options.learn_out);
+    if (!opened) {
+      std::fprintf(stderr, "moat learn: %s\n", opened.error().to_string().c_str());
+      return 125;
+    }
+    learn_target.emplace(std::move(*opened));
   }
   launcher::LaunchOptions launch;
   launch.events = &events;
@@ -336,7 +398,10 @@ int run_main(const RunOptions& options) {
     std::fprintf(stderr, "moat: the memory limit was reached; the kernel killed a process\n");
   }
   if (!options.learn_out.empty()) {
-    if (int rc = write_learned_profile(options, ctx, plan, events.settled()); rc != 0) return rc;
+    if (int rc = write_learned_profile(options, ctx, plan, events.settled(), *learn_target);
+        rc != 0) {
+      return rc;
+    }
   }
   if (!plan.learned_from.empty()) {
     // Writes under the profile's own write grants were learned; anything else is new.

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "policy/compile.h"
+#include "sandboxd/report/event_log.h"
 
 namespace moat::cli {
 
@@ -34,6 +35,11 @@ std::string unsafe_project_reason(const std::string& project, const std::string&
 // that do not exist yet, so the first run's downloads persist: the launcher skips a grant of a
 // missing path, and the tool would then fill the sandbox's private home, discarded at exit.
 void create_tool_caches(const policy::Plan& plan);
+
+// The --audit file is the record of what the command did: inside a writable tree (the project)
+// the command could rewrite, truncate or replace it while it runs, so it is protected like a
+// persistence point (a read-only bind, its directories pinned as mount points).
+void protect_audit_file(policy::Plan& plan, const report::EventLog& events);
 
 // The first 64 KiB of a regular file the run wrote, never through a symlink (for the findings).
 std::optional<std::string> read_written_file(const std::string& path);

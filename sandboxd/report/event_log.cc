@@ -16,8 +16,20 @@ namespace moat::report {
 
 bool EventLog::open(const std::string& audit_path) {
   if (audit_path.empty()) return true;
-  audit_ = std::fopen(audit_path.c_str(), "we");
+  const int fd = ::open(audit_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+                        0666);
+  if (fd < 0) return false;
+  audit_ = ::fdopen(fd, "w");
+  if (audit_ == nullptr) ::close(fd);
   return audit_ != nullptr;
+}
+
+std::string EventLog::audit_file() const {
+  if (audit_ == nullptr) return {};
+  char buf[PATH_MAX];
+  const std::string link = "/proc/self/fd/" + std::to_string(::fileno(audit_));
+  ssize_t n = ::readlink(link.c_str(), buf, sizeof buf - 1);
+  return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string();
 }
 
 EventLog::~EventLog() {

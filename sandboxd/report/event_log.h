@@ -47,7 +47,12 @@ const std::string& detail_text(const Event& event, std::string_view key);
 class EventLog {
  public:
   // audit_path empty: keep events in memory only. Returns false if the file cannot be opened.
+  // A symlink at audit_path is refused (ELOOP): one left in the project by an earlier run would
+  // have moat truncate and write whatever it points at.
   bool open(const std::string& audit_path);
+  // The audit file's real path, as opened ("" without one): the sandbox gets it read-only, so
+  // the command cannot rewrite, truncate or replace the account of what it did.
+  std::string audit_file() const;
   ~EventLog();
 
   void add(Event event);  // thread-safe; fills time_ns when 0

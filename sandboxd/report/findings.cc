@@ -143,7 +143,7 @@ std::vector<Finding> derive_findings(const std::vector<Event>& events) {
                                              : e.origin.package + " (" + e.origin.script + ")";
           // Not refused means it landed in a private tmpfs: protected paths in host trees are
           // read-only mounts, so only the sandbox's own home or /tmp could take it.
-          report({"persistence-attempt", path,
+          report({protection == "audit" ? "audit-tamper" : "persistence-attempt", path,
                   who + " tried to " + op + " " + path + " (" + protection + "): " +
                       (e.verdict == "refused" ? "refused"
                                               : "it landed in the sandbox's private home, discarded"),

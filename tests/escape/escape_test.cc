@@ -413,6 +413,46 @@ TEST_P(Escape, SymlinkTrapsAreReported) {
       << text;
 }
 
+// Guards: the account of a run and moat's own outputs, when they live in the project. The command
+// must not rewrite, truncate, delete or replace the --audit file while it runs (anti-forensics),
+// and a symlink it leaves where moat will write (the audit file of the next run, `moat learn
+// --out`, `moat report --html`) must not make moat, possibly root, write through it.
+TEST_P(Escape, AuditFileAndMoatOutputsCannotBeTurned) {
+  const std::string audit = sb().in_project("install.jsonl");
+  const std::string victim = sb().in_outside("victim");
+  sb().write_file(victim, "victim\n");
+  RunResult r = sb().moat(
+      {"/bin/sh", "-c",
+       "(echo '{\"v\":1,\"kind\":\"run\"}' > install.jsonl); (: > install.jsonl); rm -f install.jsonl; "
+       "mv install.jsonl elsewhere.jsonl; ln -sf " + victim + " install.jsonl; "
+       "ln -s " + victim + " next.jsonl; ln -s " + victim + " learned.yaml; ln -s " + victim +
+           " page.html; true"},
+      {"--audit", audit});
+  EXPECT_EQ(r.status, 0) << r.describe();
+  struct stat st {};
+  ASSERT_EQ(::lstat(audit.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISREG(st.st_mode)) << "the audit file was replaced";
+  const std::string text = read_file(audit);
+  EXPECT_EQ(text.rfind("{\"argv\":", 0), 0u) << "the audit file was rewritten:\n" << text;
+  EXPECT_NE(text.find("\"kind\":\"end\""), std::string::npos) << text;
+  EXPECT_NE(r.err.find("audit-tamper"), std::string::npos) << r.describe();
+  EXPECT_FALSE(exists(sb().in_project("elsewhere.jsonl")));
+
+  RunResult next = sb().moat({"/bin/true"}, {"--audit", sb().in_project("next.jsonl")});
+  EXPECT_EQ(next.status, 125) << next.describe();
+  RunSpec learn;
+  learn.argv = {moat_binary(), "learn", "-p", "base", "--out", "learned.yaml", "--", "/bin/true"};
+  RunResult learned = sb().run(learn);
+  EXPECT_EQ(learned.status, 0) << learned.describe();
+  ASSERT_EQ(::lstat(sb().in_project("learned.yaml").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISREG(st.st_mode)) << "the planted link is still there";
+  RunSpec html;
+  html.argv = {moat_binary(), "report", audit, "--html", "page.html"};
+  RunResult page = sb().run(html);
+  EXPECT_NE(page.status, 0) << "wrote the report through a planted symlink\n" << page.describe();
+  EXPECT_EQ(read_file(victim), "victim\n") << "moat wrote through a symlink the command planted";
+}
+
 // Guards: the same when the project has no .git yet ("read-only even before they exist"): the attacker
 // creates .git/hooks/pre-commit and .git/config so that the user's later `git init` / clone uses them.
 TEST_P(Escape, GitHooksBeforeRepoExists) {
