@@ -10,7 +10,10 @@ namespace moat::cli {
 
 int check_main(const std::vector<std::string>& files);
 int profiles_main();
-int explain_main(const std::string& profile, const policy::Overrides& overrides);
+// `command`: the command the profile would run (may be empty): its tool's options count, as
+// in `moat run`.
+int explain_main(const std::string& profile, const policy::Overrides& overrides,
+                 const std::vector<std::string>& command);
 
 struct ReportOptions {
   std::string audit_file;

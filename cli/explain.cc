@@ -50,8 +50,10 @@ std::string human_bytes(std::uint64_t v) {
 
 }  // namespace
 
-int explain_main(const std::string& profile, const policy::Overrides& overrides) {
+int explain_main(const std::string& profile, const policy::Overrides& overrides,
+                 const std::vector<std::string>& command) {
   policy::Context ctx = gather_context();
+  ctx.argv = command;
   policy::CompileOutput out = policy::compile_profile(profile, ctx, overrides);
   if (print_diagnostics(out.diagnostics) || !out.plan) return 125;
   const policy::Plan& plan = *out.plan;

@@ -38,8 +38,9 @@ struct Phase {
   std::vector<std::string> argv;
 };
 
-std::optional<policy::Plan> compile_phase(const Phase& phase, const policy::Context& ctx,
+std::optional<policy::Plan> compile_phase(const Phase& phase, policy::Context ctx,
                                           const policy::Overrides& ov) {
+  ctx.argv = phase.argv;  // each phase's own command: its options are what its tool reads
   std::vector<std::string> replayed;
   policy::CompileOutput out = compile_profile_cached(phase.profile, ctx, ov, &replayed);
   for (const std::string& w : replayed) std::fprintf(stderr, "%s\n", w.c_str());

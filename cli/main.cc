@@ -102,10 +102,15 @@ int main(int argc, char** argv) {
 
   std::string explain_profile = "base";
   moat::policy::Overrides explain_ov;
-  CLI::App* explain_cmd = app.add_subcommand("explain", "what a profile allows, in plain words");
+  std::vector<std::string> explain_command;
+  CLI::App* explain_cmd = app.add_subcommand(
+      "explain", "what a profile allows, in plain words (for a command: -- pip install -i URL x)");
   if (defines("explain")) {
     explain_cmd->add_option("-p,--profile", explain_profile, "profile name or file");
     add_override_flags(explain_cmd, explain_ov);
+    explain_cmd->add_option("command", explain_command,
+                            "the command it would run: its tool's registry options count");
+    explain_cmd->prefix_command(false);
   }
 
   std::vector<std::string> check_files;
@@ -171,7 +176,7 @@ int main(int argc, char** argv) {
       if (*install_cmd) return moat::cli::install_main(run);
       return moat::cli::run_main(run);
     }
-    if (*explain_cmd) return moat::cli::explain_main(explain_profile, explain_ov);
+    if (*explain_cmd) return moat::cli::explain_main(explain_profile, explain_ov, explain_command);
     if (*check_cmd) return moat::cli::check_main(check_files);
     if (*report_cmd) return moat::cli::report_main(report);
     if (*doctor_cmd) return moat::cli::doctor_main(doctor_json);

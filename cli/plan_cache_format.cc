@@ -6,11 +6,13 @@
 #include <cstdint>
 #include <cstring>
 
+#include "policy/tool_config.h"
+
 namespace moat::cli {
 namespace {
 
 // Bump whenever the layout below or the Plan's meaning changes.
-constexpr char kMagic[] = "moat-plan-cache 6\n";
+constexpr char kMagic[] = "moat-plan-cache 7\n";
 
 class Writer {
  public:
@@ -295,6 +297,8 @@ std::string encode_inputs(const std::string& name_or_path, const policy::Context
   }
   w.strings(ctx.environ);
   w.strings(ctx.search_path);
+  // Not the whole command (one entry per package list would pile up): what resolvers read of it.
+  w.strings(policy::tool_command_key(ctx.argv));
   w.strings(ov.allow_read);
   w.strings(ov.allow_write);
   w.strings(ov.allow_exec);

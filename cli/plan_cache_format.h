@@ -34,7 +34,8 @@ struct FileStamp {
 std::string encode_stamps(const std::vector<FileStamp>& stamps);
 
 // Everything a compiled plan depends on besides files (those are stamped): the profile asked
-// for, the context (environment included) and the command line's overrides.
+// for, the context (environment included; of the wrapped command, its tool's option tokens) and
+// the command line's overrides.
 std::string encode_inputs(const std::string& name_or_path, const policy::Context& ctx,
                           const policy::Overrides& overrides);
 

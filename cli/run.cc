@@ -294,6 +294,7 @@ void protect_audit_file(policy::Plan& plan, const report::EventLog& events) {
 
 int run_main(const RunOptions& options) {
   policy::Context ctx = gather_context();
+  ctx.argv = options.command;
   if (std::string why = unsafe_project_reason(ctx.project, ctx.home); !why.empty()) {
     std::fprintf(stderr,
                  "moat: refusing to run with %s as the project (writable): %s.\n"

@@ -58,6 +58,7 @@ class Compiler {
     tool_input_.home = ctx.home;
     tool_input_.project = ctx.project;
     tool_input_.cwd = ctx.cwd;
+    tool_input_.argv = ctx.argv;
     tool_input_.read_file = [this](const std::string& path) -> std::optional<std::string> {
       if (std::find(tool_files_.begin(), tool_files_.end(), path) == tool_files_.end()) {
         tool_files_.push_back(path);

@@ -20,6 +20,9 @@ struct Context {
   std::string tmpdir = "/tmp";  // the sandbox's private temp dir (a fresh tmpfs inside it)
   std::vector<std::string> environ;      // the caller's environment, "NAME=value"
   std::vector<std::string> search_path;  // lowest priority first: see default_search_path()
+  // The wrapped command (argv[0] first), empty when there is none: tool resolvers read the
+  // options the user gives the tool (`pip install -i URL`) as the tool would.
+  std::vector<std::string> argv;
   // How tool resolvers (${npm.registries}, ...) read the tools' configuration files: the content,
   // or nullopt if absent or unreadable. Unset: every file is absent. Each path asked for is
   // recorded in Plan::tool_files (a dependency of the plan).

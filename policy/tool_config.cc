@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "policy/tools/agents.h"
+#include "policy/tools/common.h"
 #include "policy/tools/npm.h"
 #include "policy/tools/pip.h"
 #include "policy/tools/pipx.h"
@@ -62,6 +63,30 @@ ToolResolver find_tool_resolver(std::string_view name) {
     if (r.name == name) return r.resolve;
   }
   return nullptr;
+}
+
+std::vector<std::string> tool_command_key(const std::vector<std::string>& argv) {
+  ToolConfigInput in;
+  in.argv = argv;
+  for (const tools::ToolCommand* tool :
+       {&tools::kPipCommand, &tools::kPipxCommand, &tools::kUvCommand, &tools::kNpmCommand,
+        &tools::kPnpmCommand, &tools::kYarnCommand}) {
+    std::optional<std::vector<std::string>> args = tools::tool_arguments(in, *tool);
+    if (!args) continue;
+    std::vector<std::string> key = {std::string(tool->name)};
+    for (std::size_t i = 0; i < args->size(); ++i) {
+      const std::string& a = (*args)[i];
+      if (a.size() < 2 || a[0] != '-') continue;
+      key.push_back(a);
+      // Its value, as option_values takes one: a next token that is not itself an option.
+      if (i + 1 < args->size()) {
+        const std::string& next = (*args)[i + 1];
+        if (next.size() < 2 || next[0] != '-') key.push_back((*args)[++i]);
+      }
+    }
+    return key;
+  }
+  return {};
 }
 
 std::vector<std::string_view> tool_variable_names() {

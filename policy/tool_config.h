@@ -24,6 +24,9 @@ struct ToolConfigInput {
   // Returns the file's content, or nullopt if it does not exist or cannot be read. Every call is
   // a dependency of the compiled plan (the cache records the path, present or not).
   std::function<std::optional<std::string>(const std::string& path)> read_file;
+  // The wrapped command, argv[0] first (empty for `moat check`, or `moat explain` without one):
+  // options the user gives the tool on its command line count over its environment and files.
+  std::vector<std::string> argv;
 };
 
 // A variable's values; a variable with several values expands an entry into several entries.
@@ -35,6 +38,11 @@ using ToolResolver = Result<ToolValues> (*)(const ToolConfigInput& input);
 
 // The variable named `name` ("npm.registries"), or nullptr if no tool defines it.
 ToolResolver find_tool_resolver(std::string_view name);
+
+// What the resolvers read from a wrapped command: the tool it runs (one the resolvers know) and
+// the option tokens of the tool's own arguments (each token starting with '-' and the token after
+// it), not its package list. Empty for any other command. The plan cache keys on this.
+std::vector<std::string> tool_command_key(const std::vector<std::string>& argv);
 
 // Every variable a tool defines, for `moat explain` and "did you mean" hints.
 std::vector<std::string_view> tool_variable_names();

@@ -85,4 +85,166 @@ std::string url_host_rule(const std::string& url) {
   return rule ? *rule : std::string();
 }
 
+// Short options with a value, from each tool's --help: pip install (-r -c -e -t -C -i -f),
+// pipx (-i; its -f and -e are flags), uv (-i -f -r -c -e -o -p -P -w -C -b), npm and its
+// family (none that name a registry; a cluster such as -gD is only flags).
+const ToolCommand kPipCommand{"pip", "", "rcetCif", true};
+const ToolCommand kPipxCommand{"pipx", "", "i", true};
+const ToolCommand kUvCommand{"uv", "uvx", "ifrceopPwCb", true};
+const ToolCommand kNpmCommand{"npm", "", "", false};
+const ToolCommand kPnpmCommand{"pnpm", "", "", false};
+const ToolCommand kYarnCommand{"yarn", "yarnpkg", "", false};
+
+namespace {
+
+std::string_view base_name(std::string_view path) {
+  const std::size_t slash = path.rfind('/');
+  return slash == std::string_view::npos ? path : path.substr(slash + 1);
+}
+
+// NAME, or NAME followed by a version: pip3, pip3.11, python3.12.
+bool is_named(std::string_view program, std::string_view name) {
+  if (name.empty() || !program.starts_with(name)) return false;
+  const std::string_view version = program.substr(name.size());
+  return version.empty() || (std::isdigit(static_cast<unsigned char>(version[0])) &&
+                             version.find_first_not_of("0123456789.") == std::string_view::npos);
+}
+
+// The module `python [OPTIONS] -m MODULE ARGS` runs and where its ARGS start; nullopt when the
+// interpreter runs a script, `-c` code or its standard input. Python's own options that take a
+// value (-X, -W, --check-hash-based-pycs) are stepped over; its flags may be clustered (-Im).
+std::optional<std::pair<std::string, std::size_t>> python_module(
+    const std::vector<std::string>& argv) {
+  for (std::size_t i = 1; i < argv.size(); ++i) {
+    const std::string& a = argv[i];
+    if (a == "--" || a.size() < 2 || a[0] != '-') return std::nullopt;
+    if (a[1] == '-') {
+      if (a == "--check-hash-based-pycs") ++i;
+      continue;
+    }
+    for (std::size_t j = 1; j < a.size(); ++j) {
+      const char c = a[j];
+      if (c == 'c') return std::nullopt;
+      if (c != 'm' && c != 'X' && c != 'W') continue;
+      std::string value;
+      if (j + 1 < a.size()) {
+        value = a.substr(j + 1);
+      } else if (i + 1 < argv.size()) {
+        value = argv[++i];
+      }
+      if (c == 'm') return std::make_pair(value, i + 1);
+      break;
+    }
+  }
+  return std::nullopt;
+}
+
+// The token after args[i] as an option's value, stepping over it; nullopt at the end or when it
+// is another option.
+std::optional<std::string> take_value(const std::vector<std::string>& args, std::size_t& i) {
+  if (i + 1 >= args.size()) return std::nullopt;
+  const std::string& next = args[i + 1];
+  if (next.size() > 1 && next[0] == '-') return std::nullopt;
+  ++i;
+  return next;
+}
+
+// Walks `args` and calls found(value) for each occurrence of the option (value nullopt when the
+// option has none: a flag, or a missing value).
+template <typename Found>
+void scan_option(const std::vector<std::string>& args, const ToolCommand& tool,
+                 std::initializer_list<std::string_view> names, bool takes_value, Found found) {
+  char short_name = 0;
+  for (std::string_view n : names) {
+    if (n.size() == 2 && n[0] == '-' && n[1] != '-') short_name = n[1];
+  }
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a.size() < 2 || a[0] != '-') continue;
+    bool matched = false;
+    for (std::string_view n : names) {
+      if (n.size() <= 2) continue;
+      if (a == n) {
+        found(takes_value ? take_value(args, i) : std::optional<std::string>());
+        matched = true;
+      } else if (takes_value && a.size() > n.size() && a.starts_with(n) && a[n.size()] == '=') {
+        found(a.substr(n.size() + 1));
+        matched = true;
+      }
+      if (matched) break;
+    }
+    if (matched || a[1] == '-') continue;
+    for (std::size_t j = 1; j < a.size(); ++j) {
+      const bool other_value = tool.short_with_value.find(a[j]) != std::string_view::npos;
+      if (a[j] == short_name) {
+        if (!takes_value) {
+          found(std::nullopt);
+        } else if (j + 1 < a.size()) {
+          // "-iURL"; clap also reads "-i=URL" as URL.
+          found(a.substr(a[j + 1] == '=' ? j + 2 : j + 1));
+        } else {
+          found(take_value(args, i));
+        }
+        break;
+      }
+      if (other_value) {
+        if (j + 1 == a.size()) take_value(args, i);  // that option's value, not ours
+        break;
+      }
+    }
+  }
+}
+
+}  // namespace
+
+std::optional<std::vector<std::string>> tool_arguments(const ToolConfigInput& in,
+                                                       const ToolCommand& tool) {
+  if (in.argv.empty()) return std::nullopt;
+  const std::string_view program = base_name(in.argv[0]);
+  std::size_t start = 0;
+  if (is_named(program, tool.name) || (!tool.alias.empty() && program == tool.alias)) {
+    start = 1;
+  } else if (tool.python_module && is_named(program, "python")) {
+    auto module = python_module(in.argv);
+    if (!module || module->first != tool.name) return std::nullopt;
+    start = module->second;
+  } else {
+    return std::nullopt;
+  }
+  std::vector<std::string> args;
+  for (std::size_t i = start; i < in.argv.size() && in.argv[i] != "--"; ++i) {
+    args.push_back(in.argv[i]);
+  }
+  return args;
+}
+
+std::vector<std::string> option_values(const std::vector<std::string>& args,
+                                       const ToolCommand& tool,
+                                       std::initializer_list<std::string_view> names) {
+  std::vector<std::string> out;
+  scan_option(args, tool, names, true, [&](const std::optional<std::string>& v) {
+    if (v) out.push_back(*v);
+  });
+  return out;
+}
+
+bool has_flag(const std::vector<std::string>& args, const ToolCommand& tool,
+              std::initializer_list<std::string_view> names) {
+  bool seen = false;
+  scan_option(args, tool, names, false, [&](const std::optional<std::string>&) { seen = true; });
+  return seen;
+}
+
+std::vector<std::string> split_any(std::string_view s, std::string_view separators) {
+  std::vector<std::string> out;
+  std::size_t pos = 0;
+  while (pos < s.size()) {
+    std::size_t end = s.find_first_of(separators, pos);
+    if (end == std::string_view::npos) end = s.size();
+    if (end > pos) out.emplace_back(s.substr(pos, end - pos));
+    pos = end + 1;
+  }
+  return out;
+}
+
 }  // namespace moat::policy::tools

@@ -12,7 +12,7 @@ const std::vector<std::string> kNpmEnv = {"npm_config_"};
 }  // namespace
 
 Result<ToolValues> npm_registry(const ToolConfigInput& in) {
-  auto cfg = load_npm_config(in, kNpmEnv);
+  auto cfg = load_npm_config(in, kNpmEnv, {}, &kNpmCommand);
   if (!cfg) return cfg.error();
   auto reg = cfg->get("registry");
   if (!reg || reg->empty()) return no_registry("npm");
@@ -20,20 +20,20 @@ Result<ToolValues> npm_registry(const ToolConfigInput& in) {
 }
 
 Result<ToolValues> npm_registries(const ToolConfigInput& in) {
-  auto cfg = load_npm_config(in, kNpmEnv);
+  auto cfg = load_npm_config(in, kNpmEnv, {}, &kNpmCommand);
   if (!cfg) return cfg.error();
   return registry_rules(*cfg, "npm");
 }
 
 Result<ToolValues> npm_cache(const ToolConfigInput& in) {
-  auto cfg = load_npm_config(in, kNpmEnv);
+  auto cfg = load_npm_config(in, kNpmEnv, {}, &kNpmCommand);
   if (!cfg) return cfg.error();
   auto cache = cfg->get_outside_project("cache");
   return ToolValues{cache ? config_path(*cache, in.home, in.cwd) : in.home + "/.npm"};
 }
 
 Result<ToolValues> npm_userconfig(const ToolConfigInput& in) {
-  auto cfg = load_npm_config(in, kNpmEnv);
+  auto cfg = load_npm_config(in, kNpmEnv, {}, &kNpmCommand);
   if (!cfg) return cfg.error();
   return ToolValues{cfg->userconfig};
 }
@@ -41,7 +41,7 @@ Result<ToolValues> npm_userconfig(const ToolConfigInput& in) {
 // Where node-gyp finds node's headers: set, no download from the internet is needed to build a
 // native addon. Unset: no value (an env.set entry using it is left out).
 Result<ToolValues> npm_nodedir(const ToolConfigInput& in) {
-  auto cfg = load_npm_config(in, kNpmEnv);
+  auto cfg = load_npm_config(in, kNpmEnv, {}, &kNpmCommand);
   if (!cfg) return cfg.error();
   auto dir = cfg->get("nodedir");
   if (!dir || dir->empty()) return ToolValues{};

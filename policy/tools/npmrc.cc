@@ -165,9 +165,29 @@ std::map<std::string, std::string> NpmConfig::scoped_registries() const {
   return out;
 }
 
+std::map<std::string, std::string> command_line_registries(const std::vector<std::string>& args,
+                                                           const ToolCommand& tool,
+                                                           bool npm_shorthand) {
+  std::map<std::string, std::string> out;
+  std::vector<std::string> urls = npm_shorthand
+                                      ? option_values(args, tool, {"--registry", "--reg", "-reg"})
+                                      : option_values(args, tool, {"--registry"});
+  if (!urls.empty() && !urls.back().empty()) out["registry"] = urls.back();
+  for (const std::string& a : args) {
+    const std::size_t eq = a.find('=');
+    if (!a.starts_with("--@") || eq == std::string::npos) continue;
+    const std::string key = a.substr(2, eq - 2);
+    if (key.size() > 10 && key.ends_with(":registry") && eq + 1 < a.size()) {
+      out[key] = a.substr(eq + 1);
+    }
+  }
+  return out;
+}
+
 Result<NpmConfig> load_npm_config(const ToolConfigInput& in,
                                   const std::vector<std::string>& env_prefixes,
-                                  const std::vector<std::string>& tool_files) {
+                                  const std::vector<std::string>& tool_files,
+                                  const ToolCommand* command) {
   NpmConfig cfg;
   auto read_layer = [&](const std::string& path) -> Result<bool> {
     auto text = in.read_file(path);
@@ -248,6 +268,12 @@ Result<NpmConfig> load_npm_config(const ToolConfigInput& in,
     if (*r) cfg.layers.back().project = true;
   }
   cfg.layers.push_back(std::move(env));
+  if (command != nullptr) {
+    if (auto args = tool_arguments(in, *command)) {
+      auto values = command_line_registries(*args, *command, command == &kNpmCommand);
+      if (!values.empty()) cfg.layers.push_back(NpmLayer{"the command line", std::move(values)});
+    }
+  }
   return cfg;
 }
 

@@ -46,10 +46,21 @@ struct NpmConfig {
 
 // Reads every layer. `env_prefixes` are the environment prefixes that set keys
 // (case-insensitive): npm reads npm_config_; pnpm also pnpm_config_. `tool_files` are the
-// tool's own global files (pnpm's rc), read between the global and the user file.
+// tool's own global files (pnpm's rc), read between the global and the user file. `command`:
+// when the wrapped command is this tool, its registry options are the highest layer ("the
+// command line", over the environment): see command_line_registries.
 Result<NpmConfig> load_npm_config(const ToolConfigInput& in,
                                   const std::vector<std::string>& env_prefixes,
-                                  const std::vector<std::string>& tool_files = {});
+                                  const std::vector<std::string>& tool_files = {},
+                                  const ToolCommand* command = nullptr);
+
+// The registries given in `args` as npm's parser (nopt) reads them: "--registry URL",
+// "--registry=URL", npm's shorthand "-reg URL" / "--reg URL" (`npm_shorthand`), the last one
+// winning; and "--@scope:registry=URL" (only with '=': nopt has no type for a scope's key, so
+// "--@scope:registry URL" is a flag followed by a package to install). Keys as in .npmrc.
+std::map<std::string, std::string> command_line_registries(const std::vector<std::string>& args,
+                                                           const ToolCommand& tool,
+                                                           bool npm_shorthand);
 
 // "TOOL has no registry configured", with how to write the default down.
 Error no_registry(const std::string& tool);

@@ -176,6 +176,61 @@ std::optional<std::string> local_find_link(const ToolConfigInput& in, const std:
   return absolute_path(in, f);
 }
 
+// pipx's --pip-args value split as pipx splits it (Python's shlex.split): white space separates
+// words, quotes group them, a backslash outside single quotes keeps the next character.
+std::vector<std::string> shell_words(std::string_view s) {
+  std::vector<std::string> out;
+  std::string word;
+  bool in_word = false;
+  char quote = 0;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    if (quote != 0) {
+      if (c == quote) {
+        quote = 0;
+      } else if (c == '\\' && quote == '"' && i + 1 < s.size()) {
+        word += s[++i];
+      } else {
+        word += c;
+      }
+    } else if (c == '\'' || c == '"') {
+      quote = c;
+      in_word = true;
+    } else if (c == '\\' && i + 1 < s.size()) {
+      word += s[++i];
+      in_word = true;
+    } else if (std::isspace(static_cast<unsigned char>(c))) {
+      if (in_word) out.push_back(std::move(word));
+      word.clear();
+      in_word = false;
+    } else {
+      word += c;
+      in_word = true;
+    }
+  }
+  if (in_word) out.push_back(std::move(word));
+  return out;
+}
+
+// pip's own arguments in the wrapped command: those of `pip ...` or `python -m pip ...`, or what
+// `pipx install|run` hands to pip (its --index-url, then its --pip-args, as pipx orders them).
+// Empty for any other command.
+std::vector<std::string> pip_arguments(const ToolConfigInput& in) {
+  if (std::optional<std::vector<std::string>> args = tool_arguments(in, kPipCommand)) {
+    return *args;
+  }
+  std::optional<std::vector<std::string>> pipx = tool_arguments(in, kPipxCommand);
+  if (!pipx) return {};
+  std::vector<std::string> out;
+  if (auto url = option_values(*pipx, kPipxCommand, {"--index-url", "-i"}); !url.empty()) {
+    out = {"--index-url", url.back()};
+  }
+  if (auto extra = option_values(*pipx, kPipxCommand, {"--pip-args"}); !extra.empty()) {
+    for (std::string& w : shell_words(extra.back())) out.push_back(std::move(w));
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string pip_virtualenv(const ToolConfigInput& in) {
@@ -235,6 +290,9 @@ PipDefaultIndex pip_default_index(const ToolConfigInput& in) {
 
 Result<PipSettings> read_pip_settings(const ToolConfigInput& in) {
   PipSettings s;
+  const std::vector<std::string> cli = pip_arguments(in);
+  // --isolated: pip reads neither the user's files nor PIP_* variables.
+  const bool isolated = has_flag(cli, kPipCommand, {"--isolated"});
   std::vector<std::string> files;
   const std::optional<std::string> env_file = env_value(in, "PIP_CONFIG_FILE");
   if (env_file != "/dev/null") {
@@ -252,7 +310,7 @@ Result<PipSettings> read_pip_settings(const ToolConfigInput& in) {
     std::optional<std::string> env_text;
     if (env_file && !env_file->empty()) env_text = in.read_file(absolute_path(in, *env_file));
     // pip skips the user's files when PIP_CONFIG_FILE names a file that exists.
-    if (!env_text) {
+    if (!env_text && !isolated) {
       files.push_back(normalize_path(in.home + "/.pip/pip.conf"));
       std::string xdg_home = env_value(in, "XDG_CONFIG_HOME").value_or("");
       if (xdg_home.empty() || xdg_home[0] != '/') xdg_home = in.home + "/.config";
@@ -280,7 +338,7 @@ Result<PipSettings> read_pip_settings(const ToolConfigInput& in) {
     }
   }
   for (const std::string& e : in.environ) {
-    if (e.rfind("PIP_", 0) != 0) continue;
+    if (isolated || e.rfind("PIP_", 0) != 0) continue;
     size_t eq = e.find('=');
     if (eq == std::string::npos || eq + 1 == e.size()) continue;
     const std::string key = normalize_key(e.substr(4, eq - 4));
@@ -329,6 +387,31 @@ Result<PipSettings> read_pip_settings(const ToolConfigInput& in) {
     if (xdg_cache.empty() || xdg_cache[0] != '/') xdg_cache = in.home + "/.cache";
     s.cache_dir = normalize_path(xdg_cache + "/pip");
   }
+  // The command line over the environment and files, with pip's own semantics: the options
+  // that store a value replace it, the list options (append actions, whose default is the
+  // configured list) add to it. The user typed these: paths count wherever they are.
+  if (auto v = option_values(cli, kPipCommand, {"--index-url", "-i"});
+      !v.empty() && !trim(v.back()).empty()) {
+    s.index_url = trim(v.back());
+    s.index_url_from = "the command line (--index-url)";
+  }
+  for (const std::string& u : option_values(cli, kPipCommand, {"--extra-index-url"})) {
+    s.extra_index_urls.push_back(u);
+  }
+  for (const std::string& f : option_values(cli, kPipCommand, {"--find-links", "-f"})) {
+    s.find_links.push_back(f);
+  }
+  for (const std::string& h : option_values(cli, kPipCommand, {"--trusted-host"})) {
+    s.trusted_hosts.push_back(h);
+  }
+  if (auto v = option_values(cli, kPipCommand, {"--target", "-t"});
+      !v.empty() && !v.back().empty()) {
+    s.target = absolute_path(in, trim(v.back()));
+  }
+  if (auto v = option_values(cli, kPipCommand, {"--cache-dir"}); !v.empty() && !v.back().empty()) {
+    s.cache_dir = absolute_path(in, trim(v.back()));
+  }
+  if (has_flag(cli, kPipCommand, {"--no-index"})) s.no_index = true;
   // Hosts the indexes serve files from: moat's own key, read from pip's files and environment so
   // it lives next to the index it belongs to. pip ignores sections it does not know.
   if (auto it = loaded.find("moat.file-hosts"); it != loaded.end()) {

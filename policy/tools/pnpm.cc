@@ -14,7 +14,7 @@ std::string xdg(const ToolConfigInput& in, const char* var, const char* fallback
 
 Result<NpmConfig> load(const ToolConfigInput& in) {
   return load_npm_config(in, {"npm_config_", "pnpm_config_"},
-                         {xdg(in, "XDG_CONFIG_HOME", ".config") + "/pnpm/rc"});
+                         {xdg(in, "XDG_CONFIG_HOME", ".config") + "/pnpm/rc"}, &kPnpmCommand);
 }
 
 // A directory setting, else the XDG default.

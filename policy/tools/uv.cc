@@ -15,18 +15,6 @@
 namespace moat::policy::tools {
 namespace {
 
-std::vector<std::string> split_on(std::string_view s, std::string_view separators) {
-  std::vector<std::string> out;
-  size_t pos = 0;
-  while (pos < s.size()) {
-    size_t end = s.find_first_of(separators, pos);
-    if (end == std::string_view::npos) end = s.size();
-    if (end > pos) out.emplace_back(s.substr(pos, end - pos));
-    pos = end + 1;
-  }
-  return out;
-}
-
 // --- uv's settings ------------------------------------------------------------------------------
 struct Level {
   std::vector<std::string> default_index;  // at most one
@@ -86,18 +74,43 @@ std::string index_url_of(const std::string& entry) {
 Result<UvSettings> read_uv_settings(const ToolConfigInput& in) {
   UvSettings s;
   std::vector<Level> levels;  // highest precedence first
+  // The command line (`uv pip install`, `uv sync`, `uvx`, ...) over the environment. The user
+  // typed it: its paths count wherever they are.
+  const std::vector<std::string> cli =
+      tool_arguments(in, kUvCommand).value_or(std::vector<std::string>{});
+  Level args;
+  auto last = [&](std::initializer_list<std::string_view> names) -> std::optional<std::string> {
+    std::vector<std::string> v = option_values(cli, kUvCommand, names);
+    if (v.empty() || v.back().empty()) return std::nullopt;
+    return v.back();
+  };
+  if (auto v = last({"--default-index"})) add_unique(args.default_index, *v);
+  if (auto v = last({"--index-url", "-i"})) add_unique(args.default_index, *v);
+  for (const std::string& v : option_values(cli, kUvCommand, {"--index"})) {
+    for (const std::string& e : split_any(v, " \t\n")) add_unique(args.indexes, index_url_of(e));
+  }
+  for (const std::string& v : option_values(cli, kUvCommand, {"--extra-index-url"})) {
+    for (const std::string& e : split_any(v, " \t\n")) add_unique(args.indexes, e);
+  }
+  for (const std::string& v : option_values(cli, kUvCommand, {"--find-links", "-f"})) {
+    for (const std::string& e : split_any(v, ",")) add_unique(args.find_links, e);
+  }
+  if (auto v = last({"--cache-dir"})) args.cache_dir = *v;
+  if (has_flag(cli, kUvCommand, {"--no-index"})) args.no_index = true;
+  levels.push_back(args);
+
   Level env;
   if (auto v = env_value(in, "UV_DEFAULT_INDEX"); v && !v->empty())
     add_unique(env.default_index, *v);
   if (auto v = env_value(in, "UV_INDEX_URL"); v && !v->empty()) add_unique(env.default_index, *v);
   if (auto v = env_value(in, "UV_INDEX")) {
-    for (const std::string& e : split_on(*v, " \t\n")) add_unique(env.indexes, index_url_of(e));
+    for (const std::string& e : split_any(*v, " \t\n")) add_unique(env.indexes, index_url_of(e));
   }
   if (auto v = env_value(in, "UV_EXTRA_INDEX_URL")) {
-    for (const std::string& e : split_on(*v, " \t\n")) add_unique(env.indexes, e);
+    for (const std::string& e : split_any(*v, " \t\n")) add_unique(env.indexes, e);
   }
   if (auto v = env_value(in, "UV_FIND_LINKS")) {
-    for (const std::string& e : split_on(*v, ",")) add_unique(env.find_links, e);
+    for (const std::string& e : split_any(*v, ",")) add_unique(env.find_links, e);
   }
   if (auto v = env_value(in, "UV_CACHE_DIR"); v && !v->empty()) env.cache_dir = *v;
   if (auto v = env_value(in, "UV_NO_INDEX"); v && !v->empty())
@@ -105,15 +118,20 @@ Result<UvSettings> read_uv_settings(const ToolConfigInput& in) {
   levels.push_back(env);
 
   const std::optional<std::string> no_config = env_value(in, "UV_NO_CONFIG");
-  if (!no_config || no_config->empty() || *no_config == "0" || *no_config == "false") {
+  const bool read_files =
+      !has_flag(cli, kUvCommand, {"--no-config"}) &&
+      (!no_config || no_config->empty() || *no_config == "0" || *no_config == "false");
+  if (read_files) {
     std::vector<std::pair<std::string, std::string>> files;  // path, prefix; lowest first
     std::string xdg_dirs = env_value(in, "XDG_CONFIG_DIRS").value_or("");
     if (xdg_dirs.empty()) xdg_dirs = "/etc/xdg";
-    for (const std::string& d : split_on(xdg_dirs, ":"))
+    for (const std::string& d : split_any(xdg_dirs, ":"))
       files.push_back({normalize_path(d + "/uv/uv.toml"), ""});
     files.push_back({"/etc/uv/uv.toml", ""});
-    if (auto cf = env_value(in, "UV_CONFIG_FILE"); cf && !cf->empty()) {
-      files.push_back({absolute(in, *cf), ""});
+    std::optional<std::string> config_file = last({"--config-file"});
+    if (!config_file) config_file = env_value(in, "UV_CONFIG_FILE");
+    if (config_file && !config_file->empty()) {
+      files.push_back({absolute(in, *config_file), ""});
     } else {
       std::string xdg_home = env_value(in, "XDG_CONFIG_HOME").value_or("");
       if (xdg_home.empty() || xdg_home[0] != '/') xdg_home = in.home + "/.config";

@@ -124,6 +124,13 @@ YarnFiles read_yarn_files(const ToolConfigInput& in) {
   return f;
 }
 
+// yarn classic's `--registry URL` on the wrapped command, or "".
+std::string command_line_registry(const ToolConfigInput& in) {
+  std::optional<std::vector<std::string>> args = tool_arguments(in, kYarnCommand);
+  if (!args) return {};
+  return command_line_registries(*args, kYarnCommand, false)["registry"];
+}
+
 }  // namespace
 
 // The default registry yarn fetches from: berry's (YARN_NPM_REGISTRY_SERVER, else the closest
@@ -138,7 +145,9 @@ Result<ToolValues> yarn_registry(const ToolConfigInput& in) {
     }
     return found;
   };
-  std::string url;
+  // yarn classic's --registry first (berry refuses the option), then the environment and files.
+  std::string url = command_line_registry(in);
+  if (!url.empty()) return ToolValues{url};
   if (auto v = env_value(in, "YARN_NPM_REGISTRY_SERVER"); v && !v->empty()) {
     url = *v;
   } else if (url = last(f.berry, "npmRegistryServer"); url.empty()) {
@@ -184,6 +193,9 @@ Result<ToolValues> yarn_registries(const ToolConfigInput& in) {
   }
   if (auto v = env_value(in, "YARN_REGISTRY")) {
     if (auto r = add(*v, "YARN_REGISTRY"); !r) return r.error();
+  }
+  if (auto r = add(command_line_registry(in), "the command line (--registry)"); !r) {
+    return r.error();
   }
   // yarn classic also takes npm's registries from .npmrc.
   auto cfg = load_npm_config(in, {"npm_config_"});

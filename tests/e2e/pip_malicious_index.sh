@@ -156,7 +156,8 @@ index_url="http://index.test:8080/simple"
 # virtualenv, owned by USER; pip installs all three packages under `moat run -p pip`. CONFIG env:
 # the index in PIP_INDEX_URL and on pip's command line, VIRTUAL_ENV set, no cache; file: only in
 # the user's ~/.config/pip/pip.conf (pip must read it inside the sandbox), the project's .venv
-# found without VIRTUAL_ENV, and pip's cache in use (written through the profile's grant).
+# found without VIRTUAL_ENV, and pip's cache in use (written through the profile's grant); argv:
+# only on pip's command line (no PIP_INDEX_URL, no pip.conf: moat reads it from the command).
 run_case() {
   local name=$1 user=$2 config=$3
   shift 3
@@ -173,6 +174,9 @@ run_case() {
     printf '[global]\nindex-url = %s\ntrusted-host = index.test\n' "$index_url" > "$home/.config/pip/pip.conf"
     how=()
     pip_args=()
+  elif [ "$config" = argv ]; then
+    how=(VIRTUAL_ENV="$project/.venv")
+    pip_args=(-i "$index_url" --trusted-host index.test --no-cache-dir)
   fi
   chown -R "$user:" "$dir"
   as_user() { if [ "$user" = root ]; then "$@"; else runuser -u "$user" -- "$@"; fi; }
@@ -183,7 +187,8 @@ run_case() {
   # What the profile allows, as explain says it: the configured index only, the virtualenv.
   local explain
   explain=$(cd "$project" && as_user env -i PATH=/usr/bin:/bin HOME="$home" LANG=C.UTF-8 "${how[@]}" \
-      "$moat" explain -p pip 2>&1) || fail "$name: moat explain -p pip failed: $explain"
+      "$moat" explain -p pip -- "$@" install "${pip_args[@]}" goodpkg 2>&1) ||
+    fail "$name: moat explain -p pip failed: $explain"
   grep -q "only pip's configured indexes reachable" <<<"$explain" || fail "$name: explain does not say only configured indexes are reachable"
   grep -qE "^  index.test:8080 +from .*pip.yaml" <<<"$explain" || fail "$name: explain does not list index.test:8080"
   [ "$(grep -cE '^  [a-z0-9.-]+:[0-9]+ +from .*pip.yaml' <<<"$explain")" -eq 1 ] ||
@@ -257,6 +262,7 @@ run_pipx() {
 
 run_case root root env "$work/root/project/.venv/bin/pip"
 run_case user moat-test file "$work/user/project/.venv/bin/python" -m pip
+run_case argv root argv "$work/argv/project/.venv/bin/pip3"
 if command -v pipx >/dev/null; then
   run_pipx
 elif [ "${MOAT_MUST_WORK:-0}" = 1 ]; then

@@ -18,12 +18,15 @@ struct Tree {
   Result<ToolValues> resolve(std::string_view name) {
     ToolResolver r = find_tool_resolver(name);
     if (r == nullptr) return make_error(ErrorCode::kInternal, "no resolver " + std::string(name));
-    ToolConfigInput in{env, "/home/u", "/home/u/proj", "/home/u/proj",
-                       [this](const std::string& path) -> std::optional<std::string> {
-                         auto it = files.find(path);
-                         if (it == files.end()) return std::nullopt;
-                         return it->second;
-                       }};
+    ToolConfigInput in;
+    in.environ = env;
+    in.home = "/home/u";
+    in.project = in.cwd = "/home/u/proj";
+    in.read_file = [this](const std::string& path) -> std::optional<std::string> {
+      auto it = files.find(path);
+      if (it == files.end()) return std::nullopt;
+      return it->second;
+    };
     return r(in);
   }
 };
