@@ -1,10 +1,12 @@
 // yarn under moat: the credential-free copy of an .npmrc (what is kept, what never is), the
-// profile key that shows it (filesystem.redact).
+// profile key that shows it (filesystem.redact), and telling yarn classic from berry for the
+// two-phase install.
 #include <gtest/gtest.h>
 
 #include <map>
 
 #include "policy/tools/npmrc_redact.h"
+#include "policy/yarn_generation.h"
 #include "policy_test_util.h"
 
 namespace moat::policy {
@@ -107,6 +109,67 @@ TEST(NpmrcRedact, GrantedAndRedactedIsAContradiction) {
   CompileOutput out = check_profile_file(file, ctx);
   EXPECT_FALSE(out.plan);
   EXPECT_TRUE(has_code(out.diagnostics, "contradiction")) << render(out.diagnostics);
+}
+
+struct Files {
+  std::map<std::string, std::string> files;
+  ToolConfigInput input() {
+    ToolConfigInput in;
+    in.home = "/home/alice";
+    in.project = "/home/alice/proj";
+    in.cwd = "/home/alice/proj/sub";
+    in.read_file = [this](const std::string& p) -> std::optional<std::string> {
+      auto it = files.find(p);
+      if (it == files.end()) return std::nullopt;
+      return it->second;
+    };
+    return in;
+  }
+};
+
+const char kClassicBin[] = "/opt/tools/lib/node_modules/yarn/bin/yarn.js";
+
+TEST(YarnGeneration, TheBinaryDecidesWithoutProjectSettings) {
+  Files f;
+  f.files["/opt/tools/lib/node_modules/yarn/package.json"] =
+      "{\n  \"name\": \"yarn\",\n  \"version\": \"1.22.22\"\n}";
+  YarnDetection d = detect_yarn_generation(f.input(), kClassicBin);
+  EXPECT_EQ(d.generation, YarnGeneration::kClassic);
+  EXPECT_EQ(d.why, "/opt/tools/lib/node_modules/yarn/package.json: yarn 1.22.22");
+  f.files["/opt/tools/lib/node_modules/yarn/package.json"] =
+      "{\"name\":\"@yarnpkg/cli-dist\",\"version\":\"4.5.0\"}";
+  EXPECT_EQ(detect_yarn_generation(f.input(), kClassicBin).generation, YarnGeneration::kBerry);
+}
+
+TEST(YarnGeneration, ProjectSettingsWinOverTheBinary) {
+  Files f;
+  f.files["/opt/tools/lib/node_modules/yarn/package.json"] =
+      "{\"name\":\"yarn\",\"version\":\"1.22.22\"}";
+  f.files["/home/alice/proj/package.json"] =
+      "{\"name\":\"p\",\"packageManager\": \"yarn@4.1.0+sha224.abc\"}";
+  YarnDetection d = detect_yarn_generation(f.input(), kClassicBin);
+  EXPECT_EQ(d.generation, YarnGeneration::kBerry);
+  EXPECT_EQ(d.why, "/home/alice/proj/package.json: \"packageManager\": \"yarn@4.1.0+sha224.abc\"");
+  // The nearest package.json counts: one in the working directory says classic.
+  f.files["/home/alice/proj/sub/package.json"] = "{\"packageManager\":\"yarn@1.22.19\"}";
+  EXPECT_EQ(detect_yarn_generation(f.input(), kClassicBin).generation, YarnGeneration::kClassic);
+  // yarnPath anywhere above hands over to that yarn (classic 1.22 does too).
+  f.files["/home/alice/proj/.yarnrc.yml"] =
+      "nodeLinker: pnp\nyarnPath: .yarn/releases/yarn-4.1.0.cjs\n";
+  d = detect_yarn_generation(f.input(), kClassicBin);
+  EXPECT_EQ(d.generation, YarnGeneration::kBerry);
+  EXPECT_EQ(d.why, "/home/alice/proj/.yarnrc.yml sets yarnPath");
+}
+
+TEST(YarnGeneration, NothingKnownIsClassic) {
+  Files f;
+  f.files["/home/alice/proj/package.json"] = "{\"packageManager\":\"pnpm@9.0.0\"}";
+  f.files["/usr/lib/node_modules/corepack/package.json"] =
+      "{\"name\":\"corepack\",\"version\":\"0.29.0\"}";
+  EXPECT_EQ(
+      detect_yarn_generation(f.input(), "/usr/lib/node_modules/corepack/dist/yarn.js").generation,
+      YarnGeneration::kClassic);
+  EXPECT_EQ(detect_yarn_generation(f.input(), "").generation, YarnGeneration::kClassic);
 }
 
 }  // namespace
