@@ -97,6 +97,12 @@ int explain_main(const std::string& profile, const policy::Overrides& overrides,
   for (const policy::DenyRule& d : plan.deny) {
     std::printf("  %-40s from %s\n", d.path.c_str(), where(d.origin).c_str());
   }
+  if (!plan.redacted.empty()) {
+    std::printf("\nShown as a copy without credentials (the real file above stays masked):\n");
+    for (const policy::RedactedFile& r : plan.redacted) {
+      std::printf("  %-40s from %s\n", r.path.c_str(), where(r.origin).c_str());
+    }
+  }
   std::printf("\nRead-only even inside writable paths, even before they exist:\n");
   std::map<std::string, std::vector<std::string>> groups;
   for (const policy::ProtectRule& p : plan.protect) groups[p.protection].push_back(p.path);

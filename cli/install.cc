@@ -1,9 +1,14 @@
 // `moat install -p npm -- npm install ARGS`: the two-phase install. Phase 1 runs the client
-// alone (--ignore-scripts) under TOOL-fetch: registries reachable, the user's tokens readable, no
+// alone (scripts off) under TOOL-fetch: registries reachable, the user's tokens readable, no
 // package code. Phase 2 runs the lifecycle scripts (`npm rebuild`) under TOOL-scripts: no
 // network, no tokens, only the project writable. One audit file, one account of both phases.
+#include <unistd.h>
+
+#include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <set>
@@ -11,6 +16,7 @@
 #include "cli/context.h"
 #include "cli/plan_cache.h"
 #include "cli/run.h"
+#include "policy/yarn_generation.h"
 #include "sandboxd/launcher/launch.h"
 #include "sandboxd/report/findings.h"
 #include "sandboxd/report/run_events.h"
@@ -19,18 +25,71 @@
 namespace moat::cli {
 namespace {
 
-// How each client skips scripts, and how it runs them afterwards.
-struct Client {
-  const char* name;
-  const char* skip_scripts;  // appended to the user's command in phase 1
-  std::vector<std::string> run_scripts;  // phase 2, after the client's own name
-};
-const Client kClients[] = {
-    {"npm", "--ignore-scripts", {"rebuild"}},
-    {"pnpm", "--ignore-scripts", {"rebuild"}},
-};
+const char* const kClients[] = {"npm", "pnpm", "yarn"};
 
 std::string basename_of(const std::string& path) { return path.substr(path.rfind('/') + 1); }
+
+// The executable `name` names: a path as it is, else the first match in the caller's PATH;
+// symlinks resolved. "" when there is none.
+std::string find_executable(const std::string& name, const std::vector<std::string>& environ) {
+  auto resolved = [](const std::string& p) -> std::string {
+    char buf[PATH_MAX];
+    if (::access(p.c_str(), X_OK) != 0 || ::realpath(p.c_str(), buf) == nullptr) return {};
+    return buf;
+  };
+  if (name.find('/') != std::string::npos) return resolved(name);
+  for (const std::string& e : environ) {
+    if (!e.starts_with("PATH=")) continue;
+    std::size_t start = 5;
+    while (start <= e.size()) {
+      const std::size_t end = std::min(e.find(':', start), e.size());
+      const std::string dir = e.substr(start, end - start);
+      if (!dir.empty() && dir[0] == '/') {
+        if (std::string p = resolved(dir + "/" + name); !p.empty()) return p;
+      }
+      start = end + 1;
+    }
+  }
+  return {};
+}
+
+// The two commands: the user's with scripts off, then the one that runs the scripts.
+struct Split {
+  std::vector<std::string> fetch, scripts;
+};
+
+std::optional<Split> split_command(const std::string& tool, const std::vector<std::string>& command,
+                                   const policy::Context& ctx) {
+  Split out{command, {command[0], "rebuild"}};
+  if (tool != "yarn") {
+    out.fetch.push_back("--ignore-scripts");
+    return out;
+  }
+  policy::ToolConfigInput in{ctx.environ, ctx.home, ctx.project, ctx.cwd, ctx.read_file};
+  const policy::YarnDetection yarn =
+      policy::detect_yarn_generation(in, find_executable(command[0], ctx.environ));
+  if (yarn.generation == policy::YarnGeneration::kBerry) {
+    std::fprintf(stderr, "moat install: yarn berry (%s): --mode=skip-build, then yarn rebuild\n",
+                 yarn.why.c_str());
+    out.fetch.push_back("--mode=skip-build");
+    return out;
+  }
+  // yarn 1 has no command that runs the scripts of an installed tree; npm's rebuild does, on
+  // the node_modules yarn wrote, offline.
+  if (find_executable("npm", ctx.environ).empty()) {
+    std::fprintf(stderr,
+                 "moat install: yarn classic (%s) cannot run install scripts apart from the "
+                 "download; phase 2 runs `npm rebuild`, and npm is not on PATH. Install npm, or "
+                 "use `moat run -p yarn -- yarn install`\n",
+                 yarn.why.c_str());
+    return std::nullopt;
+  }
+  std::fprintf(stderr, "moat install: yarn classic (%s): --ignore-scripts, then npm rebuild\n",
+               yarn.why.c_str());
+  out.fetch.push_back("--ignore-scripts");
+  out.scripts = {"npm", "rebuild"};
+  return out;
+}
 
 struct Phase {
   const char* title;
@@ -89,20 +148,18 @@ std::string network_attempts(const std::vector<report::Event>& events) {
 int install_main(const RunOptions& options) {
   if (options.command.empty()) return 125;
   const std::string tool = basename_of(options.command[0]);
-  const Client* client = nullptr;
-  for (const Client& c : kClients) {
-    if (tool == c.name) client = &c;
-  }
-  if (client == nullptr) {
+  if (std::none_of(std::begin(kClients), std::end(kClients),
+                   [&](const char* c) { return tool == c; })) {
     std::fprintf(stderr,
-                 "moat install: '%s' is not a client moat knows how to split (npm, pnpm); "
+                 "moat install: '%s' is not a client moat knows how to split (npm, pnpm, yarn); "
                  "use `moat run -p PROFILE -- %s ...`\n",
                  tool.c_str(), tool.c_str());
     return 125;
   }
   // Without -p, the client's own profiles.
   const std::string profile = options.profile == "base" ? tool : options.profile;
-  if (profile.find('/') != std::string::npos || profile.ends_with(".yaml") || profile.ends_with(".yml")) {
+  if (profile.find('/') != std::string::npos || profile.ends_with(".yaml") ||
+      profile.ends_with(".yml")) {
     std::fprintf(stderr,
                  "moat install: -p takes a profile name (npm): the phases use NAME-fetch and "
                  "NAME-scripts\n");
@@ -114,15 +171,13 @@ int install_main(const RunOptions& options) {
                  ctx.project.c_str(), why.c_str());
     return 125;
   }
-  std::vector<std::string> fetch_argv = options.command;
-  fetch_argv.push_back(client->skip_scripts);
-  std::vector<std::string> scripts_argv = {options.command[0]};
-  scripts_argv.insert(scripts_argv.end(), client->run_scripts.begin(), client->run_scripts.end());
+  const std::optional<Split> split = split_command(tool, options.command, ctx);
+  if (!split) return 125;
   const Phase phases[2] = {
       {"phase 1/2 (fetch: registry reachable, tokens readable, no package code runs)",
-       profile + "-fetch", fetch_argv},
+       profile + "-fetch", split->fetch},
       {"phase 2/2 (install scripts: no network, no tokens, only the project writable)",
-       profile + "-scripts", scripts_argv}};
+       profile + "-scripts", split->scripts}};
   // Both compiled before anything runs: a bad second profile must not leave a half install.
   std::optional<policy::Plan> plans[2];
   for (int i = 0; i < 2; ++i) {
@@ -143,7 +198,9 @@ int install_main(const RunOptions& options) {
   launch.events = &events;
   launch.allow_missing_limits = options.allow_degraded;
   launch.watch = !options.no_watch;
-  launch.warn = [](const std::string& w) { std::fprintf(stderr, "moat: WARNING: %s\n", w.c_str()); };
+  launch.warn = [](const std::string& w) {
+    std::fprintf(stderr, "moat: WARNING: %s\n", w.c_str());
+  };
 
   std::size_t starts[3] = {0, 0, 0};
   int exit_code = 0;
@@ -156,11 +213,11 @@ int install_main(const RunOptions& options) {
       std::fprintf(stderr, "moat install: %s\n", result.error().to_string().c_str());
       return result.error().code == ErrorCode::kNotFound        ? 127
              : result.error().code == ErrorCode::kNotExecutable ? 126
-                                                                 : 125;
+                                                                : 125;
     }
-    events.add(report::end_event({result->exit_code, result->timed_out, result->oom_killed,
-                                   result->leftovers, result->lost_events,
-                                   result->kernel_refusals}));
+    events.add(
+        report::end_event({result->exit_code, result->timed_out, result->oom_killed,
+                           result->leftovers, result->lost_events, result->kernel_refusals}));
     ++ran;
     exit_code = result->exit_code;
     if (exit_code != 0) break;  // a failed fetch leaves nothing for the scripts to run on
@@ -173,7 +230,8 @@ int install_main(const RunOptions& options) {
   for (int i = 0; i < ran; ++i) {
     std::vector<report::Event> slice(all.begin() + static_cast<long>(starts[i]),
                                      all.begin() + static_cast<long>(starts[i + 1]));
-    if (i == ran - 1) slice.insert(slice.end(), all.begin() + static_cast<long>(starts[ran]), all.end());
+    if (i == ran - 1)
+      slice.insert(slice.end(), all.begin() + static_cast<long>(starts[ran]), all.end());
     std::string text = report::render_text(report::summarize(slice));
     if (!text.empty()) std::fprintf(stderr, "moat install: %s:\n%s", phases[i].title, text.c_str());
     if (i == 1) std::fputs(network_attempts(slice).c_str(), stderr);

@@ -131,7 +131,7 @@ class Reader {
 // added to the Plan must be added to both (and kMagic bumped): this stops the build until it is,
 // on the 64-bit libstdc++ targets moat is built for.
 #if defined(__GLIBCXX__) && defined(__LP64__)
-static_assert(sizeof(policy::Plan) == 616,
+static_assert(sizeof(policy::Plan) == 640,
               "policy::Plan changed: add the new field to write_plan/read_plan, bump kMagic, and "
               "update this size");
 #endif
@@ -160,6 +160,12 @@ void write_plan(Writer& w, const policy::Plan& p) {
     w.boolean(r.directory);
     w.source(r.origin);
     w.str(r.placeholder);
+  }
+  w.u32(static_cast<std::uint32_t>(p.redacted.size()));
+  for (const auto& r : p.redacted) {
+    w.str(r.path);
+    w.str(r.content);
+    w.source(r.origin);
   }
   w.strings(p.unprotected);
   w.u32(static_cast<std::uint32_t>(p.env.size()));
@@ -221,6 +227,12 @@ std::optional<policy::Plan> read_plan(Reader& r) {
     x.directory = r.boolean();
     x.origin = r.source();
     x.placeholder = r.str();
+  }
+  p.redacted.resize(r.count(28));
+  for (auto& x : p.redacted) {
+    x.path = r.str();
+    x.content = r.str();
+    x.origin = r.source();
   }
   p.unprotected = r.strings();
   p.env.resize(r.count(8));

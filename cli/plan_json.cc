@@ -37,6 +37,9 @@ json plan_to_json(const policy::Plan& p) {
     protect.push_back({r.path, r.protection, r.directory, source_json(r.origin), r.placeholder});
   }
   j["protect"] = protect;
+  json redacted = json::array();
+  for (const auto& r : p.redacted) redacted.push_back({r.path, r.content, source_json(r.origin)});
+  j["redacted"] = redacted;
   j["unprotected"] = p.unprotected;
   json env = json::array();
   for (const auto& e : p.env) env.push_back({e.name, e.value});
@@ -83,6 +86,12 @@ std::optional<policy::Plan> plan_from_json(const json& j) {
     for (const auto& r : j.at("protect")) {
       p.protect.push_back({r.at(0).get<std::string>(), r.at(1).get<std::string>(),
                            r.at(2).get<bool>(), source_from(r.at(3)), r.at(4).get<std::string>()});
+    }
+    if (j.contains("redacted")) {
+      for (const auto& r : j.at("redacted")) {
+        p.redacted.push_back(
+            {r.at(0).get<std::string>(), r.at(1).get<std::string>(), source_from(r.at(2))});
+      }
     }
     p.unprotected = j.at("unprotected").get<std::vector<std::string>>();
     for (const auto& e : j.at("env")) {

@@ -15,6 +15,7 @@
 #include "policy/resolve.h"
 #include "policy/suggest.h"
 #include "policy/tool_config.h"
+#include "policy/tools/npmrc_redact.h"
 #include "policy/variables.h"
 
 namespace moat::policy {
@@ -102,9 +103,12 @@ class Compiler {
     add_cli(ov_.allow_read, "--allow-read", kAccessRead);
     add_cli(ov_.allow_write, "--allow-write", kAccessRead | kAccessWrite);
     add_cli(ov_.allow_exec, "--allow-exec", kAccessRead | kAccessExec);
-    std::vector<Resolved> deny, protect;
+    std::vector<Resolved> deny, protect, redact;
     for (const Entry& e : p.deny) {
       if (auto r = resolve_path(e, "deny")) deny.push_back(*r);
+    }
+    for (const Entry& e : p.redact) {
+      if (auto r = resolve_path(e, "redact")) redact.push_back(*r);
     }
     for (const Entry& e : p.protect) {
       if (auto r = resolve_path(e, "protect")) protect.push_back(*r);
@@ -114,6 +118,9 @@ class Compiler {
     for (const Resolved& g : grants) {
       for (const Resolved& d : deny) {
         if (g.path == d.path) contradiction(g, d, "denied");
+      }
+      for (const Resolved& r : redact) {
+        if (g.path == r.path) contradiction(g, r, "redacted");
       }
       if ((bits_of[g.path] & kAccessWrite) && g.what.find("write") != std::string::npos) {
         for (const Resolved& pr : protect) {
@@ -138,8 +145,17 @@ class Compiler {
       plan.protect.push_back(
           ProtectRule{pr.path, "profile", pr.entry->text.ends_with("/"), pr.at, {}});
     }
+    for (const Resolved& r : redact) {
+      // The real file is denied whatever happens to the copy (a tier without mounts cannot
+      // place one). Read like a tool's configuration, so the plan cache follows the file.
+      plan.deny.push_back(DenyRule{r.path, r.at});
+      if (auto text = tool_input_.read_file(r.path)) {
+        plan.redacted.push_back(RedactedFile{r.path, tools::redact_npmrc(*text), r.at});
+      }
+    }
     dedupe_sort(plan.deny);
     dedupe_sort(plan.protect);
+    dedupe_sort(plan.redacted);
 
     plan.network = ov_.network ? *ov_.network
                    : p.network ? p.network->first
@@ -165,8 +181,8 @@ class Compiler {
   // before the ${NAME} expansion, so a value's '$' is escaped as "$$".
   Profile expand_tool_variables(const Profile& raw) {
     Profile p = raw;
-    for (std::vector<Entry>* list : {&p.read, &p.write, &p.exec, &p.deny, &p.protect,
-                                     &p.net_allow}) {
+    for (std::vector<Entry>* list :
+         {&p.read, &p.write, &p.exec, &p.deny, &p.protect, &p.redact, &p.net_allow}) {
       std::vector<Entry> out;
       for (const Entry& e : *list) {
         if (auto texts = tool_expand(e)) {

@@ -47,6 +47,14 @@ struct ProtectRule {
   std::string placeholder;  // content of a file placeholder (empty: an empty file)
 };
 
+// A file shown inside as a copy without its credentials (`filesystem.redact`); the real file is
+// denied, so it stays unreadable wherever the copy cannot be placed.
+struct RedactedFile {
+  std::string path;
+  std::string content;
+  SourceRef origin;
+};
+
 struct Limits {
   std::optional<std::uint64_t> processes;
   std::optional<std::uint64_t> memory_bytes;
@@ -87,6 +95,7 @@ struct Plan {
   std::vector<PathRule> paths;             // one entry per path, sorted by path
   std::vector<DenyRule> deny;
   std::vector<ProtectRule> protect;
+  std::vector<RedactedFile> redacted;      // sorted by path; each path is in `deny` as well
   std::vector<std::string> unprotected;    // mandatory protections lifted by a named override
   std::vector<EnvVar> env;                 // the command's whole environment, sorted by name
   std::vector<std::string> dropped_env;    // names dropped because they look like secrets

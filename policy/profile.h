@@ -33,7 +33,7 @@ struct Profile {
   std::string file;
   std::string description;
   std::vector<Entry> extends;
-  std::vector<Entry> read, write, exec, deny, protect;
+  std::vector<Entry> read, write, exec, deny, protect, redact;
   std::vector<Entry> env_keep;
   std::vector<std::pair<Entry, Entry>> env_set;  // name, value; a later name replaces
   std::optional<std::pair<NetworkMode, SourceRef>> network;

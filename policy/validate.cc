@@ -17,7 +17,7 @@ const std::vector<std::string> kTopKeys = {"version", "description", "extends", 
                                            "env",     "network",     "limits",   "require",
                                            "unprotect", "learned"};
 const std::vector<std::string> kLearnedKeys = {"command", "date"};
-const std::vector<std::string> kFsKeys = {"read", "write", "exec", "deny", "protect"};
+const std::vector<std::string> kFsKeys = {"read", "write", "exec", "deny", "protect", "redact"};
 const std::vector<std::string> kEnvKeys = {"keep", "set"};
 const std::vector<std::string> kNetworkKeys = {"mode", "allow", "hosts"};
 const std::vector<std::string> kNetworkModes = {"none", "host", "allowlist"};
@@ -53,8 +53,8 @@ class Validator {
       } else if (k == "filesystem") {
         section(key, value, kFsKeys, "a filesystem key", [&](const RawNode& sk, const RawNode& sv) {
           std::map<std::string, std::vector<Entry>*> lists = {
-              {"read", &out_.read}, {"write", &out_.write}, {"exec", &out_.exec},
-              {"deny", &out_.deny}, {"protect", &out_.protect}};
+              {"read", &out_.read}, {"write", &out_.write},     {"exec", &out_.exec},
+              {"deny", &out_.deny}, {"protect", &out_.protect}, {"redact", &out_.redact}};
           string_list(sk, sv, *lists.at(sk.text), false);
         });
       } else if (k == "env") {
@@ -295,6 +295,7 @@ void merge_profile(Profile& acc, const Profile& child) {
   append(acc.exec, child.exec);
   append(acc.deny, child.deny);
   append(acc.protect, child.protect);
+  append(acc.redact, child.redact);
   append(acc.env_keep, child.env_keep);
   append(acc.unprotect, child.unprotect);
   for (const auto& kv : child.env_set) acc.env_set.push_back(kv);  // later names replace

@@ -169,12 +169,13 @@ int apply_mount_op(const MountOp& op) {
       return bind("/mask-file", target, true, true, true);
     case MountKind::kGeneratedFile: {
       // Written into the staging root (gone with it), then bound read-only over the target.
-      int fd = ::open("/generated", O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0444);
+      // staged_source is a name of its own per file (prepare.cc): O_EXCL, never rewritten.
+      int fd = ::open(op.staged_source.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0444);
       if (fd < 0) return failed("open");
       ssize_t n = ::write(fd, op.source.data(), op.source.size());
       ::close(fd);
       if (n != static_cast<ssize_t>(op.source.size())) return failed("write");
-      return bind("/generated", target, true, true, true);
+      return bind(op.staged_source.c_str(), target, true, true, true);
     }
     case MountKind::kMaskDir:
       if (::mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0000") != 0) {

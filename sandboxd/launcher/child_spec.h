@@ -39,7 +39,7 @@ struct MountOp {
 
   // Precomputed for the child: "/oldroot" + source, "/newroot" + target, tmpfs options.
   std::string fs_options;
-  std::string staged_source;
+  std::string staged_source;  // kGeneratedFile: its own file in the staging root
   std::string staged_target;
 };
 

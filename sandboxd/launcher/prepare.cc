@@ -154,6 +154,7 @@ class SpecBuilder {
         return st.error();
       }
       add_masks();
+      add_redacted_files();
       finish_mounts();
       spec.mounts = std::move(ops_);
     }
@@ -617,8 +618,14 @@ class SpecBuilder {
     return {};
   }
 
+  bool is_redacted(const std::string& path) const {
+    return std::any_of(plan_.redacted.begin(), plan_.redacted.end(),
+                       [&](const policy::RedactedFile& r) { return r.path == path; });
+  }
+
   void add_masks() {
     for (const policy::DenyRule& rule : plan_.deny) {
+      if (is_redacted(rule.path)) continue;  // the copy goes there instead (add_redacted_files)
       // What a bind shows from the host needs a mask. In a private tmpfs (the empty home) the
       // name would simply be absent; a secret that exists on the host gets an unreadable mask
       // there too, so an attempt to read it fails with EACCES, which the watch reports, instead
@@ -661,15 +668,35 @@ class SpecBuilder {
     }
   }
 
+  // The credential-free copy, where the client looks for the real file: the real one is never
+  // bound in, so the copy is all there is to read at that name.
+  void add_redacted_files() {
+    for (const policy::RedactedFile& r : plan_.redacted) {
+      MountOp op;
+      op.kind = MountKind::kGeneratedFile;
+      op.target = r.path;
+      op.is_dir = false;
+      op.source = r.content;
+      op.why = "redacted: a copy without credentials";
+      add(std::move(op));
+    }
+  }
+
   void finish_mounts() {
     std::stable_sort(ops_.begin(), ops_.end(), [](const MountOp& a, const MountOp& b) {
       if (a.target != b.target) return a.target < b.target;
       return kind_rank(a.kind) < kind_rank(b.kind);
     });
+    int generated = 0;
     for (MountOp& op : ops_) {
       if (op.kind == MountKind::kBind || op.kind == MountKind::kDevNode ||
           op.kind == MountKind::kOverlay) {
         op.staged_source = kStagedOld + op.source;
+      }
+      // Each generated file is its own file in the staging root: a bind shares the inode, so
+      // writing a second one into the same name would change the first one's content.
+      if (op.kind == MountKind::kGeneratedFile) {
+        op.staged_source = "/generated-" + std::to_string(generated++);
       }
       if (op.kind == MountKind::kOverlay) {
         // The upper layer lives in a tmpfs of its own in the staging root (kOverlayScratch);
@@ -711,6 +738,9 @@ class SpecBuilder {
     }
     for (const auto& extra : extra_grants_) {
       grant(extra.path, landlock_rights(extra.access, extra.is_dir, abi), true);
+    }
+    for (const policy::RedactedFile& r : plan_.redacted) {
+      grant(r.path, landlock_rights(policy::kAccessRead, false, abi), true);
     }
   }
 

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # e2e: pnpm and yarn (classic) install the dependency tree of npm_malicious_registry.sh (good-a,
-# good-b, the malicious evil-pkg) from the local registry on a test host, under `moat run -p
-# pnpm` and `moat install -p pnpm` as root and as moat-test, `moat run -p yarn` as moat-test: the honest
-# packages work, the malicious effects are absent (checked from outside), the summary names
-# evil-pkg. The clients come from scripts/install-deps.sh (a test prefix, MOAT_E2E_TOOLS, default
-# /opt/moat-e2e-tools), allowed with --allow-exec. Usage: pnpm_yarn_registry.sh MOAT
+# good-b, the malicious evil-pkg) from the local registry on a test host, under `moat run` and
+# `moat install` (two-phase) with -p pnpm and -p yarn, as root and as moat-test: the honest
+# packages work (good-a's postinstall ran), the malicious effects are absent (checked from
+# outside), the summary names evil-pkg. Every home has a ~/.npmrc holding a fake token: `moat run
+# -p yarn` shows yarn a copy without it (the registry never sees it, nor does the output), and the
+# copy keeps the registry settings. The clients come from scripts/install-deps.sh (a test prefix,
+# MOAT_E2E_TOOLS, default /opt/moat-e2e-tools), allowed with --allow-exec. Usage:
+# pnpm_yarn_registry.sh MOAT
 set -euo pipefail
 moat=$(realpath "$1")
 . "$(dirname "$(realpath "$0")")/npm_registry_lib.sh"
@@ -43,12 +46,38 @@ scenario() {  # scenario TOOL SUB AS
              --add-host "registry.test=$registry_ip" --audit "$dir/audit.jsonl"
              -- "$tools/bin/$tool" "${args[@]}")
   local rc=0
+  : > "$reglog"
   run_in_project "$as" "$project" "$dir" "${cmd[@]}" || rc=$?
   sleep 0.5
   local before=$failures
   (cd "$project" && node -e "process.exit(require('good-a')() ? 0 : 1)") ||
     fail "$what: good-a does not work after the install (moat exit $rc)"
   check_evil_pkg_contained "$what" "$home" "$project" "$dir" "$bashrc_before"
+  # Only the fetch phase of the two-phase form may hand the token to the registry.
+  if [ "$sub" = run ] && grep -q CANARY "$reglog"; then
+    fail "$what: the registry received the token: $(grep -m1 CANARY "$reglog")"
+  fi
+  if [ "$sub" = install ]; then
+    # The scripts ran in phase 2, none in phase 1: the first phase's account names no lifecycle
+    # script, the second names evil-pkg's; as root (the watch sees every exec) each exec of a
+    # script comes after the first phase's end event.
+    local err1 err2
+    err1=$(sed -n '/^moat install: phase 1\/2 (.*):$/,/^moat install: phase 2\/2 (.*):$/p' "$dir/err")
+    err2=$(sed -n '/^moat install: phase 2\/2 (.*):$/,$p' "$dir/err")
+    [ -n "$err1" ] || fail "$what: no account of phase 1"
+    grep -q 'postinstall' <<<"$err1" && fail "$what: a lifecycle script ran in phase 1 (fetch)"
+    grep -q '\[npm evil-pkg@1.0.0 postinstall\]' <<<"$err2" ||
+      fail "$what: phase 2's account does not name evil-pkg's postinstall"
+    local first_end; first_end=$(grep -sn '"kind":"end"' "$dir/audit.jsonl" | head -n1 | cut -d: -f1 || true)
+    if [ -z "$first_end" ] || [ "$(grep -sc '"kind":"end"' "$dir/audit.jsonl" || true)" -ne 2 ]; then
+      fail "$what: the audit does not hold two phases"
+    elif grep -q '"kind":"exec"' "$dir/audit.jsonl"; then
+      head -n "$first_end" "$dir/audit.jsonl" | grep '"kind":"exec"' | grep -q 'build\.js' &&
+        fail "$what: a lifecycle script ran in phase 1 (fetch)"
+      tail -n "+$first_end" "$dir/audit.jsonl" | grep '"kind":"exec"' | grep -q 'build\.js' ||
+        fail "$what: good-a's postinstall did not run in phase 2"
+    fi
+  fi
   if [ "$failures" -gt "$before" ]; then
     echo "--- $what: exit $rc, stderr:"; tail -n 40 "$dir/err"
   else
@@ -56,13 +85,41 @@ scenario() {  # scenario TOOL SUB AS
   fi
   pkill -9 -f "$daemon_mark" 2>/dev/null || true
 }
+# npmrc_copy AS: under `moat run -p yarn`, ~/.npmrc reads as a copy that keeps the registry
+# settings (yarn sees a scoped registry only the file names) and holds no token, whatever reads
+# it; the real file is unchanged. Checked from outside, on the sandbox's output.
+npmrc_copy() {
+  local as=$1 dir="$work/npmrc-$1" what="yarn's ~/.npmrc copy as $1"
+  local home="$dir/home" project="$dir/project"
+  mkdir -p "$home" "$project"
+  printf 'registry=%s\n@corp:registry=http://corp.test:%s/\n//registry.test:%s/:_authToken=MOAT-NPM-TOKEN-CANARY-%s\n_auth=MOAT-NPM-AUTH-CANARY-%s\n' \
+    "$url" "$port" "$port" "$$" "$$" > "$home/.npmrc"
+  local npmrc_before; npmrc_before=$(sha256sum < "$home/.npmrc")
+  echo '{"name":"victim","version":"1.0.0","private":true}' > "$project/package.json"
+  [ "$as" = root ] || chown -R moat-test:moat-test "$dir"
+  local rc=0
+  run_in_project "$as" "$project" "$dir" env HOME="$home" PATH="$tools/bin:$PATH" "$moat" run -p yarn \
+    --allow-exec "$tools" -- sh -c \
+    'yarn config get @corp:registry --non-interactive; echo "--- ~/.npmrc:"; cat "$HOME/.npmrc"' || rc=$?
+  local before=$failures
+  [ "$rc" -eq 0 ] || fail "$what: exit $rc"
+  grep -qx "http://corp.test:$port/" "$dir/out" || fail "$what: yarn does not see @corp:registry"
+  grep -qx "registry=$url" "$dir/out" || fail "$what: the copy lacks the registry"
+  grep -q "CANARY" "$dir/out" "$dir/err" && fail "$what: a token is readable inside"
+  [ "$(sha256sum < "$home/.npmrc")" = "$npmrc_before" ] || fail "$what: the real file changed"
+  if [ "$failures" -gt "$before" ]; then
+    echo "--- $what: out:"; cat "$dir/out"; echo "--- err:"; tail -n 20 "$dir/err"
+  else
+    passed=$((passed + 1)); echo "ok: $what"
+  fi
+}
+
 for as in root moat-test; do
   scenario pnpm run "$as"
   scenario pnpm install "$as"
+  scenario yarn run "$as"
+  scenario yarn install "$as"
+  npmrc_copy "$as"
 done
-# yarn classic run by root reads $HOME/.npmrc whatever npm_config_userconfig says (it takes
-# /usr/local/share as root's yarn home and adds the real home's .npmrc), and gives up on the
-# mask's EACCES: documented in docs/profiles/yarn.md; a user's install is the supported case.
-scenario yarn run moat-test
 echo "$passed passed, $failures failed"
 [ "$failures" -eq 0 ]
