@@ -65,7 +65,7 @@ std::optional<Split> split_command(const std::string& tool, const std::vector<st
     out.fetch.push_back("--ignore-scripts");
     return out;
   }
-  policy::ToolConfigInput in{ctx.environ, ctx.home, ctx.project, ctx.cwd, ctx.read_file};
+  policy::ToolConfigInput in{ctx.environ, ctx.home, ctx.project, ctx.cwd, ctx.read_file, command};
   const policy::YarnDetection yarn =
       policy::detect_yarn_generation(in, find_executable(command[0], ctx.environ));
   if (yarn.generation == policy::YarnGeneration::kBerry) {
