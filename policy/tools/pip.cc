@@ -528,6 +528,12 @@ Result<ToolValues> pip_config_files(const ToolConfigInput& in) {
   return ToolValues(s->config_files);
 }
 
+Result<ToolValues> pip_venv_config(const ToolConfigInput& in) {
+  const std::string venv = pip_virtualenv(in);
+  if (venv.empty() || !in.read_file(venv + "/pyvenv.cfg")) return ToolValues{};
+  return ToolValues{venv + "/pip.conf"};
+}
+
 Result<ToolValues> pip_interpreter(const ToolConfigInput& in) {
   const std::string venv = pip_virtualenv(in);
   if (venv.empty()) return ToolValues{};

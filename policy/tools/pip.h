@@ -58,5 +58,8 @@ Result<ToolValues> pip_cache(const ToolConfigInput& input);         // pip.cache
 Result<ToolValues> pip_target(const ToolConfigInput& input);        // pip.target
 Result<ToolValues> pip_config_files(const ToolConfigInput& input);  // pip.config-files
 Result<ToolValues> pip_interpreter(const ToolConfigInput& input);   // pip.interpreter
+// The virtualenv's own pip.conf (pip reads it as the "site" file), when the virtualenv exists:
+// inside the writable environment, where a build script could name an index for the next run.
+Result<ToolValues> pip_venv_config(const ToolConfigInput& input);  // pip.venv-config
 
 }  // namespace moat::policy::tools

