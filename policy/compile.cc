@@ -142,8 +142,11 @@ class Compiler {
     for (auto& [path, rule] : rules) plan.paths.push_back(rule);
     for (const Resolved& d : deny) plan.deny.push_back(DenyRule{d.path, d.at});
     for (const Resolved& pr : protect) {
-      plan.protect.push_back(
-          ProtectRule{pr.path, "profile", pr.entry->text.ends_with("/"), pr.at, {}});
+      // A missing protected file is pinned by a placeholder the tool may read: for JSON settings
+      // an empty object, which every reader takes as "nothing set" (an empty file is invalid).
+      const bool directory = pr.entry->text.ends_with("/");
+      plan.protect.push_back(ProtectRule{pr.path, "profile", directory, pr.at,
+                                         !directory && pr.path.ends_with(".json") ? "{}\n" : ""});
     }
     for (const Resolved& r : redact) {
       // The real file is denied whatever happens to the copy (a tier without mounts cannot
