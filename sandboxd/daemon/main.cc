@@ -26,7 +26,7 @@ int usage() {
                "  --socket PATH      default $MOAT_SANDBOXD_SOCKET or %s\n"
                "  --max-sandboxes N  sandboxes watched at once (default 1024)\n"
                "  --max-per-uid N    sandboxes per client uid (default 64)\n"
-               "  --warm N           4 MiB rings kept ready for registrations (default 4)\n",
+               "  --warm N           rings (1 MiB) kept ready for registrations (default 4)\n",
                moat::daemon::kDefaultSocket);
   return 2;
 }

@@ -389,7 +389,7 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
     if (connected) {
       auto dir = connected->make_cgroup(plan.limits.memory_bytes.value_or(0));
       auto ring = !dir            ? Result<UniqueFd>(dir.error())
-                  : watch_wanted ? connected->register_sandbox(dir->v2.get(), 4u << 20)
+                  : watch_wanted ? connected->register_sandbox(dir->v2.get(), watch::kDefaultRingBytes)
                                  : Result<UniqueFd>(UniqueFd());
       if (ring) {
         daemon_client.emplace(std::move(*connected));
@@ -622,7 +622,7 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
         return make_error(ErrorCode::kInvalidArgument,
                           std::string("MOAT_WATCH_RING_BYTES=") + ring +
                               ": expected a power of two from 4096 to 268435456",
-                          "unset it to use the default (4 MiB)");
+                          "unset it to use the default (1 MiB)");
       }
       watch_options.ring_bytes = static_cast<std::size_t>(bytes);
     }
@@ -788,18 +788,21 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
   bool daemon_gone = false;
   const int daemon_fd = daemon_client ? daemon_client->fd() : -1;
   while (!child_gone || report_open) {
-    pollfd fds[6] = {{report_open ? report->first.get() : -1, POLLIN, 0},
+    pollfd fds[7] = {{report_open ? report->first.get() : -1, POLLIN, 0},
                      {child_gone ? -1 : pidfd.get(), POLLIN, 0},
                      {sigfd.get(), POLLIN, 0},
                      {timer.valid() ? timer.get() : -1, POLLIN, 0},
                      {daemon_gone ? -1 : daemon_fd, POLLIN | POLLRDHUP, 0},
-                     {file_notifier ? file_notifier->listener_fd() : -1, POLLIN, 0}};
-    int n = ::poll(fds, 6, -1);
+                     {file_notifier ? file_notifier->listener_fd() : -1, POLLIN, 0},
+                     {watcher ? watcher->poll_fd() : -1, POLLIN, 0}};
+    // The watch's ring is consumed here: on a batch, and every kTailPollMs for a smaller tail.
+    int n = ::poll(fds, 7, watcher ? watch::Watch::kTailPollMs : -1);
     if (n < 0) {
       if (errno == EINTR) continue;
       kill_child();
       break;
     }
+    if (watcher && (n == 0 || fds[6].revents != 0)) watcher->consume();
     if (fds[0].revents != 0) {
       Report r{};
       std::vector<UniqueFd> passed;

@@ -2,7 +2,7 @@
 // registered sandbox (cgroup id -> slot -> ring). Root only; used by sandboxd.
 //
 // Every update of a map-in-map waits for an RCU grace period (7-12 ms on this machine kind), and
-// a 4 MiB ring takes ~1 ms to allocate, so rings are made ahead: a pool of `warm` fresh rings sits
+// a ring takes ~0.3-1 ms to allocate, so rings are made ahead: a pool of `warm` fresh rings sits
 // in free slots, a registration only points the cgroup id at one (a plain hash insert), and a
 // background thread gives a released slot a new ring. A ring is never reused: the client that
 // consumed it may keep its descriptor, and must not read the next sandbox's records.
@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "policy/result.h"
+#include "sandboxd/watch/watch.h"
 #include "sandboxd/sys/unique_fd.h"
 #include "sandboxd/watch/programs.h"
 
@@ -28,7 +29,7 @@ namespace moat::watch {
 struct SharedWatchOptions {
   std::uint32_t max_sandboxes = 1024;   // slots
   std::uint32_t warm = 4;               // fresh rings kept ready
-  std::uint32_t warm_bytes = 4u << 20;  // their size (moat's default ring)
+  std::uint32_t warm_bytes = kDefaultRingBytes;  // their size (moat's default ring)
   // The syscall programs stay attached this long after the last sandbox left (a burst of runs
   // pays their attach, ~0.5 ms, once).
   std::chrono::milliseconds idle_detach{2000};

@@ -1,11 +1,10 @@
 // Watch: loads watch.bpf.c through its skeleton, attaches its BTF and raw tracepoints, fills the
-// syscall map and runs the consumer thread. See watch.h.
+// syscall map and consumes the ring from the launcher's loop. See watch.h.
 #include "sandboxd/watch/watch.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <poll.h>
-#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -15,7 +14,6 @@
 #include <cstdio>
 #include <ctime>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
 
@@ -44,9 +42,6 @@ struct Watch::State {
   std::function<std::uint64_t()> remote_lost;  // the daemon's loss count for this sandbox
   std::vector<bpf_link*> links;
   ring_buffer* ring = nullptr;
-  std::thread consumer;
-  sys::UniqueFd wake;  // eventfd: stop() ends the consumer's wait at once
-  std::atomic<bool> stopping{false};
   bool stopped = false;
   report::EventLog* events = nullptr;
   std::vector<report::Event> batch;  // this pass over the ring, added to `events` at its end
@@ -137,18 +132,9 @@ struct Watch::State {
     return 0;
   }
 
-  static constexpr int kTailPollMs = 20;
-
   void consume() {
-    pollfd fds[2] = {{ring_buffer__epoll_fd(ring), POLLIN, 0}, {wake.get(), POLLIN, 0}};
-    while (!stopping.load(std::memory_order_acquire)) {
-      // The programs wake us per batch (WAKEUP_BYTES in watch.bpf.c); the timeout collects a
-      // tail smaller than a batch.
-      if (::poll(fds, 2, kTailPollMs) < 0 && errno != EINTR) break;
-      if (ring_buffer__consume(ring) < 0) break;
-      flush();
-    }
-    ring_buffer__consume(ring);  // what the last producers left
+    if (ring == nullptr) return;
+    ring_buffer__consume(ring);
     flush();
   }
 
@@ -206,26 +192,28 @@ Result<Watch> Watch::consume(sys::UniqueFd ring, report::EventLog& events,
 Status Watch::start(State& state, int ring_fd, report::EventLog& events) {
   state.events = &events;
   state.boot_to_realtime = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_BOOTTIME);
-  State* raw = &state;
-  raw->ring = ring_buffer__new(ring_fd, &State::on_record, raw, nullptr);
-  if (raw->ring == nullptr) {
+  state.ring = ring_buffer__new(ring_fd, &State::on_record, &state, nullptr);
+  if (state.ring == nullptr) {
     return syscall_error("opening the watch's ring buffer", "ring_buffer__new",
                          "fd=" + std::to_string(ring_fd), errno);
   }
-  raw->wake.reset(::eventfd(0, EFD_CLOEXEC));
-  if (!raw->wake.valid()) return syscall_error("starting the watch", "eventfd", "", errno);
-  raw->consumer = std::thread([raw] { raw->consume(); });
   return {};
+}
+
+int Watch::poll_fd() const {
+  return state_ && !state_->stopped && state_->ring != nullptr ? ring_buffer__epoll_fd(state_->ring)
+                                                               : -1;
+}
+
+void Watch::consume() {
+  if (state_ && !state_->stopped) state_->consume();
 }
 
 void Watch::stop() {
   if (!state_ || state_->stopped) return;
-  state_->stopped = true;
   state_->detach();  // nothing new arrives after this
-  state_->stopping.store(true, std::memory_order_release);
-  std::uint64_t one = 1;
-  if (state_->wake.valid()) (void)!::write(state_->wake.get(), &one, sizeof one);
-  if (state_->consumer.joinable()) state_->consumer.join();
+  state_->consume();  // what the last producers left
+  state_->stopped = true;
   state_->kernel_lost_at_stop = state_->kernel_lost();
 }
 

@@ -1,6 +1,7 @@
 // The eBPF watch of one sandbox: tracepoint programs scoped to the sandbox's cgroup v2 id report
-// exec, fork, exit and file changes through a ring buffer; a consumer thread turns them into
-// report events (docs/events.md). Root only; attach before the sandbox starts, stop after it ends.
+// exec, fork, exit and file changes through a ring buffer, which the launcher's own loop consumes
+// (poll_fd, consume) into report events (docs/events.md): no thread to start, wake and join on
+// every run. Attach before the command starts, stop after the sandbox ends.
 #pragma once
 
 #include <cstddef>
@@ -14,16 +15,21 @@
 
 namespace moat::watch {
 
+// The ring buffer of one sandbox: a power of two, a multiple of the page size. 1 MiB holds ~7,000
+// typical file records (a record carries only the bytes of its paths) while the consumer catches
+// up. Its size is on every run's path: the consumer maps the data twice (for wrap-around), and the
+// kernel fills every page table entry at mmap time, ~0.6 ms for 4 MiB against ~0.15 ms for 1 MiB
+// here. A burst the ring cannot hold is counted and reported, never silent.
+inline constexpr std::uint32_t kDefaultRingBytes = 1u << 20;
+
 struct WatchOptions {
-  // A power of two, a multiple of the page size. 4 MiB holds ~1,500 file records of a burst while
-  // the consumer catches up; the kernel allocates and charges it at load (16 MiB took 3.4 ms).
-  std::size_t ring_bytes = 4u << 20;
+  std::size_t ring_bytes = kDefaultRingBytes;  // MOAT_WATCH_RING_BYTES changes it
 };
 
 class Watch {
  public:
   // Loads the programs for the cgroup whose v2 directory CGROUP_FD is open (its inode is the id
-  // bpf_get_current_cgroup_id() returns), attaches them, and starts consuming into EVENTS, which
+  // bpf_get_current_cgroup_id() returns), attaches them, and consumes into EVENTS (see consume()), which
   // must outlive the Watch. Errors name the program, the call and errno, with a hint.
   static Result<Watch> attach(int cgroup_fd, report::EventLog& events, WatchOptions options = {});
 
@@ -37,8 +43,15 @@ class Watch {
   Watch& operator=(Watch&&) noexcept;
   ~Watch();  // stop()
 
-  // Detaches every program, drains what is left in the ring buffer into the event log and ends
-  // the consumer thread. Call once everything in the cgroup has exited. Idempotent.
+  // Readable when the programs signalled a batch (watch.bpf.c's WAKEUP_BYTES): then consume().
+  // -1 once stopped.
+  int poll_fd() const;
+  // Turns what the ring holds now into events. Call when poll_fd() is readable, and every
+  // kTailPollMs otherwise, for a tail smaller than a batch.
+  void consume();
+  static constexpr int kTailPollMs = 20;
+  // Detaches every program and drains what is left in the ring buffer into the event log. Call
+  // once everything in the cgroup has exited. Idempotent.
   void stop();
   // The sandbox's pid 1 (outside view), once cloned: until then, and from it, records come from
   // moat's own setup and are not the command's. Records of any other process no fork or exec
