@@ -35,6 +35,15 @@ else
     npm install -g --prefix "$tools" --no-audit --no-fund pnpm@9 yarn@1 >/dev/null
   fi
   echo "install-deps: pnpm $("$tools/bin/pnpm" --version), yarn $("$tools/bin/yarn" --version) in $tools"
+  # yarn berry (4.x, the single-file bundle npm publishes as @yarnpkg/cli-dist) in a prefix of its
+  # own, so the classic `yarn` above stays what it is: the tests run $tools/berry/bin/yarn.
+  # Pinned: the e2e test asserts the version moat detects.
+  berry_version=4.18.1
+  if ! grep -qs "\"version\": \"$berry_version\"" \
+      "$tools/berry/lib/node_modules/@yarnpkg/cli-dist/package.json"; then
+    npm install -g --prefix "$tools/berry" --no-audit --no-fund "@yarnpkg/cli-dist@$berry_version" >/dev/null
+  fi
+  echo "install-deps: yarn berry $(cd / && "$tools/berry/bin/yarn" --version) in $tools/berry"
 fi
 
 # The coding agents for the e2e tests of their profiles (tests/e2e/agents.sh), from the npm
