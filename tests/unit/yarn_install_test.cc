@@ -161,6 +161,21 @@ TEST(YarnGeneration, ProjectSettingsWinOverTheBinary) {
   EXPECT_EQ(d.why, "/home/alice/proj/.yarnrc.yml sets yarnPath");
 }
 
+// `npm install -g @yarnpkg/cli-dist` (how the e2e tools install berry): PREFIX/bin/yarn links to
+// the bundle in bin/, beside the package.json of the published package.
+TEST(YarnGeneration, TheBerryBundleNpmInstalls) {
+  Files f;
+  f.files["/opt/tools/berry/lib/node_modules/@yarnpkg/cli-dist/package.json"] =
+      "{\n  \"name\": \"@yarnpkg/cli-dist\",\n  \"version\": \"4.18.1\",\n  \"bin\": {\n"
+      "    \"yarn\": \"bin/yarn.js\"\n  }\n}";
+  YarnDetection d = detect_yarn_generation(
+      f.input(), "/opt/tools/berry/lib/node_modules/@yarnpkg/cli-dist/bin/yarn.js");
+  EXPECT_EQ(d.generation, YarnGeneration::kBerry);
+  EXPECT_EQ(d.why,
+            "/opt/tools/berry/lib/node_modules/@yarnpkg/cli-dist/package.json: "
+            "@yarnpkg/cli-dist 4.18.1");
+}
+
 TEST(YarnGeneration, NothingKnownIsClassic) {
   Files f;
   f.files["/home/alice/proj/package.json"] = "{\"packageManager\":\"pnpm@9.0.0\"}";
@@ -170,6 +185,30 @@ TEST(YarnGeneration, NothingKnownIsClassic) {
       detect_yarn_generation(f.input(), "/usr/lib/node_modules/corepack/dist/yarn.js").generation,
       YarnGeneration::kClassic);
   EXPECT_EQ(detect_yarn_generation(f.input(), "").generation, YarnGeneration::kClassic);
+}
+
+// Every yarn profile turns berry's telemetry off (it would only be refused inside), and phase 1
+// tells both generations to run no script.
+TEST(YarnProfiles, BerryTelemetryOffAndPhaseOneScriptsOff) {
+  Context ctx = test_context();
+  ctx.read_file = [](const std::string& path) -> std::optional<std::string> {
+    if (path == "/home/alice/.yarnrc.yml") return "npmRegistryServer: \"http://r.test:4873/\"\n";
+    return std::nullopt;
+  };
+  auto env_of = [](const Plan& plan) {
+    std::map<std::string, std::string> env;
+    for (const EnvVar& v : plan.env) env[v.name] = v.value;
+    return env;
+  };
+  for (const char* profile : {"yarn", "yarn-fetch", "yarn-scripts"}) {
+    CompileOutput out = compile_profile(profile, ctx, {});
+    ASSERT_TRUE(out.plan) << profile << ": " << render(out.diagnostics);
+    EXPECT_EQ(env_of(*out.plan)["YARN_ENABLE_TELEMETRY"], "0") << profile;
+  }
+  CompileOutput fetch = compile_profile("yarn-fetch", ctx, {});
+  ASSERT_TRUE(fetch.plan);
+  EXPECT_EQ(env_of(*fetch.plan)["YARN_ENABLE_SCRIPTS"], "false");
+  EXPECT_EQ(env_of(*fetch.plan)["YARN_IGNORE_SCRIPTS"], "true");
 }
 
 }  // namespace
