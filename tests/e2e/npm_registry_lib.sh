@@ -46,8 +46,12 @@ manifest.dist = {
   shasum: crypto.createHash("sha1").update(tgz).digest("hex"),
   integrity: "sha512-" + crypto.createHash("sha512").update(tgz).digest("base64"),
 };
+// Publish times, as a registry keeps them: yarn berry quarantines a version without one (its
+// npmMinimalAgeGate, a day by default), so these say the packages are old.
+const published = "2020-01-01T00:00:00.000Z";
 fs.writeFileSync(`${reg}/${name}.json`, JSON.stringify({
   name, "dist-tags": {latest: version}, versions: {[version]: manifest},
+  time: {created: published, modified: published, [version]: published},
 }));
 ' "$reg" "$name" "$version" "$url"
 }
