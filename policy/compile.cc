@@ -9,6 +9,7 @@
 #include "policy/diagnostic_sink.h"
 #include "policy/env_filter.h"
 #include "policy/git_hooks.h"
+#include "policy/git_redact.h"
 #include "policy/mandatory.h"
 #include "policy/net_rule.h"
 #include "policy/profile.h"
@@ -397,6 +398,18 @@ class Compiler {
     protect(git.hook_dirs, "git-hooks", true);
     protect(git.runner_files, "git-hooks", false);
     protect(git.config_files, "git-config", false);
+    // Credentials in the repository's config (a CI checkout's token as an extraheader, a remote
+    // URL with user:token@): the sandbox reads a copy without them. Only when there are any, so
+    // an ordinary repository keeps its plain read-only bind. The real file is denied too, for a
+    // tier that cannot place the copy.
+    const std::string config = normalize_path(ctx_.project + "/.git/config");
+    if (std::optional<std::string> text = tool_input_.read_file(config)) {
+      std::string redacted = redact_git_config(*text);
+      if (redacted != *text) {
+        plan.deny.push_back(DenyRule{config, kBuiltIn});
+        plan.redacted.push_back(RedactedFile{config, std::move(redacted), kBuiltIn});
+      }
+    }
   }
 
   template <typename Rule>

@@ -453,6 +453,37 @@ TEST_P(Escape, AuditFileAndMoatOutputsCannotBeTurned) {
   EXPECT_EQ(read_file(victim), "victim\n") << "moat wrote through a symlink the command planted";
 }
 
+// Guards: the CI checkout token in the repository's config. actions/checkout persists the job's
+// token in .git/config (`http.<url>.extraheader`), and remotes often carry `user:token@`: a build
+// step reads the project, so it must see a copy without them, while git inside keeps working.
+TEST_P(Escape, GitConfigCredentialsAreNotReadable) {
+  std::string why;
+  ASSERT_TRUE(sb().git_init(&why)) << why;
+  const std::string header = "AUTHORIZATION: basic MOAT-CHECKOUT-TOKEN-CANARY";
+  ASSERT_EQ(sb().direct({"/usr/bin/git", "config", "http.https://host.test/.extraheader", header})
+                .status,
+            0);
+  ASSERT_EQ(sb().direct({"/usr/bin/git", "config", "remote.origin.url",
+                         "https://x-access-token:MOAT-REMOTE-TOKEN-CANARY@host.test/r.git"})
+                .status,
+            0);
+  const std::string config = sb().in_project(".git/config");
+  const std::string before = file_sha(config);
+  RunResult r = sb().moat({"/bin/sh", "-c",
+                           "cat .git/config; git config --list; grep -r TOKEN-CANARY .git 2>/dev/null; "
+                           "git -c user.name=t -c user.email=t@t.test commit -q --allow-empty -m in "
+                           "&& echo committed"});
+  for (const char* token : {"MOAT-CHECKOUT-TOKEN-CANARY", "MOAT-REMOTE-TOKEN-CANARY"}) {
+    EXPECT_EQ(r.out.find(token), std::string::npos) << token << " was readable:\n" << r.describe();
+    EXPECT_EQ(r.err.find(token), std::string::npos) << r.describe();
+  }
+  EXPECT_NE(r.out.find("url=https://host.test/r.git"), std::string::npos) << r.describe();
+  EXPECT_NE(r.out.find("committed"), std::string::npos) << "git stopped working\n" << r.describe();
+  EXPECT_EQ(file_sha(config), before) << "the real config changed";
+  RunResult control = sb().direct({"/bin/sh", "-c", "grep -c TOKEN-CANARY .git/config"});
+  EXPECT_EQ(control.out, "2\n") << "CONTROL: the tokens are not in the real file\n" << control.describe();
+}
+
 // Guards: the same when the project has no .git yet ("read-only even before they exist"): the attacker
 // creates .git/hooks/pre-commit and .git/config so that the user's later `git init` / clone uses them.
 TEST_P(Escape, GitHooksBeforeRepoExists) {
