@@ -46,6 +46,7 @@ constexpr auto kResolvers = std::to_array<NamedResolver>({
     {"pip.config-files", tools::pip_config_files},
     {"pip.interpreter", tools::pip_interpreter},
     {"pip.venv-config", tools::pip_venv_config},
+    {"pip.venv-startup", tools::pip_venv_startup},
     {"pipx.home", tools::pipx_home},
     {"pipx.bin-dir", tools::pipx_bin_dir},
     {"pipx.man-dir", tools::pipx_man_dir},

@@ -61,5 +61,9 @@ Result<ToolValues> pip_interpreter(const ToolConfigInput& input);   // pip.inter
 // The virtualenv's own pip.conf (pip reads it as the "site" file), when the virtualenv exists:
 // inside the writable environment, where a build script could name an index for the next run.
 Result<ToolValues> pip_venv_config(const ToolConfigInput& input);  // pip.venv-config
+// The virtualenv's files that run in the developer's own shell or choose the interpreter
+// (bin/activate and its siblings, pyvenv.cfg), those that exist: pip never writes them, and a
+// build script that appended to bin/activate would run on the next `source .venv/bin/activate`.
+Result<ToolValues> pip_venv_startup(const ToolConfigInput& input);  // pip.venv-startup
 
 }  // namespace moat::policy::tools

