@@ -19,6 +19,7 @@
 #include "policy/yarn_generation.h"
 #include "sandboxd/launcher/launch.h"
 #include "sandboxd/report/findings.h"
+#include "sandboxd/report/manifest_findings.h"
 #include "sandboxd/report/run_events.h"
 #include "sandboxd/report/summary.h"
 
@@ -202,6 +203,9 @@ int install_main(const RunOptions& options) {
     std::fprintf(stderr, "moat: WARNING: %s\n", w.c_str());
   };
 
+  const std::string manifest = ctx.project + "/package.json";
+  const report::ManifestSnapshot manifest_before =
+      report::snapshot_package_json(manifest, read_written_file(manifest));
   std::size_t starts[3] = {0, 0, 0};
   int exit_code = 0;
   int ran = 0;
@@ -224,6 +228,11 @@ int install_main(const RunOptions& options) {
   }
   starts[ran] = events.settled().size();
   for (report::Event& finding : report::content_findings(events.settled(), read_written_file)) {
+    events.add(std::move(finding));
+  }
+  for (report::Event& finding : report::manifest_findings(
+           manifest_before, report::snapshot_package_json(manifest, read_written_file(manifest)),
+           events.settled())) {
     events.add(std::move(finding));
   }
   const std::vector<report::Event>& all = events.settled();

