@@ -404,13 +404,17 @@ class Compiler {
     // URL with user:token@): the sandbox reads a copy without them. Only when there are any, so
     // an ordinary repository keeps its plain read-only bind. The real file is denied too, for a
     // tier that cannot place the copy.
-    const std::string config = normalize_path(ctx_.project + "/.git/config");
-    if (std::optional<std::string> text = tool_input_.read_file(config)) {
+    // The same for the user's git configuration, which base lets every command read
+    // (`url."https://TOKEN@host/".insteadOf` is a common way to give CI and developers access).
+    for (const std::string& config :
+         {normalize_path(ctx_.project + "/.git/config"), normalize_path(ctx_.home + "/.gitconfig"),
+          normalize_path(ctx_.home + "/.config/git/config")}) {
+      std::optional<std::string> text = tool_input_.read_file(config);
+      if (!text) continue;
       std::string redacted = redact_git_config(*text);
-      if (redacted != *text) {
-        plan.deny.push_back(DenyRule{config, kBuiltIn});
-        plan.redacted.push_back(RedactedFile{config, std::move(redacted), kBuiltIn});
-      }
+      if (redacted == *text) continue;
+      plan.deny.push_back(DenyRule{config, kBuiltIn});
+      plan.redacted.push_back(RedactedFile{config, std::move(redacted), kBuiltIn});
     }
   }
 

@@ -467,17 +467,27 @@ TEST_P(Escape, GitConfigCredentialsAreNotReadable) {
                          "https://x-access-token:MOAT-REMOTE-TOKEN-CANARY@host.test/r.git"})
                 .status,
             0);
+  // And in the user's own ~/.gitconfig, which every command may read.
+  ASSERT_EQ(sb().direct({"/usr/bin/git", "config", "--global",
+                         "url.https://u:MOAT-HOME-TOKEN-CANARY@host.test/.insteadOf",
+                         "https://host.test/"})
+                .status,
+            0);
   const std::string config = sb().in_project(".git/config");
   const std::string before = file_sha(config);
   RunResult r = sb().moat({"/bin/sh", "-c",
-                           "cat .git/config; git config --list; grep -r TOKEN-CANARY .git 2>/dev/null; "
+                           "cat .git/config ~/.gitconfig; git config --list; "
+                           "grep -r TOKEN-CANARY .git 2>/dev/null; "
                            "git -c user.name=t -c user.email=t@t.test commit -q --allow-empty -m in "
                            "&& echo committed"});
-  for (const char* token : {"MOAT-CHECKOUT-TOKEN-CANARY", "MOAT-REMOTE-TOKEN-CANARY"}) {
+  for (const char* token :
+       {"MOAT-CHECKOUT-TOKEN-CANARY", "MOAT-REMOTE-TOKEN-CANARY", "MOAT-HOME-TOKEN-CANARY"}) {
     EXPECT_EQ(r.out.find(token), std::string::npos) << token << " was readable:\n" << r.describe();
     EXPECT_EQ(r.err.find(token), std::string::npos) << r.describe();
   }
   EXPECT_NE(r.out.find("url=https://host.test/r.git"), std::string::npos) << r.describe();
+  EXPECT_NE(r.out.find("url.https://host.test/.insteadof=https://host.test/"), std::string::npos)
+      << "the rest of ~/.gitconfig should stay\n" << r.describe();
   EXPECT_NE(r.out.find("committed"), std::string::npos) << "git stopped working\n" << r.describe();
   EXPECT_EQ(file_sha(config), before) << "the real config changed";
   RunResult control = sb().direct({"/bin/sh", "-c", "grep -c TOKEN-CANARY .git/config"});
