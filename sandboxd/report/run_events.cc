@@ -63,6 +63,10 @@ Event run_event(const policy::Plan& plan, const std::vector<std::string>& argv,
   nlohmann::json masked = nlohmann::json::array();
   for (const policy::DenyRule& rule : plan.deny) masked.push_back(rule.path);
   e.detail["masked"] = std::move(masked);
+  // Files the sandbox reads as a copy without credentials (they are in `masked` too).
+  nlohmann::json redacted = nlohmann::json::array();
+  for (const policy::RedactedFile& r : plan.redacted) redacted.push_back(r.path);
+  e.detail["redacted"] = std::move(redacted);
   // Persistence points (shell start-up files, autostart, git hooks and config, editor tasks): a
   // change there is a finding even where it landed in the private home and vanished.
   nlohmann::json protected_paths = nlohmann::json::array();

@@ -40,7 +40,7 @@ nlohmann::json origin_json(const Origin& o) {
 
 Summary summarize(const std::vector<Event>& events) {
   Summary s;
-  std::vector<std::string> usual_roots, masked;
+  std::vector<std::string> usual_roots, masked, redacted;
   std::string home;
   auto usual = [&](const std::string& path) { return is_usual_write(path, usual_roots, home); };
   using DenialKey = std::tuple<std::string, std::string, std::string, std::string, std::string>;
@@ -51,6 +51,12 @@ Summary summarize(const std::vector<Event>& events) {
     if (e.kind == "run") {  // the last one counts: a fallback to tier landlock starts again
       usual_roots.clear();
       masked.clear();
+      redacted.clear();
+      if (auto it = e.detail.find("redacted"); it != e.detail.end() && it->is_array()) {
+        for (const auto& r : *it) {
+          if (r.is_string()) redacted.push_back(r.get<std::string>());
+        }
+      }
       s.sources.clear();
       home = e.detail.value("home", std::string());
       if (auto it = e.detail.find("masked"); it != e.detail.end() && it->is_array()) {
@@ -85,8 +91,12 @@ Summary summarize(const std::vector<Event>& events) {
       std::string layer = e.layer;
       std::string path = e.detail.value("path", std::string());
       if (e.kind == "deny" && !path.empty() &&
-          std::any_of(masked.begin(), masked.end(),
-                      [&](const std::string& m) { return is_within(path, m); })) {
+          std::find(redacted.begin(), redacted.end(), path) != redacted.end()) {
+        layer = "redacted";
+        reason = "a copy without its credentials, read-only";
+      } else if (e.kind == "deny" && !path.empty() &&
+                 std::any_of(masked.begin(), masked.end(),
+                             [&](const std::string& m) { return is_within(path, m); })) {
         layer = "mask";
         reason = "a secret: masked, unreadable";
       }

@@ -510,8 +510,10 @@ TEST_F(Sandboxd, UnprivilegedRunIsWatchedThroughTheDaemon) {
   ASSERT_TRUE(sb.ready()) << sb.error();
   const std::string audit = sb.in_outside("u.jsonl");
   PeakRegistered peak(d);
-  RunResult r =
-      sb.moat({"/bin/sh", "-c", "echo x > by-user; /bin/true"}, {"--audit", audit}, through(d));
+  // The sleep keeps the registration up for several of the sampler's 10 ms periods: a whole run
+  // can be shorter than one.
+  RunResult r = sb.moat({"/bin/sh", "-c", "echo x > by-user; /bin/true; sleep 0.2"},
+                        {"--audit", audit}, through(d));
   EXPECT_EQ(peak.stop(), 1u);
   ASSERT_EQ(r.status, 0) << r.describe();
   bool watch_source = false, notify_source = false, exec_true = false, create_layer_watch = false;
