@@ -494,6 +494,34 @@ TEST_P(Escape, GitConfigCredentialsAreNotReadable) {
   EXPECT_EQ(control.out, "2\n") << "CONTROL: the tokens are not in the real file\n" << control.describe();
 }
 
+// Guards: the developer's editor as a way out. VS Code obeys a trusted folder's
+// .vscode/settings.json (a terminal profile's path, an interpreter or linter path are programs it
+// starts), and an install has no reason to write it: the install profiles keep it read-only
+// (base does not: projects legitimately change it). Checked from outside, for a new file and for
+// an existing one.
+TEST_P(Escape, InstallProfilesKeepEditorSettings) {
+  ASSERT_EQ(sb().direct({"/bin/mkdir", "-p", sb().in_project(".vscode")}).status, 0);
+  const std::string settings = sb().in_project(".vscode/settings.json");
+  const std::string payload = "{\"terminal.integrated.profiles.linux\":{\"x\":{\"path\":\"" +
+                              sb().in_outside("evil") + "\"}}}";
+  for (const char* profile : {"npm", "pip"}) {
+    ::unlink(settings.c_str());
+    RunResult fresh = sb().moat(Sandbox::probe({"write", settings, payload}), {"-p", profile});
+    EXPECT_NE(fresh.probe_line(), "") << profile << ": the probe never ran\n" << fresh.describe();
+    EXPECT_FALSE(fresh.probe_ok()) << profile << ": settings.json was created\n" << fresh.describe();
+    EXPECT_FALSE(exists(settings)) << profile;
+    sb().write_file(settings, "{\"editor.tabSize\": 2}\n");
+    const std::string before = file_sha(settings);
+    RunResult changed = sb().moat(Sandbox::probe({"write", settings, payload}), {"-p", profile});
+    EXPECT_NE(changed.probe_line(), "") << profile << ": the probe never ran\n" << changed.describe();
+    EXPECT_FALSE(changed.probe_ok()) << profile << ": settings.json was rewritten\n"
+                                     << changed.describe();
+    EXPECT_EQ(file_sha(settings), before) << profile;
+  }
+  RunResult control = sb().direct(Sandbox::probe({"write", settings, payload}));
+  expect_control_ok(control, "write .vscode/settings.json");
+}
+
 // Guards: the same when the project has no .git yet ("read-only even before they exist"): the attacker
 // creates .git/hooks/pre-commit and .git/config so that the user's later `git init` / clone uses them.
 TEST_P(Escape, GitHooksBeforeRepoExists) {
