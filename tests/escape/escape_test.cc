@@ -522,6 +522,35 @@ TEST_P(Escape, InstallProfilesKeepEditorSettings) {
   expect_control_ok(control, "write .vscode/settings.json");
 }
 
+// Guards: CI definitions as a way to the repository's secrets. A workflow an install adds to
+// .github/workflows (or a .gitlab-ci.yml) runs with the repository's secrets once the developer
+// commits and pushes it; the install profiles keep them read-only, whether the directory exists or
+// not. Checked from outside.
+TEST_P(Escape, InstallProfilesKeepCiDefinitions) {
+  const std::string workflows = sb().in_project(".github/workflows");
+  const std::string planted = workflows + "/exfil.yml";
+  const std::string gitlab = sb().in_project(".gitlab-ci.yml");
+  for (bool existing : {false, true}) {
+    if (existing) {
+      ASSERT_EQ(sb().direct({"/bin/mkdir", "-p", workflows}).status, 0);
+      sb().write_file(workflows + "/ci.yml", "on: push\n");
+    }
+    RunResult r = sb().moat({"/bin/sh", "-c",
+                             "mkdir -p .github/workflows; ./moat-probe write " + planted +
+                                 " 'on: push'; ./moat-probe write " + gitlab + " 'x: 1'"},
+                            {"-p", "npm"});
+    EXPECT_NE(r.probe_line(), "") << "the probe never ran\n" << r.describe();
+    EXPECT_FALSE(exists(planted)) << (existing ? "existing" : "missing") << " dir: workflow planted\n"
+                                  << r.describe();
+    EXPECT_FALSE(exists(gitlab)) << r.describe();
+    if (existing) {
+      EXPECT_EQ(read_file(workflows + "/ci.yml"), "on: push\n");
+    }
+  }
+  RunResult control = sb().direct(Sandbox::probe({"write", planted, "on: push"}));
+  expect_control_ok(control, "write .github/workflows/exfil.yml");
+}
+
 // Guards: the same when the project has no .git yet ("read-only even before they exist"): the attacker
 // creates .git/hooks/pre-commit and .git/config so that the user's later `git init` / clone uses them.
 TEST_P(Escape, GitHooksBeforeRepoExists) {
