@@ -280,10 +280,13 @@ TEST_F(Watch, OverflowIsCountedAndSaid) {
                 {"--audit", audit_}, spec);
   ASSERT_EQ(r.status, 0) << r.describe();
   auto events = events_of(read_file(audit_));
-  const std::string prefix = sb_->in_project("many/f");
+  // The count is of reported creations, however their path was resolved: when the tiny ring
+  // drops sh's exec record (argv, cwd, environment), sh is a process no record introduced, and
+  // its relative paths are resolved through /proc while it lives or kept as given
+  // ("many/fN", path_relative) once it is gone (seen once in CI: 222 of them).
   long creates = 0;
   for (const json& e : of_kind(events, "create")) {
-    if (e.value("path", "").rfind(prefix, 0) == 0) ++creates;
+    if (e.value("path", "").find("many/f") != std::string::npos) ++creates;
   }
   const json* end = end_event(events);
   ASSERT_NE(end, nullptr);
