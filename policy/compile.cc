@@ -61,12 +61,15 @@ class Compiler {
     tool_input_.project = ctx.project;
     tool_input_.cwd = ctx.cwd;
     tool_input_.argv = ctx.argv;
+    // Each file is read once per compile: every resolver of a tool reads the tool's whole
+    // configuration again (pip's eight resolvers, each every pip.conf level), and git's files
+    // are read for the hooks and again for redaction.
     tool_input_.read_file = [this](const std::string& path) -> std::optional<std::string> {
-      if (std::find(tool_files_.begin(), tool_files_.end(), path) == tool_files_.end()) {
-        tool_files_.push_back(path);
-      }
-      if (!ctx_.read_file) return std::nullopt;
-      return ctx_.read_file(path);
+      if (auto it = files_read_.find(path); it != files_read_.end()) return it->second;
+      tool_files_.push_back(path);
+      std::optional<std::string> text = ctx_.read_file ? ctx_.read_file(path) : std::nullopt;
+      files_read_.emplace(path, text);
+      return text;
     };
   }
 
@@ -143,11 +146,10 @@ class Compiler {
     for (auto& [path, rule] : rules) plan.paths.push_back(rule);
     for (const Resolved& d : deny) plan.deny.push_back(DenyRule{d.path, d.at});
     for (const Resolved& pr : protect) {
-      // A missing protected file is pinned by a placeholder the tool may read: for JSON settings
-      // an empty object, which every reader takes as "nothing set" (an empty file is invalid).
       const bool directory = pr.entry->text.ends_with("/");
-      plan.protect.push_back(ProtectRule{pr.path, "profile", directory, pr.at,
-                                         !directory && pr.path.ends_with(".json") ? "{}\n" : ""});
+      plan.protect.push_back(
+          ProtectRule{pr.path, "profile", directory, pr.at,
+                      directory ? std::string() : std::string(placeholder_content(pr.path))});
     }
     for (const Resolved& r : redact) {
       // The real file is denied whatever happens to the copy (a tier without mounts cannot
@@ -394,7 +396,9 @@ class Compiler {
     auto protect = [&](const std::vector<std::string>& paths, const char* group, bool directory) {
       if (lifted.contains(group)) return;
       for (const std::string& path : paths) {
-        plan.protect.push_back(ProtectRule{path, group, directory, kBuiltIn, {}});
+        plan.protect.push_back(ProtectRule{path, group, directory, kBuiltIn,
+                                           directory ? std::string()
+                                                     : std::string(placeholder_content(path))});
       }
     };
     protect(git.hook_dirs, "git-hooks", true);
@@ -507,6 +511,7 @@ class Compiler {
   Variables vars_;
   ToolConfigInput tool_input_;
   std::vector<std::string> tool_files_;
+  std::map<std::string, std::optional<std::string>> files_read_;  // path -> content, this compile
   std::vector<std::string> tool_caches_;
   std::map<std::string, ToolValues, std::less<>> tool_values_;
   std::map<std::string, Error, std::less<>> tool_errors_;

@@ -36,10 +36,11 @@ const std::vector<MandatoryGroup>& mandatory_groups() {
   return groups;
 }
 
-std::string_view placeholder_content(std::string_view raw_path) {
+std::string_view placeholder_content(std::string_view path) {
   // An empty commondir makes git die; "." names the git dir itself, which is what its absence
   // means.
-  if (raw_path == "${PROJECT}/.git/commondir") return ".\n";
+  if (path.ends_with("/.git/commondir")) return ".\n";
+  if (path.ends_with(".json")) return "{}\n";
   return {};
 }
 

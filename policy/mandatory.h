@@ -16,9 +16,10 @@ struct MandatoryGroup {
 };
 
 const std::vector<MandatoryGroup>& mandatory_groups();
-// What a placeholder for a missing protected file must contain so that programs reading it
-// behave as if it were absent ("" for most; git's commondir must name the git dir itself).
-std::string_view placeholder_content(std::string_view raw_path);
+// What a placeholder for a missing protected file (mandatory or a profile's) must contain so that
+// programs reading it behave as if it were absent: "" for most; git's commondir must name the git
+// dir itself; JSON settings an empty object (an empty file is invalid JSON).
+std::string_view placeholder_content(std::string_view path);
 std::vector<std::string> mandatory_group_names();
 
 }  // namespace moat::policy

@@ -163,6 +163,30 @@ run_in_project() {
   fi
 }
 
+# check_scripts_only_in_phase_2 WHAT DIR: after `moat install` (DIR/err, DIR/audit.jsonl), the
+# scripts ran in phase 2, none in phase 1: the first phase's account names no lifecycle script,
+# the second names evil-pkg's; as root (the watch sees every exec) each exec of a script comes
+# after the first phase's end event.
+check_scripts_only_in_phase_2() {
+  local what=$1 dir=$2 err1 err2 first_end
+  err1=$(sed -n '/^moat install: phase 1\/2 (.*):$/,/^moat install: phase 2\/2 (.*):$/p' "$dir/err")
+  err2=$(sed -n '/^moat install: phase 2\/2 (.*):$/,$p' "$dir/err")
+  [ -n "$err1" ] || fail "$what: no account of phase 1"
+  grep -q 'postinstall' <<<"$err1" && fail "$what: a lifecycle script ran in phase 1 (fetch)"
+  grep -q '\[npm evil-pkg@1.0.0 postinstall\]' <<<"$err2" ||
+    fail "$what: phase 2's account does not name evil-pkg's postinstall"
+  first_end=$(grep -sn '"kind":"end"' "$dir/audit.jsonl" | head -n1 | cut -d: -f1 || true)
+  if [ -z "$first_end" ] || [ "$(grep -sc '"kind":"end"' "$dir/audit.jsonl" || true)" -ne 2 ]; then
+    fail "$what: the audit does not hold two phases"
+  elif grep -q '"kind":"exec"' "$dir/audit.jsonl"; then
+    head -n "$first_end" "$dir/audit.jsonl" | grep '"kind":"exec"' | grep -q 'build\.js' &&
+      fail "$what: a lifecycle script ran in phase 1 (fetch)"
+    tail -n "+$first_end" "$dir/audit.jsonl" | grep '"kind":"exec"' | grep -q 'build\.js' ||
+      fail "$what: good-a's postinstall did not run in phase 2"
+  fi
+  return 0
+}
+
 # check_evil_pkg_contained WHAT HOME PROJECT DIR BASHRC_SUM: every effect of evil-pkg (see
 # build_tree) is absent, checked from outside, and the summary in DIR/err names the package.
 check_evil_pkg_contained() {

@@ -6,30 +6,14 @@
 
 #include <map>
 
+#include "config_tree.h"
 #include "policy/git_hooks.h"
 
 namespace moat::policy {
 namespace {
 
-struct Repo {
-  std::map<std::string, std::string> files;
-  std::vector<std::string> env{"PATH=/usr/bin:/bin"};
-  std::vector<std::string> reads;
-
-  GitHookPaths paths() {
-    ToolConfigInput in;
-    in.environ = env;
-    in.home = "/home/u";
-    in.project = "/work/proj";
-    in.cwd = "/work/proj";
-    in.read_file = [this](const std::string& path) -> std::optional<std::string> {
-      reads.push_back(path);
-      auto it = files.find(path);
-      if (it == files.end()) return std::nullopt;
-      return it->second;
-    };
-    return git_hook_paths(in);
-  }
+struct Repo : ConfigTree {
+  GitHookPaths paths() { return git_hook_paths(input()); }
 };
 
 using Paths = std::vector<std::string>;

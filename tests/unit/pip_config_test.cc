@@ -5,6 +5,7 @@
 
 #include <map>
 
+#include "config_tree.h"
 #include "policy/tool_config.h"
 #include "policy/tools/common.h"
 #include "policy/tools/pip.h"
@@ -13,25 +14,9 @@
 namespace moat::policy::tools {
 namespace {
 
-struct Tree {
-  std::map<std::string, std::string> files;
-  std::vector<std::string> env{"PATH=/usr/bin:/bin"};
-  std::vector<std::string> reads;  // every path asked for, present or not
-
-  ToolConfigInput input() {
-    ToolConfigInput in;
-    in.environ = env;
-    in.home = "/home/u";
-    in.project = "/work/proj";
-    in.cwd = "/work/proj/sub";
-    in.read_file = [this](const std::string& path) -> std::optional<std::string> {
-      reads.push_back(path);
-      auto it = files.find(path);
-      if (it == files.end()) return std::nullopt;
-      return it->second;
-    };
-    return in;
-  }
+// pip runs from a subdirectory of the project here.
+struct Tree : ConfigTree {
+  Tree() { cwd = "/work/proj/sub"; }
 };
 
 // Shaped like pip's pip/_internal/models/index.py, with test names.
@@ -46,11 +31,6 @@ TestPyPI = PackageIndex(
     "https://other.test/", file_storage_domain="other-files.test"
 )
 )";
-
-ToolValues values(Result<ToolValues> r) {
-  EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().to_string());
-  return r.ok() ? *r : ToolValues{};
-}
 
 TEST(PipConfig, EnvironmentIndexesAndExtraIndexes) {
   Tree t;

@@ -6,6 +6,7 @@
 
 #include <map>
 
+#include "config_tree.h"
 #include "policy/tool_config.h"
 #include "policy/tools/common.h"
 #include "policy/tools/npm.h"
@@ -17,31 +18,7 @@ namespace {
 
 using Args = std::vector<std::string>;
 
-struct Tree {
-  std::map<std::string, std::string> files;
-  std::vector<std::string> env{"PATH=/usr/bin:/bin"};
-  Args argv;
-
-  ToolConfigInput input() {
-    ToolConfigInput in;
-    in.environ = env;
-    in.home = "/home/u";
-    in.project = "/work/proj";
-    in.cwd = "/work/proj";
-    in.argv = argv;
-    in.read_file = [this](const std::string& path) -> std::optional<std::string> {
-      auto it = files.find(path);
-      if (it == files.end()) return std::nullopt;
-      return it->second;
-    };
-    return in;
-  }
-};
-
-ToolValues values(Result<ToolValues> r) {
-  EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().to_string());
-  return r.ok() ? *r : ToolValues{};
-}
+using Tree = ConfigTree;
 
 std::optional<Args> arguments(const Args& argv, const ToolCommand& tool) {
   ToolConfigInput in;

@@ -4,34 +4,17 @@
 
 #include <map>
 
+#include "config_tree.h"
 #include "policy/tool_config.h"
 #include "policy/tools/uv.h"
 
 namespace moat::policy::tools {
 namespace {
 
-struct Tree {
-  std::map<std::string, std::string> files;
-  std::vector<std::string> env;
-  ToolConfigInput input() {
-    ToolConfigInput in;
-    in.environ = env;
-    in.home = "/home/u";
-    in.project = "/work/proj";
-    in.cwd = "/work/proj";
-    in.read_file = [this](const std::string& path) -> std::optional<std::string> {
-      auto it = files.find(path);
-      if (it == files.end()) return std::nullopt;
-      return it->second;
-    };
-    return in;
-  }
+// uv's tests start from an empty environment.
+struct Tree : ConfigTree {
+  Tree() { env.clear(); }
 };
-
-ToolValues values(Result<ToolValues> r) {
-  EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().to_string());
-  return r.ok() ? *r : ToolValues{};
-}
 
 TEST(UvConfig, EnvironmentVariables) {
   Tree t;
