@@ -314,6 +314,18 @@ static __always_inline int writes(__u64 flags) {
   return (flags & (O_WRONLY_ | O_RDWR_ | O_CREAT_ | O_TRUNC_)) != 0;
 }
 
+// Whether the current task is moat's own pid 1 of the sandbox (the reaper of its pid namespace):
+// its system calls are moat's setup (the mount points of the sandbox's root, made while the watch
+// is already attached) and reaping, never the command's, so they are not traced: no path copy,
+// no record, nothing for the consumer to decode and discard. The command cannot become the
+// reaper of a pid namespace: it has no capability to make one.
+static __always_inline int sandbox_reaper(void) {
+  struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+  struct task_struct *reaper = BPF_CORE_READ(task, nsproxy, pid_ns_for_children, child_reaper);
+  return reaper != NULL && reaper == BPF_CORE_READ(task, group_leader) &&
+         BPF_CORE_READ(task, nsproxy, pid_ns_for_children, level) > 0;
+}
+
 // raw_syscalls:sys_enter(struct pt_regs *regs, long id). A 32-bit (compat) syscall would carry
 // another table's number, but seccomp kills those before this tracepoint runs.
 SEC("raw_tp/sys_enter")
@@ -393,6 +405,7 @@ int moat_sys_enter(__u64 *ctx) {
   if ((op == MOAT_OP_OPENAT || op == MOAT_OP_OPENAT2 || op == MOAT_OP_OPEN) && !writes(flags)) {
     return 0;  // the common case: a read. Nothing is stored.
   }
+  if (sandbox_reaper()) return 0;
   struct moat_watch_file *p = bpf_task_storage_get(&pending, bpf_get_current_task_btf(), 0,
                                                    BPF_LOCAL_STORAGE_GET_F_CREATE);
   if (!p) {
@@ -463,7 +476,7 @@ int moat_sys_exit(__u64 *ctx) {
   struct moat_watch_file *p = bpf_task_storage_get(&pending, bpf_get_current_task_btf(), 0, 0);
   __s64 ret = (__s64)ctx[1];
   if (!p || p->op == MOAT_OP_NONE) {
-    if (ret == -13 /* EACCES */ || ret == -1 /* EPERM */) {
+    if ((ret == -13 /* EACCES */ || ret == -1 /* EPERM */) && !sandbox_reaper()) {
       refused_read(ring, (struct pt_regs *)ctx[0], ret);
     }
     return 0;

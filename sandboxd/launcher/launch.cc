@@ -896,6 +896,10 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
     result.lost_events = watcher->lost_count();
     daemon_client.reset();  // sandboxd forgets the sandbox now
     clock.mark("watch drain");
+    if (clock.enabled()) {
+      std::fprintf(stderr, "moat: watch records %llu\n",
+                   static_cast<unsigned long long>(watcher->record_count()));
+    }
   }
   if (network_gate) network_gate->stop();
   if (kernel_layer) result.kernel_refusals = kernel_layer->denied_count();
