@@ -190,6 +190,42 @@ pid_t clone_sandbox(bool namespaces, bool network, int cgroup_fd, int* pidfd) {
   return static_cast<pid_t>(::syscall(SYS_clone3, &args, sizeof(args)));
 }
 
+// SIGPIPE, held for the whole run: a warning or trace line written to a closed stderr (`moat run
+// ... 2>&1 | head`) must not kill moat halfway through, leaving the placeholders it pinned in the
+// project (an empty `.git` file breaks git there until the next run). The write fails with EPIPE
+// instead, and a pending SIGPIPE is discarded when the run is over.
+class PipeSignalHeld {
+ public:
+  PipeSignalHeld() {
+    sigset_t before;
+    ::sigprocmask(SIG_BLOCK, &only_pipe_, &before);
+    was_blocked_ = sigismember(&before, SIGPIPE) == 1;
+  }
+  ~PipeSignalHeld() {
+    if (was_blocked_) return;
+    const timespec now{};
+    while (::sigtimedwait(&only_pipe_, nullptr, &now) == SIGPIPE) {
+    }
+    ::sigprocmask(SIG_UNBLOCK, &only_pipe_, nullptr);
+  }
+  PipeSignalHeld(const PipeSignalHeld&) = delete;
+  PipeSignalHeld& operator=(const PipeSignalHeld&) = delete;
+  // The mask the command starts with: the caller's, not ours.
+  void release_in(sigset_t* child_mask) const {
+    if (!was_blocked_) sigdelset(child_mask, SIGPIPE);
+  }
+
+ private:
+  static sigset_t pipe_set() {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    return set;
+  }
+  const sigset_t only_pipe_ = pipe_set();
+  bool was_blocked_ = false;
+};
+
 sigset_t supervised_signals() {
   sigset_t set;
   sigemptyset(&set);
@@ -343,6 +379,7 @@ void PendingReap::wait() {
 
 Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<std::string>& argv,
                                    const LaunchOptions& options) {
+  const PipeSignalHeld pipe_held;
   LaunchResult result;
   PhaseClock clock;
   const bool namespaces = options.tier == Tier::kFull;
@@ -551,6 +588,8 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
     sigset_t mask;
     ~MaskRestore() { ::sigprocmask(SIG_SETMASK, &mask, nullptr); }
   } mask_restore{old_mask};
+  sigset_t child_mask = old_mask;
+  pipe_held.release_in(&child_mask);
 
   if (!namespaces) ::prctl(PR_SET_CHILD_SUBREAPER, 1);
 
@@ -703,7 +742,7 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
                          "and --allow-tier landlock runs without them");
   }
   if (child == 0) {
-    ::sigprocmask(SIG_SETMASK, &old_mask, nullptr);
+    ::sigprocmask(SIG_SETMASK, &child_mask, nullptr);
     ::setpgid(0, 0);  // terminal signals reach moat only; moat forwards them once
     ::close(release->second.get());
     ::close(report->first.get());

@@ -114,6 +114,25 @@ TEST_P(Integration, GitCommitInExistingRepoWithProtectedHooks) {
   EXPECT_FALSE(exists(sb().in_project(".git/hooks/pre-commit"))) << hook.describe();
 }
 
+// moat's stderr is a pipe nobody reads any more (`moat run ... 2>&1 | head`): its trace lines
+// during the run fail with EPIPE instead of killing it halfway, so the placeholders it pinned in
+// the project (.git, .gitmodules, .vscode: an empty `.git` file breaks git there) are removed
+// as usual and moat exits with the command's status; the command starts with the caller's
+// signal mask (SIGPIPE not blocked).
+TEST_P(Integration, ClosedStderrLeavesNoPlaceholders) {
+  const std::string script =
+      "MOAT_TRACE_SETUP=1 \"$0\" run -- /bin/sh -c "
+      "'grep SigBlk /proc/self/status > sigblk.txt; exit 3' 2>&1 | true; "
+      "echo \"moat=${PIPESTATUS[0]}\"";
+  RunResult r = sb().direct({"/bin/bash", "-c", script, moat_binary()});
+  EXPECT_NE(r.out.find("moat=3"), std::string::npos) << r.describe();
+  for (const char* placeholder : {".git", ".gitmodules", ".vscode"}) {
+    EXPECT_FALSE(exists(sb().in_project(placeholder))) << placeholder << " was left behind\n"
+                                                       << r.describe();
+  }
+  EXPECT_EQ(read_file(sb().in_project("sigblk.txt")), "SigBlk:\t0000000000000000\n");
+}
+
 TEST_P(Integration, ShellPipeline) {
   RunResult r = sb().moat({"/bin/sh", "-c", "printf 'b\\na\\nc\\n' | sort | tr a-z A-Z | head -n 2"});
   EXPECT_EQ(r.status, 0) << r.describe();
