@@ -767,8 +767,8 @@ int start_command(void* arg) {
 
 [[noreturn]] void reap(const ChildSpec& spec) {
   sigset_t set = forwarded_signals();
-  CommandStart start{&spec, {}};
-  ::sigprocmask(SIG_BLOCK, &set, &start.mask);
+  CommandStart start{&spec, spec.command_mask};
+  ::sigprocmask(SIG_BLOCK, &set, nullptr);
   alignas(16) static char stack[64 * 1024];  // in the image already: no allocation here
   pid_t command =
       ::clone(start_command, stack + sizeof(stack), CLONE_VM | CLONE_VFORK | SIGCHLD, &start);

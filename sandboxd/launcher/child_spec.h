@@ -4,6 +4,7 @@
 #pragma once
 
 #include <linux/filter.h>
+#include <signal.h>
 #include <sys/resource.h>
 
 #include <cstdint>
@@ -60,6 +61,10 @@ constexpr int kFirstFreeChildFd = 8;
 
 struct ChildSpec {
   bool namespaces = true;  // tier full: user, mount, pid, ipc, uts, cgroup, net
+  // The signal mask the command starts with: the caller's. The sandbox's setup keeps the
+  // parent's (the forwarded signals blocked): a signal forwarded to pid 1 before it waits for
+  // them is queued, not dropped (a pid namespace's init ignores what it does not handle).
+  sigset_t command_mask{};
   std::vector<MountOp> mounts;
   std::string hostname = "moat";
 

@@ -190,40 +190,43 @@ pid_t clone_sandbox(bool namespaces, bool network, int cgroup_fd, int* pidfd) {
   return static_cast<pid_t>(::syscall(SYS_clone3, &args, sizeof(args)));
 }
 
-// SIGPIPE, held for the whole run: a warning or trace line written to a closed stderr (`moat run
-// ... 2>&1 | head`) must not kill moat halfway through, leaving the placeholders it pinned in the
-// project (an empty `.git` file breaks git there until the next run). The write fails with EPIPE
-// instead, and a pending SIGPIPE is discarded when the run is over.
-class PipeSignalHeld {
+sigset_t supervised_signals();
+
+// The signals moat takes over, held (blocked) from the start of the run to its end, declared
+// first so that everything else is undone before they are released:
+// - the supervised ones and SIGCHLD: a Ctrl-C while the placeholders are being pinned in the
+//   project, before the signalfd exists, killed moat and left them there with no journal (an
+//   empty `.git` file breaks git in that directory); now it waits, and is forwarded to the
+//   command once it runs;
+// - SIGPIPE: a warning or trace line written to a closed stderr (`moat run ... 2>&1 | head`)
+//   killed moat halfway through the same way; the write fails with EPIPE instead, and a pending
+//   SIGPIPE is discarded at the end.
+class SignalsHeld {
  public:
-  PipeSignalHeld() {
-    sigset_t before;
-    ::sigprocmask(SIG_BLOCK, &only_pipe_, &before);
-    was_blocked_ = sigismember(&before, SIGPIPE) == 1;
+  SignalsHeld() {
+    sigset_t held = supervised_signals();
+    sigaddset(&held, SIGCHLD);
+    sigaddset(&held, SIGPIPE);
+    ::sigprocmask(SIG_BLOCK, &held, &caller_mask_);
   }
-  ~PipeSignalHeld() {
-    if (was_blocked_) return;
+  ~SignalsHeld() {
+    sigset_t pipe;
+    sigemptyset(&pipe);
+    sigaddset(&pipe, SIGPIPE);
     const timespec now{};
-    while (::sigtimedwait(&only_pipe_, nullptr, &now) == SIGPIPE) {
+    if (sigismember(&caller_mask_, SIGPIPE) != 1) {
+      while (::sigtimedwait(&pipe, nullptr, &now) == SIGPIPE) {
+      }
     }
-    ::sigprocmask(SIG_UNBLOCK, &only_pipe_, nullptr);
+    ::sigprocmask(SIG_SETMASK, &caller_mask_, nullptr);
   }
-  PipeSignalHeld(const PipeSignalHeld&) = delete;
-  PipeSignalHeld& operator=(const PipeSignalHeld&) = delete;
-  // The mask the command starts with: the caller's, not ours.
-  void release_in(sigset_t* child_mask) const {
-    if (!was_blocked_) sigdelset(child_mask, SIGPIPE);
-  }
+  SignalsHeld(const SignalsHeld&) = delete;
+  SignalsHeld& operator=(const SignalsHeld&) = delete;
+  // The mask the command starts with.
+  const sigset_t& caller_mask() const { return caller_mask_; }
 
  private:
-  static sigset_t pipe_set() {
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGPIPE);
-    return set;
-  }
-  const sigset_t only_pipe_ = pipe_set();
-  bool was_blocked_ = false;
+  sigset_t caller_mask_{};
 };
 
 sigset_t supervised_signals() {
@@ -379,7 +382,7 @@ void PendingReap::wait() {
 
 Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<std::string>& argv,
                                    const LaunchOptions& options) {
-  const PipeSignalHeld pipe_held;
+  const SignalsHeld signals_held;
   LaunchResult result;
   PhaseClock clock;
   const bool namespaces = options.tier == Tier::kFull;
@@ -578,18 +581,9 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
   }
   spec.report_write_fd = report->second.get();
 
-  // Signals are taken by a signalfd, blocked before clone so none is lost in between.
-  sigset_t signals = supervised_signals();
-  sigset_t old_mask;
-  sigaddset(&signals, SIGCHLD);
-  ::sigprocmask(SIG_BLOCK, &signals, &old_mask);
-  sigdelset(&signals, SIGCHLD);
-  struct MaskRestore {
-    sigset_t mask;
-    ~MaskRestore() { ::sigprocmask(SIG_SETMASK, &mask, nullptr); }
-  } mask_restore{old_mask};
-  sigset_t child_mask = old_mask;
-  pipe_held.release_in(&child_mask);
+  // Signals are taken by a signalfd (held since the start of the run: none is lost).
+  const sigset_t signals = supervised_signals();
+  spec.command_mask = signals_held.caller_mask();
 
   if (!namespaces) ::prctl(PR_SET_CHILD_SUBREAPER, 1);
 
@@ -742,7 +736,6 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
                          "and --allow-tier landlock runs without them");
   }
   if (child == 0) {
-    ::sigprocmask(SIG_SETMASK, &child_mask, nullptr);
     ::setpgid(0, 0);  // terminal signals reach moat only; moat forwards them once
     ::close(release->second.get());
     ::close(report->first.get());
