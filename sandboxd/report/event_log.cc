@@ -45,6 +45,7 @@ nlohmann::json EventLog::to_json(const Event& e) {
     nlohmann::json o = {{"tool", e.origin.tool}, {"package", e.origin.package}};
     if (!e.origin.version.empty()) o["version"] = e.origin.version;
     if (!e.origin.script.empty()) o["script"] = e.origin.script;
+    if (e.origin.dependency) o["dependency"] = true;
     j["origin"] = o;
   }
   if (!e.verdict.empty()) j["verdict"] = e.verdict;
@@ -89,6 +90,8 @@ std::optional<Event> EventLog::from_json(std::string_view line, std::string* why
       return f != it->end() && f->is_string() ? f->get<std::string>() : std::string();
     };
     e.origin = Origin{field("tool"), field("package"), field("version"), field("script")};
+    auto dependency = it->find("dependency");
+    e.origin.dependency = dependency != it->end() && dependency->is_boolean() && dependency->get<bool>();
   }
   for (const char* common :
        {"v", "kind", "time_ns", "pid", "ppid", "exe", "verdict", "layer", "origin"}) {

@@ -5,6 +5,7 @@
 #include "policy/variables.h"
 #include "sandboxd/report/run_events.h"
 
+#include <algorithm>
 #include <map>
 #include <set>
 #include <unordered_map>
@@ -108,8 +109,19 @@ std::vector<Finding> derive_findings(const std::vector<Event>& events) {
       out.push_back(std::move(f));
     }
   };
+  // The project's own files changed by an installed package's code, per package (in order of
+  // its first change): the sources, build files and configuration the developer runs, builds
+  // and commits. node_modules is the install's own place.
+  std::string project;
+  struct ProjectChanges {
+    const Event* first = nullptr;
+    std::vector<std::string_view> paths;  // the first few
+    std::size_t changed = 0, refused = 0;
+  };
+  std::vector<std::pair<std::string, ProjectChanges>> project_changes;
   for (const Event& e : events) {
     if (e.kind == "run") {
+      project = policy::normalize_path(e.detail.value("project", std::string()));
       protected_paths.clear();
       masked_paths.clear();
       if (auto it = e.detail.find("masked"); it != e.detail.end() && it->is_array()) {
@@ -148,6 +160,29 @@ std::vector<Finding> derive_findings(const std::vector<Event>& events) {
                       (e.verdict == "refused" ? "refused"
                                               : "it landed in the sandbox's private home, discarded"),
                   e.pid, e.exe, e.origin});
+        }
+      }
+    }
+    if (e.origin.dependency && project.size() > 1 &&
+        (is_file_change(e.kind) || e.kind == "delete" || e.kind == "symlink" ||
+         (e.kind == "deny" && e.detail.value("op", std::string()) != "read"))) {
+      const std::string& path = detail_text(e, e.kind == "rename" ? "to" : "path");
+      if (path.size() > project.size() && path.compare(0, project.size(), project) == 0 &&
+          path[project.size()] == '/' &&
+          !under_node_modules(std::string_view(path).substr(project.size())) &&
+          protection_of(protected_paths, path) == nullptr) {
+        const std::string who = e.origin.describe();
+        auto it = std::find_if(project_changes.begin(), project_changes.end(),
+                               [&](const auto& entry) { return entry.first == who; });
+        if (it == project_changes.end()) {
+          project_changes.push_back({who, ProjectChanges{&e, {}, 0, 0}});
+          it = project_changes.end() - 1;
+        }
+        ProjectChanges& changes = it->second;
+        (e.kind == "deny" || e.verdict == "refused" ? changes.refused : changes.changed) += 1;
+        if (changes.paths.size() < 4 &&
+            std::find(changes.paths.begin(), changes.paths.end(), path) == changes.paths.end()) {
+          changes.paths.push_back(path);
         }
       }
     }
@@ -204,6 +239,25 @@ std::vector<Finding> derive_findings(const std::vector<Event>& events) {
       const std::string* path = written_path(e);
       if (path != nullptr && executed.count(*path) > 0) written[*path] = &e;
     }
+  }
+  for (const auto& [who, changes] : project_changes) {
+    std::string list;
+    for (std::string_view path : changes.paths) {
+      list += (list.empty() ? "" : ", ") + std::string(path.substr(project.size() + 1));
+    }
+    const std::size_t total = changes.changed + changes.refused;
+    if (total > changes.paths.size()) list += ", ...";
+    std::string message = who + " (an installed package's code) ";
+    message += changes.changed > 0 ? "changed the project's own files outside node_modules"
+                                   : "tried to change the project's own files outside node_modules";
+    message += " (" + std::to_string(total) + " change" + (total == 1 ? "" : "s");
+    if (changes.changed > 0 && changes.refused > 0) {
+      message += ", " + std::to_string(changes.refused) + " refused";
+    }
+    message += "): " + list + ": code and configuration the developer runs, builds and commits";
+    const Event& first = *changes.first;
+    report({"project-files-changed", std::string(changes.paths.front()), message, first.pid,
+            first.exe, first.origin});
   }
   return out;
 }

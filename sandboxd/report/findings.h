@@ -16,7 +16,8 @@ namespace moat::report {
 
 struct Finding {
   std::string type;     // "python-startup-code", "lifecycle-shell", "lifecycle-network",
-                        // "exec-after-write", "persistence-attempt", "symlink-trap"
+                        // "exec-after-write", "persistence-attempt", "symlink-trap",
+                        // "project-files-changed"
   std::string subject;  // the path or host it is about
   std::string message;  // one line for a person
   pid_t pid = 0;

@@ -156,7 +156,7 @@ void append_event_line(std::string& out, const Event& e) {
       case Field::kVersion: append_number(out, kEventSchemaVersion); break;
       case Field::kVerdict: append_json_string(out, e.verdict); break;
       case Field::kOrigin: {
-        out += "{\"package\":";
+        out += e.origin.dependency ? "{\"dependency\":true,\"package\":" : "{\"package\":";
         append_json_string(out, e.origin.package);
         if (!e.origin.script.empty()) {
           out += ",\"script\":";

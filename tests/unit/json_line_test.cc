@@ -37,6 +37,14 @@ TEST(JsonLine, SameTextAsTheGeneralPath) {
   origin_short.kind = "exec";
   origin_short.origin = Origin{"pip", "wheelpkg", "", "build"};
   EXPECT_EQ(direct(origin_short), general(origin_short));
+  origin_short.origin.dependency = true;
+  EXPECT_EQ(direct(origin_short), general(origin_short));
+  EXPECT_NE(direct(origin_short).find("\"dependency\":true"), std::string::npos);
+  // ...and back: the audit file keeps it.
+  std::string why;
+  auto parsed = EventLog::from_json(direct(origin_short), &why);
+  ASSERT_TRUE(parsed) << why;
+  EXPECT_TRUE(parsed->origin.dependency);
 
   Event clash;  // a detail key equal to a common one wins, as in the merged object
   clash.kind = "deny";

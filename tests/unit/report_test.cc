@@ -77,6 +77,37 @@ TEST(Origin, InheritedFromParentWhenOwnIsUnknown) {
   EXPECT_EQ(own.package, "other");
 }
 
+// A dependency's lifecycle script starts in the package's directory under node_modules (npm,
+// pnpm's .pnpm store, yarn berry's unplugged folder); the project's own scripts in the project.
+// Once a process is a dependency's, every descendant is, whatever it sets or wherever it goes.
+TEST(Origin, DependencyCodeIsMarkedAndStaysMarked) {
+  const std::string evil_env =
+      "npm_package_name=evil-pkg\0npm_lifecycle_event=postinstall\0npm_package_version=1.0.0\0"s;
+  const std::string own_env = "npm_package_name=victim\0npm_lifecycle_event=postinstall\0"s;
+  Origin npm_script = resolve_origin(evil_env, "/p/node_modules/evil-pkg", {});
+  EXPECT_TRUE(npm_script.dependency);
+  EXPECT_TRUE(resolve_origin(evil_env, "/p/node_modules/.pnpm/evil-pkg@1.0.0/node_modules/evil-pkg",
+                             {}).dependency);
+  EXPECT_TRUE(resolve_origin(evil_env, "/p/.yarn/unplugged/evil-pkg-npm-1.0.0-0a/node_modules/evil-pkg",
+                             {}).dependency);
+  Origin own_script = resolve_origin(own_env, "/p", {});
+  EXPECT_FALSE(own_script.dependency);
+  // The project's script working inside node_modules stays the project's.
+  EXPECT_FALSE(resolve_origin(own_env, "/p/node_modules/x", own_script).dependency);
+  // The dependency's script moving to the project, or claiming to be the project's: still its.
+  EXPECT_EQ(resolve_origin(evil_env, "/p", npm_script), npm_script);
+  EXPECT_EQ(resolve_origin(own_env, "/p", npm_script), npm_script);
+  EXPECT_EQ(resolve_origin("PATH=/bin\0"s, "/p/src", npm_script), npm_script);
+  EXPECT_EQ(npm_script.package, "evil-pkg");
+  // A pip build of a downloaded distribution.
+  EXPECT_TRUE(resolve_origin("", "/tmp/pip-install-x/evil_0123456789abcdef0123456789abcdef", {})
+                  .dependency);
+  EXPECT_FALSE(under_node_modules("/p/my_node_modules/x"));
+  EXPECT_FALSE(under_node_modules("/p/node_modules2"));
+  EXPECT_TRUE(under_node_modules("node_modules"));
+  EXPECT_TRUE(under_node_modules("/p/node_modules"));
+}
+
 TEST(Findings, PythonStartupFiles) {
   EXPECT_TRUE(python_startup_file_runs_code("/v/site-packages/x.pth", "import os; os.system('x')\n"));
   EXPECT_TRUE(python_startup_file_runs_code("/v/x.pth", "/some/dir\nimport\tsys\n"));
@@ -314,6 +345,59 @@ TEST(Findings, PersistenceAttemptsOnProtectedPaths) {
   EXPECT_EQ(findings[1].subject, "/p/.git/hooks/pre-commit");
   EXPECT_NE(findings[1].message.find("refused"), std::string::npos) << findings[1].message;
   EXPECT_NE(findings[1].message.find("git-hooks"), std::string::npos);
+}
+
+// An installed package's code changing the project's own files (sources, build files,
+// configuration) outside node_modules: one finding per package, with the first few paths and the
+// count; refused attempts count too. The project's own scripts, node_modules, and protected paths
+// (their own finding) are not this.
+TEST(Findings, DependencyChangingTheProjectsOwnFiles) {
+  Origin evil = kEvil;
+  evil.dependency = true;
+  const Origin own{"npm", "victim", "1.0.0", "postinstall"};
+  Event run = make("run", 0, 0, "",
+                   {{"project", "/p"},
+                    {"protected", {{{"path", "/p/.git/hooks"}, {"protection", "git-hooks"}}}}});
+  std::vector<Event> events = {
+      run,
+      make("write", 12, 11, "/usr/bin/node", {{"path", "/p/src/index.js"}}, evil),
+      make("create", 12, 11, "/usr/bin/node", {{"path", "/p/node_modules/evil-pkg/build/a.o"}}, evil),
+      make("rename", 12, 11, "/usr/bin/node", {{"path", "/p/x.tmp"}, {"to", "/p/Makefile"}}, evil),
+      make("delete", 12, 11, "/usr/bin/node", {{"path", "/p/tests/auth_test.js"}}, evil),
+      make("deny", 12, 11, "/usr/bin/node", {{"op", "create"}, {"path", "/p/.git/hooks/pre-push"}},
+           evil, "refused", "mount"),
+      make("deny", 12, 11, "/usr/bin/node", {{"op", "write"}, {"path", "/p/ro.txt"}}, evil,
+           "refused", "mount"),
+      make("write", 12, 11, "/usr/bin/node", {{"path", "/p2/elsewhere.js"}}, evil),
+      make("create", 20, 1, "/usr/bin/node", {{"path", "/p/dist/bundle.js"}}, own),
+      make("create", 21, 1, "/usr/bin/node", {{"path", "/p/src/gen.js"}}),
+  };
+  auto findings = derive_findings(events);
+  std::vector<Finding> changed;
+  for (const Finding& f : findings) {
+    if (f.type == "project-files-changed") changed.push_back(f);
+  }
+  ASSERT_EQ(changed.size(), 1u);
+  EXPECT_EQ(changed[0].subject, "/p/src/index.js");
+  EXPECT_EQ(changed[0].origin, evil);
+  EXPECT_NE(changed[0].message.find("src/index.js, Makefile, tests/auth_test.js, ro.txt"),
+            std::string::npos)
+      << changed[0].message;
+  EXPECT_NE(changed[0].message.find("(4 changes, 1 refused)"), std::string::npos)
+      << changed[0].message;
+  EXPECT_EQ(changed[0].message.find("node_modules/evil-pkg"), std::string::npos);
+  EXPECT_EQ(changed[0].message.find("pre-push"), std::string::npos);
+  // The audit file keeps the mark, so `moat report` finds the same.
+  std::vector<Event> reread;
+  for (const Event& e : events) {
+    std::string why;
+    auto back = EventLog::from_json(EventLog::to_json(e).dump(), &why);
+    ASSERT_TRUE(back) << why;
+    reread.push_back(std::move(*back));
+  }
+  std::size_t again = 0;
+  for (const Finding& f : derive_findings(reread)) again += f.type == "project-files-changed";
+  EXPECT_EQ(again, 1u);
 }
 
 // A symlink left in the project aimed at a persistence point or a secret is a trap for the
