@@ -85,8 +85,9 @@ summary=$(cat "$work/evil.err")
 pgrep -f "$daemon_mark" >/dev/null && fail "the daemon survived moat"
 grep -q "MOAT-SSH-CANARY" "$work/evil.out" "$work/evil.err" "$work/evil.jsonl" && fail "the ssh key leaked into the output"
 
-# In the account: each effect is an event with the package as origin ...
-origin='"origin":{"package":"evil-pkg","script":"postinstall","tool":"npm","version":"1.0.0"}'
+# In the account: each effect is an event with the package as origin, marked as an installed
+# package's code (its script started under node_modules) in every source (watch, gate, reaper) ...
+origin='"origin":{"dependency":true,"package":"evil-pkg","script":"postinstall","tool":"npm","version":"1.0.0"}'
 has_event() { grep "\"kind\":\"$1\"" "$work/evil.jsonl" | grep -F "$origin" | grep -qF "$2"; }
 has_event connect "$collector" || fail "no connect event with the origin for $collector"
 has_event kill-at-exit "$daemon_mark" || fail "no kill-at-exit event with the origin for the daemon"
