@@ -49,6 +49,21 @@ const std::string* protection_of(const ProtectedPaths& protected_paths, std::str
   }
 }
 
+// The package a path under node_modules belongs to: the name after its last `node_modules`
+// component (`@scope/name` for a scoped one); "" outside node_modules. Tool state (.bin, .cache,
+// .pnpm's own files) starts with a dot.
+std::string_view node_modules_owner(std::string_view path) {
+  constexpr std::string_view kDir = "/node_modules/";
+  const std::size_t at = path.rfind(kDir);
+  if (at == std::string_view::npos) return {};
+  std::string_view rest = path.substr(at + kDir.size());
+  std::size_t end = rest.find('/');
+  if (!rest.empty() && rest[0] == '@' && end != std::string_view::npos) {
+    end = rest.find('/', end + 1);
+  }
+  return rest.substr(0, end);
+}
+
 bool is_file_change(const std::string& kind) {
   return kind == "write" || kind == "create" || kind == "rename" || kind == "chmod";
 }
@@ -109,16 +124,32 @@ std::vector<Finding> derive_findings(const std::vector<Event>& events) {
       out.push_back(std::move(f));
     }
   };
-  // The project's own files changed by an installed package's code, per package (in order of
-  // its first change): the sources, build files and configuration the developer runs, builds
-  // and commits. node_modules is the install's own place.
+  // Files that are not an installed package's own, changed by its code, per kind and package
+  // (in order of the first change): the project's own files outside node_modules (sources,
+  // build files, configuration the developer runs, builds and commits), and other packages'
+  // files in node_modules (code that runs wherever they are required).
   std::string project;
-  struct ProjectChanges {
+  struct ForeignChanges {
+    std::string type;
+    std::string who;
     const Event* first = nullptr;
     std::vector<std::string_view> paths;  // the first few
     std::size_t changed = 0, refused = 0;
   };
-  std::vector<std::pair<std::string, ProjectChanges>> project_changes;
+  std::vector<ForeignChanges> foreign_changes;
+  auto note_foreign = [&](const char* type, const Event& e, std::string_view path) {
+    std::string who = e.origin.describe();
+    auto it = std::find_if(foreign_changes.begin(), foreign_changes.end(),
+                           [&](const ForeignChanges& c) { return c.type == type && c.who == who; });
+    if (it == foreign_changes.end()) {
+      foreign_changes.push_back({type, std::move(who), &e, {}, 0, 0});
+      it = foreign_changes.end() - 1;
+    }
+    (e.kind == "deny" || e.verdict == "refused" ? it->refused : it->changed) += 1;
+    if (it->paths.size() < 4 && std::find(it->paths.begin(), it->paths.end(), path) == it->paths.end()) {
+      it->paths.push_back(path);
+    }
+  };
   for (const Event& e : events) {
     if (e.kind == "run") {
       project = policy::normalize_path(e.detail.value("project", std::string()));
@@ -163,27 +194,26 @@ std::vector<Finding> derive_findings(const std::vector<Event>& events) {
         }
       }
     }
-    if (e.origin.dependency && project.size() > 1 &&
+    if (e.origin.dependency &&
         (is_file_change(e.kind) || e.kind == "delete" || e.kind == "symlink" ||
          (e.kind == "deny" && e.detail.value("op", std::string()) != "read"))) {
       const std::string& path = detail_text(e, e.kind == "rename" ? "to" : "path");
-      if (path.size() > project.size() && path.compare(0, project.size(), project) == 0 &&
-          path[project.size()] == '/' &&
-          !under_node_modules(std::string_view(path).substr(project.size())) &&
-          protection_of(protected_paths, path) == nullptr) {
-        const std::string who = e.origin.describe();
-        auto it = std::find_if(project_changes.begin(), project_changes.end(),
-                               [&](const auto& entry) { return entry.first == who; });
-        if (it == project_changes.end()) {
-          project_changes.push_back({who, ProjectChanges{&e, {}, 0, 0}});
-          it = project_changes.end() - 1;
+      const std::string_view owner = node_modules_owner(path);
+      if (!owner.empty()) {
+        // Changes that happened only: node-gyp's Python tries to cache bytecode next to the
+        // read-only global npm's sources on every build, a refusal with nothing to report (an
+        // attempt at a read-only tree is in the account's refusals anyway); and not the
+        // bytecode caches Python writes by itself beside whatever it imports.
+        const bool refused = e.kind == "deny" || e.verdict == "refused";
+        if (owner[0] != '.' && owner != e.origin.package && !refused &&
+            path.find("/__pycache__") == std::string::npos) {
+          note_foreign("package-files-changed", e, path);
         }
-        ProjectChanges& changes = it->second;
-        (e.kind == "deny" || e.verdict == "refused" ? changes.refused : changes.changed) += 1;
-        if (changes.paths.size() < 4 &&
-            std::find(changes.paths.begin(), changes.paths.end(), path) == changes.paths.end()) {
-          changes.paths.push_back(path);
-        }
+      } else if (project.size() > 1 && path.size() > project.size() &&
+                 path.compare(0, project.size(), project) == 0 && path[project.size()] == '/' &&
+                 !under_node_modules(std::string_view(path).substr(project.size())) &&
+                 protection_of(protected_paths, path) == nullptr) {
+        note_foreign("project-files-changed", e, path);
       }
     }
     // A symlink that stays on the host (in the project) pointing at a persistence point or a
@@ -240,24 +270,31 @@ std::vector<Finding> derive_findings(const std::vector<Event>& events) {
       if (path != nullptr && executed.count(*path) > 0) written[*path] = &e;
     }
   }
-  for (const auto& [who, changes] : project_changes) {
+  for (const ForeignChanges& changes : foreign_changes) {
+    const bool in_project = changes.type == "project-files-changed";
     std::string list;
     for (std::string_view path : changes.paths) {
-      list += (list.empty() ? "" : ", ") + std::string(path.substr(project.size() + 1));
+      const bool inside = project.size() > 1 && path.size() > project.size() &&
+                          path.substr(0, project.size()) == project && path[project.size()] == '/';
+      list += (list.empty() ? "" : ", ") +
+              std::string(inside ? path.substr(project.size() + 1) : path);
     }
     const std::size_t total = changes.changed + changes.refused;
     if (total > changes.paths.size()) list += ", ...";
-    std::string message = who + " (an installed package's code) ";
-    message += changes.changed > 0 ? "changed the project's own files outside node_modules"
-                                   : "tried to change the project's own files outside node_modules";
-    message += " (" + std::to_string(total) + " change" + (total == 1 ? "" : "s");
+    const std::string what = in_project ? "the project's own files outside node_modules"
+                                        : "other packages' files";
+    std::string message = changes.who + " (an installed package's code) " +
+                          (changes.changed > 0 ? "changed " : "tried to change ") + what + " (" +
+                          std::to_string(total) + " change" + (total == 1 ? "" : "s");
     if (changes.changed > 0 && changes.refused > 0) {
       message += ", " + std::to_string(changes.refused) + " refused";
     }
-    message += "): " + list + ": code and configuration the developer runs, builds and commits";
+    message += "): " + list +
+               (in_project ? ": code and configuration the developer runs, builds and commits"
+                           : ": code that runs wherever those packages are required");
     const Event& first = *changes.first;
-    report({"project-files-changed", std::string(changes.paths.front()), message, first.pid,
-            first.exe, first.origin});
+    report({changes.type, std::string(changes.paths.front()), message, first.pid, first.exe,
+            first.origin});
   }
   return out;
 }

