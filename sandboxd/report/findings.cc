@@ -204,8 +204,10 @@ std::vector<Finding> derive_findings(const std::vector<Event>& events) {
         // read-only global npm's sources on every build, a refusal with nothing to report (an
         // attempt at a read-only tree is in the account's refusals anyway); and not the
         // bytecode caches Python writes by itself beside whatever it imports.
+        // node_modules/.bin is npm's, not tool state: its links are the commands `npm run` and
+        // npx start, so replacing one is replacing that package's program.
         const bool refused = e.kind == "deny" || e.verdict == "refused";
-        if (owner[0] != '.' && owner != e.origin.package && !refused &&
+        if ((owner[0] != '.' || owner == ".bin") && owner != e.origin.package && !refused &&
             path.find("/__pycache__") == std::string::npos) {
           note_foreign("package-files-changed", e, path);
         }

@@ -402,7 +402,8 @@ TEST(Findings, DependencyChangingTheProjectsOwnFiles) {
 
 // An installed package's code changing another package's files (trojanising a dependency the
 // project trusts), wherever node_modules is (npm's, pnpm's store, a global one); its own
-// directory, nested or scoped names, tool state (.bin, .cache), Python's bytecode caches and
+// directory, nested or scoped names, tool state (.cache; but .bin holds the commands npm runs),
+// Python's bytecode caches and
 // refused attempts (node-gyp's Python at the read-only global npm) are not this.
 TEST(Findings, DependencyChangingOtherPackages) {
   Origin evil = kEvil;
@@ -414,6 +415,8 @@ TEST(Findings, DependencyChangingOtherPackages) {
       make("write", 12, 11, "/usr/bin/node", {{"path", "/p/node_modules/good-a/index.js"}}, evil),
       make("create", 12, 11, "/usr/bin/node", {{"path", "/p/node_modules/evil-pkg/build/x.o"}}, evil),
       make("create", 12, 11, "/usr/bin/node", {{"path", "/p/node_modules/.cache/evil/x"}}, evil),
+      make("rename", 12, 11, "/usr/bin/node",
+           {{"path", "/p/node_modules/evil-pkg/tsc"}, {"to", "/p/node_modules/.bin/tsc"}}, evil),
       make("write", 12, 11, "/usr/bin/node",
            {{"path", "/p/node_modules/.pnpm/react@18.0.0/node_modules/react/index.js"}}, evil),
       make("deny", 12, 11, "/usr/bin/node",
@@ -432,11 +435,11 @@ TEST(Findings, DependencyChangingOtherPackages) {
   ASSERT_EQ(changed.size(), 1u);
   EXPECT_EQ(changed[0].origin, evil);
   EXPECT_EQ(changed[0].subject, "/p/node_modules/good-a/index.js");
-  EXPECT_NE(changed[0].message.find("node_modules/good-a/index.js, "
+  EXPECT_NE(changed[0].message.find("node_modules/good-a/index.js, node_modules/.bin/tsc, "
                                     "node_modules/.pnpm/react@18.0.0/node_modules/react/index.js: "),
             std::string::npos)
       << changed[0].message;
-  EXPECT_NE(changed[0].message.find("(2 changes)"), std::string::npos) << changed[0].message;
+  EXPECT_NE(changed[0].message.find("(3 changes)"), std::string::npos) << changed[0].message;
 }
 
 // A symlink left in the project aimed at a persistence point or a secret is a trap for the
