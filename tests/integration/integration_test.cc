@@ -144,7 +144,9 @@ TEST_P(Integration, SignalDuringStartupLeavesNoPlaceholders) {
     moat=$(readlink -f "$0"); leaks=0; statuses=""
     for i in $(seq 80); do
       "$moat" run -- /bin/sleep 5 >/dev/null 2>&1 & pid=$!
-      while [ "$(readlink /proc/$pid/exe 2>/dev/null)" != "$moat" ]; do :; done
+      while [ "$(readlink /proc/$pid/exe 2>/dev/null)" != "$moat" ]; do
+        kill -0 $pid 2>/dev/null || break
+      done
       for ((j = 0; j < i % 40; j++)); do :; done
       kill -TERM $pid; wait $pid; status=$?
       [ $status = 143 ] || statuses="$statuses $i:$status"
