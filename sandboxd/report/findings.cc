@@ -54,9 +54,15 @@ const std::string* protection_of(const ProtectedPaths& protected_paths, std::str
 // .pnpm's own files) starts with a dot.
 std::string_view node_modules_owner(std::string_view path) {
   constexpr std::string_view kDir = "/node_modules/";
-  const std::size_t at = path.rfind(kDir);
-  if (at == std::string_view::npos) return {};
-  std::string_view rest = path.substr(at + kDir.size());
+  std::size_t at = path.rfind(kDir);
+  std::string_view rest;
+  if (at != std::string_view::npos) {
+    rest = path.substr(at + kDir.size());
+  } else if (path.starts_with(kDir.substr(1))) {  // a relative path the watch could not resolve
+    rest = path.substr(kDir.size() - 1);
+  } else {
+    return {};
+  }
   std::size_t end = rest.find('/');
   if (!rest.empty() && rest[0] == '@' && end != std::string_view::npos) {
     end = rest.find('/', end + 1);

@@ -427,6 +427,7 @@ TEST(Findings, DependencyChangingOtherPackages) {
            {{"path", "/p/node_modules/node-gyp/gyp/pylib/gyp/__pycache__/common.cpython-311.pyc"}},
            scoped),
       make("write", 40, 1, "/usr/bin/node", {{"path", "/p/node_modules/good-a/index.js"}}),
+      make("write", 12, 11, "/usr/bin/node", {{"path", "node_modules/good-b/index.js"}}, evil),
   };
   std::vector<Finding> changed;
   for (const Finding& f : derive_findings(events)) {
@@ -436,10 +437,11 @@ TEST(Findings, DependencyChangingOtherPackages) {
   EXPECT_EQ(changed[0].origin, evil);
   EXPECT_EQ(changed[0].subject, "/p/node_modules/good-a/index.js");
   EXPECT_NE(changed[0].message.find("node_modules/good-a/index.js, node_modules/.bin/tsc, "
-                                    "node_modules/.pnpm/react@18.0.0/node_modules/react/index.js: "),
+                                    "node_modules/.pnpm/react@18.0.0/node_modules/react/index.js, "
+                                    "node_modules/good-b/index.js: "),
             std::string::npos)
       << changed[0].message;
-  EXPECT_NE(changed[0].message.find("(3 changes)"), std::string::npos) << changed[0].message;
+  EXPECT_NE(changed[0].message.find("(4 changes)"), std::string::npos) << changed[0].message;
 }
 
 // A symlink left in the project aimed at a persistence point or a secret is a trap for the
