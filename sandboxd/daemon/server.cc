@@ -18,6 +18,8 @@
 #include <string>
 #include <vector>
 
+#include "sandboxd/sys/small_file.h"
+
 namespace moat::daemon {
 namespace {
 
@@ -354,12 +356,7 @@ bool parent_and_uid(pid_t pid, pid_t* ppid, uid_t* uid) {
   return true;
 }
 
-std::string read_text(const std::string& path) {
-  sys::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  char buf[1024];
-  ssize_t n = fd.valid() ? ::read(fd.get(), buf, sizeof buf) : -1;
-  return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string();
-}
+std::string read_text(const std::string& path) { return sys::read_small_file(path); }
 
 bool write_file(const std::string& path, const std::string& text) {
   sys::UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));

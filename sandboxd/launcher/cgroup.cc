@@ -11,10 +11,11 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
-#include <sstream>
+#include <string_view>
 #include <thread>
 #include <vector>
+
+#include "sandboxd/sys/small_file.h"
 
 namespace moat::launcher {
 namespace {
@@ -25,40 +26,59 @@ struct Hierarchies {
   std::string v1_pids;
 };
 
+// The next space-separated field of LINE from POS ("" at the end).
+std::string_view next_field(std::string_view line, std::size_t& pos) {
+  while (pos < line.size() && line[pos] == ' ') ++pos;
+  const std::size_t start = pos;
+  while (pos < line.size() && line[pos] != ' ') ++pos;
+  return line.substr(start, pos - start);
+}
+
+bool has_word(std::string_view list, std::string_view word, char separator) {
+  std::size_t pos = 0;
+  while (pos <= list.size()) {
+    std::size_t end = list.find(separator, pos);
+    if (end == std::string_view::npos) end = list.size();
+    std::string_view item = list.substr(pos, end - pos);
+    if (!item.empty() && item.back() == '\n') item.remove_suffix(1);
+    if (item == word) return true;
+    pos = end + 1;
+  }
+  return false;
+}
+
 Hierarchies find_hierarchies() {
   Hierarchies h;
-  std::ifstream in("/proc/self/mountinfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    // "id parent maj:min root mountpoint opts - fstype source superopts"
-    std::istringstream fields(line);
-    std::string id, parent, dev, root, mountpoint, opts, token;
-    fields >> id >> parent >> dev >> root >> mountpoint >> opts;
-    while (fields >> token && token != "-") {
+  const std::string text = sys::read_small_file("/proc/self/mountinfo", 1 << 20);
+  std::string_view rest = text;
+  while (!rest.empty()) {
+    const std::size_t eol = rest.find('\n');
+    const std::string_view line = rest.substr(0, eol);
+    rest = eol == std::string_view::npos ? std::string_view() : rest.substr(eol + 1);
+    // "id parent maj:min root mountpoint opts [optional fields] - fstype source superopts"
+    std::size_t pos = 0;
+    for (int skip = 0; skip < 3; ++skip) next_field(line, pos);
+    const std::string_view root = next_field(line, pos);
+    const std::string_view mountpoint = next_field(line, pos);
+    next_field(line, pos);  // opts
+    for (std::string_view token = next_field(line, pos); !token.empty() && token != "-";
+         token = next_field(line, pos)) {
     }
-    std::string fstype, source, superopts;
-    fields >> fstype >> source >> superopts;
+    const std::string_view fstype = next_field(line, pos);
+    next_field(line, pos);  // source
+    const std::string_view superopts = next_field(line, pos);
     if (root != "/") continue;
     if (fstype == "cgroup2" && h.v2.empty()) h.v2 = mountpoint;
     if (fstype == "cgroup") {
-      std::string opt;
-      std::istringstream so(superopts);
-      while (std::getline(so, opt, ',')) {
-        if (opt == "memory" && h.v1_memory.empty()) h.v1_memory = mountpoint;
-        if (opt == "pids" && h.v1_pids.empty()) h.v1_pids = mountpoint;
-      }
+      if (h.v1_memory.empty() && has_word(superopts, "memory", ',')) h.v1_memory = mountpoint;
+      if (h.v1_pids.empty() && has_word(superopts, "pids", ',')) h.v1_pids = mountpoint;
     }
   }
   return h;
 }
 
 bool v2_has_controller(const std::string& v2, const std::string& controller) {
-  std::ifstream in(v2 + "/cgroup.controllers");
-  std::string c;
-  while (in >> c) {
-    if (c == controller) return true;
-  }
-  return false;
+  return has_word(sys::read_small_file(v2 + "/cgroup.controllers"), controller, ' ');
 }
 
 Status write_file(const std::string& path, const std::string& value) {
@@ -183,11 +203,12 @@ Result<std::vector<sys::UniqueFd>> cgroup_open_v1_tasks(const SandboxCgroups& cg
 
 bool cgroup_oom_killed(const SandboxCgroups& cg) {
   if (cg.memory.empty()) return false;
-  std::ifstream in(cg.memory + (cg.memory_v2 ? "/memory.events" : "/memory.oom_control"));
-  std::string key;
-  std::uint64_t value = 0;
-  while (in >> key >> value) {
-    if (key == "oom_kill" && value > 0) return true;
+  const std::string text =
+      sys::read_small_file(cg.memory + (cg.memory_v2 ? "/memory.events" : "/memory.oom_control"));
+  // "key value" lines; oom_kill counts the kills.
+  for (std::size_t at = text.find("oom_kill "); at != std::string::npos;
+       at = text.find("oom_kill ", at + 1)) {
+    if (at == 0 || text[at - 1] == '\n') return std::strtoull(text.c_str() + at + 9, nullptr, 10) > 0;
   }
   return false;
 }
@@ -196,9 +217,14 @@ void cgroup_destroy(const SandboxCgroups& cg) {
   if (!cg.v2.empty()) (void)write_file(cg.v2 + "/cgroup.kill", "1");
   for (const std::string* dir : {&cg.memory, &cg.pids}) {
     if (dir->empty() || *dir == cg.v2) continue;
-    std::ifstream procs(*dir + "/cgroup.procs");
-    pid_t pid;
-    while (procs >> pid) ::kill(pid, SIGKILL);
+    const std::string procs = sys::read_small_file(*dir + "/cgroup.procs");
+    for (const char* p = procs.c_str(); *p != '\0';) {
+      char* end = nullptr;
+      const long pid = std::strtol(p, &end, 10);
+      if (end == p) break;
+      if (pid > 0) ::kill(static_cast<pid_t>(pid), SIGKILL);
+      p = end;
+    }
   }
   if (!cg.memory_v2) remove_cgroup(cg.memory);
   if (!cg.pids_v2) remove_cgroup(cg.pids);

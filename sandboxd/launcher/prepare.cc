@@ -15,13 +15,13 @@
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <iterator>
 #include <optional>
 
 #include "policy/syscall_rules.h"
 #include "sandboxd/launcher/seccomp_filter.h"
 #include "sandboxd/sys/landlock.h"
+#include "sandboxd/sys/small_file.h"
 
 namespace moat::launcher {
 namespace ll = sys::landlock;
@@ -109,10 +109,10 @@ HostEntry inspect(const std::string& path) {
 }
 
 int read_cap_last_cap() {
-  std::ifstream in("/proc/sys/kernel/cap_last_cap");
-  int value = 40;
-  in >> value;
-  return value;
+  const std::string text = sys::read_small_file("/proc/sys/kernel/cap_last_cap");
+  char* end = nullptr;
+  const long value = std::strtol(text.c_str(), &end, 10);
+  return end != text.c_str() && value > 0 ? static_cast<int>(value) : 40;
 }
 
 // Sort key: parents before children, and at one target: tmpfs/bind before self-binds before masks.

@@ -11,6 +11,7 @@
 #include <iterator>
 
 #include "sandboxd/report/json_line.h"
+#include "sandboxd/sys/small_file.h"
 
 namespace moat::report {
 
@@ -147,18 +148,7 @@ void EventLog::attribute(Event& e) {
   if (e.pid <= 0) return;
   const std::string dir = "/proc/" + std::to_string(e.pid);
   if (e.exe.empty()) e.exe = exe_of(e.pid);
-  auto read_small = [](const std::string& path) {
-    std::string out;
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return out;
-    char buf[16384];
-    ssize_t n;
-    while (out.size() < 256 * 1024 && (n = ::read(fd, buf, sizeof(buf))) > 0) {
-      out.append(buf, static_cast<size_t>(n));
-    }
-    ::close(fd);
-    return out;
-  };
+  auto read_small = [](const std::string& path) { return sys::read_small_file(path, 256 * 1024); };
   if (e.ppid == 0) {
     std::string stat = read_small(dir + "/stat");
     size_t close = stat.rfind(')');
