@@ -210,8 +210,14 @@ check_evil_pkg_contained() {
   grep -q "CANARY" "$dir/out" "$dir/err" && fail "$what: a secret leaked into the output"
   grep -q "\[npm evil-pkg@1.0.0 postinstall\]" "$dir/err" ||
     fail "$what: the summary does not name evil-pkg"
-  grep -qE "manifest-commands-changed: .*package.json scripts.test (changed|was added)" "$dir/err" ||
-    fail "$what: the summary does not report the changed test script"
+  if [[ "$what" == *install* ]]; then
+    # Two-phase: the scripts run in phase 2, where the manifest and the lockfile are read-only.
+    grep -q "$collector_ip" "$project/package.json" &&
+      fail "$what: phase 2 changed package.json: $(grep "$collector_ip" "$project/package.json")"
+  else
+    grep -qE "manifest-commands-changed: .*package.json scripts.test (changed|was added)" "$dir/err" ||
+      fail "$what: the summary does not report the changed test script"
+  fi
   # The project's own code changed by the package: seen by the watch (root).
   if [[ "$what" == *"as root"* ]]; then
     grep -qE "project-files-changed: .*evil-pkg@1.0.0 .*index.js" "$dir/err" ||
