@@ -108,7 +108,15 @@ int explain_main(const std::string& profile, const policy::Overrides& overrides,
   for (const policy::ProtectRule& p : plan.protect) groups[p.protection].push_back(p.path);
   for (const auto& [name, paths] : groups) {
     std::printf("  [%s]\n", name.c_str());
-    for (const std::string& p : paths) std::printf("    %s\n", p.c_str());
+    for (const std::string& p : paths) {
+      if (p.size() > 2 && p.compare(p.size() - 2, 2, "/*") == 0) {
+        std::printf("    %s  (every entry it holds when the run starts, but the writable paths "
+                    "above; new ones may be created)\n",
+                    p.c_str());
+      } else {
+        std::printf("    %s\n", p.c_str());
+      }
+    }
   }
   if (!plan.unprotected.empty()) {
     std::printf("  LIFTED by the profile (unprotect):");

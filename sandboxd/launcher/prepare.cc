@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <cstring>
 #include <cstdio>
 #include <cstdlib>
 #include <iterator>
@@ -92,6 +93,51 @@ struct HostEntry {
 
 // The user xattr that marks an empty file as a moat placeholder (see add_protections).
 constexpr const char* kPlaceholderMark = "user.moat.placeholder";
+
+// A protect entry DIR/* stands for every entry DIR holds when the sandbox starts.
+bool is_contents_rule(const std::string& path) {
+  return path.size() > 2 && path.compare(path.size() - 2, 2, "/*") == 0;
+}
+
+// The rules of PROTECT with each DIR/* replaced by one rule per entry DIR holds now, except
+// the entries a write grant names or lies under (node_modules for an install's scripts): those
+// stay writable. Names appear in the directory's order, sorted for a stable plan.
+std::vector<policy::ProtectRule> expand_contents_rules(const std::vector<policy::ProtectRule>& protect,
+                                                       const std::vector<policy::PathRule>& grants,
+                                                       std::vector<std::string>* existing_only) {
+  std::vector<policy::ProtectRule> out;
+  for (const policy::ProtectRule& rule : protect) {
+    if (!is_contents_rule(rule.path)) {
+      out.push_back(rule);
+      continue;
+    }
+    const std::string dir = rule.path.substr(0, rule.path.size() - 2);
+    DIR* d = ::opendir(dir.c_str());
+    if (d == nullptr) continue;  // nothing there to keep
+    std::vector<std::string> names;
+    while (dirent* e = ::readdir(d)) {
+      if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) {
+        names.emplace_back(e->d_name);
+      }
+    }
+    ::closedir(d);
+    std::sort(names.begin(), names.end());
+    for (const std::string& name : names) {
+      const std::string path = dir + "/" + name;
+      const bool granted = std::any_of(grants.begin(), grants.end(), [&](const policy::PathRule& g) {
+        return (g.access & policy::kAccessWrite) != 0 &&
+               (g.path == path || g.path.compare(0, path.size() + 1, path + "/") == 0);
+      });
+      if (granted) continue;
+      policy::ProtectRule entry = rule;
+      entry.path = path;
+      entry.placeholder.clear();
+      out.push_back(std::move(entry));
+      existing_only->push_back(path);
+    }
+  }
+  return out;
+}
 
 HostEntry inspect(const std::string& path) {
   struct stat st {};
@@ -524,7 +570,11 @@ class SpecBuilder {
   Status add_protections(std::vector<Placeholder>& placeholders,
                          std::vector<sys::UniqueFd>& locks) {
     std::vector<std::string> read_only_placeholders;
-    for (const policy::ProtectRule& rule : plan_.protect) {
+    // What DIR/* found: kept read-only if still there, never replaced by a placeholder.
+    std::vector<std::string> existing_only;
+    const std::vector<policy::ProtectRule> rules =
+        expand_contents_rules(plan_.protect, plan_.paths, &existing_only);
+    for (const policy::ProtectRule& rule : rules) {
       // Already inside a read-only placeholder made for an earlier rule (.git for .git/hooks).
       if (std::any_of(read_only_placeholders.begin(), read_only_placeholders.end(),
                       [&](const std::string& p) { return is_under(rule.path, p); })) {
@@ -554,6 +604,10 @@ class SpecBuilder {
           // A link inside the writable tree: nothing under it is ours to protect here; the
           // link's target is either outside every writable grant or protected on its own.
           break;
+        }
+        if (!entry.exists && last &&
+            std::find(existing_only.begin(), existing_only.end(), rule.path) != existing_only.end()) {
+          break;  // an entry of DIR/* that went away meanwhile: nothing to keep
         }
         if (!entry.exists) {
           // Always an empty file, even for a directory (.git, .vscode, .git/hooks/): nothing
@@ -805,7 +859,10 @@ class SpecBuilder {
 
     std::vector<Hole> holes;
     for (const policy::DenyRule& d : plan_.deny) holes.push_back({d.path, true});
-    for (const policy::ProtectRule& p : plan_.protect) holes.push_back({p.path, false});
+    std::vector<std::string> existing_only;
+    for (const policy::ProtectRule& p : expand_contents_rules(plan_.protect, plan_.paths, &existing_only)) {
+      holes.push_back({p.path, false});
+    }
     for (const policy::PathRule& rule : plan_.paths) {
       if (rule.path == plan_.tmpdir) continue;  // replaced by the private directory
       split_grant(rule.path, rule.access, holes, narrowed, 0);

@@ -58,6 +58,8 @@ scenario() {
   printf 'registry=%s\n//other.test/:_authToken=MOAT-PROJECT-TOKEN-CANARY-%s\n' "$url" "$$" > "$project/.npmrc"
   echo '{"name":"victim","version":"1.0.0","private":true,"dependencies":{"good-a":"1.0.0","evil-pkg":"1.0.0"}}' \
     > "$project/package.json"
+  # The project's own code, which evil-pkg's script appends to (checked in check_evil_pkg_contained).
+  echo "module.exports = 42;" > "$project/index.js"
   local bashrc_before; bashrc_before=$(sha256sum < "$home/.bashrc")
   [ "$as" = root ] || chown -R moat-test:moat-test "$dir"
   : > "$reglog"; : > "$collog"

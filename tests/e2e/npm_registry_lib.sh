@@ -211,14 +211,19 @@ check_evil_pkg_contained() {
   grep -q "\[npm evil-pkg@1.0.0 postinstall\]" "$dir/err" ||
     fail "$what: the summary does not name evil-pkg"
   if [[ "$what" == *install* ]]; then
-    # Two-phase: the scripts run in phase 2, where the manifest and the lockfile are read-only.
+    # Two-phase: the scripts run in phase 2, where the manifest and the lockfile are read-only,
+    # and (npm, pnpm) everything else the project held but node_modules.
     grep -q "$collector_ip" "$project/package.json" &&
       fail "$what: phase 2 changed package.json: $(grep "$collector_ip" "$project/package.json")"
+    if [[ "$what" != *yarn* ]]; then
+      [ "$(cat "$project/index.js")" = "module.exports = 42;" ] ||
+        fail "$what: phase 2 changed the project's index.js: $(cat "$project/index.js")"
+    fi
   else
     grep -qE "manifest-commands-changed: .*package.json scripts.test (changed|was added)" "$dir/err" ||
       fail "$what: the summary does not report the changed test script"
   fi
-  # The project's own code changed by the package: seen by the watch (root).
+  # The project's own code changed (or, in phase 2, tried) by the package: seen by the watch.
   if [[ "$what" == *"as root"* ]]; then
     grep -qE "project-files-changed: .*evil-pkg@1.0.0 .*index.js" "$dir/err" ||
       fail "$what: the summary does not report evil-pkg changing index.js"

@@ -161,6 +161,38 @@ TEST_P(Integration, SignalDuringStartupLeavesNoPlaceholders) {
   EXPECT_NE(r.out.find("leaks=0 other-statuses=[]"), std::string::npos) << r.describe();
 }
 
+// `protect: DIR/*` (phase 2 of `moat install`): every entry DIR holds when the run starts stays
+// as it is (no write, delete or rename), except a write grant's (out/ here, node_modules there);
+// new entries may be created. Checked from outside.
+TEST_P(Integration, ProtectedContentsStayAsTheyWere) {
+  const std::string profile = sb().base() + "/contents.yaml";
+  sb().write_file(profile,
+                  "version: 1\nextends: base\nfilesystem:\n  protect: [\"${PROJECT}/*\"]\n"
+                  "  write: [\"${PROJECT}/out\"]\n");
+  sb().write_file(sb().in_project("a.txt"), "mine\n");
+  ASSERT_EQ(::mkdir(sb().in_project("src").c_str(), 0755), 0);
+  sb().write_file(sb().in_project("src/app.js"), "module.exports = 42;\n");
+  ASSERT_EQ(::mkdir(sb().in_project("out").c_str(), 0755), 0);
+  if (sb().uid() != 0) {
+    for (const char* p : {"a.txt", "src", "src/app.js", "out"}) {
+      ASSERT_EQ(::chown(sb().in_project(p).c_str(), sb().uid(), sb().gid()), 0);
+    }
+  }
+  RunResult r = sb().moat({"/bin/sh", "-c",
+                           "echo evil >> a.txt; echo evil > src/app.js; echo evil > src/new.js; "
+                           "rm -f a.txt; mv src src2; "
+                           "echo built > out/x && echo new > new.txt && echo ran"},
+                          {"-p", profile});
+  EXPECT_NE(r.out.find("ran"), std::string::npos) << r.describe();
+  EXPECT_EQ(read_file(sb().in_project("a.txt")), "mine\n");
+  EXPECT_EQ(read_file(sb().in_project("src/app.js")), "module.exports = 42;\n");
+  EXPECT_FALSE(exists(sb().in_project("src/new.js")));
+  EXPECT_FALSE(exists(sb().in_project("src2")));
+  EXPECT_EQ(read_file(sb().in_project("out/x")), "built\n");
+  EXPECT_EQ(read_file(sb().in_project("new.txt")), "new\n");
+  EXPECT_FALSE(exists(sb().in_project("*"))) << "a placeholder named '*'";
+}
+
 TEST_P(Integration, ShellPipeline) {
   RunResult r = sb().moat({"/bin/sh", "-c", "printf 'b\\na\\nc\\n' | sort | tr a-z A-Z | head -n 2"});
   EXPECT_EQ(r.status, 0) << r.describe();
