@@ -1,7 +1,8 @@
 // `moat install -p npm -- npm install ARGS`: the two-phase install. Phase 1 runs the client
 // alone (scripts off) under TOOL-fetch: registries reachable, the user's tokens readable, no
 // package code. Phase 2 runs the lifecycle scripts (`npm rebuild`) under TOOL-scripts: no
-// network, no tokens, only the project writable. One audit file, one account of both phases.
+// network, no tokens, nothing of the project writable but what the packages build in
+// (node_modules). One audit file, one account of both phases.
 #include <unistd.h>
 
 #include <algorithm>
@@ -177,7 +178,7 @@ int install_main(const RunOptions& options) {
   const Phase phases[2] = {
       {"phase 1/2 (fetch: registry reachable, tokens readable, no package code runs)",
        profile + "-fetch", split->fetch},
-      {"phase 2/2 (install scripts: no network, no tokens, only the project writable)",
+      {"phase 2/2 (install scripts: no network, no tokens, only node_modules writable)",
        profile + "-scripts", split->scripts}};
   // Both compiled before anything runs: a bad second profile must not leave a half install.
   std::optional<policy::Plan> plans[2];
