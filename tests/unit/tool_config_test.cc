@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <map>
 
+#include "config_tree.h"
 #include "policy/tool_config.h"
 #include "policy_test_util.h"
 
@@ -18,25 +19,14 @@ using testing::has_code;
 using testing::test_context;
 using testing::write_text;
 
-// A configuration tree and an environment; records what was read.
-struct Tree {
-  std::map<std::string, std::string> files;
-  std::vector<std::string> environ;
-  std::vector<std::string> asked;
-
-  ToolConfigInput input(const std::string& cwd = "/home/alice/proj/sub") {
-    ToolConfigInput in;
-    in.environ = environ;
-    in.home = "/home/alice";
-    in.project = "/home/alice/proj";
-    in.cwd = cwd;
-    in.read_file = [this](const std::string& path) -> std::optional<std::string> {
-      asked.push_back(path);
-      auto it = files.find(path);
-      if (it == files.end()) return std::nullopt;
-      return it->second;
-    };
-    return in;
+// The shared sample tree (config_tree.h) with alice's home and project; the tool runs from a
+// subdirectory, with an empty environment unless a test sets one.
+struct Tree : ConfigTree {
+  Tree() {
+    env.clear();
+    home = "/home/alice";
+    project = "/home/alice/proj";
+    cwd = "/home/alice/proj/sub";
   }
 };
 
@@ -80,7 +70,7 @@ const char* kDefinitions =
 
 TEST(NpmConfig, NpmsOwnDefaultFromTheInstalledNpmOnPath) {
   Tree t;
-  t.environ = {"PATH=/home/alice/.nvm/versions/node/v22/bin:/usr/bin"};
+  t.env = {"PATH=/home/alice/.nvm/versions/node/v22/bin:/usr/bin"};
   t.files["/usr/lib/node_modules/npm/node_modules/@npmcli/config/lib/definitions/definitions.js"] =
       kDefinitions;
   EXPECT_EQ(resolve("npm.registries", t), ToolValues{"npm-default.example.test:443"});
@@ -91,13 +81,13 @@ TEST(NpmConfig, NpmsOwnDefaultFromTheInstalledNpmOnPath) {
       "registry: new Definition(\"registry\", { default: \"http://nvm-npm.example.test:8080\" })";
   EXPECT_EQ(resolve("npm.registries", t), ToolValues{"nvm-npm.example.test:8080"});
   // Any configuration wins over the default.
-  t.environ.push_back("npm_config_registry=https://mirror.example.test/npm/");
+  t.env.push_back("npm_config_registry=https://mirror.example.test/npm/");
   EXPECT_EQ(resolve("npm.registries", t), ToolValues{"mirror.example.test:443"});
 }
 
 TEST(NpmConfig, UnreadableDefinitionsAreNoRegistry) {
   Tree t;
-  t.environ = {"PATH=/usr/bin"};
+  t.env = {"PATH=/usr/bin"};
   const std::string defs =
       "/usr/lib/node_modules/npm/node_modules/@npmcli/config/lib/definitions/definitions.js";
   for (const char* text : {"module.exports = {}", "registry: new Definition('registry', { default: null })",
@@ -121,7 +111,7 @@ TEST(NpmConfig, LevelsInNpmsOrderWithScopes) {
   EXPECT_EQ(resolve("npm.registries", t),
             (ToolValues{"mirror.test:443", "corp2.test:443", "g.test:443"}));
   // The environment wins, whatever the case of the prefix.
-  t.environ = {"NPM_CONFIG_REGISTRY=http://env.test/", "npm_config_@e:registry=http://e.test:81"};
+  t.env = {"NPM_CONFIG_REGISTRY=http://env.test/", "npm_config_@e:registry=http://e.test:81"};
   EXPECT_EQ(resolve("npm.registries", t),
             (ToolValues{"env.test:80", "corp2.test:443", "e.test:81", "g.test:443"}));
 }
@@ -133,13 +123,13 @@ TEST(NpmConfig, ReadsEveryLevelNpmReads) {
                         "/usr/etc/npmrc", "/home/alice/.npmrc", "/home/alice/proj/sub/package.json",
                         "/home/alice/proj/package.json", "/package.json",
                         "/home/alice/proj/sub/.npmrc"}) {
-    EXPECT_NE(std::find(t.asked.begin(), t.asked.end(), f), t.asked.end()) << f;
+    EXPECT_NE(std::find(t.reads.begin(), t.reads.end(), f), t.reads.end()) << f;
   }
 }
 
 TEST(NpmConfig, UserconfigAndPrefixComeFromTheEnvironment) {
   Tree t;
-  t.environ = {"NPM_CONFIG_USERCONFIG=/etc/alt/npmrc", "PREFIX=/opt/node"};
+  t.env = {"NPM_CONFIG_USERCONFIG=/etc/alt/npmrc", "PREFIX=/opt/node"};
   t.files["/etc/alt/npmrc"] = "registry=https://alt.test:8443/";
   t.files["/opt/node/etc/npmrc"] = "@o:registry=https://[2001:db8::1]:4873/";
   t.files["/home/alice/.npmrc"] = "registry=https://ignored.test/";
@@ -156,7 +146,7 @@ TEST(NpmConfig, BuiltinConfigOfDebiansNpm) {
 
 TEST(NpmConfig, EnvironmentVariablesInsideNpmrc) {
   Tree t;
-  t.environ = {"REG_HOST=local.test"};
+  t.env = {"REG_HOST=local.test"};
   t.files["/home/alice/.npmrc"] =
       "registry=http://${REG_HOST}:4873/\n@x:registry=https://${UNSET?}x.test/\n";
   EXPECT_EQ(resolve("npm.registries", t), (ToolValues{"local.test:4873", "x.test:443"}));
@@ -191,7 +181,7 @@ TEST(NpmConfig, Cache) {
   EXPECT_EQ(resolve("npm.cache", t), ToolValues{"/home/alice/.npm"});
   t.files["/home/alice/.npmrc"] = "cache=~/caches/npm/\n";
   EXPECT_EQ(resolve("npm.cache", t), ToolValues{"/home/alice/caches/npm"});
-  t.environ = {"npm_config_cache=/var/cache/npm"};
+  t.env = {"npm_config_cache=/var/cache/npm"};
   EXPECT_EQ(resolve("npm.cache", t), ToolValues{"/var/cache/npm"});
 }
 
@@ -218,7 +208,7 @@ TEST(PnpmConfig, ReadsNpmrcAndItsOwnRc) {
   t.files["/home/alice/.npmrc"] = "registry=https://npm.test/\n";
   t.files["/home/alice/.config/pnpm/rc"] = "@p:registry=https://p.test/\n";
   EXPECT_EQ(resolve("pnpm.registries", t), (ToolValues{"npm.test:443", "p.test:443"}));
-  t.environ = {"XDG_CONFIG_HOME=/cfg", "pnpm_config_registry=https://env.test/"};
+  t.env = {"XDG_CONFIG_HOME=/cfg", "pnpm_config_registry=https://env.test/"};
   t.files["/cfg/pnpm/rc"] = "@q:registry=https://q.test/\n";
   EXPECT_EQ(resolve("pnpm.registries", t), (ToolValues{"env.test:443", "q.test:443"}));
 }
@@ -228,7 +218,7 @@ TEST(PnpmConfig, StoreCacheAndStateDirectories) {
   EXPECT_EQ(resolve("pnpm.store", t), ToolValues{"/home/alice/.local/share/pnpm/store"});
   EXPECT_EQ(resolve("pnpm.cache", t), ToolValues{"/home/alice/.cache/pnpm"});
   EXPECT_EQ(resolve("pnpm.state", t), ToolValues{"/home/alice/.local/state/pnpm"});
-  t.environ = {"XDG_DATA_HOME=/data", "XDG_CACHE_HOME=/c"};
+  t.env = {"XDG_DATA_HOME=/data", "XDG_CACHE_HOME=/c"};
   EXPECT_EQ(resolve("pnpm.store", t), ToolValues{"/data/pnpm/store"});
   EXPECT_EQ(resolve("pnpm.cache", t), ToolValues{"/c/pnpm"});
   t.files["/home/alice/.npmrc"] = "store-dir=~/store\n";
@@ -260,7 +250,7 @@ TEST(YarnConfig, TheDefaultRegistry) {
   t.files["/home/alice/.yarnrc.yml"] = "npmRegistryServer: https://home.test\n";
   t.files["/home/alice/proj/.yarnrc.yml"] = "npmRegistryServer: https://proj.test\n";
   EXPECT_EQ(resolve("yarn.registry", t), ToolValues{"https://proj.test"});  // the closest
-  t.environ = {"YARN_NPM_REGISTRY_SERVER=https://env.test"};
+  t.env = {"YARN_NPM_REGISTRY_SERVER=https://env.test"};
   EXPECT_EQ(resolve("yarn.registry", t), ToolValues{"https://env.test"});
 }
 
