@@ -356,8 +356,6 @@ bool parent_and_uid(pid_t pid, pid_t* ppid, uid_t* uid) {
   return true;
 }
 
-std::string read_text(const std::string& path) { return sys::read_small_file(path); }
-
 bool write_file(const std::string& path, const std::string& text) {
   sys::UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
   return fd.valid() &&
@@ -376,7 +374,7 @@ ReplyWire Server::do_cgroup(Connection& c, std::uint64_t memory_bytes, sys::Uniq
   }
   const std::string top = options_.cgroup_root.substr(0, options_.cgroup_root.rfind('/'));
   const bool v2_memory = memory_bytes != 0 &&
-                         read_text(top + "/cgroup.controllers").find("memory") != std::string::npos;
+                         sys::read_small_file(top + "/cgroup.controllers").find("memory") != std::string::npos;
   if (memory_bytes != 0 && !v2_memory && options_.v1_memory_root.empty()) {
     return make_reply(ReplyStatus::kFailed, "no memory controller here (v1 or v2)", ENOENT);
   }
@@ -471,7 +469,7 @@ ReplyWire Server::do_join(Connection& c, pid_t pid) {
 void Server::retire_cgroup(const std::string& path) {
   if (!write_file(path + "/cgroup.kill", "1")) {
     // v1 has no cgroup.kill: whatever joined it (the caller's own processes) is killed.
-    std::string procs = read_text(path + "/cgroup.procs");
+    std::string procs = sys::read_small_file(path + "/cgroup.procs");
     std::size_t at = 0;
     while (at < procs.size()) {
       const pid_t pid = static_cast<pid_t>(std::strtol(procs.c_str() + at, nullptr, 10));

@@ -25,11 +25,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
-#include <fstream>
 #include <map>
 #include <memory>
 #include <optional>
-#include <sstream>
 
 #include "sandboxd/bpf_net/net_layer.h"
 #include "sandboxd/report/run_events.h"
@@ -42,6 +40,7 @@
 #include "sandboxd/launcher/placeholder_journal.h"
 #include "sandboxd/launcher/prepare.h"
 #include "sandboxd/sys/landlock.h"
+#include "sandboxd/sys/small_file.h"
 #include "sandboxd/sys/unique_fd.h"
 #include "sandboxd/watch/watch.h"
 
@@ -285,15 +284,7 @@ void kill_descendants() {
       while (dirent* d = ::readdir(proc)) {
         pid_t pid = static_cast<pid_t>(std::atoi(d->d_name));
         if (pid <= 0) continue;
-        std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-        std::string line;
-        std::getline(stat, line);
-        auto close_paren = line.rfind(')');
-        if (close_paren == std::string::npos) continue;
-        std::istringstream rest(line.substr(close_paren + 2));
-        char state;
-        pid_t ppid;
-        if (rest >> state >> ppid) parent[pid] = ppid;
+        if (const pid_t ppid = sys::proc_parent_pid(pid); ppid > 0) parent[pid] = ppid;
       }
       ::closedir(proc);
     }

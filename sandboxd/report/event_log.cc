@@ -148,18 +148,11 @@ void EventLog::attribute(Event& e) {
   if (e.pid <= 0) return;
   const std::string dir = "/proc/" + std::to_string(e.pid);
   if (e.exe.empty()) e.exe = exe_of(e.pid);
-  auto read_small = [](const std::string& path) { return sys::read_small_file(path, 256 * 1024); };
-  if (e.ppid == 0) {
-    std::string stat = read_small(dir + "/stat");
-    size_t close = stat.rfind(')');
-    if (close != std::string::npos && close + 4 < stat.size()) {
-      e.ppid = static_cast<pid_t>(std::strtol(stat.c_str() + close + 4, nullptr, 10));
-    }
-  }
+  if (e.ppid == 0) e.ppid = sys::proc_parent_pid(e.pid);
   if (e.origin.empty()) {
     char cwd[PATH_MAX];
     ssize_t n = ::readlink((dir + "/cwd").c_str(), cwd, sizeof(cwd) - 1);
-    e.origin = resolve_origin(read_small(dir + "/environ"),
+    e.origin = resolve_origin(sys::read_small_file(dir + "/environ", 256 * 1024),
                               n > 0 ? std::string_view(cwd, static_cast<size_t>(n)) : "", {});
   }
 }

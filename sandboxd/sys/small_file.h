@@ -4,10 +4,12 @@
 #pragma once
 
 #include <fcntl.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstddef>
+#include <cstdlib>
 #include <string>
 
 #include "sandboxd/sys/unique_fd.h"
@@ -28,6 +30,15 @@ inline std::string read_small_file(const std::string& path, std::size_t limit = 
   }
   if (out.size() > limit) out.resize(limit);
   return out;
+}
+
+// The parent of PID, from /proc/PID/stat: the field after the state, which follows the command's
+// closing parenthesis (the command itself may hold spaces and parentheses). 0 when unknown.
+inline pid_t proc_parent_pid(pid_t pid) {
+  const std::string stat = read_small_file("/proc/" + std::to_string(pid) + "/stat", 4096);
+  const std::size_t close = stat.rfind(')');
+  if (close == std::string::npos || close + 4 >= stat.size()) return 0;
+  return static_cast<pid_t>(std::strtol(stat.c_str() + close + 4, nullptr, 10));
 }
 
 }  // namespace moat::sys
