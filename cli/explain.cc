@@ -110,9 +110,10 @@ int explain_main(const std::string& profile, const policy::Overrides& overrides,
     std::printf("  [%s]\n", name.c_str());
     for (const std::string& p : paths) {
       if (p.size() > 2 && p.compare(p.size() - 2, 2, "/*") == 0) {
-        std::printf("    %s  (every entry it holds when the run starts, but the writable paths "
-                    "above; new ones may be created)\n",
-                    p.c_str());
+        std::printf(
+            "    %s  (every entry it holds when the run starts, but the writable paths "
+            "above; new ones may be created)\n",
+            p.c_str());
       } else {
         std::printf("    %s\n", p.c_str());
       }

@@ -9,28 +9,27 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <ctime>
-#include <fstream>
-#include <optional>
-
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
+#include <fstream>
 #include <functional>
+#include <optional>
 
 #include "cli/context.h"
 #include "cli/plan_cache.h"
-#include "sandboxd/sys/unique_fd.h"
-#include "sandboxd/launcher/launch.h"
 #include "policy/mandatory.h"
 #include "policy/variables.h"
+#include "sandboxd/launcher/launch.h"
 #include "sandboxd/report/findings.h"
 #include "sandboxd/report/learned_profile.h"
 #include "sandboxd/report/manifest_findings.h"
 #include "sandboxd/report/markdown_report.h"
 #include "sandboxd/report/run_events.h"
 #include "sandboxd/report/summary.h"
+#include "sandboxd/sys/unique_fd.h"
 
 namespace moat::cli {
 

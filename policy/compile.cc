@@ -396,9 +396,9 @@ class Compiler {
     auto protect = [&](const std::vector<std::string>& paths, const char* group, bool directory) {
       if (lifted.contains(group)) return;
       for (const std::string& path : paths) {
-        plan.protect.push_back(ProtectRule{path, group, directory, kBuiltIn,
-                                           directory ? std::string()
-                                                     : std::string(placeholder_content(path))});
+        plan.protect.push_back(
+            ProtectRule{path, group, directory, kBuiltIn,
+                        directory ? std::string() : std::string(placeholder_content(path))});
       }
     };
     protect(git.hook_dirs, "git-hooks", true);

@@ -10,8 +10,7 @@
 namespace moat::policy {
 namespace {
 
-constexpr std::string_view kSecretKeyParts[] = {"extraheader", "pass", "token", "secret",
-                                                "cookie"};
+constexpr std::string_view kSecretKeyParts[] = {"extraheader", "pass", "token", "secret", "cookie"};
 
 // Cuts `user[:password]@` after every "://" in LINE.
 std::string without_userinfo(std::string line) {
@@ -44,9 +43,8 @@ bool secret_key(std::string_view line) {
     start = close + 1;
   }
   const std::size_t eq = line.find('=', start);
-  const std::string key = tools::lower(
-      tools::trim(line.substr(start, eq == std::string_view::npos ? std::string_view::npos
-                                                                  : eq - start)));
+  const std::string key = tools::lower(tools::trim(
+      line.substr(start, eq == std::string_view::npos ? std::string_view::npos : eq - start)));
   for (std::string_view part : kSecretKeyParts) {
     if (key.find(part) != std::string::npos) return true;
   }

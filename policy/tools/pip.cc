@@ -538,9 +538,9 @@ Result<ToolValues> pip_venv_startup(const ToolConfigInput& in) {
   const std::string venv = pip_virtualenv(in);
   if (venv.empty()) return ToolValues{};
   ToolValues out;
-  for (const char* name : {"pyvenv.cfg", "bin/activate", "bin/activate.csh", "bin/activate.fish",
-                           "bin/activate.nu", "bin/activate.bat", "bin/Activate.ps1",
-                           "bin/activate_this.py"}) {
+  for (const char* name :
+       {"pyvenv.cfg", "bin/activate", "bin/activate.csh", "bin/activate.fish", "bin/activate.nu",
+        "bin/activate.bat", "bin/Activate.ps1", "bin/activate_this.py"}) {
     const std::string path = venv + "/" + name;
     if (in.read_file(path)) out.push_back(path);
   }

@@ -373,8 +373,9 @@ ReplyWire Server::do_cgroup(Connection& c, std::uint64_t memory_bytes, sys::Uniq
     return make_reply(ReplyStatus::kFailed, "no cgroup v2 mount: sandboxd cannot delegate", ENOENT);
   }
   const std::string top = options_.cgroup_root.substr(0, options_.cgroup_root.rfind('/'));
-  const bool v2_memory = memory_bytes != 0 &&
-                         sys::read_small_file(top + "/cgroup.controllers").find("memory") != std::string::npos;
+  const bool v2_memory =
+      memory_bytes != 0 &&
+      sys::read_small_file(top + "/cgroup.controllers").find("memory") != std::string::npos;
   if (memory_bytes != 0 && !v2_memory && options_.v1_memory_root.empty()) {
     return make_reply(ReplyStatus::kFailed, "no memory controller here (v1 or v2)", ENOENT);
   }

@@ -208,7 +208,8 @@ bool cgroup_oom_killed(const SandboxCgroups& cg) {
   // "key value" lines; oom_kill counts the kills.
   for (std::size_t at = text.find("oom_kill "); at != std::string::npos;
        at = text.find("oom_kill ", at + 1)) {
-    if (at == 0 || text[at - 1] == '\n') return std::strtoull(text.c_str() + at + 9, nullptr, 10) > 0;
+    if (at == 0 || text[at - 1] == '\n')
+      return std::strtoull(text.c_str() + at + 9, nullptr, 10) > 0;
   }
   return false;
 }

@@ -6,10 +6,10 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <linux/sched.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
-#include <netinet/in.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
@@ -30,15 +30,15 @@
 #include <optional>
 
 #include "sandboxd/bpf_net/net_layer.h"
-#include "sandboxd/report/run_events.h"
-#include "sandboxd/supervisor/file_notifier.h"
-#include "sandboxd/gate/gate.h"
 #include "sandboxd/daemon/client.h"
+#include "sandboxd/gate/gate.h"
 #include "sandboxd/launcher/cgroup.h"
-#include "sandboxd/launcher/leftovers.h"
 #include "sandboxd/launcher/child.h"
+#include "sandboxd/launcher/leftovers.h"
 #include "sandboxd/launcher/placeholder_journal.h"
 #include "sandboxd/launcher/prepare.h"
+#include "sandboxd/report/run_events.h"
+#include "sandboxd/supervisor/file_notifier.h"
 #include "sandboxd/sys/landlock.h"
 #include "sandboxd/sys/small_file.h"
 #include "sandboxd/sys/unique_fd.h"

@@ -6,16 +6,16 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <sys/xattr.h>
 #include <sys/syscall.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <climits>
-#include <cstring>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <iterator>
 #include <optional>
 
@@ -102,9 +102,9 @@ bool is_contents_rule(const std::string& path) {
 // The rules of PROTECT with each DIR/* replaced by one rule per entry DIR holds now, except
 // the entries a write grant names or lies under (node_modules for an install's scripts): those
 // stay writable. Names appear in the directory's order, sorted for a stable plan.
-std::vector<policy::ProtectRule> expand_contents_rules(const std::vector<policy::ProtectRule>& protect,
-                                                       const std::vector<policy::PathRule>& grants,
-                                                       std::vector<std::string>* existing_only) {
+std::vector<policy::ProtectRule> expand_contents_rules(
+    const std::vector<policy::ProtectRule>& protect, const std::vector<policy::PathRule>& grants,
+    std::vector<std::string>* existing_only) {
   std::vector<policy::ProtectRule> out;
   for (const policy::ProtectRule& rule : protect) {
     if (!is_contents_rule(rule.path)) {
@@ -124,10 +124,11 @@ std::vector<policy::ProtectRule> expand_contents_rules(const std::vector<policy:
     std::sort(names.begin(), names.end());
     for (const std::string& name : names) {
       const std::string path = dir + "/" + name;
-      const bool granted = std::any_of(grants.begin(), grants.end(), [&](const policy::PathRule& g) {
-        return (g.access & policy::kAccessWrite) != 0 &&
-               (g.path == path || g.path.compare(0, path.size() + 1, path + "/") == 0);
-      });
+      const bool granted =
+          std::any_of(grants.begin(), grants.end(), [&](const policy::PathRule& g) {
+            return (g.access & policy::kAccessWrite) != 0 &&
+                   (g.path == path || g.path.compare(0, path.size() + 1, path + "/") == 0);
+          });
       if (granted) continue;
       policy::ProtectRule entry = rule;
       entry.path = path;
@@ -606,7 +607,8 @@ class SpecBuilder {
           break;
         }
         if (!entry.exists && last &&
-            std::find(existing_only.begin(), existing_only.end(), rule.path) != existing_only.end()) {
+            std::find(existing_only.begin(), existing_only.end(), rule.path) !=
+                existing_only.end()) {
           break;  // an entry of DIR/* that went away meanwhile: nothing to keep
         }
         if (!entry.exists) {
@@ -860,7 +862,8 @@ class SpecBuilder {
     std::vector<Hole> holes;
     for (const policy::DenyRule& d : plan_.deny) holes.push_back({d.path, true});
     std::vector<std::string> existing_only;
-    for (const policy::ProtectRule& p : expand_contents_rules(plan_.protect, plan_.paths, &existing_only)) {
+    for (const policy::ProtectRule& p :
+         expand_contents_rules(plan_.protect, plan_.paths, &existing_only)) {
       holes.push_back({p.path, false});
     }
     for (const policy::PathRule& rule : plan_.paths) {

@@ -92,7 +92,8 @@ std::optional<Event> EventLog::from_json(std::string_view line, std::string* why
     };
     e.origin = Origin{field("tool"), field("package"), field("version"), field("script")};
     auto dependency = it->find("dependency");
-    e.origin.dependency = dependency != it->end() && dependency->is_boolean() && dependency->get<bool>();
+    e.origin.dependency =
+        dependency != it->end() && dependency->is_boolean() && dependency->get<bool>();
   }
   for (const char* common :
        {"v", "kind", "time_ns", "pid", "ppid", "exe", "verdict", "layer", "origin"}) {

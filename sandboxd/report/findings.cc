@@ -2,14 +2,14 @@
 // lifecycle script through one `sh -c`, so only a shell started *by the script* is reported.
 #include "sandboxd/report/findings.h"
 
-#include "policy/variables.h"
-#include "sandboxd/report/run_events.h"
-
 #include <algorithm>
 #include <map>
 #include <set>
 #include <unordered_map>
 #include <unordered_set>
+
+#include "policy/variables.h"
+#include "sandboxd/report/run_events.h"
 
 namespace moat::report {
 namespace {
@@ -152,7 +152,8 @@ std::vector<Finding> derive_findings(const std::vector<Event>& events) {
       it = foreign_changes.end() - 1;
     }
     (e.kind == "deny" || e.verdict == "refused" ? it->refused : it->changed) += 1;
-    if (it->paths.size() < 4 && std::find(it->paths.begin(), it->paths.end(), path) == it->paths.end()) {
+    if (it->paths.size() < 4 &&
+        std::find(it->paths.begin(), it->paths.end(), path) == it->paths.end()) {
       it->paths.push_back(path);
     }
   };
@@ -284,13 +285,13 @@ std::vector<Finding> derive_findings(const std::vector<Event>& events) {
     for (std::string_view path : changes.paths) {
       const bool inside = project.size() > 1 && path.size() > project.size() &&
                           path.substr(0, project.size()) == project && path[project.size()] == '/';
-      list += (list.empty() ? "" : ", ") +
-              std::string(inside ? path.substr(project.size() + 1) : path);
+      list +=
+          (list.empty() ? "" : ", ") + std::string(inside ? path.substr(project.size() + 1) : path);
     }
     const std::size_t total = changes.changed + changes.refused;
     if (total > changes.paths.size()) list += ", ...";
-    const std::string what = in_project ? "the project's own files outside node_modules"
-                                        : "other packages' files";
+    const std::string what =
+        in_project ? "the project's own files outside node_modules" : "other packages' files";
     std::string message = changes.who + " (an installed package's code) " +
                           (changes.changed > 0 ? "changed " : "tried to change ") + what + " (" +
                           std::to_string(total) + " change" + (total == 1 ? "" : "s");

@@ -8,8 +8,8 @@
 namespace moat::report {
 namespace {
 
-constexpr const char* kHookRunnerKeys[] = {"husky", "lint-staged", "simple-git-hooks",
-                                           "pre-commit", "gitHooks"};
+constexpr const char* kHookRunnerKeys[] = {"husky", "lint-staged", "simple-git-hooks", "pre-commit",
+                                           "gitHooks"};
 
 // A value for a one-line message: control characters shown as '?', long ones cut.
 std::string shown(std::string text) {
@@ -31,8 +31,8 @@ ManifestSnapshot snapshot_package_json(const std::string& path,
   std::vector<std::pair<std::string, std::string>> entries;
   if (auto scripts = doc.find("scripts"); scripts != doc.end() && scripts->is_object()) {
     for (const auto& [name, value] : scripts->items()) {
-      entries.emplace_back("scripts." + name, value.is_string() ? value.get<std::string>()
-                                                                 : json_text(value));
+      entries.emplace_back("scripts." + name,
+                           value.is_string() ? value.get<std::string>() : json_text(value));
     }
   }
   for (const char* key : kHookRunnerKeys) {
@@ -42,8 +42,7 @@ ManifestSnapshot snapshot_package_json(const std::string& path,
   return out;
 }
 
-std::vector<Event> manifest_findings(const ManifestSnapshot& before,
-                                     const ManifestSnapshot& after,
+std::vector<Event> manifest_findings(const ManifestSnapshot& before, const ManifestSnapshot& after,
                                      const std::vector<Event>& events) {
   std::vector<Event> out;
   if (!after.entries) return out;

@@ -25,8 +25,7 @@ ManifestSnapshot snapshot_package_json(const std::string& path,
 
 // One `finding` event (type "manifest-commands-changed") per entry added or changed between the
 // two snapshots, attributed to the last process the events show writing the file.
-std::vector<Event> manifest_findings(const ManifestSnapshot& before,
-                                     const ManifestSnapshot& after,
+std::vector<Event> manifest_findings(const ManifestSnapshot& before, const ManifestSnapshot& after,
                                      const std::vector<Event>& events);
 
 }  // namespace moat::report

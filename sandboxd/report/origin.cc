@@ -82,8 +82,7 @@ Origin origin_from_pip_build(std::string_view cwd) {
 
 bool under_node_modules(std::string_view path) {
   constexpr std::string_view kName = "node_modules";
-  for (size_t at = path.find(kName); at != std::string_view::npos;
-       at = path.find(kName, at + 1)) {
+  for (size_t at = path.find(kName); at != std::string_view::npos; at = path.find(kName, at + 1)) {
     const bool starts = at == 0 || path[at - 1] == '/';
     const size_t end = at + kName.size();
     const bool ends = end == path.size() || path[end] == '/';

@@ -460,9 +460,9 @@ TEST_P(Escape, GitConfigCredentialsAreNotReadable) {
   std::string why;
   ASSERT_TRUE(sb().git_init(&why)) << why;
   const std::string header = "AUTHORIZATION: basic MOAT-CHECKOUT-TOKEN-CANARY";
-  ASSERT_EQ(sb().direct({"/usr/bin/git", "config", "http.https://host.test/.extraheader", header})
-                .status,
-            0);
+  ASSERT_EQ(
+      sb().direct({"/usr/bin/git", "config", "http.https://host.test/.extraheader", header}).status,
+      0);
   ASSERT_EQ(sb().direct({"/usr/bin/git", "config", "remote.origin.url",
                          "https://x-access-token:MOAT-REMOTE-TOKEN-CANARY@host.test/r.git"})
                 .status,
@@ -475,11 +475,12 @@ TEST_P(Escape, GitConfigCredentialsAreNotReadable) {
             0);
   const std::string config = sb().in_project(".git/config");
   const std::string before = file_sha(config);
-  RunResult r = sb().moat({"/bin/sh", "-c",
-                           "cat .git/config ~/.gitconfig; git config --list; "
-                           "grep -r TOKEN-CANARY .git 2>/dev/null; "
-                           "git -c user.name=t -c user.email=t@t.test commit -q --allow-empty -m in "
-                           "&& echo committed"});
+  RunResult r =
+      sb().moat({"/bin/sh", "-c",
+                 "cat .git/config ~/.gitconfig; git config --list; "
+                 "grep -r TOKEN-CANARY .git 2>/dev/null; "
+                 "git -c user.name=t -c user.email=t@t.test commit -q --allow-empty -m in "
+                 "&& echo committed"});
   for (const char* token :
        {"MOAT-CHECKOUT-TOKEN-CANARY", "MOAT-REMOTE-TOKEN-CANARY", "MOAT-HOME-TOKEN-CANARY"}) {
     EXPECT_EQ(r.out.find(token), std::string::npos) << token << " was readable:\n" << r.describe();
@@ -487,11 +488,13 @@ TEST_P(Escape, GitConfigCredentialsAreNotReadable) {
   }
   EXPECT_NE(r.out.find("url=https://host.test/r.git"), std::string::npos) << r.describe();
   EXPECT_NE(r.out.find("url.https://host.test/.insteadof=https://host.test/"), std::string::npos)
-      << "the rest of ~/.gitconfig should stay\n" << r.describe();
+      << "the rest of ~/.gitconfig should stay\n"
+      << r.describe();
   EXPECT_NE(r.out.find("committed"), std::string::npos) << "git stopped working\n" << r.describe();
   EXPECT_EQ(file_sha(config), before) << "the real config changed";
   RunResult control = sb().direct({"/bin/sh", "-c", "grep -c TOKEN-CANARY .git/config"});
-  EXPECT_EQ(control.out, "2\n") << "CONTROL: the tokens are not in the real file\n" << control.describe();
+  EXPECT_EQ(control.out, "2\n") << "CONTROL: the tokens are not in the real file\n"
+                                << control.describe();
 }
 
 // Guards: the developer's editor as a way out. VS Code obeys a trusted folder's
@@ -508,12 +511,14 @@ TEST_P(Escape, InstallProfilesKeepEditorSettings) {
     ::unlink(settings.c_str());
     RunResult fresh = sb().moat(Sandbox::probe({"write", settings, payload}), {"-p", profile});
     EXPECT_NE(fresh.probe_line(), "") << profile << ": the probe never ran\n" << fresh.describe();
-    EXPECT_FALSE(fresh.probe_ok()) << profile << ": settings.json was created\n" << fresh.describe();
+    EXPECT_FALSE(fresh.probe_ok()) << profile << ": settings.json was created\n"
+                                   << fresh.describe();
     EXPECT_FALSE(exists(settings)) << profile;
     sb().write_file(settings, "{\"editor.tabSize\": 2}\n");
     const std::string before = file_sha(settings);
     RunResult changed = sb().moat(Sandbox::probe({"write", settings, payload}), {"-p", profile});
-    EXPECT_NE(changed.probe_line(), "") << profile << ": the probe never ran\n" << changed.describe();
+    EXPECT_NE(changed.probe_line(), "") << profile << ": the probe never ran\n"
+                                        << changed.describe();
     EXPECT_FALSE(changed.probe_ok()) << profile << ": settings.json was rewritten\n"
                                      << changed.describe();
     EXPECT_EQ(file_sha(settings), before) << profile;
@@ -540,7 +545,8 @@ TEST_P(Escape, InstallProfilesKeepCiDefinitions) {
                                  " 'on: push'; ./moat-probe write " + gitlab + " 'x: 1'"},
                             {"-p", "npm"});
     EXPECT_NE(r.probe_line(), "") << "the probe never ran\n" << r.describe();
-    EXPECT_FALSE(exists(planted)) << (existing ? "existing" : "missing") << " dir: workflow planted\n"
+    EXPECT_FALSE(exists(planted)) << (existing ? "existing" : "missing")
+                                  << " dir: workflow planted\n"
                                   << r.describe();
     EXPECT_FALSE(exists(gitlab)) << r.describe();
     if (existing) {

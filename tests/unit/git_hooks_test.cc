@@ -2,12 +2,13 @@
 // [include] and [includeIf] files inside the project, git's quoting and continuation lines,
 // linked work trees, the user's and system's configuration, and hook runners' command files.
 // Everything outside the project is left to the other layers (it is not writable anyway).
+#include "policy/git_hooks.h"
+
 #include <gtest/gtest.h>
 
 #include <map>
 
 #include "config_tree.h"
-#include "policy/git_hooks.h"
 
 namespace moat::policy {
 namespace {

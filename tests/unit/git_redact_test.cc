@@ -1,8 +1,8 @@
 // redact_git_config: the credentials CI checkouts and developers leave in .git/config go, the rest
 // of the file stays byte for byte (git must read the same configuration otherwise).
-#include <gtest/gtest.h>
-
 #include "policy/git_redact.h"
+
+#include <gtest/gtest.h>
 
 namespace moat::policy {
 namespace {
@@ -26,14 +26,17 @@ TEST(GitRedact, CheckoutTokenExtraheaderGoes) {
 }
 
 TEST(GitRedact, UserinfoIsCutFromValuesAndSectionNames) {
-  EXPECT_EQ(redact_git_config("[remote \"o\"]\n\turl = https://x-access-token:ghs_secret@host.test/r\n"),
-            "[remote \"o\"]\n\turl = https://host.test/r\n");
-  EXPECT_EQ(redact_git_config("[url \"https://user:tok@host.test/\"]\n\tinsteadOf = https://host.test/\n"),
+  EXPECT_EQ(
+      redact_git_config("[remote \"o\"]\n\turl = https://x-access-token:ghs_secret@host.test/r\n"),
+      "[remote \"o\"]\n\turl = https://host.test/r\n");
+  EXPECT_EQ(redact_git_config(
+                "[url \"https://user:tok@host.test/\"]\n\tinsteadOf = https://host.test/\n"),
             "[url \"https://host.test/\"]\n\tinsteadOf = https://host.test/\n");
   EXPECT_EQ(redact_git_config("[http]\n\tproxy = http://me:pw@proxy.test:3128\n"),
             "[http]\n\tproxy = http://proxy.test:3128\n");
   // An @ after the host is part of the path, not userinfo.
-  EXPECT_EQ(redact_git_config("\turl = https://host.test/a@b\n"), "\turl = https://host.test/a@b\n");
+  EXPECT_EQ(redact_git_config("\turl = https://host.test/a@b\n"),
+            "\turl = https://host.test/a@b\n");
 }
 
 TEST(GitRedact, PasswordTokenAndContinuationLinesGo) {

@@ -86,10 +86,12 @@ TEST(Origin, DependencyCodeIsMarkedAndStaysMarked) {
   const std::string own_env = "npm_package_name=victim\0npm_lifecycle_event=postinstall\0"s;
   Origin npm_script = resolve_origin(evil_env, "/p/node_modules/evil-pkg", {});
   EXPECT_TRUE(npm_script.dependency);
-  EXPECT_TRUE(resolve_origin(evil_env, "/p/node_modules/.pnpm/evil-pkg@1.0.0/node_modules/evil-pkg",
-                             {}).dependency);
-  EXPECT_TRUE(resolve_origin(evil_env, "/p/.yarn/unplugged/evil-pkg-npm-1.0.0-0a/node_modules/evil-pkg",
-                             {}).dependency);
+  EXPECT_TRUE(
+      resolve_origin(evil_env, "/p/node_modules/.pnpm/evil-pkg@1.0.0/node_modules/evil-pkg", {})
+          .dependency);
+  EXPECT_TRUE(
+      resolve_origin(evil_env, "/p/.yarn/unplugged/evil-pkg-npm-1.0.0-0a/node_modules/evil-pkg", {})
+          .dependency);
   Origin own_script = resolve_origin(own_env, "/p", {});
   EXPECT_FALSE(own_script.dependency);
   // The project's script working inside node_modules stays the project's.
@@ -361,7 +363,8 @@ TEST(Findings, DependencyChangingTheProjectsOwnFiles) {
   std::vector<Event> events = {
       run,
       make("write", 12, 11, "/usr/bin/node", {{"path", "/p/src/index.js"}}, evil),
-      make("create", 12, 11, "/usr/bin/node", {{"path", "/p/node_modules/evil-pkg/build/a.o"}}, evil),
+      make("create", 12, 11, "/usr/bin/node", {{"path", "/p/node_modules/evil-pkg/build/a.o"}},
+           evil),
       make("rename", 12, 11, "/usr/bin/node", {{"path", "/p/x.tmp"}, {"to", "/p/Makefile"}}, evil),
       make("delete", 12, 11, "/usr/bin/node", {{"path", "/p/tests/auth_test.js"}}, evil),
       make("deny", 12, 11, "/usr/bin/node", {{"op", "create"}, {"path", "/p/.git/hooks/pre-push"}},
@@ -413,7 +416,8 @@ TEST(Findings, DependencyChangingOtherPackages) {
   std::vector<Event> events = {
       make("run", 0, 0, "", {{"project", "/p"}}),
       make("write", 12, 11, "/usr/bin/node", {{"path", "/p/node_modules/good-a/index.js"}}, evil),
-      make("create", 12, 11, "/usr/bin/node", {{"path", "/p/node_modules/evil-pkg/build/x.o"}}, evil),
+      make("create", 12, 11, "/usr/bin/node", {{"path", "/p/node_modules/evil-pkg/build/x.o"}},
+           evil),
       make("create", 12, 11, "/usr/bin/node", {{"path", "/p/node_modules/.cache/evil/x"}}, evil),
       make("rename", 12, 11, "/usr/bin/node",
            {{"path", "/p/node_modules/evil-pkg/tsc"}, {"to", "/p/node_modules/.bin/tsc"}}, evil),
@@ -422,7 +426,8 @@ TEST(Findings, DependencyChangingOtherPackages) {
       make("deny", 12, 11, "/usr/bin/node",
            {{"op", "write"}, {"path", "/usr/lib/node_modules/npm/index.js"}}, evil, "refused",
            "mount"),
-      make("create", 30, 1, "/usr/bin/node", {{"path", "/p/node_modules/@s/builder/out.js"}}, scoped),
+      make("create", 30, 1, "/usr/bin/node", {{"path", "/p/node_modules/@s/builder/out.js"}},
+           scoped),
       make("create", 30, 1, "/usr/bin/python3",
            {{"path", "/p/node_modules/node-gyp/gyp/pylib/gyp/__pycache__/common.cpython-311.pyc"}},
            scoped),
@@ -505,9 +510,12 @@ namespace {
 TEST(ManifestFindings, ScriptsAndHookRunnersButNotDependencies) {
   const std::string path = "/p/package.json";
   ManifestSnapshot before = snapshot_package_json(
-      path, std::string(R"({"name":"x","scripts":{"test":"jest","build":"tsc"},"dependencies":{}})"));
+      path,
+      std::string(R"({"name":"x","scripts":{"test":"jest","build":"tsc"},"dependencies":{}})"));
   ManifestSnapshot honest = snapshot_package_json(
-      path, std::string(R"({"name":"x","scripts":{"build":"tsc","test":"jest"},"dependencies":{"a":"1"}})"));
+      path,
+      std::string(
+          R"({"name":"x","scripts":{"build":"tsc","test":"jest"},"dependencies":{"a":"1"}})"));
   EXPECT_TRUE(manifest_findings(before, honest, {}).empty());
 
   ManifestSnapshot after = snapshot_package_json(
@@ -541,7 +549,8 @@ TEST(ManifestFindings, NoFileOrNotJsonIsQuiet) {
   EXPECT_TRUE(manifest_findings(none, broken, {}).empty());
   ManifestSnapshot created =
       snapshot_package_json("/p/package.json", std::string(R"({"scripts":{"test":"x"}})"));
-  EXPECT_EQ(manifest_findings(none, created, {}).size(), 1u) << "a new package.json's scripts count";
+  EXPECT_EQ(manifest_findings(none, created, {}).size(), 1u)
+      << "a new package.json's scripts count";
 }
 
 }  // namespace

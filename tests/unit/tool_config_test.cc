@@ -1,6 +1,8 @@
 // Tool resolvers on sample configuration trees (an in-memory file system: path -> content), and
 // their use by the compiler: multi-valued expansion, unknown names, resolver errors, the files
 // a plan depends on.
+#include "policy/tool_config.h"
+
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -8,7 +10,6 @@
 #include <map>
 
 #include "config_tree.h"
-#include "policy/tool_config.h"
 #include "policy_test_util.h"
 
 namespace moat::policy {
