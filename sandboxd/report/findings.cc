@@ -143,6 +143,9 @@ std::vector<Finding> derive_findings(const std::vector<Event>& events) {
     std::size_t changed = 0, refused = 0;
   };
   std::vector<ForeignChanges> foreign_changes;
+  auto inside_project = [&](const std::string& path) {
+    return project.size() > 1 && path != project && is_within(path, project);
+  };
   auto note_foreign = [&](const char* type, const Event& e, std::string_view path) {
     std::string who = e.origin.describe();
     auto it = std::find_if(foreign_changes.begin(), foreign_changes.end(),
@@ -218,8 +221,7 @@ std::vector<Finding> derive_findings(const std::vector<Event>& events) {
             path.find("/__pycache__") == std::string::npos) {
           note_foreign("package-files-changed", e, path);
         }
-      } else if (project.size() > 1 && path.size() > project.size() &&
-                 path.compare(0, project.size(), project) == 0 && path[project.size()] == '/' &&
+      } else if (inside_project(path) &&
                  !under_node_modules(std::string_view(path).substr(project.size())) &&
                  protection_of(protected_paths, path) == nullptr) {
         note_foreign("project-files-changed", e, path);
@@ -283,10 +285,9 @@ std::vector<Finding> derive_findings(const std::vector<Event>& events) {
     const bool in_project = changes.type == "project-files-changed";
     std::string list;
     for (std::string_view path : changes.paths) {
-      const bool inside = project.size() > 1 && path.size() > project.size() &&
-                          path.substr(0, project.size()) == project && path[project.size()] == '/';
-      list +=
-          (list.empty() ? "" : ", ") + std::string(inside ? path.substr(project.size() + 1) : path);
+      const std::string shown(inside_project(std::string(path)) ? path.substr(project.size() + 1)
+                                                                 : path);
+      list += (list.empty() ? "" : ", ") + shown;
     }
     const std::size_t total = changes.changed + changes.refused;
     if (total > changes.paths.size()) list += ", ...";
