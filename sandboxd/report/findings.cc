@@ -286,7 +286,7 @@ std::vector<Finding> derive_findings(const std::vector<Event>& events) {
     std::string list;
     for (std::string_view path : changes.paths) {
       const std::string shown(inside_project(std::string(path)) ? path.substr(project.size() + 1)
-                                                                 : path);
+                                                                : path);
       list += (list.empty() ? "" : ", ") + shown;
     }
     const std::size_t total = changes.changed + changes.refused;
