@@ -26,7 +26,7 @@ int usage() {
                "  --socket PATH      default $MOAT_SANDBOXD_SOCKET or %s\n"
                "  --max-sandboxes N  sandboxes watched at once (default 1024)\n"
                "  --max-per-uid N    sandboxes per client uid (default 64)\n"
-               "  --warm N           rings (1 MiB) kept ready for registrations (default 4)\n",
+               "  --warm N           rings (1 MiB) kept ready for registrations (default 8)\n",
                moat::daemon::kDefaultSocket);
   return 2;
 }
@@ -44,7 +44,7 @@ bool parse_count(const char* text, std::uint32_t* out) {
 int main(int argc, char** argv) {
   moat::daemon::ServerOptions options;
   options.socket_path = moat::daemon::socket_path();
-  std::uint32_t warm = 4;
+  std::uint32_t warm = 8;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     const char* value = i + 1 < argc ? argv[i + 1] : nullptr;

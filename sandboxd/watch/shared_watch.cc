@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace moat::watch {
 namespace {
@@ -38,10 +39,12 @@ Result<std::unique_ptr<SharedWatch>> SharedWatch::load(const SharedWatchOptions&
   std::unique_ptr<SharedWatch> w(new SharedWatch(options));
   w->skel_ = std::move(*skel);
   w->slots_.resize(options.max_sandboxes);
+  std::vector<std::uint32_t> warm(options.warm);
+  for (std::uint32_t i = 0; i < options.warm; ++i) warm[i] = i;
+  auto rings = w->install(warm, options.warm_bytes);
   for (std::uint32_t i = 0; i < options.warm; ++i) {
-    auto ring = w->install(i, options.warm_bytes);
-    if (!ring) return ring.error();
-    w->slots_[i] = Slot{SlotState::kFresh, std::move(*ring), options.warm_bytes, 0};
+    if (!rings[i]) return rings[i].error();
+    w->slots_[i] = Slot{SlotState::kFresh, std::move(*rings[i]), options.warm_bytes, 0};
   }
   auto links = attach_programs(w->skel_.get(), ProgramSet::kProcesses);
   if (!links) return links.error();
@@ -62,27 +65,63 @@ SharedWatch::~SharedWatch() {
   for (bpf_link* l : links_) bpf_link__destroy(l);
 }
 
-Result<sys::UniqueFd> SharedWatch::install(std::uint32_t slot, std::uint32_t bytes) {
+std::vector<Result<sys::UniqueFd>> SharedWatch::install(const std::vector<std::uint32_t>& slots,
+                                                        std::uint32_t bytes) {
   const int rings_fd = bpf_map__fd(skel_->maps.slot_rings);
-  for (int attempt = 0; attempt < 4; ++attempt) {
-    LIBBPF_OPTS(bpf_map_create_opts, create_options);
-    sys::UniqueFd ring(
-        bpf_map_create(BPF_MAP_TYPE_RINGBUF, "moat_sandbox", 0, 0, bytes, &create_options));
-    if (!ring.valid()) {
-      return syscall_error("creating a sandbox's ring buffer", "bpf(BPF_MAP_CREATE)",
-                           "RINGBUF, " + std::to_string(bytes) + " bytes", errno);
-    }
-    const std::uint32_t value = static_cast<std::uint32_t>(ring.get());
-    if (bpf_map_update_elem(rings_fd, &slot, &value, BPF_ANY) != 0) {
-      return syscall_error("installing a sandbox's ring buffer", "bpf(BPF_MAP_UPDATE_ELEM)",
-                           "slot " + std::to_string(slot), errno);
-    }
-    // A program of the slot's previous sandbox that found the slot before it was released may
-    // have written here before the update's grace period ended. Only a ring still empty after
-    // it is fresh.
-    if (!ring_written(ring.get())) return ring;
+  std::vector<Result<sys::UniqueFd>> done;
+  for (std::size_t i = 0; i < slots.size(); ++i) {
+    done.push_back(make_error(ErrorCode::kInternal, "a released ring slot kept receiving records"));
   }
-  return make_error(ErrorCode::kInternal, "a released ring slot kept receiving records");
+  std::vector<std::size_t> pending(slots.size());
+  for (std::size_t i = 0; i < slots.size(); ++i) pending[i] = i;
+  for (int attempt = 0; attempt < 4 && !pending.empty(); ++attempt) {
+    std::vector<std::size_t> made;
+    std::vector<sys::UniqueFd> rings;
+    std::vector<std::uint32_t> keys;
+    std::vector<std::uint32_t> values;
+    for (std::size_t i : pending) {
+      LIBBPF_OPTS(bpf_map_create_opts, create_options);
+      sys::UniqueFd ring(
+          bpf_map_create(BPF_MAP_TYPE_RINGBUF, "moat_sandbox", 0, 0, bytes, &create_options));
+      if (!ring.valid()) {
+        done[i] = syscall_error("creating a sandbox's ring buffer", "bpf(BPF_MAP_CREATE)",
+                                "RINGBUF, " + std::to_string(bytes) + " bytes", errno);
+        continue;
+      }
+      made.push_back(i);
+      keys.push_back(slots[i]);
+      values.push_back(static_cast<std::uint32_t>(ring.get()));
+      rings.push_back(std::move(ring));
+    }
+    // One batch, one grace period for all of them (the kernel waits once per call): a burst of
+    // runs that released several slots gets them back in ~10 ms, not ~10 ms each.
+    std::uint32_t count = static_cast<std::uint32_t>(keys.size());
+    int err = 0;
+    if (count != 0) {
+      LIBBPF_OPTS(bpf_map_batch_opts, batch_options, .elem_flags = BPF_ANY);
+      if (bpf_map_update_batch(rings_fd, keys.data(), values.data(), &count, &batch_options) != 0) {
+        err = errno;
+      }
+    }
+    pending.clear();
+    for (std::size_t k = 0; k < made.size(); ++k) {
+      const std::size_t i = made[k];
+      if (k >= count) {
+        done[i] = syscall_error("installing a sandbox's ring buffer", "bpf(BPF_MAP_UPDATE_BATCH)",
+                                "slot " + std::to_string(slots[i]), err);
+        continue;
+      }
+      // A program of the slot's previous sandbox that found the slot before it was released
+      // may have written here before the update's grace period ended. Only a ring still empty
+      // after it is fresh.
+      if (ring_written(rings[k].get())) {
+        pending.push_back(i);
+      } else {
+        done[i] = std::move(rings[k]);
+      }
+    }
+  }
+  return done;
 }
 
 Status SharedWatch::attach_syscalls() {
@@ -124,26 +163,24 @@ void SharedWatch::refill_loop() {
     if (stopping_) return;
     std::size_t fresh_now = 0;
     for (const Slot& s : slots_) fresh_now += s.state == SlotState::kFresh ? 1 : 0;
+    std::vector<std::uint32_t> refill;  // back in the warm pool
+    std::vector<std::uint32_t> drop;    // not needed warm: emptied
     for (std::uint32_t i = 0; i < slots_.size(); ++i) {
       if (slots_[i].state != SlotState::kDirty) continue;
       slots_[i].state = SlotState::kBusy;
-      const bool warm = fresh_now < options_.warm;
-      lock.unlock();
-      Result<sys::UniqueFd> ring = make_error(ErrorCode::kInternal, "");
-      if (warm) {
-        ring = install(i, options_.warm_bytes);
-      } else {
-        // Not needed warm: drop the old ring from the array (waits for the grace period too).
-        (void)bpf_map_delete_elem(bpf_map__fd(skel_->maps.slot_rings), &i);
-      }
-      lock.lock();
-      if (warm && ring) {
-        slots_[i] = Slot{SlotState::kFresh, std::move(*ring), options_.warm_bytes, 0};
-        ++fresh_now;
-      } else {
-        slots_[i] = Slot{};
-      }
+      (fresh_now + refill.size() < options_.warm ? refill : drop).push_back(i);
     }
+    lock.unlock();
+    auto rings = install(refill, options_.warm_bytes);
+    // Each delete waits for a grace period too; only a burst of more sandboxes at once than the
+    // warm pool holds leaves slots to drop.
+    for (std::uint32_t i : drop) (void)bpf_map_delete_elem(bpf_map__fd(skel_->maps.slot_rings), &i);
+    lock.lock();
+    for (std::size_t k = 0; k < refill.size(); ++k) {
+      slots_[refill[k]] =
+          rings[k] ? Slot{SlotState::kFresh, std::move(*rings[k]), options_.warm_bytes, 0} : Slot{};
+    }
+    for (std::uint32_t i : drop) slots_[i] = Slot{};
   }
 }
 
@@ -173,7 +210,7 @@ Result<sys::UniqueFd> SharedWatch::add(std::uint64_t cgroup_id, std::uint32_t ri
     }
     slots_[slot].state = SlotState::kBusy;
     lock.unlock();
-    auto ring = install(slot, ring_bytes);
+    auto ring = std::move(install({slot}, ring_bytes)[0]);
     lock.lock();
     if (!ring) {
       slots_[slot] = Slot{};

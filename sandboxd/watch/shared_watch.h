@@ -28,7 +28,7 @@ namespace moat::watch {
 
 struct SharedWatchOptions {
   std::uint32_t max_sandboxes = 1024;   // slots
-  std::uint32_t warm = 4;               // fresh rings kept ready
+  std::uint32_t warm = 8;               // fresh rings kept ready
   std::uint32_t warm_bytes = kDefaultRingBytes;  // their size (moat's default ring)
   // The syscall programs stay attached this long after the last sandbox left (a burst of runs
   // pays their attach, ~0.5 ms, once).
@@ -64,9 +64,10 @@ class SharedWatch {
   };
 
   explicit SharedWatch(const SharedWatchOptions& options) : options_(options) {}
-  // Makes a ring and puts it in SLOT (the kernel waits for a grace period), until the ring is
-  // still empty once that returns. Called without the lock.
-  Result<sys::UniqueFd> install(std::uint32_t slot, std::uint32_t bytes);
+  // Makes a ring for each of SLOTS and puts them in (the kernel waits for one grace period),
+  // until each ring is still empty once that returns. Called without the lock.
+  std::vector<Result<sys::UniqueFd>> install(const std::vector<std::uint32_t>& slots,
+                                             std::uint32_t bytes);
   void refill_loop();
 
   // Called with the lock held.

@@ -243,6 +243,31 @@ TEST_F(Sandboxd, EventsArriveThroughTheDaemon) {
   EXPECT_TRUE(exec_seen) << read_file(audit);
 }
 
+// Runs back to back, more of them than the warm pool holds: the daemon gives released slots new
+// rings in batches (one grace period for several); each run still gets a working ring of its own,
+// holding its own file and none of the previous runs'.
+TEST_F(Sandboxd, BackToBackRunsEachGetAFreshRing) {
+  Daemon d({"--warm", "2"});
+  ASSERT_TRUE(d.ready());
+  for (int i = 0; i < 10; ++i) {
+    const std::string audit = sb_->in_outside("run" + std::to_string(i) + ".jsonl");
+    const std::string name = "made-by-" + std::to_string(i);
+    RunResult r = sb_->moat({"/bin/sh", "-c", "echo x > " + name}, {"--audit", audit}, through(d));
+    ASSERT_EQ(r.status, 0) << r.describe();
+    EXPECT_EQ(r.err.find("sandboxd"), std::string::npos) << "not through the daemon: " << r.err;
+    std::vector<std::string> mine;
+    for (const std::string& p : created(audit)) {
+      if (p.find("made-by-") != std::string::npos) mine.push_back(p);
+    }
+    EXPECT_EQ(mine, std::vector<std::string>{sb_->in_project(name)}) << read_file(audit);
+    for (const json& e : events_of(audit)) {
+      if (e.value("kind", "") == "end") {
+        EXPECT_EQ(e.value("lost_events", -1), 0);
+      }
+    }
+  }
+}
+
 // Two sandboxes at once: each audit holds its own file and not the other's.
 TEST_F(Sandboxd, TwoConcurrentSandboxesSeeOnlyTheirOwnEvents) {
   Daemon d;
