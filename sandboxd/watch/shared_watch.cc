@@ -101,6 +101,15 @@ std::vector<Result<sys::UniqueFd>> SharedWatch::install(const std::vector<std::u
       LIBBPF_OPTS(bpf_map_batch_opts, batch_options, .elem_flags = BPF_ANY);
       if (bpf_map_update_batch(rings_fd, keys.data(), values.data(), &count, &batch_options) != 0) {
         err = errno;
+        if (count == 0 && (err == EINVAL || err == ENOTSUP || err == EOPNOTSUPP)) {
+          // No batch operations for this map type on an older kernel: one update each.
+          err = 0;
+          while (count < keys.size() &&
+                 bpf_map_update_elem(rings_fd, &keys[count], &values[count], BPF_ANY) == 0) {
+            ++count;
+          }
+          if (count < keys.size()) err = errno;
+        }
       }
     }
     pending.clear();
