@@ -7,7 +7,9 @@
 # project and leaves a daemon. Checked from outside: the honest package imports from the
 # virtualenv, the collector received nothing, ~/.bashrc and the hooks are unchanged, no daemon
 # survived; in the account: the .pth is a finding and the sdist's build is named in the summary.
-# As root, then as the user moat-test. Needs root (network namespaces). Usage: pip_malicious_index.sh MOAT
+# As root, then as the user moat-test. The uv profile likewise, its index read from uv's own
+# configuration (a user uv.toml); see run_case's uvfile. Needs root (network namespaces).
+# Usage: pip_malicious_index.sh MOAT
 set -euo pipefail
 moat=$(realpath "$1")
 . "$(dirname "$(realpath "$0")")/../watch_e2e/e2e_lib.sh"
@@ -173,6 +175,14 @@ index_url="http://index.test:8080/simple"
 # the user's ~/.config/pip/pip.conf (pip must read it inside the sandbox), the project's .venv
 # found without VIRTUAL_ENV, and pip's cache in use (written through the profile's grant); argv:
 # only on pip's command line (no PIP_INDEX_URL, no pip.conf: moat reads it from the command).
+# uvfile: the uv profile (`profile=uv`), the index only in the user's ~/.config/uv/uv.toml; the
+# command is `uv pip install` when uv is installed. uv is not installable on this machine kind (no
+# wheel on the configured index, no Debian package, no npm package), so without it the
+# virtualenv's pip stands in as the installer, the index on its command line (which the uv profile
+# does not read): what is under test is the profile (what is writable, which hosts are reachable
+# (uv's configuration only), what a build script can reach and leave behind); only the installer
+# differs.
+profile=pip
 run_case() {
   local name=$1 user=$2 config=$3
   shift 3
@@ -192,6 +202,15 @@ run_case() {
   elif [ "$config" = argv ]; then
     how=(VIRTUAL_ENV="$project/.venv")
     pip_args=(-i "$index_url" --trusted-host index.test --no-cache-dir)
+  elif [ "$config" = uvfile ]; then
+    mkdir -p "$home/.config/uv"
+    printf '[[index]]\nurl = "%s"\ndefault = true\n' "$index_url" > "$home/.config/uv/uv.toml"
+    how=()
+    if [ "$1" = uv ]; then
+      pip_args=(--python "$project/.venv/bin/python")
+    else
+      pip_args=(-i "$index_url" --trusted-host index.test --no-cache-dir)
+    fi
   fi
   chown -R "$user:" "$dir"
   as_user() { if [ "$user" = root ]; then "$@"; else runuser -u "$user" -- "$@"; fi; }
@@ -202,16 +221,16 @@ run_case() {
   # What the profile allows, as explain says it: the configured index only, the virtualenv.
   local explain
   explain=$(cd "$project" && as_user env -i PATH=/usr/bin:/bin HOME="$home" LANG=C.UTF-8 "${how[@]}" \
-      "$moat" explain -p pip -- "$@" install "${pip_args[@]}" goodpkg 2>&1) ||
-    fail "$name: moat explain -p pip failed: $explain"
-  grep -q "only pip's configured indexes reachable" <<<"$explain" || fail "$name: explain does not say only configured indexes are reachable"
-  grep -qE "^  index.test:8080 +from .*pip.yaml" <<<"$explain" || fail "$name: explain does not list index.test:8080"
-  [ "$(grep -cE '^  [a-z0-9.-]+:[0-9]+ +from .*pip.yaml' <<<"$explain")" -eq 1 ] ||
-    fail "$name: explain allows more than the configured index: $(grep -E 'from .*pip.yaml:4[0-9]' <<<"$explain")"
-  grep -qE "^  $project/.venv +from .*pip.yaml" <<<"$explain" || fail "$name: explain does not grant the virtualenv"
+      "$moat" explain -p "$profile" -- "$@" install "${pip_args[@]}" goodpkg 2>&1) ||
+    fail "$name: moat explain -p $profile failed: $explain"
+  grep -q "only $profile's configured indexes reachable" <<<"$explain" || fail "$name: explain does not say only configured indexes are reachable"
+  grep -qE "^  index.test:8080 +from .*$profile.yaml" <<<"$explain" || fail "$name: explain does not list index.test:8080"
+  [ "$(grep -cE "^  [a-z0-9.-]+:[0-9]+ +from .*$profile.yaml" <<<"$explain")" -eq 1 ] ||
+    fail "$name: explain allows more than the configured index: $(grep -E "from .*$profile.yaml:[0-9]" <<<"$explain")"
+  grep -qE "^  $project/.venv +from .*$profile.yaml" <<<"$explain" || fail "$name: explain does not grant the virtualenv"
   local rc=0
   (cd "$project" && as_user env -i PATH=/usr/bin:/bin HOME="$home" LANG=C.UTF-8 "${how[@]}" \
-      "$moat" run -p pip --add-host "index.test=$index_ip" --audit "$dir/audit.jsonl" -- \
+      "$moat" run -p "$profile" --add-host "index.test=$index_ip" --audit "$dir/audit.jsonl" -- \
       "$@" install "${pip_args[@]}" --no-build-isolation goodpkg evilwheel evilpkg) \
       >"$dir/out" 2>"$dir/err" || rc=$?
   sleep 0.5
@@ -232,7 +251,11 @@ run_case() {
   grep -q "evilwheel_hook.pth" "$dir/err" || fail "$name: the summary does not report the .pth with code"
   grep -q '"kind":"finding".*evilwheel_hook.pth' "$dir/audit.jsonl" ||
     fail "$name: no finding event for the .pth"
-  grep -q "pip evilpkg build" "$dir/err" || fail "$name: the summary does not name the sdist's build (pip evilpkg build)"
+  if [ "$1" = uv ]; then
+    grep -q "evilpkg" "$dir/err" || fail "$name: the summary does not name the sdist's build (evilpkg)"
+  else
+    grep -q "pip evilpkg build" "$dir/err" || fail "$name: the summary does not name the sdist's build (pip evilpkg build)"
+  fi
   if [ "$config" = file ]; then
     [ -n "$(ls -A "$home/.cache/pip" 2>/dev/null)" ] || fail "$name: pip's cache was not written"
   fi
@@ -280,6 +303,16 @@ run_pipx() {
 run_case root root env "$work/root/project/.venv/bin/pip"
 run_case user moat-test file "$work/user/project/.venv/bin/python" -m pip
 run_case argv root argv "$work/argv/project/.venv/bin/pip3"
+profile=uv
+if command -v uv >/dev/null; then
+  run_case uv-root root uvfile uv pip
+  run_case uv-user moat-test uvfile uv pip
+else
+  echo "uv is not installed: the virtualenv's pip stands in as the installer under -p uv"
+  run_case uv-root root uvfile "$work/uv-root/project/.venv/bin/pip"
+  run_case uv-user moat-test uvfile "$work/uv-user/project/.venv/bin/python" -m pip
+fi
+profile=pip
 if command -v pipx >/dev/null; then
   run_pipx
 elif [ "${MOAT_MUST_WORK:-0}" = 1 ]; then
