@@ -114,6 +114,8 @@ int explain_main(const std::string& profile, const policy::Overrides& overrides,
             "    %s  (every entry it holds when the run starts, but the writable paths "
             "above; new ones may be created)\n",
             p.c_str());
+      } else if (p.find("/*/") != std::string::npos) {
+        std::printf("    %s  (in each directory there when the run starts)\n", p.c_str());
       } else {
         std::printf("    %s\n", p.c_str());
       }

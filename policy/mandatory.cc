@@ -16,11 +16,18 @@ const std::vector<MandatoryGroup>& mandatory_groups() {
        {"${HOME}/.config/autostart/", "${HOME}/.config/systemd/user/",
         "${HOME}/.local/share/systemd/user/", "${HOME}/.xprofile", "${HOME}/.xsession",
         "${HOME}/.xsessionrc", "${HOME}/.xinitrc"}},
+      // A submodule's git directory (.git/modules/NAME, nested ones under its own modules/) has
+      // hooks and a config of its own, which git obeys in the submodule (`git submodule
+      // update`, and `git status` in the project runs git in each populated submodule).
       {"git-hooks", false, "the project's git hooks (run by the next git command)",
-       {"${PROJECT}/.git/hooks/"}},
+       {"${PROJECT}/.git/hooks/", "${PROJECT}/.git/modules/*/hooks/",
+        "${PROJECT}/.git/modules/*/modules/*/hooks/"}},
       {"git-config", false, "the project's git configuration (can name programs git runs)",
-       // commondir would redirect git to a config and hooks elsewhere in the project.
-       {"${PROJECT}/.git/config", "${PROJECT}/.git/commondir"}},
+       // commondir would redirect git to a config and hooks elsewhere in the project;
+       // config.worktree is read too once extensions.worktreeConfig is on.
+       {"${PROJECT}/.git/config", "${PROJECT}/.git/commondir", "${PROJECT}/.git/config.worktree",
+        "${PROJECT}/.git/modules/*/config", "${PROJECT}/.git/modules/*/config.worktree",
+        "${PROJECT}/.git/modules/*/modules/*/config"}},
       {"moat-state", false, "moat's own profiles and plan cache (would weaken later runs)",
        {"${HOME}/.config/moat/", "${HOME}/.cache/moat/"}},
       {"editor-tasks", false, "editor task files that run commands when the project is opened",

@@ -99,12 +99,54 @@ bool is_contents_rule(const std::string& path) {
   return path.size() > 2 && path.compare(path.size() - 2, 2, "/*") == 0;
 }
 
-// The rules of PROTECT with each DIR/* replaced by one rule per entry DIR holds now, except
-// the entries a write grant names or lies under (node_modules for an install's scripts): those
-// stay writable. Names appear in the directory's order, sorted for a stable plan.
+// A protect entry DIR/*/REST stands for DIR/NAME/REST for every directory NAME that DIR holds
+// when the sandbox starts (a submodule's git directory: .git/modules/*/hooks/).
+constexpr std::string_view kEachDirectory = "/*/";
+
+std::vector<std::string> sorted_entries(const std::string& dir, bool directories_only) {
+  std::vector<std::string> names;
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return names;
+  while (dirent* e = ::readdir(d)) {
+    if (std::strcmp(e->d_name, ".") == 0 || std::strcmp(e->d_name, "..") == 0) continue;
+    if (directories_only) {
+      // Not a link: what lies behind one is outside this tree's protections.
+      struct stat st {};
+      if (::fstatat(::dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(st.st_mode)) {
+        continue;
+      }
+    }
+    names.emplace_back(e->d_name);
+  }
+  ::closedir(d);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+// RULE with every DIR/*/ of its path replaced by each directory DIR holds now, appended to OUT.
+void expand_each_directory(const policy::ProtectRule& rule, std::vector<policy::ProtectRule>* out) {
+  const size_t star = rule.path.find(kEachDirectory);
+  if (star == std::string::npos) {
+    out->push_back(rule);
+    return;
+  }
+  const std::string dir = rule.path.substr(0, star);
+  const std::string rest = rule.path.substr(star + kEachDirectory.size() - 1);  // "/REST"
+  for (const std::string& name : sorted_entries(dir, true)) {
+    policy::ProtectRule entry = rule;
+    entry.path = dir + "/" + name + rest;
+    expand_each_directory(entry, out);
+  }
+}
+
+// The rules of PROTECT with each DIR/*/REST expanded (above), and each DIR/* replaced by one rule
+// per entry DIR holds now, except the entries a write grant names or lies under (node_modules
+// for an install's scripts): those stay writable. Names appear sorted, for a stable plan.
 std::vector<policy::ProtectRule> expand_contents_rules(
-    const std::vector<policy::ProtectRule>& protect, const std::vector<policy::PathRule>& grants,
-    std::vector<std::string>* existing_only) {
+    const std::vector<policy::ProtectRule>& protect_rules,
+    const std::vector<policy::PathRule>& grants, std::vector<std::string>* existing_only) {
+  std::vector<policy::ProtectRule> protect;
+  for (const policy::ProtectRule& rule : protect_rules) expand_each_directory(rule, &protect);
   std::vector<policy::ProtectRule> out;
   for (const policy::ProtectRule& rule : protect) {
     if (!is_contents_rule(rule.path)) {
@@ -112,17 +154,7 @@ std::vector<policy::ProtectRule> expand_contents_rules(
       continue;
     }
     const std::string dir = rule.path.substr(0, rule.path.size() - 2);
-    DIR* d = ::opendir(dir.c_str());
-    if (d == nullptr) continue;  // nothing there to keep
-    std::vector<std::string> names;
-    while (dirent* e = ::readdir(d)) {
-      if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) {
-        names.emplace_back(e->d_name);
-      }
-    }
-    ::closedir(d);
-    std::sort(names.begin(), names.end());
-    for (const std::string& name : names) {
+    for (const std::string& name : sorted_entries(dir, false)) {
       const std::string path = dir + "/" + name;
       const bool granted =
           std::any_of(grants.begin(), grants.end(), [&](const policy::PathRule& g) {

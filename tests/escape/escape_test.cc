@@ -557,6 +557,41 @@ TEST_P(Escape, InstallProfilesKeepCiDefinitions) {
   expect_control_ok(control, "write .github/workflows/exfil.yml");
 }
 
+// Guards: a submodule's own git directory (.git/modules/NAME): git obeys its config and hooks in
+// the submodule, and `git status` in the project runs git there (`git submodule update` runs its
+// post-checkout hook): the .git/config and .git/hooks persistence, one level down.
+TEST_P(Escape, GitSubmoduleConfigAndHooks) {
+  std::string why;
+  ASSERT_TRUE(sb().git_init(&why)) << why;
+  const std::string lib = sb().in_outside("lib");
+  const std::vector<std::string> git = {"/usr/bin/git", "-c", "user.name=t", "-c", "user.email=t@t",
+                                        "-c", "protocol.file.allow=always"};
+  auto with_git = [&](std::vector<std::string> args) {
+    std::vector<std::string> cmd = git;
+    cmd.insert(cmd.end(), args.begin(), args.end());
+    return sb().direct(cmd);
+  };
+  ASSERT_EQ(with_git({"init", "-q", "-b", "main", lib}).status, 0);
+  ASSERT_EQ(with_git({"-C", lib, "commit", "-q", "--allow-empty", "-m", "l"}).status, 0);
+  RunResult added = with_git({"submodule", "-q", "add", lib, "lib"});
+  ASSERT_EQ(added.status, 0) << added.describe();
+  const std::string config = sb().in_project(".git/modules/lib/config");
+  const std::string hook = sb().in_project(".git/modules/lib/hooks/post-checkout");
+  ASSERT_TRUE(exists(config));
+  const std::string config_before = file_sha(config);
+  const std::string marker = sb().in_outside("submodule-pwned");
+  attack(Sandbox::probe({"append", config, "\n[core]\n\tfsmonitor = \"touch " + marker + "; false\"\n"}));
+  attack(Sandbox::probe({"write", hook, "#!/bin/sh\ntouch " + marker + "\n"}));
+  EXPECT_EQ(file_sha(config), config_before) << read_file(config);
+  EXPECT_FALSE(exists(hook)) << "hook planted in the submodule's git directory";
+  // The developer, later, on the host:
+  RunResult host = sb().direct({"/usr/bin/git", "status", "--porcelain"});
+  EXPECT_FALSE(exists(marker)) << "the attacker's fsmonitor ran in the host's git\n" << host.describe();
+
+  RunResult control = sb().direct(Sandbox::probe({"write", hook, "#!/bin/sh\n"}));
+  expect_control_ok(control, "write .git/modules/lib/hooks/post-checkout");
+}
+
 // Guards: the same when the project has no .git yet ("read-only even before they exist"): the attacker
 // creates .git/hooks/pre-commit and .git/config so that the user's later `git init` / clone uses them.
 TEST_P(Escape, GitHooksBeforeRepoExists) {
