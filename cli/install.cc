@@ -3,6 +3,7 @@
 // package code. Phase 2 runs the lifecycle scripts (`npm rebuild`) under TOOL-scripts: no
 // network, no tokens, nothing of the project writable but what the packages build in
 // (node_modules). One audit file, one account of both phases.
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -20,6 +21,7 @@
 #include "policy/yarn_generation.h"
 #include "sandboxd/launcher/launch.h"
 #include "sandboxd/report/findings.h"
+#include "sandboxd/report/git_submodule_findings.h"
 #include "sandboxd/report/manifest_findings.h"
 #include "sandboxd/report/run_events.h"
 #include "sandboxd/report/summary.h"
@@ -207,6 +209,9 @@ int install_main(const RunOptions& options) {
   const std::string manifest = ctx.project + "/package.json";
   const report::ManifestSnapshot manifest_before =
       report::snapshot_package_json(manifest, read_written_file(manifest));
+  // The coarse clock is the one file times come from: no change made after this is older.
+  timespec run_start{};
+  ::clock_gettime(CLOCK_REALTIME_COARSE, &run_start);
   std::size_t starts[3] = {0, 0, 0};
   int exit_code = 0;
   int ran = 0;
@@ -234,6 +239,10 @@ int install_main(const RunOptions& options) {
   for (report::Event& finding : report::manifest_findings(
            manifest_before, report::snapshot_package_json(manifest, read_written_file(manifest)),
            events.settled())) {
+    events.add(std::move(finding));
+  }
+  for (report::Event& finding :
+       report::submodule_code_findings(ctx.project, run_start, events.settled())) {
     events.add(std::move(finding));
   }
   const std::vector<report::Event>& all = events.settled();

@@ -24,6 +24,7 @@
 #include "policy/variables.h"
 #include "sandboxd/launcher/launch.h"
 #include "sandboxd/report/findings.h"
+#include "sandboxd/report/git_submodule_findings.h"
 #include "sandboxd/report/learned_profile.h"
 #include "sandboxd/report/manifest_findings.h"
 #include "sandboxd/report/markdown_report.h"
@@ -359,6 +360,9 @@ int run_main(const RunOptions& options) {
   const std::string manifest = plan.project + "/package.json";
   const report::ManifestSnapshot manifest_before =
       report::snapshot_package_json(manifest, read_written_file(manifest));
+  // The coarse clock is the one file times come from: no change made after this is older.
+  timespec run_start{};
+  ::clock_gettime(CLOCK_REALTIME_COARSE, &run_start);
   auto result = launcher::run_sandboxed(plan, options.command, launch);
   if (!result && launch.tier == launcher::Tier::kFull &&
       result.error().code == ErrorCode::kSyscall && result.error().call == "clone3") {
@@ -387,6 +391,10 @@ int run_main(const RunOptions& options) {
   for (report::Event& finding : report::manifest_findings(
            manifest_before, report::snapshot_package_json(manifest, read_written_file(manifest)),
            events.settled())) {
+    events.add(std::move(finding));
+  }
+  for (report::Event& finding :
+       report::submodule_code_findings(plan.project, run_start, events.settled())) {
     events.add(std::move(finding));
   }
   events.add(report::end_event({result->exit_code, result->timed_out, result->oom_killed,

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string_view>
 
+#include "policy/git_config.h"
 #include "policy/tools/common.h"
 #include "policy/variables.h"
 
@@ -27,108 +28,6 @@ constexpr std::string_view kRunnerFiles[] = {
     "lint-staged.config.cjs", "lint-staged.config.mjs",  // lint-staged, run from hooks
 };
 
-struct Setting {
-  std::string section;  // lower case, with the subsection after a dot: `includeif.gitdir:x`
-  std::string key;      // lower case
-  std::string value;
-};
-
-bool key_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '-'; }
-
-// One value from `at` to the end of its (possibly continued) line: quotes, escapes, comments.
-std::string parse_value(std::string_view text, size_t& at) {
-  std::string out;
-  bool quoted = false;
-  size_t trailing_space_from = std::string::npos;  // trailing unquoted white space is dropped
-  while (at < text.size()) {
-    char c = text[at++];
-    if (c == '\n') break;  // inside quotes: git refuses the file; keep what we have
-    if (!quoted && (c == '#' || c == ';')) {
-      while (at < text.size() && text[at] != '\n') ++at;
-      break;
-    }
-    if (c == '"') {
-      quoted = !quoted;
-      trailing_space_from = std::string::npos;
-      continue;
-    }
-    if (c == '\\' && at < text.size()) {
-      char e = text[at++];
-      if (e == '\n') continue;  // continuation line
-      if (e == '\r' && at < text.size() && text[at] == '\n') {
-        ++at;
-        continue;
-      }
-      out += e == 'n' ? '\n' : e == 't' ? '\t' : e == 'b' ? '\b' : e;
-      trailing_space_from = std::string::npos;
-      continue;
-    }
-    if (!quoted && std::isspace(static_cast<unsigned char>(c))) {
-      if (out.empty()) continue;  // leading white space
-      if (trailing_space_from == std::string::npos) trailing_space_from = out.size();
-      out += c;
-      continue;
-    }
-    trailing_space_from = std::string::npos;
-    out += c;
-  }
-  if (trailing_space_from != std::string::npos) out.resize(trailing_space_from);
-  return out;
-}
-
-// The settings of one file, in order. Stops quietly where git would report an error.
-std::vector<Setting> parse_git_config(std::string_view text) {
-  std::vector<Setting> out;
-  std::string section;
-  size_t at = 0;
-  while (at < text.size()) {
-    char c = text[at];
-    if (c == '\n' || std::isspace(static_cast<unsigned char>(c))) {
-      ++at;
-      continue;
-    }
-    if (c == '#' || c == ';') {
-      while (at < text.size() && text[at] != '\n') ++at;
-      continue;
-    }
-    if (c == '[') {
-      size_t close = text.find(']', at);
-      if (close == std::string_view::npos) return out;
-      std::string_view header = text.substr(at + 1, close - at - 1);
-      at = close + 1;
-      size_t quote = header.find('"');
-      if (quote != std::string_view::npos) {
-        // [section "subsection"]: the subsection keeps its case; \" and \\ are escapes.
-        std::string name = tools::lower(tools::trim(header.substr(0, quote)));
-        std::string sub;
-        for (size_t i = quote + 1; i < header.size() && header[i] != '"'; ++i) {
-          if (header[i] == '\\' && i + 1 < header.size()) ++i;
-          sub += header[i];
-        }
-        section = name + "." + sub;
-      } else {
-        section = tools::lower(tools::trim(header));  // [section] or the old [section.sub]
-      }
-      continue;
-    }
-    if (!std::isalpha(static_cast<unsigned char>(c))) return out;
-    size_t key_end = at;
-    while (key_end < text.size() && key_char(text[key_end])) ++key_end;
-    Setting s{section, tools::lower(std::string(text.substr(at, key_end - at))), {}};
-    at = key_end;
-    while (at < text.size() && (text[at] == ' ' || text[at] == '\t')) ++at;
-    if (at < text.size() && text[at] == '=') {
-      ++at;
-      s.value = parse_value(text, at);
-    } else {
-      s.value = "true";  // `key` alone is a boolean true
-      while (at < text.size() && text[at] != '\n') ++at;
-    }
-    out.push_back(std::move(s));
-  }
-  return out;
-}
-
 class Reader {
  public:
   explicit Reader(const ToolConfigInput& in) : in_(in) {}
@@ -139,7 +38,7 @@ class Reader {
     std::optional<std::string> text = in_.read_file(file);
     if (!text) return;
     const std::string dir = file.substr(0, file.rfind('/') + 1);
-    for (Setting& s : parse_git_config(*text)) {
+    for (GitSetting& s : parse_git_config(*text)) {
       const bool include = s.section == "include" || s.section.starts_with("includeif.");
       if (include && s.key == "path") {
         // Conditions (gitdir:, onbranch:, hasconfig:) are taken as true: a file that might be

@@ -17,7 +17,8 @@ namespace moat::report {
 struct Finding {
   std::string type;     // "python-startup-code", "lifecycle-shell", "lifecycle-network",
                         // "exec-after-write", "persistence-attempt", "symlink-trap",
-                        // "project-files-changed", "package-files-changed"
+                        // "project-files-changed", "package-files-changed",
+                        // "manifest-commands-changed", "git-submodule-code"
   std::string subject;  // the path or host it is about
   std::string message;  // one line for a person
   pid_t pid = 0;

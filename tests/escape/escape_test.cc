@@ -592,6 +592,38 @@ TEST_P(Escape, GitSubmoduleConfigAndHooks) {
   expect_control_ok(control, "write .git/modules/lib/hooks/post-checkout");
 }
 
+// Reported, not refused: a new repository in the work tree, recorded in the project's index as a
+// submodule (a gitlink), whose config sets core.fsmonitor. `git status` in the project runs git
+// in every populated submodule, so the developer's next one runs the command. Neither path can be
+// read-only (the work tree is the project; .git/index is written by every commit), so the
+// account must name it; the developer's git is shown to run it (the control for the finding).
+TEST_P(Escape, GitlinkedNewRepositoryIsReported) {
+  std::string why;
+  ASSERT_TRUE(sb().git_init(&why)) << why;
+  const std::string marker = sb().in_outside("gitlink-pwned");
+  RunResult r = sb().moat({"/bin/sh", "-c",
+                           "set -e; mkdir sub; cd sub; git init -q .; "
+                           "git -c user.name=t -c user.email=t@t commit -q --allow-empty -m s; "
+                           "git config core.fsmonitor 'touch " +
+                               marker +
+                               "; false'; cd ..; "
+                               "git update-index --add --cacheinfo 160000,$(git -C sub rev-parse "
+                               "HEAD),sub; echo planted"});
+  ASSERT_NE(r.out.find("planted"), std::string::npos) << r.describe();
+  EXPECT_NE(r.err.find("git-submodule-code: sub "), std::string::npos) << r.describe();
+  EXPECT_NE(r.err.find("core.fsmonitor = touch " + marker), std::string::npos) << r.describe();
+  // A run that only uses git there afterwards reports nothing new. (Changes are dated with the
+  // file system's coarse clock, a tick behind: a run starting within one tick after a change
+  // counts it as its own, so that none made during a run is missed.)
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  RunResult again = sb().moat({"/usr/bin/git", "status", "--porcelain"});
+  EXPECT_EQ(again.err.find("git-submodule-code"), std::string::npos) << again.describe();
+  // Why it matters: the host's git runs it.
+  sb().direct({"/usr/bin/git", "status", "--porcelain"});
+  EXPECT_TRUE(exists(marker)) << "the host's git did not run the submodule's fsmonitor: the "
+                                 "finding above would be about nothing";
+}
+
 // Guards: the same when the project has no .git yet ("read-only even before they exist"): the attacker
 // creates .git/hooks/pre-commit and .git/config so that the user's later `git init` / clone uses them.
 TEST_P(Escape, GitHooksBeforeRepoExists) {

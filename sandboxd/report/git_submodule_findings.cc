@@ -1,0 +1,326 @@
+// See git_submodule_findings.h. The index format is git's Documentation/gitformat-index.txt.
+#include "sandboxd/report/git_submodule_findings.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdint>
+
+#include "policy/git_config.h"
+#include "policy/tools/common.h"
+#include "policy/variables.h"
+#include "sandboxd/report/findings.h"
+#include "sandboxd/sys/unique_fd.h"
+
+namespace moat::report {
+namespace {
+
+constexpr std::size_t kMaxIndexBytes = 256u << 20;
+constexpr std::size_t kMaxConfigBytes = 1u << 20;
+constexpr std::uint32_t kGitlinkMode = 0160000;
+
+std::uint32_t be32(std::string_view s, std::size_t at) {
+  return (static_cast<std::uint32_t>(static_cast<unsigned char>(s[at])) << 24) |
+         (static_cast<std::uint32_t>(static_cast<unsigned char>(s[at + 1])) << 16) |
+         (static_cast<std::uint32_t>(static_cast<unsigned char>(s[at + 2])) << 8) |
+         static_cast<std::uint32_t>(static_cast<unsigned char>(s[at + 3]));
+}
+
+bool is_boolean(std::string value) {
+  value = policy::tools::lower(value);
+  return value.empty() || value == "true" || value == "false" || value == "yes" || value == "no" ||
+         value == "on" || value == "off" || value == "1" || value == "0";
+}
+
+// Does git run VALUE of SECTION.KEY as a program (or read another file of settings)?
+bool runs_program(const std::string& section, const std::string& key, const std::string& value) {
+  auto sub_of = [&](std::string_view name) {
+    return section.size() > name.size() && section.compare(0, name.size(), name) == 0 &&
+           section[name.size()] == '.';
+  };
+  if (section == "core") {
+    if (key == "fsmonitor") return !is_boolean(value);  // true: git's own daemon
+    return key == "hookspath" || key == "sshcommand" || key == "editor" || key == "pager" ||
+           key == "askpass" || key == "gitproxy" || key == "alternaterefscommand";
+  }
+  if (section == "sequence") return key == "editor";
+  if (section == "diff") return key == "external";
+  if (sub_of("diff")) return key == "textconv" || key == "command";
+  if (sub_of("merge")) return key == "driver";
+  if (sub_of("filter")) return key == "clean" || key == "smudge" || key == "process";
+  if (section == "credential" || sub_of("credential")) return key == "helper";
+  if (section == "gpg" || sub_of("gpg")) return key == "program";
+  if (section == "pager") return true;
+  if (section == "alias") return !value.empty() && value[0] == '!';
+  if (section == "include" || sub_of("includeif")) return key == "path";
+  if (section == "uploadpack") return key == "packobjectshook";
+  if (sub_of("remote")) return key == "uploadpack" || key == "receivepack";
+  if (sub_of("submodule")) return key == "update" && !value.empty() && value[0] == '!';
+  return false;
+}
+
+// A value for a one-line message: control characters shown as '?', long ones cut.
+std::string shown(std::string text) {
+  for (char& c : text) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  }
+  if (text.size() > 120) text = text.substr(0, 117) + "...";
+  return text;
+}
+
+// Files beneath the project, opened without leaving it (links inside it are followed, as git
+// follows them; a link or `..` out of it fails).
+class ProjectFiles {
+ public:
+  explicit ProjectFiles(const std::string& project)
+      : project_(project), dir_(::open(project.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC)) {}
+
+  sys::UniqueFd open(const std::string& path, int flags) const {
+    if (!dir_.valid() || !policy::path_within(path, project_) || path == project_) {
+      return sys::UniqueFd();
+    }
+    open_how how{};
+    // openat2 takes O_PATH with nothing but O_CLOEXEC, O_DIRECTORY and O_NOFOLLOW.
+    if ((flags & O_PATH) == 0) flags |= O_NOCTTY | O_NONBLOCK;
+    how.flags = static_cast<std::uint64_t>(flags | O_CLOEXEC);
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+    const std::string relative = path.substr(project_.size() + 1);
+    return sys::UniqueFd(
+        static_cast<int>(::syscall(SYS_openat2, dir_.get(), relative.c_str(), &how, sizeof(how))));
+  }
+
+  std::optional<std::string> read(const std::string& path, std::size_t limit) const {
+    sys::UniqueFd fd = open(path, O_RDONLY);
+    struct stat st {};
+    if (!fd.valid() || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
+    std::string out;
+    char buf[65536];
+    while (out.size() < limit) {
+      ssize_t n = ::read(fd.get(), buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      out.append(buf, static_cast<std::size_t>(n));
+    }
+    return out;
+  }
+
+  // The status (after links) of PATH, when it can be opened beneath the project.
+  std::optional<struct stat> status(const std::string& path) const {
+    sys::UniqueFd fd = open(path, O_PATH);
+    struct stat st {};
+    if (!fd.valid() || ::fstat(fd.get(), &st) != 0) return std::nullopt;
+    return st;
+  }
+
+  // When PATH was made (its birth time), where the file system records one.
+  std::optional<timespec> born(const std::string& path) const {
+    sys::UniqueFd fd = open(path, O_PATH);
+    struct statx sx {};
+    if (!fd.valid() || ::statx(fd.get(), "", AT_EMPTY_PATH, STATX_BTIME, &sx) != 0 ||
+        (sx.stx_mask & STATX_BTIME) == 0) {
+      return std::nullopt;
+    }
+    return timespec{static_cast<time_t>(sx.stx_btime.tv_sec),
+                    static_cast<long>(sx.stx_btime.tv_nsec)};
+  }
+
+  const std::string& project() const { return project_; }
+
+ private:
+  std::string project_;
+  sys::UniqueFd dir_;
+};
+
+bool at_or_after(const timespec& t, const timespec& since) {
+  return t.tv_sec > since.tv_sec || (t.tv_sec == since.tv_sec && t.tv_nsec >= since.tv_nsec);
+}
+
+bool changed_since(const struct stat& st, const timespec& since) {
+  return at_or_after(st.st_ctim, since);
+}
+
+// The git directory of the work tree at DIR: DIR/.git, or where a `gitdir:` file points.
+std::optional<std::string> git_dir_of(const ProjectFiles& files, const std::string& dir) {
+  const std::string dotgit = dir + "/.git";
+  std::optional<struct stat> st = files.status(dotgit);
+  if (!st) return std::nullopt;
+  if (S_ISDIR(st->st_mode)) return dotgit;
+  std::optional<std::string> pointer = files.read(dotgit, 4096);
+  if (!pointer || !pointer->starts_with("gitdir:")) return std::nullopt;
+  std::string target = policy::tools::trim(std::string_view(*pointer).substr(7));
+  if (target.empty()) return std::nullopt;
+  return policy::normalize_path(target[0] == '/' ? target : dir + "/" + target);
+}
+
+// The last event that wrote PATH, for the attribution.
+const Event* writer_of(const std::vector<Event>& events, const std::string& path) {
+  const Event* writer = nullptr;
+  for (const Event& e : events) {
+    if (const std::string* written = written_path(e); written != nullptr && *written == path) {
+      writer = &e;
+    }
+  }
+  return writer;
+}
+
+Event submodule_finding(const std::string& subject, std::string message, const Event* writer) {
+  if (writer != nullptr) {
+    message += "; written by " + (writer->origin.empty()
+                                      ? (writer->exe.empty() ? std::string("?") : writer->exe)
+                                      : writer->origin.describe());
+  }
+  return finding_event({"git-submodule-code", subject, message, writer != nullptr ? writer->pid : 0,
+                        writer != nullptr ? writer->exe : std::string(),
+                        writer != nullptr ? writer->origin : Origin{}});
+}
+
+}  // namespace
+
+std::optional<std::vector<std::string>> git_index_gitlinks(std::string_view index,
+                                                           std::size_t oid_bytes) {
+  if (index.size() < 12 || index.substr(0, 4) != "DIRC") return std::nullopt;
+  const std::uint32_t version = be32(index, 4);
+  if (version < 2 || version > 4) return std::nullopt;
+  const std::uint32_t count = be32(index, 8);
+  const std::size_t fixed = 40 + oid_bytes + 2;  // stat fields, object id, flags
+  std::vector<std::string> out;
+  std::string path;  // version 4 keeps the previous entry's path
+  std::size_t at = 12;
+  for (std::uint32_t i = 0; i < count; ++i) {
+    if (at + fixed > index.size()) return std::nullopt;
+    const std::uint32_t mode = be32(index, at + 24);
+    const unsigned flags = (static_cast<unsigned char>(index[at + 40 + oid_bytes]) << 8) |
+                           static_cast<unsigned char>(index[at + 41 + oid_bytes]);
+    std::size_t name = at + fixed;
+    if (version >= 3 && (flags & 0x4000) != 0) name += 2;  // extended flags
+    if (name > index.size()) return std::nullopt;
+    if (version == 4) {
+      // How many bytes of the previous path to drop (git's offset varint), then the rest.
+      std::size_t drop = 0;
+      int bytes = 0;
+      for (;;) {
+        if (name >= index.size() || ++bytes > 9) return std::nullopt;
+        const unsigned char c = static_cast<unsigned char>(index[name++]);
+        drop = (drop << 7) | (c & 0x7f);
+        if ((c & 0x80) == 0) break;
+        ++drop;
+      }
+      const std::size_t end = index.find('\0', name);
+      if (end == std::string_view::npos || drop > path.size()) return std::nullopt;
+      path.resize(path.size() - drop);
+      path.append(index.substr(name, end - name));
+      at = end + 1;
+    } else {
+      const std::size_t end = index.find('\0', name);
+      if (end == std::string_view::npos) return std::nullopt;
+      path.assign(index.substr(name, end - name));
+      // Entries are padded with NULs to a multiple of 8 bytes (at least one NUL).
+      at += (end - at + 8) & ~static_cast<std::size_t>(7);
+    }
+    if ((mode & 0170000) == kGitlinkMode) out.push_back(path);
+  }
+  return out;
+}
+
+std::vector<std::string> git_config_commands(std::string_view config) {
+  std::vector<std::string> out;
+  for (const policy::GitSetting& s : policy::parse_git_config(config)) {
+    if (runs_program(s.section, s.key, s.value))
+      out.push_back(s.section + "." + s.key + " = " + s.value);
+  }
+  return out;
+}
+
+std::vector<Event> submodule_code_findings(const std::string& project, const timespec& since,
+                                           const std::vector<Event>& events) {
+  std::vector<Event> out;
+  const std::string root = policy::normalize_path(project);
+  const ProjectFiles files(root);
+  std::optional<std::string> git_dir = git_dir_of(files, root);
+  if (!git_dir) return out;
+  std::optional<std::string> index = files.read(*git_dir + "/index", kMaxIndexBytes);
+  if (!index) return out;
+  std::size_t oid_bytes = 20;
+  if (std::optional<std::string> config = files.read(*git_dir + "/config", kMaxConfigBytes)) {
+    for (const policy::GitSetting& s : policy::parse_git_config(*config)) {
+      if (s.section == "extensions" && s.key == "objectformat" &&
+          policy::tools::lower(s.value) == "sha256") {
+        oid_bytes = 32;
+      }
+    }
+  }
+  std::optional<std::vector<std::string>> gitlinks = git_index_gitlinks(*index, oid_bytes);
+  if (!gitlinks) return out;
+  for (const std::string& link : *gitlinks) {
+    const std::string work_tree = policy::normalize_path(root + "/" + link);
+    if (!policy::path_within(work_tree, root) || work_tree == root) continue;
+    std::optional<std::string> sub_git = git_dir_of(files, work_tree);
+    if (!sub_git) continue;  // not populated: git runs nothing there
+    // A repository made during the run (its .git born then), or redirected then (a .git file
+    // rewritten): everything in it is the run's. Otherwise only what changed then counts: git
+    // itself, run in the submodule, rewrites the index and refs there, not the config.
+    const std::string dotgit = work_tree + "/.git";
+    std::optional<struct stat> dotgit_status = files.status(dotgit);
+    std::optional<timespec> dotgit_born = files.born(dotgit);
+    bool changed = false;
+    if (dotgit_born) changed = at_or_after(*dotgit_born, since);
+    if (dotgit_status && !S_ISDIR(dotgit_status->st_mode)) {
+      changed = changed || changed_since(*dotgit_status, since);
+    } else if (!dotgit_born && dotgit_status) {
+      changed = changed_since(*dotgit_status, since);  // no birth time: the directory's change
+    }
+    const bool repository_new = changed;
+    // The settings that run programs, from the repository's own files.
+    std::vector<std::pair<std::string, std::string>> commands;  // file, setting
+    for (const char* name : {"/config", "/config.worktree"}) {
+      const std::string file = *sub_git + name;
+      std::optional<struct stat> st = files.status(file);
+      if (!st) continue;
+      changed = changed || changed_since(*st, since);
+      if (std::optional<std::string> text = files.read(file, kMaxConfigBytes)) {
+        for (std::string& c : git_config_commands(*text)) commands.emplace_back(file, std::move(c));
+      }
+    }
+    const std::string where = link +
+                              " (a git repository the project's index records as a "
+                              "submodule; `git status` in the project runs git there)";
+    if (changed) {
+      for (const auto& [file, setting] : commands) {
+        out.push_back(submodule_finding(work_tree,
+                                        where + ": its configuration " + file + " sets " +
+                                            shown(setting) + ", which git runs outside any sandbox",
+                                        writer_of(events, file)));
+      }
+    }
+    // Hooks made or changed during the run (git runs them in the submodule: a commit there,
+    // `git submodule update`'s checkout).
+    sys::UniqueFd hooks = files.open(*sub_git + "/hooks", O_RDONLY | O_DIRECTORY);
+    DIR* d = hooks.valid() ? ::fdopendir(hooks.release()) : nullptr;
+    if (d == nullptr) continue;
+    std::vector<std::string> names;
+    while (dirent* e = ::readdir(d)) {
+      const std::string name = e->d_name;
+      if (name == "." || name == ".." || name.ends_with(".sample")) continue;
+      names.push_back(name);
+    }
+    ::closedir(d);
+    std::sort(names.begin(), names.end());
+    for (const std::string& name : names) {
+      const std::string hook = *sub_git + "/hooks/" + name;
+      std::optional<struct stat> st = files.status(hook);
+      if (!st || !S_ISREG(st->st_mode) || (st->st_mode & 0111) == 0) continue;
+      if (!repository_new && !changed_since(*st, since)) continue;
+      out.push_back(submodule_finding(
+          work_tree, where + ": it has the hook " + hook + ", which git runs outside any sandbox",
+          writer_of(events, hook)));
+    }
+  }
+  return out;
+}
+
+}  // namespace moat::report
