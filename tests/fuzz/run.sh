@@ -8,7 +8,7 @@ set -euo pipefail
 build=$1
 seconds=${2:-60}
 targets=(fuzz_profile fuzz_dns fuzz_client_hello fuzz_http_head fuzz_tool_config
-  fuzz_daemon_request)
+  fuzz_daemon_request fuzz_git_index)
 ninja -C "$build" "${targets[@]}" fuzz_dns_seeds
 cd "$build/tests/fuzz"
 for target in "${targets[@]}"; do
