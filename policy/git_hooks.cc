@@ -49,6 +49,9 @@ class Reader {
         read(*path, depth + 1);
       } else if (s.section == "core" && s.key == "hookspath") {
         hooks_paths_.push_back(s.value);
+      } else if (s.section == "extensions" && s.key == "worktreeconfig") {
+        const std::string v = tools::lower(s.value);
+        worktree_config_ = v == "true" || v == "yes" || v == "on" || v == "1";
       }
     }
   }
@@ -66,6 +69,7 @@ class Reader {
 
   std::vector<std::string> included_;
   std::vector<std::string> hooks_paths_;
+  bool worktree_config_ = false;  // extensions.worktreeConfig: config.worktree is read too
 
  private:
   const ToolConfigInput& in_;
@@ -119,9 +123,15 @@ GitHookPaths git_hook_paths(const ToolConfigInput& in) {
     reader.read(normalize_path(xdg + "/git/config"), 0);
     reader.read(normalize_path(in.home + "/.gitconfig"), 0);
   }
-  for (const std::string& file : repository_configs(in)) reader.read(file, 0);
+  const std::vector<std::string> repository = repository_configs(in);
+  for (const std::string& file : repository) reader.read(file, 0);
 
   for (const std::string& file : reader.included_) add_inside(out.config_files, file, project);
+  // Only with the extension on does git read config.worktree (and only the protected config can
+  // turn it on); then it is configuration like the rest, even before it exists.
+  if (reader.worktree_config_ && repository.size() == 2) {
+    add_inside(out.config_files, repository[1], project);
+  }
   for (const std::string& value : reader.hooks_paths_) {
     // Relative to the work tree's root, where git runs hooks.
     std::optional<std::string> dir = reader.interpolate(value, project + "/");

@@ -7,32 +7,46 @@ namespace moat::policy {
 
 const std::vector<MandatoryGroup>& mandatory_groups() {
   static const std::vector<MandatoryGroup> groups = {
-      {"shell-rc", false, "shell start-up files (run by the next interactive shell)",
+      {"shell-rc",
+       false,
+       "shell start-up files (run by the next interactive shell)",
        {"${HOME}/.bashrc", "${HOME}/.bash_profile", "${HOME}/.bash_login", "${HOME}/.bash_logout",
         "${HOME}/.profile", "${HOME}/.zshrc", "${HOME}/.zshenv", "${HOME}/.zprofile",
         "${HOME}/.zlogin", "${HOME}/.zlogout", "${HOME}/.config/fish/", "${HOME}/.inputrc",
         "${HOME}/.config/environment.d/", "${HOME}/.pam_environment"}},
-      {"autostart", false, "programs started at login (desktop autostart, systemd user units)",
+      {"autostart",
+       false,
+       "programs started at login (desktop autostart, systemd user units)",
        {"${HOME}/.config/autostart/", "${HOME}/.config/systemd/user/",
         "${HOME}/.local/share/systemd/user/", "${HOME}/.xprofile", "${HOME}/.xsession",
         "${HOME}/.xsessionrc", "${HOME}/.xinitrc"}},
       // A submodule's git directory (.git/modules/NAME, nested ones under its own modules/) has
       // hooks and a config of its own, which git obeys in the submodule (`git submodule
       // update`, and `git status` in the project runs git in each populated submodule).
-      {"git-hooks", false, "the project's git hooks (run by the next git command)",
+      {"git-hooks",
+       false,
+       "the project's git hooks (run by the next git command)",
        {"${PROJECT}/.git/hooks/", "${PROJECT}/.git/modules/*/hooks/",
         "${PROJECT}/.git/modules/*/modules/*/hooks/"}},
-      {"git-config", false, "the project's git configuration (can name programs git runs)",
-       // commondir would redirect git to a config and hooks elsewhere in the project;
-       // config.worktree is read too once extensions.worktreeConfig is on.
-       {"${PROJECT}/.git/config", "${PROJECT}/.git/commondir", "${PROJECT}/.git/config.worktree",
-        "${PROJECT}/.git/modules/*/config", "${PROJECT}/.git/modules/*/config.worktree",
-        "${PROJECT}/.git/modules/*/modules/*/config"}},
-      {"moat-state", false, "moat's own profiles and plan cache (would weaken later runs)",
+      {"git-config",
+       false,
+       "the project's git configuration (can name programs git runs)",
+       // commondir would redirect git to a config and hooks elsewhere in the project. (The
+       // project's config.worktree, read once extensions.worktreeConfig is on, is added by
+       // git_hooks.cc when it is; a submodule's is protected where it exists.)
+       {"${PROJECT}/.git/config", "${PROJECT}/.git/commondir", "${PROJECT}/.git/modules/*/config",
+        "${PROJECT}/.git/modules/*/config.worktree", "${PROJECT}/.git/modules/*/modules/*/config"}},
+      {"moat-state",
+       false,
+       "moat's own profiles and plan cache (would weaken later runs)",
        {"${HOME}/.config/moat/", "${HOME}/.cache/moat/"}},
-      {"editor-tasks", false, "editor task files that run commands when the project is opened",
+      {"editor-tasks",
+       false,
+       "editor task files that run commands when the project is opened",
        {"${PROJECT}/.vscode/tasks.json", "${PROJECT}/.vscode/launch.json"}},
-      {"secret-stores", true, "credential stores (keys, tokens, cloud logins)",
+      {"secret-stores",
+       true,
+       "credential stores (keys, tokens, cloud logins)",
        {"${HOME}/.ssh/", "${HOME}/.aws/", "${HOME}/.gnupg/", "${HOME}/.config/gh/",
         "${HOME}/.config/hub/", "${HOME}/.npmrc", "${HOME}/.pypirc", "${HOME}/.netrc",
         "${HOME}/.git-credentials", "${HOME}/.docker/config.json", "${HOME}/.kube/",

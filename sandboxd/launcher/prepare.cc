@@ -124,10 +124,15 @@ std::vector<std::string> sorted_entries(const std::string& dir, bool directories
 }
 
 // RULE with every DIR/*/ of its path replaced by each directory DIR holds now, appended to OUT.
-void expand_each_directory(const policy::ProtectRule& rule, std::vector<policy::ProtectRule>* out) {
+// A file named this way is kept where it exists, never replaced by a placeholder (added to
+// EXISTING_ONLY: a submodule's config.worktree, read only when its protected config says so);
+// a directory (written with a trailing "/": hooks/) gets one, as any protected directory does.
+void expand_each_directory(const policy::ProtectRule& rule, std::vector<policy::ProtectRule>* out,
+                           std::vector<std::string>* existing_only, bool expanded = false) {
   const size_t star = rule.path.find(kEachDirectory);
   if (star == std::string::npos) {
     out->push_back(rule);
+    if (expanded && !rule.directory) existing_only->push_back(rule.path);
     return;
   }
   const std::string dir = rule.path.substr(0, star);
@@ -135,7 +140,7 @@ void expand_each_directory(const policy::ProtectRule& rule, std::vector<policy::
   for (const std::string& name : sorted_entries(dir, true)) {
     policy::ProtectRule entry = rule;
     entry.path = dir + "/" + name + rest;
-    expand_each_directory(entry, out);
+    expand_each_directory(entry, out, existing_only, true);
   }
 }
 
@@ -146,7 +151,9 @@ std::vector<policy::ProtectRule> expand_contents_rules(
     const std::vector<policy::ProtectRule>& protect_rules,
     const std::vector<policy::PathRule>& grants, std::vector<std::string>* existing_only) {
   std::vector<policy::ProtectRule> protect;
-  for (const policy::ProtectRule& rule : protect_rules) expand_each_directory(rule, &protect);
+  for (const policy::ProtectRule& rule : protect_rules) {
+    expand_each_directory(rule, &protect, existing_only);
+  }
   std::vector<policy::ProtectRule> out;
   for (const policy::ProtectRule& rule : protect) {
     if (!is_contents_rule(rule.path)) {

@@ -28,6 +28,17 @@ TEST(GitHooks, NothingConfiguredAddsNothing) {
   EXPECT_TRUE(p.runner_files.empty());
 }
 
+// config.worktree is configuration once extensions.worktreeConfig is on (even before it
+// exists: git would read one made later); without the extension git ignores it.
+TEST(GitHooks, WorktreeConfigOnlyWithTheExtension) {
+  Repo off;
+  off.files["/work/proj/.git/config"] = "[core]\n\tbare = false\n";
+  EXPECT_TRUE(off.paths().config_files.empty());
+  Repo on;
+  on.files["/work/proj/.git/config"] = "[extensions]\n\tworktreeConfig = true\n";
+  EXPECT_EQ(on.paths().config_files, (Paths{"/work/proj/.git/config.worktree"}));
+}
+
 TEST(GitHooks, HuskyHooksPathProtectsTheShimsAndTheScriptsAboveThem) {
   Repo r;
   r.files["/work/proj/.git/config"] = "[core]\n\trepositoryformatversion = 0\n\thooksPath = .husky/_\n";
