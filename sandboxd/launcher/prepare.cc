@@ -241,6 +241,7 @@ class SpecBuilder {
       }
       add_masks();
       add_redacted_files();
+      hide_placeholders_from_git(out.placeholders);
       finish_mounts();
       spec.mounts = std::move(ops_);
     }
@@ -761,6 +762,51 @@ class SpecBuilder {
         add(std::move(op));
       }
     }
+  }
+
+  // Placeholders in the work tree (.gitmodules, .vscode, ...) are empty files git would list as
+  // untracked, and an agent's `git add -A && git commit` inside would commit them. The sandbox
+  // sees the repository's .git/info/exclude (read-only there: base protects .git/info) with
+  // them appended; the file on the host is unchanged. Only where that file exists.
+  void hide_placeholders_from_git(const std::vector<Placeholder>& placeholders) {
+    const std::string project = plan_.project;
+    const std::string git_dir = project + "/.git";
+    const std::string exclude = git_dir + "/info/exclude";
+    std::string lines;
+    for (const Placeholder& p : placeholders) {
+      if (!is_under(p.path, project) || p.path == git_dir || is_under(p.path, git_dir)) continue;
+      lines += "/" + glob_escaped(p.path.substr(project.size() + 1)) + "\n";
+    }
+    if (lines.empty()) return;
+    struct stat st {};
+    if (::lstat(exclude.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return;
+    const bool replaced = std::any_of(ops_.begin(), ops_.end(), [&](const MountOp& op) {
+      const bool covers = op.target == exclude || is_under(exclude, op.target);
+      return covers && (op.target == exclude || op.kind == MountKind::kMaskDir);
+    });
+    if (replaced) return;  // masked, or something else there already
+    std::string content = sys::read_small_file(exclude, 1 << 20);
+    if (!content.empty() && content.back() != '\n') content += '\n';
+    content += "# moat: placeholders of protected paths (not in the project; gone after the run)\n";
+    content += lines;
+    MountOp op;
+    op.kind = MountKind::kGeneratedFile;
+    op.target = exclude;
+    op.is_dir = false;
+    op.source = std::move(content);
+    op.why = "the repository's exclude list with moat's placeholders: git ignores them";
+    add(std::move(op));
+  }
+
+  // PATH as a gitignore pattern that matches only itself: wildcards and a leading '#' or '!'
+  // escaped with a backslash.
+  static std::string glob_escaped(const std::string& path) {
+    std::string out;
+    for (char c : path) {
+      if (c == '*' || c == '?' || c == '[' || c == '\\' || c == '!' || c == '#') out += '\\';
+      out += c;
+    }
+    return out;
   }
 
   // The credential-free copy, where the client looks for the real file: the real one is never

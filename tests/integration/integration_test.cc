@@ -94,6 +94,32 @@ TEST_P(Integration, GitInitInsideIsRefusedAndLeavesNothing) {
   EXPECT_FALSE(exists(sb().in_project(".git"))) << r.describe();
 }
 
+// An agent's `git add -A && git commit` inside: the placeholders that pin protected paths the
+// project lacks (.gitmodules, .vscode) are empty files in the work tree, and were committed with
+// the agent's work. The sandbox's view of .git/info/exclude lists them; the host's is unchanged,
+// and nothing but the agent's file is in the commit.
+TEST_P(Integration, GitAddAllCommitsNoPlaceholders) {
+  std::string why;
+  ASSERT_TRUE(sb().git_init(&why)) << why;
+  const std::string exclude = sb().in_project(".git/info/exclude");
+  ASSERT_TRUE(exists(exclude)) << "git init made no .git/info/exclude";
+  const std::string exclude_before = read_file(exclude);
+  RunResult r = sb().moat({"/bin/sh", "-c",
+                           "set -e; echo work > work.txt; git add -A; "
+                           "git -c user.name=t -c user.email=t@example.com commit -qm work; "
+                           "git status --porcelain"});
+  ASSERT_EQ(r.status, 0) << r.describe();
+  EXPECT_EQ(r.out, "") << "untracked inside after `git add -A`: " << r.describe();
+  RunResult files = sb().direct({"/usr/bin/git", "show", "--name-only", "--format=", "HEAD"});
+  EXPECT_NE(files.out.find("work.txt\n"), std::string::npos) << files.describe();
+  for (const char* placeholder : {".gitmodules", ".vscode"}) {
+    EXPECT_EQ(files.out.find(placeholder), std::string::npos) << files.describe();
+  }
+  RunResult host = sb().direct({"/usr/bin/git", "status", "--porcelain"});
+  EXPECT_EQ(host.out, "") << host.describe();
+  EXPECT_EQ(read_file(exclude), exclude_before);
+}
+
 TEST_P(Integration, GitCommitInExistingRepoWithProtectedHooks) {
   std::string why;
   ASSERT_TRUE(sb().git_init(&why)) << why;
