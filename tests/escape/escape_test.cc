@@ -564,8 +564,13 @@ TEST_P(Escape, GitSubmoduleConfigAndHooks) {
   std::string why;
   ASSERT_TRUE(sb().git_init(&why)) << why;
   const std::string lib = sb().in_outside("lib");
-  const std::vector<std::string> git = {"/usr/bin/git", "-c", "user.name=t", "-c", "user.email=t@t",
-                                        "-c", "protocol.file.allow=always"};
+  const std::vector<std::string> git = {"/usr/bin/git",
+                                        "-c",
+                                        "user.name=t",
+                                        "-c",
+                                        "user.email=t@t",
+                                        "-c",
+                                        "protocol.file.allow=always"};
   auto with_git = [&](std::vector<std::string> args) {
     std::vector<std::string> cmd = git;
     cmd.insert(cmd.end(), args.begin(), args.end());
@@ -580,13 +585,15 @@ TEST_P(Escape, GitSubmoduleConfigAndHooks) {
   ASSERT_TRUE(exists(config));
   const std::string config_before = file_sha(config);
   const std::string marker = sb().in_outside("submodule-pwned");
-  attack(Sandbox::probe({"append", config, "\n[core]\n\tfsmonitor = \"touch " + marker + "; false\"\n"}));
+  attack(Sandbox::probe(
+      {"append", config, "\n[core]\n\tfsmonitor = \"touch " + marker + "; false\"\n"}));
   attack(Sandbox::probe({"write", hook, "#!/bin/sh\ntouch " + marker + "\n"}));
   EXPECT_EQ(file_sha(config), config_before) << read_file(config);
   EXPECT_FALSE(exists(hook)) << "hook planted in the submodule's git directory";
   // The developer, later, on the host:
   RunResult host = sb().direct({"/usr/bin/git", "status", "--porcelain"});
-  EXPECT_FALSE(exists(marker)) << "the attacker's fsmonitor ran in the host's git\n" << host.describe();
+  EXPECT_FALSE(exists(marker)) << "the attacker's fsmonitor ran in the host's git\n"
+                               << host.describe();
 
   RunResult control = sb().direct(Sandbox::probe({"write", hook, "#!/bin/sh\n"}));
   expect_control_ok(control, "write .git/modules/lib/hooks/post-checkout");
