@@ -42,14 +42,15 @@ declare -A checks=(
   [@node-rs/argon2]="typeof require('@node-rs/argon2').hashSync('moat') === 'string'"
   [@resvg/resvg-js]="new (require('@resvg/resvg-js').Resvg)('<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"2\" height=\"2\"/>').render().width === 2"
   [classic-level]="typeof require('classic-level').ClassicLevel === 'function'"
-  [cbor-extract]="typeof require('cbor-extract').extractStrings === 'function' && require('fs').existsSync('node_modules/cbor-extract/build/Release/extract.node')"
+  [cbor-extract]="typeof require('cbor-extract').extractStrings === 'function' && ['node_modules/cbor-extract/build/Release/extract.node', 'node_modules/@cbor-extract/cbor-extract-linux-x64'].some(require('fs').existsSync)"
   [@tailwindcss/oxide]="typeof require('@tailwindcss/oxide').Scanner === 'function'"
 )
 [ "${#checks[@]}" -ge 20 ] || { echo "FAIL: fewer than 20 packages listed"; exit 1; }
 
-# cbor-extract has no prebuilt binary for this platform: node-gyp builds it, against node's own
-# headers (nodedir) rather than headers it would download. Use npm's setting, else the headers
-# the node package installs.
+# cbor-extract's install script picks its prebuilt addon (@cbor-extract/cbor-extract-linux-x64,
+# an optional dependency) where the registry serves one, and has node-gyp build it otherwise
+# (this registry served none until 2026-12-07), against node's own headers (nodedir) rather than
+# headers it would download. Use npm's setting, else the headers the node package installs.
 nodedir=$(npm config get nodedir 2>/dev/null || true)
 if [ -z "$nodedir" ] || [ "$nodedir" = undefined ]; then
   [ -f /usr/include/node/node.h ] || skip "no node headers (npm config get nodedir is empty)"
@@ -85,8 +86,12 @@ for sub in run install; do
   done
   grep -q '"kind":"connect".*"verdict":"allowed"' "$project/audit.jsonl" ||
     { echo "FAIL: moat $sub: no allowed connect to the registry in the audit"; failures=$((failures + 1)); }
-  # That the install scripts ran (in phase 2 for `moat install`, with no network) shows in the
-  # checks: cbor-extract's addon exists only if its install script built it.
+  # That the install scripts ran (in phase 2 for `moat install`, with no network): the account
+  # shows cbor-extract's install script starting (as root: the watch sees execs).
+  if [ "$(id -u)" -eq 0 ] &&
+    ! grep -q '"kind":"exec".*"origin":{[^}]*"package":"cbor-extract","script":"install"' "$project/audit.jsonl"; then
+    echo "FAIL: moat $sub: cbor-extract's install script did not run"; failures=$((failures + 1))
+  fi
   # Honest packages' scripts keep to their own directories: no finding says they changed the
   # project or another package.
   if grep -qE '(project|package)-files-changed' "$project/err"; then
