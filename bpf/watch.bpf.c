@@ -82,10 +82,10 @@ struct {
   __type(value, __u32);
 } syscall_ops SEC(".maps");
 
-// A traced system call between its enter and exit, in the thread's own local storage: a pointer
-// away from the task, where a hash keyed by thread cost a hash, a lock, a 2 KiB zeroed value and a
-// delete per traced call. op is MOAT_OP_NONE between traced calls. Each thread fills only its
-// own entry, so no scratch can be shared by two preempted tasks; the kernel frees it with the task.
+// A traced system call's record while sys_exit assembles it, in the thread's own local storage: a
+// pointer away from the task (a hash keyed by thread cost a hash, a lock, a 2 KiB zeroed value
+// and a delete per traced call), and a per-thread buffer, so no scratch can be shared by two
+// preempted tasks; the kernel frees it with the task.
 struct {
   __uint(type, BPF_MAP_TYPE_TASK_STORAGE);
   __uint(map_flags, BPF_F_NO_PREALLOC);
@@ -326,17 +326,27 @@ static __always_inline int sandbox_reaper(void) {
          BPF_CORE_READ(task, nsproxy, pid_ns_for_children, level) > 0;
 }
 
-// raw_syscalls:sys_enter(struct pt_regs *regs, long id). A 32-bit (compat) syscall would carry
-// another table's number, but seccomp kills those before this tracepoint runs.
-SEC("raw_tp/sys_enter")
-int moat_sys_enter(__u64 *ctx) {
+// raw_syscalls:sys_exit(struct pt_regs *regs, long ret): one program per system call, at its
+// exit. The arguments are still in the saved registers (the syscall leaves them intact; orig_ax
+// holds the number), and the paths are still in the caller's memory, so everything is read here:
+// a sys_enter program as well ran for every system call of every process on the host, only to
+// store what this one can read. A 32-bit (compat) syscall would carry another table's number,
+// but seccomp kills those before they run. The record is assembled in the thread's own storage
+// (`pending`) and copied to the ring at its used length.
+SEC("raw_tp/sys_exit")
+int moat_sys_exit(__u64 *ctx) {
   void *ring = sandbox_ring();
   if (!ring) return 0;
-  __u32 nr = (__u32)ctx[1];
+  struct pt_regs *regs = (struct pt_regs *)ctx[0];
+  __s64 ret = (__s64)ctx[1];
+#if defined(__TARGET_ARCH_x86)
+  __u32 nr = (__u32)BPF_CORE_READ(regs, orig_ax);
+#else
+  __u32 nr = MOAT_WATCH_SYSCALL_SLOTS;  // other architectures: not reported (docs/events.md)
+#endif
   __u32 *opp = bpf_map_lookup_elem(&syscall_ops, &nr);
   if (!opp || *opp == MOAT_OP_NONE) return 0;
   __u32 op = *opp;
-  struct pt_regs *regs = (struct pt_regs *)ctx[0];
   __u64 a0 = PT_REGS_PARM1_CORE_SYSCALL(regs);
   __u64 a1 = PT_REGS_PARM2_CORE_SYSCALL(regs);
   __u64 a2 = PT_REGS_PARM3_CORE_SYSCALL(regs);
@@ -402,87 +412,12 @@ int moat_sys_enter(__u64 *ctx) {
     default:
       return 0;
   }
-  if ((op == MOAT_OP_OPENAT || op == MOAT_OP_OPENAT2 || op == MOAT_OP_OPEN) && !writes(flags)) {
-    return 0;  // the common case: a read. Nothing is stored.
-  }
+  // The common case, a read, costs nothing more; only a refused one is reported (an attempt on a
+  // secret, whose mask is unreadable, or on something the profile does not grant).
+  const int is_open = op == MOAT_OP_OPENAT || op == MOAT_OP_OPENAT2 || op == MOAT_OP_OPEN;
+  if (is_open && !writes(flags) && ret != -13 /* EACCES */ && ret != -1 /* EPERM */) return 0;
   if (sandbox_reaper()) return 0;
-  struct moat_watch_file *p = bpf_task_storage_get(&pending, bpf_get_current_task_btf(), 0,
-                                                   BPF_LOCAL_STORAGE_GET_F_CREATE);
-  if (!p) {
-    count_lost(MOAT_LOST_PENDING);
-    return 0;
-  }
-  p->op = op;
-  p->flags = (__u32)flags;
-  p->mode = (__u32)mode;
-  p->dirfd = dirfd;
-  p->dirfd2 = dirfd2;
-  __u16 n1 = path ? read_path(p->paths, path) : 0;
-  __u32 off = n1 > MOAT_WATCH_PATH_MAX ? MOAT_WATCH_PATH_MAX : n1;
-  p->path_len = (__u16)off;
-  p->path2_len = path2 ? read_path(p->paths + off, path2) : 0;
-  return 0;
-}
-
-// A read-only open that the kernel refused (EACCES, EPERM): an attempt on a secret (masks are
-// unreadable) or on something the profile does not grant. Reads are not stored at sys_enter, so
-// this reads the arguments again from the saved registers, which the syscall leaves intact;
-// refusals are rare, so ordinary reads cost nothing here beyond the compare in sys_exit.
-static __always_inline void refused_read(void *ring, struct pt_regs *regs, __s64 ret) {
-#if defined(__TARGET_ARCH_x86)
-  __u32 nr = (__u32)BPF_CORE_READ(regs, orig_ax);
-#else
-  __u32 nr = MOAT_WATCH_SYSCALL_SLOTS;  // other architectures: not reported (docs/events.md)
-#endif
-  __u32 *opp = bpf_map_lookup_elem(&syscall_ops, &nr);
-  if (!opp) return;
-  __u32 op = *opp;
-  __s32 dirfd = MOAT_WATCH_AT_FDCWD;
-  __u64 path = 0, flags = 0;
-  if (op == MOAT_OP_OPENAT) {
-    dirfd = (__s32)PT_REGS_PARM1_CORE_SYSCALL(regs);
-    path = PT_REGS_PARM2_CORE_SYSCALL(regs);
-    flags = PT_REGS_PARM3_CORE_SYSCALL(regs);
-  } else if (op == MOAT_OP_OPEN) {
-    path = PT_REGS_PARM1_CORE_SYSCALL(regs);
-    flags = PT_REGS_PARM2_CORE_SYSCALL(regs);
-  } else {
-    return;  // openat2 carries its flags in memory; its refusals come through sys_enter's path
-  }
-  if (writes(flags)) return;  // stored at sys_enter and reported from there
-  struct moat_watch_file *r = bpf_ringbuf_reserve(ring, sizeof(*r), 0);
-  if (!r) {
-    count_lost(MOAT_LOST_RINGBUF);
-    return;
-  }
-  fill_header(&r->hdr, MOAT_WATCH_FILE);
-  r->op = op;
-  r->flags = (__u32)flags;
-  r->mode = 0;
-  r->dirfd = dirfd;
-  r->dirfd2 = MOAT_WATCH_AT_FDCWD;
-  r->ret = ret;
-  r->path_len = read_path(r->paths, path);
-  r->path2_len = 0;
-  bpf_ringbuf_submit(r, wakeup_flag_reserved(ring, sizeof(*r)));
-}
-
-// raw_syscalls:sys_exit(struct pt_regs *regs, long ret). A thread's pending entry belongs to the
-// syscall it is leaving: it entered no other since (syscalls do not nest).
-SEC("raw_tp/sys_exit")
-int moat_sys_exit(__u64 *ctx) {
-  void *ring = sandbox_ring();
-  if (!ring) return 0;
-  struct moat_watch_file *p = bpf_task_storage_get(&pending, bpf_get_current_task_btf(), 0, 0);
-  __s64 ret = (__s64)ctx[1];
-  if (!p || p->op == MOAT_OP_NONE) {
-    if ((ret == -13 /* EACCES */ || ret == -1 /* EPERM */) && !sandbox_reaper()) {
-      refused_read(ring, (struct pt_regs *)ctx[0], ret);
-    }
-    return 0;
-  }
-  if (p->op == MOAT_OP_CHDIR || p->op == MOAT_OP_FCHDIR) {
-    p->op = MOAT_OP_NONE;
+  if (op == MOAT_OP_CHDIR || op == MOAT_OP_FCHDIR) {
     if (ret != 0) return 0;
     struct moat_watch_cwd *c = bpf_ringbuf_reserve(ring, sizeof(*c), 0);
     if (!c) {
@@ -495,12 +430,27 @@ int moat_sys_exit(__u64 *ctx) {
     bpf_ringbuf_submit(c, wakeup_flag_reserved(ring, sizeof(*c)));
     return 0;
   }
+  struct moat_watch_file *p = bpf_task_storage_get(&pending, bpf_get_current_task_btf(), 0,
+                                                   BPF_LOCAL_STORAGE_GET_F_CREATE);
+  if (!p) {
+    count_lost(MOAT_LOST_PENDING);
+    return 0;
+  }
   fill_header(&p->hdr, MOAT_WATCH_FILE);
+  p->op = op;
+  p->flags = (__u32)flags;
+  p->mode = (__u32)mode;
+  p->dirfd = dirfd;
+  p->dirfd2 = dirfd2;
   p->ret = ret;
+  __u16 n1 = path ? read_path(p->paths, path) : 0;
+  __u32 off = n1 > MOAT_WATCH_PATH_MAX ? MOAT_WATCH_PATH_MAX : n1;
+  p->path_len = (__u16)off;
+  p->path2_len = path2 ? read_path(p->paths + off, path2) : 0;
   __u32 len = (__u32)p->path_len + (__u32)p->path2_len;
   if (len > 2 * MOAT_WATCH_PATH_MAX) len = 2 * MOAT_WATCH_PATH_MAX;
   __u32 size = __builtin_offsetof(struct moat_watch_file, paths) + len;
-  if (bpf_ringbuf_output(ring, p, size, wakeup_flag(ring, size)) != 0) count_lost(MOAT_LOST_RINGBUF);
-  p->op = MOAT_OP_NONE;
+  if (bpf_ringbuf_output(ring, p, size, wakeup_flag(ring, size)) != 0)
+    count_lost(MOAT_LOST_RINGBUF);
   return 0;
 }

@@ -116,7 +116,7 @@ Feature watch_row(const KernelFeatures& k) {
   Status loaded = watch::probe_watch();
   if (loaded) {
     return row(name, true,
-               "raw_tp/sched_process_exec, fork, exit, sys_enter, sys_exit loaded: `moat run` as "
+               "raw_tp/sched_process_exec, fork, exit, sys_exit loaded: `moat run` as "
                "root reports exec, exit, file changes and refused reads (source: watch)");
   }
   return row(name, false, loaded.error().to_string(),

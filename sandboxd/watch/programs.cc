@@ -53,7 +53,7 @@ Result<SkelPtr> load_programs(const LoadOptions& options) {
     if (std::string last = quiet.tail(1); !last.empty()) hint += "\n  libbpf: " + last;
     return syscall_error(
         "loading the watch's BPF programs (raw_tp/sched_process_exec, fork, exit; "
-        "raw_tp/sys_enter, sys_exit)",
+        "raw_tp/sys_exit)",
         "bpf(BPF_PROG_LOAD)", "", err, hint);
   }
   return skel;
@@ -68,7 +68,7 @@ Result<std::vector<bpf_link*>> attach_programs(watch_bpf* s, ProgramSet set) {
   };
   const bool processes = set != ProgramSet::kSyscalls;
   const bool syscalls = set != ProgramSet::kProcesses;
-  // The syscall map first: sys_enter looks every call up in it.
+  // The syscall map first: sys_exit looks every call up in it.
   int ops_fd = bpf_map__fd(s->maps.syscall_ops);
   static const std::vector<TracedSyscall> kNone;
   for (const TracedSyscall& call : syscalls ? traced_syscalls() : kNone) {
@@ -79,7 +79,6 @@ Result<std::vector<bpf_link*>> attach_programs(watch_bpf* s, ProgramSet set) {
                                 std::string(call.name) + " = " + std::to_string(key), errno));
     }
   }
-  // sys_exit before sys_enter: an enter without its exit would leave a pending entry behind.
   const struct {
     bpf_program* prog;
     const char* name;
@@ -89,7 +88,6 @@ Result<std::vector<bpf_link*>> attach_programs(watch_bpf* s, ProgramSet set) {
       {s->progs.moat_fork, "raw_tp/sched_process_fork", processes},
       {s->progs.moat_exit, "raw_tp/sched_process_exit", processes},
       {s->progs.moat_sys_exit, "raw_tp/sys_exit", syscalls},
-      {s->progs.moat_sys_enter, "raw_tp/sys_enter", syscalls},
   };
   for (const auto& [prog, name, wanted] : programs) {
     if (!wanted) continue;

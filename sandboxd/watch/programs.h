@@ -34,7 +34,7 @@ Result<SkelPtr> load_programs(const LoadOptions& options);
 enum class ProgramSet {
   kAll,
   kProcesses,  // exec, fork, exit: they run per process event, cheap to keep attached
-  kSyscalls,   // sys_exit, sys_enter: they run on EVERY system call of the host (~+400 ns each
+  kSyscalls,   // sys_exit: it runs on EVERY system call of the host (~+400 ns each with sys_enter
                // here, measured with a getppid loop), so the daemon attaches them only while
                // a sandbox is registered
 };

@@ -142,10 +142,7 @@ Status SharedWatch::attach_syscalls() {
 }
 
 void SharedWatch::detach_syscalls() {
-  // sys_enter first: a sys_exit without its enter finds nothing pending.
-  for (auto it = syscall_links_.rbegin(); it != syscall_links_.rend(); ++it) {
-    bpf_link__destroy(*it);
-  }
+  for (bpf_link* l : syscall_links_) bpf_link__destroy(l);
   syscall_links_.clear();
 }
 

@@ -77,7 +77,7 @@ class SharedWatch {
   SharedWatchOptions options_;
   SkelPtr skel_;
   std::vector<bpf_link*> links_;          // exec, fork, exit: always
-  std::vector<bpf_link*> syscall_links_;  // sys_exit, sys_enter: while a sandbox is registered
+  std::vector<bpf_link*> syscall_links_;  // sys_exit: while a sandbox is registered
   std::chrono::steady_clock::time_point idle_since_;
   mutable std::mutex mutex_;
   std::condition_variable wake_;
