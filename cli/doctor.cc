@@ -6,12 +6,10 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include "sandboxd/daemon/client.h"
 #include "sandboxd/probe.h"
-#include "sandboxd/sys/small_file.h"
 #include "sandboxd/watch/watch.h"
 
 namespace moat::cli {
@@ -56,24 +54,6 @@ Feature bpf_row(const KernelFeatures& k, const std::string& type) {
   return row("bpf " + type, false, "not probed");
 }
 
-// Is a cgroup2 hierarchy mounted with favordynmods (task migrations without a grace period)?
-bool cgroup2_favors_dynamic_changes() {
-  const std::string mountinfo = sys::read_small_file("/proc/self/mountinfo", 1 << 20);
-  std::size_t at = 0;
-  while (at < mountinfo.size()) {
-    std::size_t end = mountinfo.find('\n', at);
-    if (end == std::string::npos) end = mountinfo.size();
-    const std::string_view line(mountinfo.data() + at, end - at);
-    // "... - cgroup2 SOURCE SUPER_OPTIONS"
-    if (std::size_t dash = line.find(" - cgroup2 "); dash != std::string_view::npos) {
-      const std::string_view tail = line.substr(dash);
-      if (tail.find("favordynmods") != std::string_view::npos) return true;
-    }
-    at = end + 1;
-  }
-  return false;
-}
-
 // sandboxd (optional): is it answering, and what does it give this caller?
 Feature sandboxd_row(const KernelFeatures& k) {
   const std::string name = "sandboxd";
@@ -99,7 +79,7 @@ Feature sandboxd_row(const KernelFeatures& k) {
   detail += k.is_root ? "root runs use its loaded watch (no per-run load)"
                       : "rootless runs get the watch and limits.memory through a cgroup it "
                         "delegates";
-  if (!k.is_root && !cgroup2_favors_dynamic_changes()) {
+  if (!k.is_root && !k.cgroups.v2_favordynmods) {
     // Measured on this machine kind: the move took 0.3-13 ms, median ~9 ms of a ~7 ms run.
     detail +=
         "; sandboxd moves each run into that cgroup, and without favordynmods on the "

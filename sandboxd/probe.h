@@ -41,6 +41,7 @@ struct KernelFeatures {
   struct Cgroups {
     bool v2_mounted = false;
     std::string v2_path;                      // mount point of the cgroup2 hierarchy
+    bool v2_favordynmods = false;  // mounted with it: task moves wait for no RCU grace period
     std::vector<std::string> v2_controllers;  // cgroup.controllers of the v2 root
     bool v1_memory = false;
     std::string v1_memory_path;  // mount point of the v1 memory hierarchy

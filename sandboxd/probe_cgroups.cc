@@ -83,6 +83,7 @@ KernelFeatures::Cgroups probe_cgroups() {
     if (fstype == "cgroup2" && !cg.v2_mounted) {
       cg.v2_mounted = true;
       cg.v2_path = mount_point;
+      cg.v2_favordynmods = has_option(super_options, "favordynmods");
     } else if (fstype == "cgroup") {
       if (!cg.v1_memory && has_option(super_options, "memory")) {
         cg.v1_memory = true;

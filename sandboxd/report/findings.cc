@@ -109,6 +109,33 @@ const std::string* written_path(const Event& e) {
   return path.empty() ? nullptr : &path;
 }
 
+const Event* last_writer(const std::vector<Event>& events, const std::string& path) {
+  const Event* writer = nullptr;
+  for (const Event& e : events) {
+    if (const std::string* written = written_path(e); written != nullptr && *written == path) {
+      writer = &e;
+    }
+  }
+  return writer;
+}
+
+Event attributed_finding(const std::string& type, const std::string& subject, std::string message,
+                         const Event* writer) {
+  if (writer == nullptr) return finding_event({type, subject, std::move(message), 0, {}, {}});
+  message += "; written by " + (writer->origin.empty()
+                                    ? (writer->exe.empty() ? std::string("?") : writer->exe)
+                                    : writer->origin.describe());
+  return finding_event({type, subject, std::move(message), writer->pid, writer->exe, writer->origin});
+}
+
+std::string one_line(std::string text) {
+  for (char& c : text) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  }
+  if (text.size() > 120) text = text.substr(0, 117) + "...";
+  return text;
+}
+
 std::vector<Finding> derive_findings(const std::vector<Event>& events) {
   std::vector<Finding> out;
   // path -> protection; looked up by the changed path's ancestors (a watched run has tens of

@@ -47,4 +47,15 @@ Finding finding_from_event(const Event& event);
 // nothing. Points into the event.
 const std::string* written_path(const Event& event);
 
+// The last event that wrote PATH (the watch or the file notifier saw it); nullptr when none did.
+const Event* last_writer(const std::vector<Event>& events, const std::string& path);
+
+// A finding about SUBJECT attributed to WRITER (its process and origin, named at the end of the
+// message), or to no one when it is nullptr.
+Event attributed_finding(const std::string& type, const std::string& subject, std::string message,
+                         const Event* writer);
+
+// A value for a one-line message: control characters shown as '?', long ones cut.
+std::string one_line(std::string text);
+
 }  // namespace moat::report

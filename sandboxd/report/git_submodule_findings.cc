@@ -15,6 +15,7 @@
 #include "policy/tools/common.h"
 #include "policy/variables.h"
 #include "sandboxd/report/findings.h"
+#include "sandboxd/sys/small_file.h"
 #include "sandboxd/sys/unique_fd.h"
 
 namespace moat::report {
@@ -64,15 +65,6 @@ bool runs_program(const std::string& section, const std::string& key, const std:
   return false;
 }
 
-// A value for a one-line message: control characters shown as '?', long ones cut.
-std::string shown(std::string text) {
-  for (char& c : text) {
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
-  }
-  if (text.size() > 120) text = text.substr(0, 117) + "...";
-  return text;
-}
-
 // Files beneath the project, opened without leaving it (links inside it are followed, as git
 // follows them; a link or `..` out of it fails).
 class ProjectFiles {
@@ -98,15 +90,7 @@ class ProjectFiles {
     sys::UniqueFd fd = open(path, O_RDONLY);
     struct stat st {};
     if (!fd.valid() || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
-    std::string out;
-    char buf[65536];
-    while (out.size() < limit) {
-      ssize_t n = ::read(fd.get(), buf, sizeof buf);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;
-      out.append(buf, static_cast<std::size_t>(n));
-    }
-    return out;
+    return sys::read_up_to(fd.get(), limit);
   }
 
   // The status (after links) of PATH, when it can be opened beneath the project.
@@ -129,7 +113,6 @@ class ProjectFiles {
                     static_cast<long>(sx.stx_btime.tv_nsec)};
   }
 
-  const std::string& project() const { return project_; }
 
  private:
   std::string project_;
@@ -155,28 +138,6 @@ std::optional<std::string> git_dir_of(const ProjectFiles& files, const std::stri
   std::string target = policy::tools::trim(std::string_view(*pointer).substr(7));
   if (target.empty()) return std::nullopt;
   return policy::normalize_path(target[0] == '/' ? target : dir + "/" + target);
-}
-
-// The last event that wrote PATH, for the attribution.
-const Event* writer_of(const std::vector<Event>& events, const std::string& path) {
-  const Event* writer = nullptr;
-  for (const Event& e : events) {
-    if (const std::string* written = written_path(e); written != nullptr && *written == path) {
-      writer = &e;
-    }
-  }
-  return writer;
-}
-
-Event submodule_finding(const std::string& subject, std::string message, const Event* writer) {
-  if (writer != nullptr) {
-    message += "; written by " + (writer->origin.empty()
-                                      ? (writer->exe.empty() ? std::string("?") : writer->exe)
-                                      : writer->origin.describe());
-  }
-  return finding_event({"git-submodule-code", subject, message, writer != nullptr ? writer->pid : 0,
-                        writer != nullptr ? writer->exe : std::string(),
-                        writer != nullptr ? writer->origin : Origin{}});
 }
 
 }  // namespace
@@ -291,10 +252,10 @@ std::vector<Event> submodule_code_findings(const std::string& project, const tim
                               "submodule; `git status` in the project runs git there)";
     if (changed) {
       for (const auto& [file, setting] : commands) {
-        out.push_back(submodule_finding(work_tree,
+        out.push_back(attributed_finding("git-submodule-code", work_tree,
                                         where + ": its configuration " + file + " sets " +
-                                            shown(setting) + ", which git runs outside any sandbox",
-                                        writer_of(events, file)));
+                                            one_line(setting) + ", which git runs outside any sandbox",
+                                        last_writer(events, file)));
       }
     }
     // Hooks made or changed during the run (git runs them in the submodule: a commit there,
@@ -315,9 +276,9 @@ std::vector<Event> submodule_code_findings(const std::string& project, const tim
       std::optional<struct stat> st = files.status(hook);
       if (!st || !S_ISREG(st->st_mode) || (st->st_mode & 0111) == 0) continue;
       if (!repository_new && !changed_since(*st, since)) continue;
-      out.push_back(submodule_finding(
+      out.push_back(attributed_finding("git-submodule-code", 
           work_tree, where + ": it has the hook " + hook + ", which git runs outside any sandbox",
-          writer_of(events, hook)));
+          last_writer(events, hook)));
     }
   }
   return out;

@@ -11,15 +11,6 @@ namespace {
 constexpr const char* kHookRunnerKeys[] = {"husky", "lint-staged", "simple-git-hooks", "pre-commit",
                                            "gitHooks"};
 
-// A value for a one-line message: control characters shown as '?', long ones cut.
-std::string shown(std::string text) {
-  for (char& c : text) {
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
-  }
-  if (text.size() > 120) text = text.substr(0, 117) + "...";
-  return text;
-}
-
 }  // namespace
 
 ManifestSnapshot snapshot_package_json(const std::string& path,
@@ -48,34 +39,19 @@ std::vector<Event> manifest_findings(const ManifestSnapshot& before, const Manif
   if (!after.entries) return out;
   std::map<std::string, std::string> old;
   if (before.entries) old.insert(before.entries->begin(), before.entries->end());
-  // Who wrote the file last (the watch or the file notifier saw it), for the attribution.
-  const Event* writer = nullptr;
-  for (const Event& e : events) {
-    if ((e.kind == "write" || e.kind == "create") && detail_text(e, "path") == after.path) {
-      writer = &e;
-    } else if (e.kind == "rename" && detail_text(e, "to") == after.path) {
-      writer = &e;
-    }
-  }
+  const Event* writer = last_writer(events, after.path);
   for (const auto& [key, value] : *after.entries) {
     auto it = old.find(key);
     if (it != old.end() && it->second == value) continue;
     std::string message = after.path + " " + key +
-                          (it == old.end() ? " was added during the run: \"" + shown(value) + "\""
-                                           : " changed during the run: \"" + shown(it->second) +
-                                                 "\" -> \"" + shown(value) + "\"") +
+                          (it == old.end() ? " was added during the run: \"" + one_line(value) + "\""
+                                           : " changed during the run: \"" + one_line(it->second) +
+                                                 "\" -> \"" + one_line(value) + "\"") +
                           (key.rfind("scripts.", 0) == 0
                                ? " (npm run and npm test run it later, outside any sandbox)"
                                : " (it configures what git hooks run, outside any sandbox)");
-    if (writer != nullptr) {
-      message += "; written by " + (writer->origin.empty()
-                                        ? (writer->exe.empty() ? std::string("?") : writer->exe)
-                                        : writer->origin.describe());
-    }
-    out.push_back(finding_event({"manifest-commands-changed", after.path + " " + key, message,
-                                 writer != nullptr ? writer->pid : 0,
-                                 writer != nullptr ? writer->exe : std::string(),
-                                 writer != nullptr ? writer->origin : Origin{}}));
+    out.push_back(
+        attributed_finding("manifest-commands-changed", after.path + " " + key, message, writer));
   }
   return out;
 }

@@ -16,20 +16,24 @@
 
 namespace moat::sys {
 
-// At most LIMIT bytes of PATH; "" when it cannot be opened or read.
-inline std::string read_small_file(const std::string& path, std::size_t limit = 64 * 1024) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+// At most LIMIT bytes from FD, from where it stands to its end (or the first error).
+inline std::string read_up_to(int fd, std::size_t limit) {
   std::string out;
-  if (!fd.valid()) return out;
   char buf[4096];
   while (out.size() < limit) {
-    ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    ssize_t n = ::read(fd, buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
     out.append(buf, static_cast<std::size_t>(n));
   }
   if (out.size() > limit) out.resize(limit);
   return out;
+}
+
+// At most LIMIT bytes of PATH; "" when it cannot be opened or read.
+inline std::string read_small_file(const std::string& path, std::size_t limit = 64 * 1024) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  return fd.valid() ? read_up_to(fd.get(), limit) : std::string();
 }
 
 // The parent of PID, from /proc/PID/stat: the field after the state, which follows the command's

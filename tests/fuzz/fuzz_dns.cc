@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "fuzz_check.h"
 #include "sandboxd/gate/allowlist.h"
 #include "sandboxd/gate/dns_message.h"
 
@@ -17,11 +18,6 @@ namespace {
 using moat::gate::DnsAnswer;
 using moat::gate::DnsQuery;
 using moat::gate::DnsRcode;
-
-#define MOAT_FUZZ_CHECK(cond)      \
-  do {                             \
-    if (!(cond)) __builtin_trap(); \
-  } while (0)
 
 #ifndef MOAT_FUZZ_DNS_SEEDS
 

@@ -6,12 +6,8 @@
 #include <cstdint>
 #include <string_view>
 
+#include "fuzz_check.h"
 #include "sandboxd/report/git_submodule_findings.h"
-
-#define MOAT_FUZZ_CHECK(cond)      \
-  do {                             \
-    if (!(cond)) __builtin_trap(); \
-  } while (0)
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 1) return 0;
