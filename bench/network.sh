@@ -2,9 +2,11 @@
 # bench/network: connect latency (median of N connects) and bulk throughput through the gate
 # against the same client run directly, to a test host in a network namespace this script makes
 # (10.77.250.2) and removes. Needs root. Usage: bench/network.sh [CONNECTS] [BYTES] [RUNS]
-# Two gate paths: an address rule (the gate's own connection is handed over) and a host-name rule
-# (relayed, for the SNI/Host check). The measures are taken RUNS times, interleaved, and the
-# medians printed: one run of each is too noisy on a busy machine.
+# Three gate paths: an address rule (the gate's own connection is handed over), a host-name rule
+# on port 9000 (relayed, for the SNI/Host check) and a host-name rule on 443 with a ClientHello
+# first (as root the kernel checks its SNI on the handed-over socket: no relay). The measures are
+# taken RUNS times, interleaved, and the medians printed: one run of each is too noisy on a busy
+# machine.
 # MOAT_BENCH_NET=10.77.N uses another /24 (and netns and veth names) when 10.77.250 is taken.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -20,6 +22,7 @@ ns=moat-bench-net-$tag
 host_if=mbn$tag-h
 cleanup() {
   [ -n "${server:-}" ] && kill "$server" 2>/dev/null || true
+  [ -n "${server443:-}" ] && kill "$server443" 2>/dev/null || true
   ip netns del "$ns" 2>/dev/null || true
   ip link del "$host_if" 2>/dev/null || true
   rm -rf "${project:-}"
@@ -36,9 +39,13 @@ ip -n "$ns" link set mbn$tag-n up
 ip -n "$ns" link set lo up
 ip netns exec "$ns" "$tool" serve 9000 &
 server=$!
-for _ in $(seq 50); do  # until the server listens
-  "$tool" connect "$net.2" 9000 1 >/dev/null 2>&1 && break
-  sleep 0.1
+ip netns exec "$ns" "$tool" serve 443 &
+server443=$!
+for port in 9000 443; do
+  for _ in $(seq 50); do  # until the server listens
+    "$tool" connect "$net.2" $port 1 >/dev/null 2>&1 && break
+    sleep 0.1
+  done
 done
 project=$(mktemp -d /tmp/moat-bench-net-XXXXXX)
 cp "$tool" "$project/net_tool"
@@ -49,6 +56,9 @@ gate=("$build/cli/moat" run --allow-host "$net.2:9000" -- ./net_tool)
 # so the relay allows them bound to the address ("other") and splices the rest.
 named=("$build/cli/moat" run --add-host "bench.test=$net.2" --allow-host bench.test:9000 --
        ./net_tool)
+# Allowed by name on the HTTPS port, a ClientHello naming it first: checked in the kernel.
+https=("$build/cli/moat" run --add-host "bench.test=$net.2" --allow-host bench.test:443 --
+       ./net_tool)
 median() { sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 declare -A c b
 for run in $(seq "$runs"); do
@@ -58,9 +68,11 @@ for run in $(seq "$runs"); do
   b[direct]+="$("${direct[@]}" bulk "$net.2" 9000 "$bytes")"$'\n'
   b[gate]+="$("${gate[@]}" bulk "$net.2" 9000 "$bytes" 2>/dev/null)"$'\n'
   b[relay]+="$("${named[@]}" bulk bench.test 9000 "$bytes" 2>/dev/null)"$'\n'
+  c[kernel]+="$("${https[@]}" connect-tls bench.test 443 "$connects" 2>/dev/null)"$'\n'
+  b[kernel]+="$("${https[@]}" bulk-tls bench.test 443 "$bytes" 2>/dev/null)"$'\n'
 done
 declare -A mc mb
-for k in direct gate relay; do
+for k in direct gate relay kernel; do
   echo "$k: connect us [$(echo -n "${c[$k]}" | tr '\n' ' ')] bulk MiB/s [$(echo -n "${b[$k]}" | tr '\n' ' ')]"
   mc[$k]=$(echo -n "${c[$k]}" | median)
   mb[$k]=$(echo -n "${b[$k]}" | median)
@@ -68,7 +80,9 @@ done
 echo "medians of $runs runs:"
 echo "connect, median of $connects: direct ${mc[direct]} us," \
   "address rule ${mc[gate]} us (+$(echo "${mc[gate]} - ${mc[direct]}" | bc) us)," \
-  "name rule (relayed) ${mc[relay]} us (+$(echo "${mc[relay]} - ${mc[direct]}" | bc) us)"
+  "name rule (relayed) ${mc[relay]} us (+$(echo "${mc[relay]} - ${mc[direct]}" | bc) us)," \
+  "name rule on 443 (kernel SNI check) ${mc[kernel]} us (+$(echo "${mc[kernel]} - ${mc[direct]}" | bc) us)"
 echo "bulk $((bytes >> 20)) MiB: direct ${mb[direct]} MiB/s," \
   "address rule ${mb[gate]} MiB/s (ratio $(echo "scale=2; ${mb[gate]} / ${mb[direct]}" | bc))," \
-  "name rule (relayed) ${mb[relay]} MiB/s (ratio $(echo "scale=2; ${mb[relay]} / ${mb[direct]}" | bc))"
+  "name rule (relayed) ${mb[relay]} MiB/s (ratio $(echo "scale=2; ${mb[relay]} / ${mb[direct]}" | bc))," \
+  "name rule on 443 (kernel SNI check) ${mb[kernel]} MiB/s (ratio $(echo "scale=2; ${mb[kernel]} / ${mb[direct]}" | bc))"

@@ -19,6 +19,8 @@ constexpr std::uint64_t kAfVsock = 40;
 constexpr std::uint64_t kAddrNoRandomize = 0x0040000;
 constexpr std::uint64_t kReadImpliesExec = 0x0400000;
 constexpr std::uint64_t kLow32 = 0xffffffffu;
+constexpr std::uint64_t kSolTcp = 6;
+constexpr std::uint64_t kTcpUlp = 31;
 
 SyscallRule deny(std::string name, std::string why, int err = EPERM) {
   SyscallRule rule;
@@ -107,6 +109,13 @@ std::vector<SyscallRule> default_syscall_rules() {
   // vsock is not confined by network namespaces: on a VM it reaches the hypervisor's services.
   add(deny_if("socket", {0, kLow32, kAfVsock}, "vsock sockets (host and hypervisor services)"));
   add(deny_if("socket", {1, kSockTypeMask, kSockRaw}, "raw sockets"));
+
+  // Kernel TLS (and any other upper-layer protocol) on a TCP socket: the gate's kernel name check
+  // reads what the program sends, and with kTLS that is the plaintext, while the bytes that leave
+  // are whatever the program's chosen keys make of it. TLS libraries fall back to user space.
+  SyscallRule ulp = deny("setsockopt", "TCP upper-layer protocols (kernel TLS)", ENOPROTOOPT);
+  ulp.args = {{1, kLow32, kSolTcp}, {2, kLow32, kTcpUlp}};
+  add(ulp);
 
   // Personality flags that weaken exploit mitigations.
   add(deny_if("personality", {0, kAddrNoRandomize, kAddrNoRandomize}, "disabling ASLR"));

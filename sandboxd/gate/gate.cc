@@ -339,7 +339,68 @@ void Gate::start() {
       relay_error_ = engine.error().to_string();
     }
   }
+  if (kernel_loader_) {
+    kernel_loader_thread_ = std::thread([this] {
+      Result<std::unique_ptr<KernelBinding>> loaded = kernel_loader_();
+      {
+        std::lock_guard<std::mutex> lock(kernel_mu_);
+        if (loaded) {
+          kernel_binding_ = std::move(*loaded);
+          kernel_ready_ = kernel_binding_.get();
+        } else {
+          kernel_binding_error_ = loaded.error().to_string();
+        }
+        kernel_loaded_ = true;
+      }
+      kernel_cv_.notify_all();
+      std::uint64_t one = 1;  // the loop polls the verdict ring from now on
+      (void)!::write(wake_.get(), &one, sizeof(one));
+    });
+  }
   thread_ = std::thread([this] { loop(); });
+}
+
+KernelBinding* Gate::kernel_binding() {
+  if (!kernel_loader_) return nullptr;
+  std::unique_lock<std::mutex> lock(kernel_mu_);
+  // ~20 ms of verification once per run; only a connect made before it is over waits.
+  kernel_cv_.wait_for(lock, std::chrono::seconds(2), [this] { return kernel_loaded_; });
+  return kernel_binding_.get();
+}
+
+void Gate::await_kernel_verdict(std::uint64_t connection, report::Event event) {
+  std::lock_guard<std::mutex> lock(verdicts_mu_);
+  // Connections closed before sending a byte never get a verdict: forget them now and then.
+  if (awaiting_verdict_.size() >= 1024) {
+    KernelBinding* binding = kernel_ready_.load();
+    std::erase_if(awaiting_verdict_,
+                  [binding](const auto& entry) { return !binding->still_bound(entry.first); });
+  }
+  awaiting_verdict_.emplace(connection, std::move(event));
+}
+
+void Gate::on_kernel_verdicts() {
+  for (KernelVerdict& verdict : kernel_ready_.load()->take_verdicts()) {
+    report::Event event;
+    {
+      std::lock_guard<std::mutex> lock(verdicts_mu_);
+      auto it = awaiting_verdict_.find(verdict.connection);
+      if (it == awaiting_verdict_.end()) continue;
+      event = std::move(it->second);
+      awaiting_verdict_.erase(it);
+    }
+    if (verdict.decision.binding == Binding::kRefused) {
+      log_binding_refusal(std::move(event), verdict.decision);
+    }
+  }
+}
+
+void Gate::log_binding_refusal(report::Event event, const BindingDecision& decision) {
+  event.verdict = "refused";
+  event.detail["reason"] = decision.reason;
+  event.detail["protocol"] = decision.protocol;
+  if (!decision.seen.empty()) event.detail["seen"] = decision.seen;
+  log_connect(std::move(event));
 }
 
 void Gate::stop() {
@@ -348,6 +409,7 @@ void Gate::stop() {
   std::uint64_t one = 1;
   (void)!::write(wake_.get(), &one, sizeof(one));
   thread_.join();
+  if (kernel_loader_thread_.joinable()) kernel_loader_thread_.join();
   // The sandbox is gone; connections it left open end now. A worker that finishes a connect
   // later finds the relay stopped and closes the connection.
   if (relay_) relay_->stop();
@@ -355,6 +417,9 @@ void Gate::stop() {
   // Every worker is bounded (connects poll `stopping_`, lookups give up after kUpstreamWait),
   // and each one references this Gate: wait for all of them.
   workers_cv_.wait(lock, [this] { return workers_ == 0; });
+  lock.unlock();
+  // Verdicts the loop had no time for: the last sends of the sandbox.
+  if (kernel_ready_.load() != nullptr) on_kernel_verdicts();
 }
 
 template <typename F>
@@ -377,16 +442,23 @@ bool Gate::spawn(F work) {
 
 void Gate::loop() {
   while (!stopping_) {
-    pollfd fds[4] = {{wake_.get(), POLLIN, 0},
+    KernelBinding* kernel = kernel_ready_.load();
+    pollfd fds[5] = {{wake_.get(), POLLIN, 0},
                      {notify_.valid() ? notify_.get() : -1, POLLIN, 0},
                      {udp_.valid() ? udp_.get() : -1, POLLIN, 0},
-                     {tcp_listener_.valid() ? tcp_listener_.get() : -1, POLLIN, 0}};
-    int n = ::poll(fds, 4, -1);
+                     {tcp_listener_.valid() ? tcp_listener_.get() : -1, POLLIN, 0},
+                     {kernel != nullptr ? kernel->poll_fd() : -1, POLLIN, 0}};
+    int n = ::poll(fds, 5, -1);
     if (n < 0) {
       if (errno == EINTR) continue;
       return;
     }
-    if (fds[0].revents != 0) return;
+    if (fds[0].revents != 0) {
+      if (stopping_) return;
+      std::uint64_t count = 0;  // the kernel check is loaded: poll its ring from now on
+      (void)!::read(wake_.get(), &count, sizeof(count));
+    }
+    if (fds[4].revents & POLLIN) on_kernel_verdicts();
     if (fds[1].revents & POLLIN) on_notification();
     if (fds[1].revents & (POLLHUP | POLLERR)) notify_.reset();  // every sandboxed task is gone
     if (fds[2].revents & POLLIN) on_udp_query();
@@ -496,9 +568,13 @@ void Gate::on_notification() {
   }
   const bool nonblocking = (::fcntl(original, F_GETFL) & O_NONBLOCK) != 0;
   const bool cloexec = fd_is_cloexec(pid, sockfd);
-  // Allowed for a name (not by an address rule): relay it, so the name it carries is checked.
+  // Allowed for a name (not by an address rule): the name it carries is checked, by the kernel
+  // on the sandbox's own socket for HTTPS when it can (kernel_binding.h), else by the relay.
   const std::string bound_name = verdict.name;
-  if (!bound_name.empty() && (!relay_ || !relay_->has_room())) {
+  KernelBinding* kernel =
+      !bound_name.empty() && port == kKernelBindingPort ? kernel_binding() : nullptr;
+  const bool relay = !bound_name.empty() && kernel == nullptr;
+  if (relay && (!relay_ || !relay_->has_room())) {
     ::close(original);
     event.verdict = "refused";
     event.detail["reason"] = relay_ ? "the gate is busy (too many relayed connections)"
@@ -512,7 +588,7 @@ void Gate::on_notification() {
   // The loopback pair the sandbox will hold is made while our SYN is on its way: its cost hides
   // in the round trip to the server instead of adding to it.
   int outer = -1, inner = -1;
-  if (!bound_name.empty() && sock >= 0) {
+  if (relay && sock >= 0) {
     auto pair = relay_->make_pair();
     if (!pair) {
       ::close(original);
@@ -532,7 +608,7 @@ void Gate::on_notification() {
   ::close(original);
   // Most connects finish within a few milliseconds: finish those here, hand the slow ones to a
   // worker so this loop keeps serving.
-  auto finish = [this, nfd, id, sockfd, nonblocking, cloexec, bound_name, outer, inner](
+  auto finish = [this, nfd, id, sockfd, nonblocking, cloexec, bound_name, outer, inner, kernel](
                     int sock, int state, report::Event event) {
     if (state <= 0) {
       int err = state < 0 ? -state : ETIMEDOUT;
@@ -547,6 +623,22 @@ void Gate::on_notification() {
     }
     const bool relayed = outer >= 0;
     if (!relayed && !nonblocking) ::fcntl(sock, F_SETFL, ::fcntl(sock, F_GETFL) & ~O_NONBLOCK);
+    if (kernel != nullptr) {
+      event.detail["binding"] = "kernel";
+      // Before the sandbox holds the socket: its first send may come at once.
+      Status bound = kernel->bind(sock, id, bound_name);
+      if (!bound) {
+        ::close(sock);
+        event.verdict = "failed";
+        event.detail["error"] = bound.error().to_string();
+        log_connect(std::move(event));
+        respond(nfd, id, EIO, false);
+        return;
+      }
+      await_kernel_verdict(id, event);
+    } else if (relayed) {
+      event.detail["binding"] = "relay";
+    }
     seccomp_notif_addfd addfd{};
     addfd.id = id;
     addfd.flags = SECCOMP_ADDFD_FLAG_SETFD;
@@ -575,17 +667,11 @@ void Gate::on_notification() {
     // From here the relay thread owns both ends; when it cannot take them (stopped, or the cap
     // was reached by a connect that finished meanwhile) they are closed and the sandbox sees
     // its connection end.
-    Result<void> taken = relay_->add(
-        sys::UniqueFd(inner), sys::UniqueFd(sock), bound_name,
-        [this, binding_event](const BindingDecision& d) {
-          if (d.binding != Binding::kRefused) return;
-          report::Event refused = binding_event;
-          refused.verdict = "refused";
-          refused.detail["reason"] = d.reason;
-          refused.detail["protocol"] = d.protocol;
-          if (!d.seen.empty()) refused.detail["seen"] = d.seen;
-          log_connect(std::move(refused));
-        });
+    Result<void> taken = relay_->add(sys::UniqueFd(inner), sys::UniqueFd(sock), bound_name,
+                                     [this, binding_event](const BindingDecision& d) {
+                                       if (d.binding == Binding::kRefused)
+                                         log_binding_refusal(binding_event, d);
+                                     });
     log_connect(std::move(event));
     if (!taken) {
       report::Event dropped = binding_event;

@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "sandboxd/gate/allowlist.h"
+#include "sandboxd/gate/kernel_binding.h"
 #include "sandboxd/gate/relay_engine.h"
 #include "sandboxd/gate/socket_owner.h"
 #include "sandboxd/report/event_log.h"
@@ -46,6 +47,11 @@ class Gate {
   // stub's answer makes connectable (std::nullopt = any port): the in-kernel layer mirrors them.
   using HandoutHook = std::function<void(const IpAddress&, std::optional<std::uint16_t>)>;
   void set_handout_hook(HandoutHook hook) { handout_hook_ = std::move(hook); }
+  // As root: how to load the kernel name check (kernel_binding.h). start() loads it on a thread
+  // of its own, and the first name-bound HTTPS connect waits for it (bounded); when it cannot be
+  // loaded those connections are relayed instead (just as strict, slower).
+  using KernelBindingLoader = std::function<Result<std::unique_ptr<KernelBinding>>()>;
+  void set_kernel_binding_loader(KernelBindingLoader load) { kernel_loader_ = std::move(load); }
   // The sandbox's pid 1 (outside view), to attribute DNS queries to the process that asked.
   // Call before releasing the sandbox (see SocketOwners::open).
   void set_sandbox_pid(pid_t pid) { owners_.open(pid); }
@@ -58,6 +64,13 @@ class Gate {
   void loop();
   void on_notification();
   void log_connect(report::Event event);  // fills in the executable when not known yet
+  // A refused name binding (relay or kernel), as a "refused" event after the "allowed" one.
+  void log_binding_refusal(report::Event event, const BindingDecision& decision);
+  // The kernel name check once its load is over (null when there is none); waits for the load.
+  KernelBinding* kernel_binding();
+  void on_kernel_verdicts();
+  // Remembers the connect event of a connection under the kernel check, for its verdict.
+  void await_kernel_verdict(std::uint64_t connection, report::Event event);
   void on_udp_query();
   void on_tcp_accept();
   bool on_tcp_readable(int fd, std::vector<uint8_t>& buffer);  // false: close it
@@ -85,6 +98,16 @@ class Gate {
   std::unique_ptr<RelayEngine> relay_;
   std::string relay_error_;
   std::function<void(int, const seccomp_notif&)> other_notifications_;
+  KernelBindingLoader kernel_loader_;
+  std::thread kernel_loader_thread_;
+  std::mutex kernel_mu_;
+  std::condition_variable kernel_cv_;
+  bool kernel_loaded_ = false;                         // the load is over (whatever its outcome)
+  std::unique_ptr<KernelBinding> kernel_binding_;      // set once, before kernel_loaded_
+  std::atomic<KernelBinding*> kernel_ready_{nullptr};  // kernel_binding_ once loaded, for the loop
+  std::string kernel_binding_error_;
+  std::mutex verdicts_mu_;
+  std::map<std::uint64_t, report::Event> awaiting_verdict_;  // connection -> its connect event
   std::thread thread_;
   std::atomic<bool> stopping_{false};
   std::mutex workers_mu_;

@@ -50,6 +50,18 @@ BindingDecision decide_binding(std::span<const std::uint8_t> bytes, std::string_
                    : "SNI " + d.seen + " does not match " + want + " (domain fronting)";
     return d;
   }
+  // An SSLv2-compatible ClientHello (high bit, message type 1) is TLS without a name: refused
+  // like one, never relayed as "other" bytes.
+  if ((bytes[0] & 0x80) != 0) {
+    ClientHelloResult hello = parse_client_hello(bytes);
+    if (hello.state == ParseState::kNeedMore) return d;
+    if (hello.state == ParseState::kMalformed) {
+      d.protocol = "tls";
+      d.binding = Binding::kRefused;
+      d.reason = "TLS ClientHello refused: " + hello.error;
+      return d;
+    }
+  }
   HttpHeadResult head = parse_http_request_head(bytes);
   if (head.state == ParseState::kNotHttp) {
     d.protocol = "other";

@@ -29,6 +29,7 @@
 #include <memory>
 #include <optional>
 
+#include "sandboxd/bpf_net/name_binding.h"
 #include "sandboxd/bpf_net/net_layer.h"
 #include "sandboxd/daemon/client.h"
 #include "sandboxd/gate/gate.h"
@@ -513,6 +514,9 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
     auto allowlist = build_allowlist(plan);
     if (!allowlist) return allowlist.error();
     network_gate = std::make_unique<gate::Gate>(std::move(*allowlist), *options.events);
+    // As root, a name-bound HTTPS connection is checked in the kernel on the sandbox's own
+    // socket instead of being relayed (kernel_binding.h): the same rules, no second hop.
+    if (root) network_gate->set_kernel_binding_loader([] { return bpfnet::load_name_binding(); });
     if (!namespaces) {
       // No namespace of our own to bind 127.0.0.53:53 in: the stub takes ephemeral ports on the
       // host's loopback, and port 53 is redirected to it (gate, kernel layer).

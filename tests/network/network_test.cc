@@ -398,6 +398,116 @@ TEST_P(Net, AllowedTlsToRegistry) {
                                                         << r.describe();
 }
 
+// Name binding on HTTPS: as root the kernel checks the first bytes on the sandbox's own socket
+// (binding "kernel"), as the user the relay does (binding "relay"). front.test is allowed and
+// resolves to the collector; every way of naming another host, or hiding the name, must leave
+// the collector without a byte of the connection, and the one honest hello must reach it.
+constexpr char kFrontingPy[] = R"PY(
+import os, socket, sys, tempfile, time
+def hello(sni=None, ech=False):
+    ext = b'\x0a\x0a\x00\x00'
+    if sni:
+        n = sni.encode()
+        ext += b'\x00\x00' + (len(n) + 5).to_bytes(2, 'big') + (len(n) + 3).to_bytes(2, 'big')
+        ext += b'\x00' + len(n).to_bytes(2, 'big') + n
+    if ech:
+        ext += b'\xfe\x0d\x00\x04abcd'
+    body = b'\x03\x03' + b'\x11' * 32 + b'\x00\x00\x02\x13\x01\x01\x00'
+    body += len(ext).to_bytes(2, 'big') + ext
+    hs = b'\x01' + len(body).to_bytes(3, 'big') + body
+    return b'\x16\x03\x01' + len(hs).to_bytes(2, 'big') + hs
+def split(record):
+    hs = record[5:]
+    return (b'\x16\x03\x01\x00\x28' + hs[:40] + b'\x16\x03\x01' +
+            (len(hs) - 40).to_bytes(2, 'big') + hs[40:])
+def attempt(name, send):
+    s = socket.create_connection(('front.test', 443), timeout=3)
+    try:
+        send(s)
+        time.sleep(0.2)
+        s.sendall(b'SECRET-AFTER-' + name.encode())
+        print(name, 'sent')
+    except OSError as e:
+        print(name, 'errno', e.errno)
+    time.sleep(0.2)
+    s.close()
+def bytewise(data):
+    def send(s):
+        for i in range(len(data)):
+            s.send(data[i:i + 1])
+    return send
+def by_sendfile(data):
+    def send(s):
+        with tempfile.TemporaryFile() as f:
+            f.write(data); f.flush()
+            os.sendfile(s.fileno(), f.fileno(), 0, len(data))
+    return send
+evil = hello('evil.test')
+for name, send in [
+        ('fronted', lambda s: s.sendall(evil)),
+        ('no-sni', lambda s: s.sendall(hello())),
+        ('ech', lambda s: s.sendall(hello('front.test', ech=True))),
+        ('sslv2', lambda s: s.sendall(b'\x80\x2e\x01\x03\x01' + b'\x00' * 45)),
+        ('http-host', lambda s: s.sendall(b'GET / HTTP/1.1\r\nHost: evil.test\r\n\r\n')),
+        ('bytewise', bytewise(evil)),
+        ('sendfile', by_sendfile(evil)),
+        ('split', lambda s: s.sendall(split(evil)))]:
+    attempt(name, send)
+u = socket.socket()
+try:
+    u.setsockopt(socket.SOL_TCP, 31, b'tls')
+    print('ulp allowed')
+except OSError as e:
+    print('ulp errno', e.errno)
+s = socket.create_connection(('front.test', 443), timeout=3)
+s.sendall(hello('front.test') + b'HONEST-PAYLOAD')
+time.sleep(0.5)
+print('honest sent')
+s.close()
+)PY";
+
+TEST_P(Net, NameBindingRefusesFrontedHttps) {
+  sb().write_file(sb().in_project("fronting.py"), kFrontingPy);
+  extra_args_ = {"--add-host", "front.test=" + lab().collector4(), "--allow-host", "front.test"};
+  const size_t n0 = lab().collector_count();
+  RunSpec spec;
+  spec.timeout_s = 30;
+  RunResult r = sb().moat({"/usr/bin/python3", "./fronting.py"}, gate_args(), spec);
+  EXPECT_EQ(r.status, 0) << r.describe();
+  ASSERT_NE(r.out.find("honest sent"), std::string::npos) << r.describe();
+  lab().wait_quiet(4);
+  const auto hex = [](const std::string& s) {
+    std::string out;
+    for (unsigned char c : s) out += "0123456789abcdef"[c >> 4], out += "0123456789abcdef"[c & 15];
+    return out;
+  };
+  int honest = 0;
+  for (const std::string& line : lab().collector_since(n0)) {
+    const std::string data = "tcp 443 data ";
+    if (line.rfind(data, 0) != 0 || line.size() == data.size()) continue;
+    EXPECT_NE(line.find(hex("front.test")), std::string::npos)
+        << "ESCAPE: a refused connection's bytes reached the server: " << line << r.describe();
+    EXPECT_EQ(line.find(hex("evil.test")), std::string::npos) << line;
+    EXPECT_EQ(line.find(hex("SECRET-AFTER")), std::string::npos) << line;
+    honest += line.find(hex("front.test")) != std::string::npos;
+  }
+  EXPECT_EQ(honest, 1) << "the honest hello must reach the server (else the test proves nothing)\n"
+                       << join_lines(lab().collector_since(n0)) << r.describe();
+  EXPECT_NE(r.out.find("ulp errno 92"), std::string::npos)
+      << "kernel TLS (TCP_ULP) must be refused with ENOPROTOOPT\n"
+      << r.describe();
+  // Each refusal is in the audit, by the layer this identity uses.
+  const std::string binding = GetParam() == Identity::kRoot ? "kernel" : "relay";
+  EXPECT_EQ(audit_matching(audit(), {"\"verdict\":\"refused\"", "front.test",
+                                     "\"binding\":\"" + binding + "\""})
+                .size(),
+            8u)
+      << audit();
+  EXPECT_FALSE(
+      audit_matching(audit(), {"\"verdict\":\"refused\"", "\"seen\":\"evil.test\""}).empty())
+      << audit();
+}
+
 TEST_P(Net, LoopbackServerInsideSandboxWorks) {
   RunResult r = sb().moat(py({"loopback"}), gate_args());
   EXPECT_EQ(result_line(r), "OK loopback-ok ping") << r.describe();

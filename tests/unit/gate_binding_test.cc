@@ -98,6 +98,19 @@ TEST(Binding, OtherProtocolsAreBoundToTheAddressOnly) {
   BindingDecision d = decide_binding(bytes("SSH-2.0-OpenSSH_9.2\r\n"), "registry.test");
   EXPECT_EQ(d.binding, Binding::kAllowed);
   EXPECT_EQ(d.protocol, "other");
+  // High bit set but not an SSLv2 hello (message type 2): other bytes too.
+  const std::uint8_t not_hello[] = {0x80, 0x05, 0x02, 0, 0};
+  EXPECT_EQ(decide_binding(not_hello, "registry.test").binding, Binding::kAllowed);
+}
+
+// An SSLv2-compatible ClientHello carries no SNI: TLS without a name, never "other" bytes.
+TEST(Binding, Sslv2HelloIsRefused) {
+  const std::uint8_t hello[] = {0x80, 0x2e, 0x01, 0x03, 0x01, 0, 0};
+  EXPECT_EQ(decide_binding(std::span(hello, 2), "registry.test").binding, Binding::kNeedMore);
+  BindingDecision d = decide_binding(hello, "registry.test");
+  EXPECT_EQ(d.binding, Binding::kRefused);
+  EXPECT_EQ(d.protocol, "tls");
+  EXPECT_NE(d.reason.find("SSLv2"), std::string::npos) << d.reason;
 }
 
 }  // namespace
