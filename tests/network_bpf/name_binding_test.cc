@@ -276,6 +276,39 @@ TEST_F(NameBindingTest, SendfileAndWritevAreCheckedToo) {
   }
 }
 
+TEST_F(NameBindingTest, SpliceZeroCopyAndUrgentSendsAreCheckedToo) {
+  Bytes evil = client_hello({.sni = "evil.test"});
+  {
+    auto [client, server] = connect_bound("front.test");
+    int pipe_fds[2];
+    ASSERT_EQ(::pipe(pipe_fds), 0);
+    UniqueFd in(pipe_fds[0]), out(pipe_fds[1]);
+    ASSERT_EQ(::write(out.get(), evil.data(), evil.size()), static_cast<ssize_t>(evil.size()));
+    EXPECT_EQ(::splice(in.get(), nullptr, client.get(), nullptr, evil.size(), 0), -1);
+    EXPECT_EQ(errno, EACCES);
+    EXPECT_TRUE(received(server.get()).empty());
+    EXPECT_EQ(verdict().decision.binding, gate::Binding::kRefused);
+  }
+  {
+    auto [client, server] = connect_bound("front.test");
+    int one = 1;
+    ASSERT_EQ(::setsockopt(client.get(), SOL_SOCKET, SO_ZEROCOPY, &one, sizeof one), 0);
+    EXPECT_EQ(::send(client.get(), evil.data(), evil.size(), MSG_ZEROCOPY), -1);
+    EXPECT_EQ(errno, EACCES);
+    EXPECT_TRUE(received(server.get()).empty());
+    EXPECT_EQ(verdict().decision.binding, gate::Binding::kRefused);
+  }
+  {
+    auto [client, server] = connect_bound("front.test");
+    EXPECT_EQ(::send(client.get(), evil.data(), evil.size(), MSG_OOB), -1);
+    EXPECT_EQ(errno, EACCES);
+    EXPECT_TRUE(received(server.get()).empty());
+    char urgent;
+    EXPECT_EQ(::recv(server.get(), &urgent, 1, MSG_OOB | MSG_DONTWAIT), -1);
+    EXPECT_EQ(verdict().decision.binding, gate::Binding::kRefused);
+  }
+}
+
 TEST_F(NameBindingTest, ClosedSocketLeavesTheMap) {
   auto [client, server] = connect_bound("front.test");
   EXPECT_TRUE(binding_->still_bound(connection_));
