@@ -78,7 +78,7 @@ struct RingDeleter {
   void operator()(ring_buffer* r) const { ring_buffer__free(r); }
 };
 
-class NameBinding final : public gate::KernelBinding {
+class NameBinding final : public NameCheck {
  public:
   Status load() {
     sys::LibbpfLog capture;
@@ -208,10 +208,10 @@ gate::BindingDecision describe_kernel_verdict(bool refused, unsigned reason, uns
   return d;
 }
 
-Result<std::unique_ptr<gate::KernelBinding>> load_name_binding() {
+Result<std::unique_ptr<NameCheck>> load_name_binding() {
   auto binding = std::make_unique<NameBinding>();
   if (Status st = binding->load(); !st) return st.error();
-  return std::unique_ptr<gate::KernelBinding>(std::move(binding));
+  return std::unique_ptr<NameCheck>(std::move(binding));
 }
 
 }  // namespace moat::bpfnet

@@ -9,8 +9,15 @@
 
 namespace moat::bpfnet {
 
+// The check itself, as the gate sees it plus what its owner needs to keep count (sandboxd).
+class NameCheck : public gate::KernelBinding {
+ public:
+  // False once the connection left the check: passed (taken out), or closed by its holder.
+  virtual bool still_bound(std::uint64_t connection) const = 0;
+};
+
 // Loads the program and its maps, attaches it to the map. Needs CAP_BPF and CAP_NET_ADMIN.
-Result<std::unique_ptr<gate::KernelBinding>> load_name_binding();
+Result<std::unique_ptr<NameCheck>> load_name_binding();
 
 // What a verdict's reason code means, in decide_binding's words (for tests and the log).
 gate::BindingDecision describe_kernel_verdict(bool refused, unsigned reason, unsigned protocol,

@@ -39,6 +39,8 @@ constexpr int kConnectTimeoutMs = 15000;
 constexpr auto kUpstreamWait = std::chrono::seconds(4);
 constexpr int kMaxWorkers = 512;          // connects waiting, DNS queries in progress
 constexpr int kMaxPendingLookups = 64;    // upstream lookups, including abandoned ones
+constexpr size_t kMaxAwaitingVerdicts = 4096;  // connect events kept for the kernel check
+constexpr int kVerdictFetchMs = 100;           // through sandboxd: how often refusals are asked
 std::atomic<int> g_pending_lookups{0};
 
 struct NotifBuffers {
@@ -370,12 +372,10 @@ KernelBinding* Gate::kernel_binding() {
 
 void Gate::await_kernel_verdict(std::uint64_t connection, report::Event event) {
   std::lock_guard<std::mutex> lock(verdicts_mu_);
-  // Connections closed before sending a byte never get a verdict: forget them now and then.
-  if (awaiting_verdict_.size() >= 1024) {
-    KernelBinding* binding = kernel_ready_.load();
-    std::erase_if(awaiting_verdict_,
-                  [binding](const auto& entry) { return !binding->still_bound(entry.first); });
-  }
+  // Connections closed before sending a byte (and, through sandboxd, passed ones) get no
+  // verdict here: the oldest go (notification ids grow), and a verdict that comes after its
+  // event went is logged with what the verdict says.
+  if (awaiting_verdict_.size() >= kMaxAwaitingVerdicts) awaiting_verdict_.erase(awaiting_verdict_.begin());
   awaiting_verdict_.emplace(connection, std::move(event));
 }
 
@@ -385,9 +385,14 @@ void Gate::on_kernel_verdicts() {
     {
       std::lock_guard<std::mutex> lock(verdicts_mu_);
       auto it = awaiting_verdict_.find(verdict.connection);
-      if (it == awaiting_verdict_.end()) continue;
-      event = std::move(it->second);
-      awaiting_verdict_.erase(it);
+      if (it != awaiting_verdict_.end()) {
+        event = std::move(it->second);
+        awaiting_verdict_.erase(it);
+      } else {
+        event.kind = "connect";
+        event.layer = "gate";
+        event.detail = {{"binding", "kernel"}};
+      }
     }
     if (verdict.decision.binding == Binding::kRefused) {
       log_binding_refusal(std::move(event), verdict.decision);
@@ -443,12 +448,18 @@ bool Gate::spawn(F work) {
 void Gate::loop() {
   while (!stopping_) {
     KernelBinding* kernel = kernel_ready_.load();
+    // A check without a ring to poll (through sandboxd) is asked while connections await.
+    bool fetch = false;
+    if (kernel != nullptr && kernel->poll_fd() < 0) {
+      std::lock_guard<std::mutex> lock(verdicts_mu_);
+      fetch = !awaiting_verdict_.empty();
+    }
     pollfd fds[5] = {{wake_.get(), POLLIN, 0},
                      {notify_.valid() ? notify_.get() : -1, POLLIN, 0},
                      {udp_.valid() ? udp_.get() : -1, POLLIN, 0},
                      {tcp_listener_.valid() ? tcp_listener_.get() : -1, POLLIN, 0},
                      {kernel != nullptr ? kernel->poll_fd() : -1, POLLIN, 0}};
-    int n = ::poll(fds, 5, -1);
+    int n = ::poll(fds, 5, fetch ? kVerdictFetchMs : -1);
     if (n < 0) {
       if (errno == EINTR) continue;
       return;
@@ -458,7 +469,7 @@ void Gate::loop() {
       std::uint64_t count = 0;  // the kernel check is loaded: poll its ring from now on
       (void)!::read(wake_.get(), &count, sizeof(count));
     }
-    if (fds[4].revents & POLLIN) on_kernel_verdicts();
+    if ((fds[4].revents & POLLIN) || (n == 0 && fetch)) on_kernel_verdicts();
     if (fds[1].revents & POLLIN) on_notification();
     if (fds[1].revents & (POLLHUP | POLLERR)) notify_.reset();  // every sandboxed task is gone
     if (fds[2].revents & POLLIN) on_udp_query();
@@ -608,8 +619,8 @@ void Gate::on_notification() {
   ::close(original);
   // Most connects finish within a few milliseconds: finish those here, hand the slow ones to a
   // worker so this loop keeps serving.
-  auto finish = [this, nfd, id, sockfd, nonblocking, cloexec, bound_name, outer, inner, kernel](
-                    int sock, int state, report::Event event) {
+  auto finish = [this, nfd, id, sockfd, nonblocking, cloexec, bound_name, outer, inner, kernel,
+                 options](int sock, int state, report::Event event) mutable {
     if (state <= 0) {
       int err = state < 0 ? -state : ETIMEDOUT;
       if (state == 0) ::close(sock);
@@ -621,24 +632,34 @@ void Gate::on_notification() {
       respond(nfd, id, err, false);
       return;
     }
-    const bool relayed = outer >= 0;
-    if (!relayed && !nonblocking) ::fcntl(sock, F_SETFL, ::fcntl(sock, F_GETFL) & ~O_NONBLOCK);
     if (kernel != nullptr) {
-      event.detail["binding"] = "kernel";
       // Before the sandbox holds the socket: its first send may come at once.
       Status bound = kernel->bind(sock, id, bound_name);
-      if (!bound) {
-        ::close(sock);
-        event.verdict = "failed";
-        event.detail["error"] = bound.error().to_string();
-        log_connect(std::move(event));
-        respond(nfd, id, EIO, false);
-        return;
+      if (bound) {
+        event.detail["binding"] = "kernel";
+        await_kernel_verdict(id, event);
+      } else {
+        // The check is full or gone: the relay checks this one instead.
+        auto pair = relay_ && relay_->has_room()
+                        ? relay_->make_pair()
+                        : Result<RelayEngine::Pair>(bound.error());
+        if (!pair) {
+          ::close(sock);
+          event.verdict = "failed";
+          event.detail["error"] = pair.error().to_string();
+          log_connect(std::move(event));
+          respond(nfd, id, EIO, false);
+          return;
+        }
+        outer = pair->first.release();
+        inner = pair->second.release();
+        apply_options(options, outer);
+        if (!nonblocking) ::fcntl(outer, F_SETFL, ::fcntl(outer, F_GETFL) & ~O_NONBLOCK);
       }
-      await_kernel_verdict(id, event);
-    } else if (relayed) {
-      event.detail["binding"] = "relay";
     }
+    const bool relayed = outer >= 0;
+    if (relayed) event.detail["binding"] = "relay";
+    if (!relayed && !nonblocking) ::fcntl(sock, F_SETFL, ::fcntl(sock, F_GETFL) & ~O_NONBLOCK);
     seccomp_notif_addfd addfd{};
     addfd.id = id;
     addfd.flags = SECCOMP_ADDFD_FLAG_SETFD;

@@ -29,13 +29,13 @@ class KernelBinding {
   // Puts SOCK (connected, not yet handed over) under the check for NAME (lowercase). The socket
   // stays the sandbox's alone: nothing here keeps it open.
   virtual Status bind(int sock, std::uint64_t connection, std::string_view name) = 0;
-  // Readable when verdicts are waiting.
+  // Readable when verdicts are waiting; -1 when there is nothing to poll (the check is
+  // sandboxd's: take_verdicts() asks it, and the gate calls it every 100 ms while it waits).
   virtual int poll_fd() const = 0;
-  // The verdicts reported since the last call. A connection that passed is taken out of the
-  // check here (its later sends cost nothing); a refused one stays refused.
+  // The verdicts reported since the last call (through sandboxd: the refusals only). A
+  // connection that passed is taken out of the check (its later sends cost nothing); a refused
+  // one stays refused.
   virtual std::vector<KernelVerdict> take_verdicts() = 0;
-  // False once the sandbox closed the connection (it left the check by closing).
-  virtual bool still_bound(std::uint64_t connection) const = 0;
 };
 
 }  // namespace moat::gate

@@ -182,7 +182,7 @@ class NameBindingTest : public ::testing::Test {
     EXPECT_EQ(received(server.get()), want);
   }
 
-  std::unique_ptr<gate::KernelBinding> binding_;
+  std::unique_ptr<NameCheck> binding_;
   UniqueFd listener_;
   sockaddr_in addr_{};
   std::uint64_t connection_ = 0;
