@@ -375,7 +375,8 @@ void Gate::await_kernel_verdict(std::uint64_t connection, report::Event event) {
   // Connections closed before sending a byte (and, through sandboxd, passed ones) get no
   // verdict here: the oldest go (notification ids grow), and a verdict that comes after its
   // event went is logged with what the verdict says.
-  if (awaiting_verdict_.size() >= kMaxAwaitingVerdicts) awaiting_verdict_.erase(awaiting_verdict_.begin());
+  if (awaiting_verdict_.size() >= kMaxAwaitingVerdicts)
+    awaiting_verdict_.erase(awaiting_verdict_.begin());
   awaiting_verdict_.emplace(connection, std::move(event));
 }
 
@@ -640,9 +641,8 @@ void Gate::on_notification() {
         await_kernel_verdict(id, event);
       } else {
         // The check is full or gone: the relay checks this one instead.
-        auto pair = relay_ && relay_->has_room()
-                        ? relay_->make_pair()
-                        : Result<RelayEngine::Pair>(bound.error());
+        auto pair = relay_ && relay_->has_room() ? relay_->make_pair()
+                                                 : Result<RelayEngine::Pair>(bound.error());
         if (!pair) {
           ::close(sock);
           event.verdict = "failed";
