@@ -167,7 +167,8 @@ class NameBinding final : public NameCheck {
     }
     const std::string_view seen(v.seen, std::min<size_t>(v.seen_len, MOAT_BIND_NAME_MAX));
     self->taken_.push_back(
-        {v.connection, describe_kernel_verdict(v.refused != 0, v.reason, v.protocol, seen, want)});
+        {v.connection, describe_kernel_verdict(v.refused != 0, v.reason, v.protocol, seen, want),
+         v.reason, v.protocol});
     return 0;
   }
 

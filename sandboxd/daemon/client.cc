@@ -81,8 +81,8 @@ Status Client::finish_hello() {
 }
 
 Status Client::send(const Request& request, int send_fd) {
-  RequestWire wire = encode_request(request);
-  iovec iov{&wire, sizeof wire};
+  std::string wire = encode_message(request);
+  iovec iov{wire.data(), wire.size()};
   msghdr msg{};
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
@@ -96,7 +96,7 @@ Status Client::send(const Request& request, int send_fd) {
     c->cmsg_len = CMSG_LEN(sizeof(int));
     std::memcpy(CMSG_DATA(c), &send_fd, sizeof(int));
   }
-  if (::sendmsg(fd_.get(), &msg, MSG_NOSIGNAL) != static_cast<ssize_t>(sizeof wire)) {
+  if (::sendmsg(fd_.get(), &msg, MSG_NOSIGNAL) != static_cast<ssize_t>(wire.size())) {
     return syscall_error("talking to sandboxd", "sendmsg", "", errno, kHint);
   }
   return {};
@@ -223,6 +223,42 @@ Result<DaemonStatus> Client::status() {
     return make_error(ErrorCode::kInternal, std::string("sandboxd: ") + reply->message);
   }
   return DaemonStatus{reply->value, reply->value2};
+}
+
+}  // namespace moat::daemon
+
+namespace moat::daemon {
+
+Result<std::uint64_t> Client::bind_name(int sock, std::string_view name) {
+  auto reply = call(Request{Op::kBindName, 0, std::string(name)}, sock, nullptr);
+  if (!reply) return reply.error();
+  if ((features_ & kFeatureNameCheck) == 0) {
+    return make_error(ErrorCode::kUnsupported, "sandboxd at " + path_ + " offers no name check");
+  }
+  if (static_cast<ReplyStatus>(reply->status) != ReplyStatus::kOk) {
+    Error e = make_error(ErrorCode::kUnsupported,
+                         std::string("sandboxd did not put the connection under the name check (") +
+                             reply_status_name(static_cast<ReplyStatus>(reply->status)) +
+                             "): " + reply->message);
+    e.err = reply->err;
+    return e;
+  }
+  return reply->value;
+}
+
+Result<NameRefusal> Client::next_name_refusal() {
+  auto reply = call(Request{Op::kNameRefusal}, -1, nullptr);
+  if (!reply) return reply.error();
+  if (static_cast<ReplyStatus>(reply->status) != ReplyStatus::kOk) {
+    return make_error(ErrorCode::kUnsupported, std::string("sandboxd: ") + reply->message);
+  }
+  return NameRefusal{reply->value, static_cast<unsigned>(reply->value2 >> 8),
+                     static_cast<unsigned>(reply->value2 & 0xff), reply->message};
+}
+
+bool Client::offers(std::uint64_t feature) {
+  if (!finish_hello().ok()) return false;
+  return (features_ & feature) != 0;
 }
 
 }  // namespace moat::daemon

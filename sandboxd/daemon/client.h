@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "policy/result.h"
 #include "sandboxd/daemon/protocol.h"
@@ -17,6 +18,14 @@ std::string socket_path();
 struct DelegatedCgroup {
   sys::UniqueFd v2;         // the cgroup v2 directory (watch, cgroup.kill, memory.max if v2 has it)
   sys::UniqueFd v1_memory;  // a v1 memory cgroup directory with the limit, or none
+};
+
+// A connection the daemon's kernel name check refused (connection 0: none left).
+struct NameRefusal {
+  std::uint64_t connection = 0;
+  unsigned reason = 0;    // MOAT_BIND_* of bpf/name_binding.h
+  unsigned protocol = 0;  // MOAT_BIND_PROTO_*
+  std::string seen;       // the SNI the client sent (at most 127 bytes)
 };
 
 struct DaemonStatus {
@@ -47,6 +56,12 @@ class Client {
   Result<DelegatedCgroup> make_cgroup(std::uint64_t memory_bytes = 0);
   Status join(pid_t child);
   Result<std::uint64_t> lost();
+  // Whether the daemon offers FEATURE (kFeature*); reads the hello's answer if still pending.
+  bool offers(std::uint64_t feature);
+  // Puts SOCK (connected TCP) under the daemon's kernel name check for NAME (lowercase); the
+  // daemon's number for the connection. Refusals are then read with next_name_refusal().
+  Result<std::uint64_t> bind_name(int sock, std::string_view name);
+  Result<NameRefusal> next_name_refusal();
   Result<DaemonStatus> status();
 
  private:

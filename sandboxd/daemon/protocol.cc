@@ -12,6 +12,16 @@ ParseError malformed(std::string message) {
   return ParseError{ReplyStatus::kMalformed, std::move(message)};
 }
 
+// The name compared with the SNI in the kernel: lowercase letters, digits, '-' and '.', as the
+// allowlist normalises names (the full DNS rules are the gate's; this keeps the daemon's input
+// to what a name can be).
+bool bound_name_is_valid(std::string_view name) {
+  if (name.empty() || name.size() > kMaxBoundName) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.';
+  });
+}
+
 }  // namespace
 
 Parsed parse_request(const void* data, std::size_t size, std::size_t fds, bool truncated) {
@@ -20,13 +30,19 @@ Parsed parse_request(const void* data, std::size_t size, std::size_t fds, bool t
     out.error = malformed("message or control data truncated");
     return out;
   }
-  if (size != sizeof(RequestWire)) {
+  if (size < sizeof(RequestWire) || size > sizeof(RequestWire) + kMaxBoundName) {
     out.error = malformed("request of " + std::to_string(size) + " bytes, expected " +
                           std::to_string(sizeof(RequestWire)));
     return out;
   }
   RequestWire w{};
   std::memcpy(&w, data, sizeof w);
+  const std::string_view tail(static_cast<const char*>(data) + sizeof w, size - sizeof w);
+  if (!tail.empty() && static_cast<Op>(w.op) != Op::kBindName) {
+    out.error = malformed("request of " + std::to_string(size) + " bytes, expected " +
+                          std::to_string(sizeof(RequestWire)));
+    return out;
+  }
   if (w.magic != kMagic) {
     out.error = malformed("bad magic");
     return out;
@@ -42,6 +58,7 @@ Parsed parse_request(const void* data, std::size_t size, std::size_t fds, bool t
     case Op::kHello:
     case Op::kLost:
     case Op::kStatus:
+    case Op::kNameRefusal:
       if (w.arg != 0 || fds != 0) {
         out.error = malformed("this request takes no ring size and no descriptor");
         return out;
@@ -71,12 +88,25 @@ Parsed parse_request(const void* data, std::size_t size, std::size_t fds, bool t
         return out;
       }
       break;
+    case Op::kBindName:
+      if (fds != 1 || w.arg != 0 || !bound_name_is_valid(tail)) {
+        out.error = malformed(
+            "bind-name takes one descriptor (the socket) and a lowercase DNS name of 1-253 bytes");
+        return out;
+      }
+      break;
     default:
       out.error = malformed("unknown request " + std::to_string(w.op));
       return out;
   }
-  out.request = Request{op, w.arg};
+  out.request = Request{op, w.arg, std::string(tail)};
   return out;
+}
+
+std::string encode_message(const Request& request) {
+  const RequestWire w = encode_request(request);
+  std::string out(reinterpret_cast<const char*>(&w), sizeof w);
+  return out + request.name;
 }
 
 RequestWire encode_request(const Request& request) {

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace moat::daemon {
 
@@ -33,6 +34,13 @@ enum class Op : std::uint16_t {
   // arg = a pid: move the caller's own child (its parent is the caller, same uid) into that
   // cgroup. The caller cannot: a move needs write access to the common ancestor's cgroup.procs.
   kJoin = 6,
+  // + one fd (a connected TCP socket, not yet handed to the sandbox) and, after the request, the
+  // name it was allowed for (1-253 bytes, lowercase DNS name): put it under the kernel name
+  // check (kFeatureNameCheck) -> value: the daemon's number for the connection.
+  kBindName = 7,
+  // -> the next refusal of a connection bound by this connection: value its number (0: none
+  // left), value2 reason << 8 | protocol (bpf/name_binding.h), message the SNI seen.
+  kNameRefusal = 8,
 };
 
 enum class ReplyStatus : std::uint16_t {
@@ -46,6 +54,8 @@ enum class ReplyStatus : std::uint16_t {
 };
 
 inline constexpr std::uint64_t kFeatureWatch = 1;
+inline constexpr std::uint64_t kFeatureNameCheck = 2;
+inline constexpr std::size_t kMaxBoundName = 253;
 
 // On the wire (host byte order: both ends are on this machine).
 struct RequestWire {
@@ -69,8 +79,11 @@ struct ReplyWire {
 static_assert(sizeof(ReplyWire) == 160);
 
 struct Request {
-  Op op = Op::kHello;
-  std::uint64_t arg = 0;  // as RequestWire::arg
+  Request(Op op_ = Op::kHello, std::uint64_t arg_ = 0, std::string name_ = {})
+      : op(op_), arg(arg_), name(std::move(name_)) {}
+  Op op;
+  std::uint64_t arg;  // as RequestWire::arg
+  std::string name;   // kBindName: the bytes after the RequestWire
 };
 
 inline constexpr std::uint64_t kMaxMemoryLimit = 1ull << 50;
@@ -84,7 +97,8 @@ struct ParseError {
 inline constexpr std::uint32_t kMaxPid = 4194304;  // PID_MAX_LIMIT
 
 // Validates a received message: SIZE bytes at DATA, FDS descriptors came with it, TRUNCATED when
-// the kernel cut the data or the control message. Exactly one fd with kRegister, none otherwise.
+// the kernel cut the data or the control message. Exactly one fd with kRegister and kBindName,
+// none otherwise; only kBindName has bytes after the RequestWire.
 struct Parsed {
   std::optional<Request> request;
   std::optional<ParseError> error;
@@ -92,6 +106,8 @@ struct Parsed {
 Parsed parse_request(const void* data, std::size_t size, std::size_t fds, bool truncated);
 
 RequestWire encode_request(const Request& request);
+// The whole message: the RequestWire, then request.name's bytes.
+std::string encode_message(const Request& request);
 ReplyWire make_reply(ReplyStatus status, std::string_view message, int err = 0,
                      std::uint64_t value = 0, std::uint64_t value2 = 0);
 // Client side: a reply is ours and well-formed (size, magic, NUL-terminated message).

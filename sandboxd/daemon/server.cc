@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <linux/magic.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
@@ -112,7 +113,12 @@ Result<Server> Server::listen(watch::SharedWatch& watch, const ServerOptions& op
   sigaddset(&signals, SIGINT);
   server.signal_fd_.reset(::signalfd(-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK));
   if (!server.signal_fd_.valid()) return syscall_error("serving", "signalfd", "", errno);
-  for (int fd : {server.listen_fd_.get(), server.signal_fd_.get()}) {
+  // The kernel name check for unprivileged gates (kBindName). Where it does not load, they
+  // relay name-bound connections themselves: slower, not weaker.
+  if (auto check = bpfnet::load_name_binding(); check) server.name_check_ = std::move(*check);
+  for (int fd : {server.listen_fd_.get(), server.signal_fd_.get(),
+                 server.name_check_ ? server.name_check_->poll_fd() : -1}) {
+    if (fd < 0) continue;
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.fd = fd;
@@ -150,6 +156,10 @@ Status Server::serve() {
       if (fd == signal_fd_.get()) return {};
       if (fd == listen_fd_.get()) {
         accept_one();
+        continue;
+      }
+      if (name_check_ && fd == name_check_->poll_fd()) {
+        on_name_verdicts();
         continue;
       }
       auto it = connections_.find(fd);
@@ -204,6 +214,8 @@ void Server::drop(int fd) {
     --usage.cgroups;
   }
   if (!c.v1_memory_path.empty()) retire_cgroup(c.v1_memory_path);
+  for (std::uint64_t id : c.bound) binding_owner_.erase(id);
+  usage.bound -= static_cast<std::uint32_t>(c.bound.size());
   --usage.connections;
   if (usage.connections == 0) usage_.erase(c.uid);
   ::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_DEL, fd, nullptr);
@@ -211,7 +223,7 @@ void Server::drop(int fd) {
 }
 
 void Server::handle(Connection& c) {
-  alignas(RequestWire) unsigned char buffer[sizeof(RequestWire) + 1];
+  alignas(RequestWire) unsigned char buffer[sizeof(RequestWire) + kMaxBoundName + 1];
   iovec iov{buffer, sizeof buffer};
   msghdr msg{};
   msg.msg_iov = &iov;
@@ -250,7 +262,14 @@ void Server::handle(Connection& c) {
     const Request& r = *parsed.request;
     switch (r.op) {
       case Op::kHello:
-        reply = make_reply(ReplyStatus::kOk, "sandboxd", 0, kFeatureWatch);
+        reply = make_reply(ReplyStatus::kOk, "sandboxd", 0,
+                           kFeatureWatch | (name_check_ ? kFeatureNameCheck : 0));
+        break;
+      case Op::kBindName:
+        reply = do_bind_name(c, r.name, fds.front().get());
+        break;
+      case Op::kNameRefusal:
+        reply = do_name_refusal(c);
         break;
       case Op::kRegister:
         reply = do_register(c, r, fds.front().get(), &ring);
@@ -465,6 +484,71 @@ ReplyWire Server::do_join(Connection& c, pid_t pid) {
     return make_reply(ReplyStatus::kDenied, "join: the process changed during the move", EPERM);
   }
   return make_reply(ReplyStatus::kOk, "joined");
+}
+
+ReplyWire Server::do_bind_name(Connection& c, const std::string& name, int sock) {
+  if (!name_check_) {
+    return make_reply(ReplyStatus::kFailed, "the kernel name check is not loaded", EOPNOTSUPP);
+  }
+  // A connected TCP socket, as the gate hands over: nothing else belongs in the check.
+  int protocol = 0, domain = 0;
+  socklen_t len = sizeof protocol;
+  sockaddr_storage peer{};
+  socklen_t peer_len = sizeof peer;
+  if (::getsockopt(sock, SOL_SOCKET, SO_PROTOCOL, &protocol, &len) != 0 ||
+      (len = sizeof domain, ::getsockopt(sock, SOL_SOCKET, SO_DOMAIN, &domain, &len)) != 0 ||
+      protocol != IPPROTO_TCP || (domain != AF_INET && domain != AF_INET6) ||
+      ::getpeername(sock, reinterpret_cast<sockaddr*>(&peer), &peer_len) != 0) {
+    return make_reply(ReplyStatus::kMalformed, "the descriptor is not a connected TCP socket");
+  }
+  Usage& usage = usage_[c.uid];
+  if (usage.bound >= options_.max_bound_per_uid) {
+    // Connections closed without a byte left the map without a verdict: count them out.
+    for (auto it = c.bound.begin(); it != c.bound.end();) {
+      const std::uint64_t id = *it++;
+      if (!name_check_->still_bound(id)) unbind(c, id);
+    }
+    if (usage.bound >= options_.max_bound_per_uid) {
+      return make_reply(ReplyStatus::kLimit, "too many connections under the name check");
+    }
+  }
+  const std::uint64_t id = ++next_binding_;
+  if (Status st = name_check_->bind(sock, id, name); !st) {
+    return make_reply(ReplyStatus::kFailed, st.error().message, st.error().err);
+  }
+  c.bound.insert(id);
+  binding_owner_[id] = c.fd.get();
+  ++usage.bound;
+  return make_reply(ReplyStatus::kOk, "bound", 0, id);
+}
+
+void Server::unbind(Connection& c, std::uint64_t id) {
+  if (c.bound.erase(id) == 0) return;
+  binding_owner_.erase(id);
+  --usage_[c.uid].bound;
+}
+
+void Server::on_name_verdicts() {
+  for (gate::KernelVerdict& v : name_check_->take_verdicts()) {
+    auto owner = binding_owner_.find(v.connection);
+    if (owner == binding_owner_.end()) continue;
+    auto conn = connections_.find(owner->second);
+    if (conn == connections_.end()) continue;
+    Connection& c = conn->second;
+    unbind(c, v.connection);
+    // Bounded: a client that never asks keeps at most this many.
+    if (v.decision.binding == gate::Binding::kRefused && c.refusals.size() < 1024) {
+      c.refusals.push_back(std::move(v));
+    }
+  }
+}
+
+ReplyWire Server::do_name_refusal(Connection& c) {
+  if (c.refusals.empty()) return make_reply(ReplyStatus::kOk, "", 0, 0, 0);
+  gate::KernelVerdict v = std::move(c.refusals.front());
+  c.refusals.pop_front();
+  return make_reply(ReplyStatus::kOk, v.decision.seen, 0, v.connection,
+                    static_cast<std::uint64_t>(v.reason) << 8 | v.protocol);
 }
 
 void Server::retire_cgroup(const std::string& path) {

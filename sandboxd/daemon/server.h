@@ -7,11 +7,15 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <deque>
 #include <map>
+#include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "policy/result.h"
+#include "sandboxd/bpf_net/name_binding.h"
 #include "sandboxd/daemon/protocol.h"
 #include "sandboxd/sys/unique_fd.h"
 #include "sandboxd/watch/shared_watch.h"
@@ -24,6 +28,9 @@ struct ServerOptions {
   std::uint32_t max_sandboxes_per_uid = 64;
   std::uint64_t max_ring_bytes_per_uid = 512ull << 20;
   std::uint32_t max_connections_per_uid = 128;
+  // Connections under the kernel name check at once, per uid (the map holds 4096 in all; a
+  // client beyond it is refused, and its gate relays instead).
+  std::uint32_t max_bound_per_uid = 1024;
   // Where delegated cgroups are made (kCgroup): a directory of the cgroup v2 mount, created at
   // start. Empty: no cgroup v2 here, kCgroup fails.
   std::string cgroup_root;
@@ -56,12 +63,15 @@ class Server {
     std::string cgroup_path;  // the cgroup made for it (kCgroup), empty when none
     std::uint64_t made_cgroup_id = 0;
     std::string v1_memory_path;  // its v1 memory cgroup, empty when none
+    std::set<std::uint64_t> bound;  // its connections under the name check, verdict not yet in
+    std::deque<gate::KernelVerdict> refusals;  // not yet asked for (kNameRefusal)
   };
   struct Usage {
     std::uint32_t connections = 0;
     std::uint32_t cgroups = 0;
     std::uint32_t sandboxes = 0;
     std::uint64_t ring_bytes = 0;
+    std::uint32_t bound = 0;
   };
 
   Server(watch::SharedWatch& watch, ServerOptions options)
@@ -73,6 +83,13 @@ class Server {
   ReplyWire do_cgroup(Connection& c, std::uint64_t memory_bytes, sys::UniqueFd* dir,
                       sys::UniqueFd* memory_dir);
   ReplyWire do_join(Connection& c, pid_t pid);
+  ReplyWire do_bind_name(Connection& c, const std::string& name, int sock);
+  ReplyWire do_name_refusal(Connection& c);
+  // Verdicts of the name check: passed ones are out of the map already; refusals are queued
+  // for the connection that bound them.
+  void on_name_verdicts();
+  // Forgets a bound connection (verdict in, or closed without one).
+  void unbind(Connection& c, std::uint64_t id);
   // Kills what is left in a cgroup we made and removes it (now, or at a later pass while
   // its processes are still exiting).
   void retire_cgroup(const std::string& path);
@@ -87,6 +104,10 @@ class Server {
   std::uint64_t served_ = 0;
   std::uint64_t cgroup_seq_ = 0;
   std::vector<std::string> retired_;
+  // The kernel name check (null where it cannot load): one program for every client.
+  std::unique_ptr<bpfnet::NameCheck> name_check_;
+  std::uint64_t next_binding_ = 0;
+  std::map<std::uint64_t, int> binding_owner_;  // connection number -> client connection (fd)
 };
 
 }  // namespace moat::daemon

@@ -21,6 +21,9 @@ inline constexpr std::uint16_t kKernelBindingPort = 443;
 struct KernelVerdict {
   std::uint64_t connection = 0;
   BindingDecision decision;  // kAllowed or kRefused, with the protocol, the SNI seen and why
+  // The same as the program's codes (bpf/name_binding.h), for sandboxd to pass on.
+  unsigned reason = 0;
+  unsigned protocol = 0;
 };
 
 class KernelBinding {

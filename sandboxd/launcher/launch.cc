@@ -35,6 +35,7 @@
 #include "sandboxd/gate/gate.h"
 #include "sandboxd/launcher/cgroup.h"
 #include "sandboxd/launcher/child.h"
+#include "sandboxd/launcher/daemon_name_check.h"
 #include "sandboxd/launcher/leftovers.h"
 #include "sandboxd/launcher/placeholder_journal.h"
 #include "sandboxd/launcher/prepare.h"
@@ -516,13 +517,15 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
     network_gate = std::make_unique<gate::Gate>(std::move(*allowlist), *options.events);
     // As root, a name-bound HTTPS connection is checked in the kernel on the sandbox's own
     // socket instead of being relayed (kernel_binding.h): the same rules, no second hop.
-    if (root) {
-      network_gate->set_kernel_binding_loader([]() -> Result<std::unique_ptr<gate::KernelBinding>> {
-        auto loaded = bpfnet::load_name_binding();
-        if (!loaded) return loaded.error();
-        return std::unique_ptr<gate::KernelBinding>(std::move(*loaded));
-      });
-    }
+    // Without root, sandboxd's check when the daemon runs; else (or when neither loads) the
+    // gate relays them.
+    network_gate->set_kernel_binding_loader(
+        [root]() -> Result<std::unique_ptr<gate::KernelBinding>> {
+          if (!root) return connect_daemon_name_check(daemon::socket_path());
+          auto loaded = bpfnet::load_name_binding();
+          if (!loaded) return loaded.error();
+          return std::unique_ptr<gate::KernelBinding>(std::move(*loaded));
+        });
     if (!namespaces) {
       // No namespace of our own to bind 127.0.0.53:53 in: the stub takes ephemeral ports on the
       // host's loopback, and port 53 is redirected to it (gate, kernel layer).

@@ -1,9 +1,11 @@
 // libFuzzer target: arbitrary bytes as a sandboxd request (sandboxd/daemon/protocol.h), with a
 // fuzzed descriptor count and truncation flag. Invariants: exactly one of request / error; a
-// request came from exactly sizeof(RequestWire) bytes and encodes back to them.
+// request came from exactly sizeof(RequestWire) bytes (plus a valid name for kBindName) and
+// encodes back to them.
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <string>
 
 #include "fuzz_check.h"
 #include "sandboxd/daemon/protocol.h"
@@ -18,10 +20,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Parsed p = parse_request(body, body_size, fds, truncated);
   MOAT_FUZZ_CHECK(p.request.has_value() != p.error.has_value());
   if (p.request) {
-    MOAT_FUZZ_CHECK(!truncated && body_size == sizeof(RequestWire));
-    MOAT_FUZZ_CHECK(fds == (p.request->op == Op::kRegister ? 1u : 0u));
-    RequestWire again = encode_request(*p.request);
-    MOAT_FUZZ_CHECK(std::memcmp(&again, body, sizeof again) == 0);
+    const bool bind = p.request->op == Op::kBindName;
+    MOAT_FUZZ_CHECK(!truncated && body_size == sizeof(RequestWire) + p.request->name.size());
+    MOAT_FUZZ_CHECK(bind ? !p.request->name.empty() && p.request->name.size() <= kMaxBoundName
+                         : p.request->name.empty());
+    for (char c : p.request->name) {
+      MOAT_FUZZ_CHECK((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.');
+    }
+    MOAT_FUZZ_CHECK(fds == (p.request->op == Op::kRegister || bind ? 1u : 0u));
+    const std::string again = encode_message(*p.request);
+    MOAT_FUZZ_CHECK(again.size() == body_size && std::memcmp(again.data(), body, body_size) == 0);
   } else {
     ReplyWire r = make_reply(p.error->status, p.error->message);
     MOAT_FUZZ_CHECK(valid_reply(&r, sizeof r));

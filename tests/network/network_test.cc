@@ -9,10 +9,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <sstream>
 #include <thread>
 
@@ -260,6 +264,7 @@ class Net : public SandboxTest {
     return args;
   }
   std::string audit() const { return read_file(audit_); }
+  void check_fronting(const std::string& binding, const RunSpec& spec);
 
   static P py(P args) {
     args.insert(args.begin(), {"/usr/bin/python3", "./client.py"});
@@ -442,7 +447,7 @@ def by_sendfile(data):
             f.write(data); f.flush()
             os.sendfile(s.fileno(), f.fileno(), 0, len(data))
     return send
-evil = hello('evil.test')
+evil = hello('collector.test')
 for name, send in [
         ('fronted', lambda s: s.sendall(evil)),
         ('no-sni', lambda s: s.sendall(hello())),
@@ -466,12 +471,47 @@ print('honest sent')
 s.close()
 )PY";
 
-TEST_P(Net, NameBindingRefusesFrontedHttps) {
+// A sandboxd on a private socket, for the runs that go through it (the user's kernel name check).
+class PrivateSandboxd {
+ public:
+  PrivateSandboxd() {
+    char dir[] = "/tmp/moat-netsd-XXXXXX";
+    if (::mkdtemp(dir) == nullptr) return;
+    dir_ = dir;
+    ::chmod(dir, 0755);
+    socket_ = dir_ + "/sandboxd.sock";
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::execl(MOAT_SANDBOXD_BIN, MOAT_SANDBOXD_BIN, "--socket", socket_.c_str(),
+              static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    for (int i = 0; i < 200 && ::access(socket_.c_str(), F_OK) != 0; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    }
+  }
+  ~PrivateSandboxd() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGTERM);
+      ::waitpid(pid_, nullptr, 0);
+    }
+    ::unlink(socket_.c_str());
+    ::rmdir(dir_.c_str());
+  }
+  const std::string& socket() const { return socket_; }
+
+ private:
+  std::string dir_, socket_;
+  pid_t pid_ = -1;
+};
+
+// Runs kFrontingPy and checks, from the collector, that no refused connection's byte arrived and
+// the honest one did; and from the audit, that each refusal was made by BINDING.
+void Net::check_fronting(const std::string& binding, const RunSpec& spec) {
   sb().write_file(sb().in_project("fronting.py"), kFrontingPy);
   extra_args_ = {"--add-host", "front.test=" + lab().collector4(), "--allow-host", "front.test"};
+  std::remove(audit_.c_str());
   const size_t n0 = lab().collector_count();
-  RunSpec spec;
-  spec.timeout_s = 30;
   RunResult r = sb().moat({"/usr/bin/python3", "./fronting.py"}, gate_args(), spec);
   EXPECT_EQ(r.status, 0) << r.describe();
   ASSERT_NE(r.out.find("honest sent"), std::string::npos) << r.describe();
@@ -487,7 +527,7 @@ TEST_P(Net, NameBindingRefusesFrontedHttps) {
     if (line.rfind(data, 0) != 0 || line.size() == data.size()) continue;
     EXPECT_NE(line.find(hex("front.test")), std::string::npos)
         << "ESCAPE: a refused connection's bytes reached the server: " << line << r.describe();
-    EXPECT_EQ(line.find(hex("evil.test")), std::string::npos) << line;
+    EXPECT_EQ(line.find(hex("collector.test")), std::string::npos) << line;
     EXPECT_EQ(line.find(hex("SECRET-AFTER")), std::string::npos) << line;
     honest += line.find(hex("front.test")) != std::string::npos;
   }
@@ -496,16 +536,31 @@ TEST_P(Net, NameBindingRefusesFrontedHttps) {
   EXPECT_NE(r.out.find("ulp errno 92"), std::string::npos)
       << "kernel TLS (TCP_ULP) must be refused with ENOPROTOOPT\n"
       << r.describe();
-  // Each refusal is in the audit, by the layer this identity uses.
-  const std::string binding = GetParam() == Identity::kRoot ? "kernel" : "relay";
   EXPECT_EQ(audit_matching(audit(), {"\"verdict\":\"refused\"", "front.test",
                                      "\"binding\":\"" + binding + "\""})
                 .size(),
             8u)
+      << "binding " << binding << "\n"
       << audit();
   EXPECT_FALSE(
-      audit_matching(audit(), {"\"verdict\":\"refused\"", "\"seen\":\"evil.test\""}).empty())
+      audit_matching(audit(), {"\"verdict\":\"refused\"", "\"seen\":\"collector.test\""}).empty())
       << audit();
+}
+
+TEST_P(Net, NameBindingRefusesFrontedHttps) {
+  // Root: the kernel check moat loads; the user: the relay.
+  RunSpec spec;
+  spec.timeout_s = 30;
+  check_fronting(GetParam() == Identity::kRoot ? "kernel" : "relay", spec);
+}
+
+TEST_P(Net, NameBindingThroughSandboxdRefusesFrontedHttps) {
+  // Both through a sandboxd: the user's gate has the daemon's kernel check.
+  PrivateSandboxd daemon;
+  RunSpec spec;
+  spec.timeout_s = 30;
+  spec.env = {{"MOAT_SANDBOXD_SOCKET", daemon.socket()}};
+  check_fronting("kernel", spec);
 }
 
 TEST_P(Net, LoopbackServerInsideSandboxWorks) {

@@ -1,9 +1,11 @@
 // sandboxd end to end (label `watch`, root): a daemon on a private socket (MOAT_SANDBOXD_SOCKET),
 // real `moat run` sandboxes through it, and hostile clients speaking the protocol by hand.
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <mntent.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -699,6 +701,107 @@ TEST_F(Sandboxd, OtherProtocolVersionFallsBackToTheInProcessWatch) {
   auto paths = created(audit);
   EXPECT_NE(std::find(paths.begin(), paths.end(), sb_->in_project("still-watched")), paths.end())
       << read_file(audit);
+}
+
+}  // namespace
+}  // namespace moat::testing
+
+namespace moat::testing {
+namespace {
+
+// A loopback TCP pair: the client end connected to the server end.
+struct LoopbackPair {
+  int client = -1, server = -1;
+  LoopbackPair() {
+    int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    ::bind(listener, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    ::listen(listener, 1);
+    ::getsockname(listener, reinterpret_cast<sockaddr*>(&a), &len);
+    client = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ::connect(client, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    server = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    ::close(listener);
+  }
+  ~LoopbackPair() {
+    ::close(client);
+    ::close(server);
+  }
+};
+
+// A TLS ClientHello record with server_name NAME.
+std::string hello_for(const std::string& name) {
+  auto u16 = [](size_t v) { return std::string{static_cast<char>(v >> 8), static_cast<char>(v)}; };
+  std::string ext =
+      u16(0) + u16(name.size() + 5) + u16(name.size() + 3) + '\0' + u16(name.size()) + name;
+  std::string body = std::string("\x03\x03", 2) + std::string(32, '\x11') +
+                     std::string("\x00\x00\x02\x13\x01\x01\x00", 7) + u16(ext.size()) + ext;
+  std::string hs = std::string("\x01\x00", 2) + u16(body.size()) + body;
+  return std::string("\x16\x03\x01", 3) + u16(hs.size()) + hs;
+}
+
+// The daemon's kernel name check, through the client calls the gate uses: only connected TCP
+// sockets and clean names are taken; a fronted hello never reaches the server and its refusal
+// comes back to the connection that bound it (and only to it); an honest one passes.
+TEST_F(Sandboxd, NameCheckTakesConnectedTcpAndReportsRefusals) {
+  Daemon d;
+  ASSERT_TRUE(d.ready());
+  auto client = daemon::Client::connect(d.socket());
+  ASSERT_TRUE(client.ok());
+  ASSERT_TRUE(client->offers(daemon::kFeatureNameCheck));
+  int pipe_fds[2];
+  ASSERT_EQ(::pipe(pipe_fds), 0);
+  EXPECT_FALSE(client->bind_name(pipe_fds[0], "front.test").ok()) << "a pipe is no socket";
+  ::close(pipe_fds[0]);
+  ::close(pipe_fds[1]);
+  int unconnected = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  EXPECT_FALSE(client->bind_name(unconnected, "front.test").ok());
+  ::close(unconnected);
+  int udp = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  EXPECT_FALSE(client->bind_name(udp, "front.test").ok());
+  ::close(udp);
+  {
+    LoopbackPair p;
+    EXPECT_FALSE(client->bind_name(p.client, "Front.test").ok()) << "names are lowercase";
+    EXPECT_FALSE(client->bind_name(p.client, "front.test\n").ok());
+  }
+
+  LoopbackPair fronted, honest;
+  auto fronted_id = client->bind_name(fronted.client, "front.test");
+  auto honest_id = client->bind_name(honest.client, "front.test");
+  ASSERT_TRUE(fronted_id.ok()) << fronted_id.error().to_string();
+  ASSERT_TRUE(honest_id.ok());
+  const std::string evil = hello_for("evil.test"), good = hello_for("front.test");
+  EXPECT_EQ(::send(fronted.client, evil.data(), evil.size(), MSG_NOSIGNAL), -1);
+  EXPECT_EQ(errno, EACCES);
+  EXPECT_EQ(::send(honest.client, good.data(), good.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(good.size()));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  char buf[4096];
+  EXPECT_EQ(::recv(fronted.server, buf, sizeof buf, 0), -1) << "fronted bytes reached the server";
+  EXPECT_EQ(::recv(honest.server, buf, sizeof buf, 0), static_cast<ssize_t>(good.size()));
+
+  // Another client sees none of this connection's refusals.
+  auto other = daemon::Client::connect(d.socket());
+  ASSERT_TRUE(other.ok());
+  auto none = other->next_name_refusal();
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(none->connection, 0u);
+
+  auto refusal = client->next_name_refusal();
+  for (int i = 0; i < 100 && refusal.ok() && refusal->connection == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // the daemon reads its ring
+    refusal = client->next_name_refusal();
+  }
+  ASSERT_TRUE(refusal.ok()) << refusal.error().to_string();
+  EXPECT_EQ(refusal->connection, *fronted_id);
+  EXPECT_EQ(refusal->seen, "evil.test");
+  auto after = client->next_name_refusal();
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->connection, 0u) << "the honest connection passed: no refusal for it";
 }
 
 }  // namespace
