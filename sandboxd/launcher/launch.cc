@@ -138,12 +138,20 @@ Status write_proc_file(pid_t pid, const char* name, const std::string& content) 
 }
 
 // The command keeps the caller's uid and gid; nothing else is mapped.
+// Unprivileged: the caller's ids alone. Root: every id as itself, so the setup steps (root in
+// the namespace) read the paths root reads: a project under a home of mode 0700 owned by another
+// user (`sudo moat run` there) is then traversable, where with root alone mapped the
+// namespace's capabilities do not cover files of unmapped owners (EACCES). The command gains
+// nothing from it: it runs with no capabilities, as before.
 Status write_id_maps(pid_t pid) {
+  const bool root = ::getuid() == 0 && ::getgid() == 0;
   std::string uid = std::to_string(::getuid());
   std::string gid = std::to_string(::getgid());
-  if (auto st = write_proc_file(pid, "uid_map", uid + " " + uid + " 1\n"); !st) return st;
+  const std::string uid_map = root ? "0 0 4294967295\n" : uid + " " + uid + " 1\n";
+  const std::string gid_map = root ? "0 0 4294967295\n" : gid + " " + gid + " 1\n";
+  if (auto st = write_proc_file(pid, "uid_map", uid_map); !st) return st;
   if (auto st = write_proc_file(pid, "setgroups", "deny"); !st) return st;
-  return write_proc_file(pid, "gid_map", gid + " " + gid + " 1\n");
+  return write_proc_file(pid, "gid_map", gid_map);
 }
 
 std::string describe_setup_failure(const Report& report, const ChildSpec& spec) {

@@ -145,6 +145,23 @@ TEST_P(Integration, GitCommitInExistingRepoWithProtectedHooks) {
 // the project (.git, .gitmodules, .vscode: an empty `.git` file breaks git there) are removed
 // as usual and moat exits with the command's status; the command starts with the caller's
 // signal mask (SIGPIPE not blocked).
+// Root (`sudo moat run`) in a project whose .git belongs to another user with mode 0700: the
+// setup still protects the hooks and config inside it (root in the sandbox's user namespace
+// maps every id, so it reaches what root reaches), and the command still cannot write them.
+TEST_P(Integration, ProtectionsInsideAnotherUsersPrivateGitDirectory) {
+  if (GetParam() != Identity::kRoot) return;  // a user cannot give its files to another
+  std::string why;
+  ASSERT_TRUE(sb().git_init(&why)) << why;
+  auto other = ensure_test_user(&why);
+  ASSERT_TRUE(other.has_value()) << why;
+  const std::string git = sb().in_project(".git");
+  ASSERT_EQ(sb().direct({"/bin/chown", "-R", other->name, git}).status, 0);
+  ASSERT_EQ(::chmod(git.c_str(), 0700), 0);
+  RunResult r = sb().moat(Sandbox::probe({"write", ".git/hooks/pre-commit", "#!/bin/sh\n"}));
+  EXPECT_NE(r.probe_line(), "") << "the sandbox did not start: " << r.describe();
+  EXPECT_FALSE(exists(sb().in_project(".git/hooks/pre-commit"))) << r.describe();
+}
+
 TEST_P(Integration, ClosedStderrLeavesNoPlaceholders) {
   const std::string script =
       "MOAT_TRACE_SETUP=1 \"$0\" run -- /bin/sh -c "
