@@ -535,11 +535,14 @@ void Server::on_name_verdicts() {
     auto conn = connections_.find(owner->second);
     if (conn == connections_.end()) continue;
     Connection& c = conn->second;
-    unbind(c, v.connection);
-    // Bounded: a client that never asks keeps at most this many.
-    if (v.decision.binding == gate::Binding::kRefused && c.refusals.size() < 1024) {
-      c.refusals.push_back(std::move(v));
+    if (v.decision.binding != gate::Binding::kRefused) {
+      unbind(c, v.connection);  // out of the map already
+      continue;
     }
+    // A refused socket stays in the map (refused) until it is closed: it still counts, and
+    // do_bind_name's sweep counts it out then. Bounded: a client that never asks keeps at most
+    // this many.
+    if (c.refusals.size() < 1024) c.refusals.push_back(std::move(v));
   }
 }
 

@@ -105,7 +105,6 @@ class Gate {
   bool kernel_loaded_ = false;                         // the load is over (whatever its outcome)
   std::unique_ptr<KernelBinding> kernel_binding_;      // set once, before kernel_loaded_
   std::atomic<KernelBinding*> kernel_ready_{nullptr};  // kernel_binding_ once loaded, for the loop
-  std::string kernel_binding_error_;
   std::mutex verdicts_mu_;
   std::map<std::uint64_t, report::Event> awaiting_verdict_;  // connection -> its connect event
   std::thread thread_;
