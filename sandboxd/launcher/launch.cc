@@ -811,6 +811,15 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
     (void)::send(report->first.get(), &go, 1, MSG_NOSIGNAL);
     clock.mark("watch attach");
   }
+  // A daemon's ring is mapped while the command starts on the other CPU: its records wait in
+  // the ring meanwhile.
+  if (watcher) {
+    if (Status mapped = watcher->map_ring(); !mapped) {
+      kill_child();
+      ::waitpid(child, nullptr, 0);
+      return mapped.error();
+    }
+  }
 
   // While the command starts on the other CPU: what a SIGKILLed moat left behind.
   if (root) remove_stale_cgroups(cgroups);

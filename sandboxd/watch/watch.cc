@@ -185,8 +185,13 @@ Result<Watch> Watch::consume(sys::UniqueFd ring, report::EventLog& events,
   auto state = std::make_unique<State>();
   state->ring_map = std::move(ring);
   state->remote_lost = std::move(lost);
-  if (Status st = start(*state, state->ring_map.get(), events); !st) return st.error();
-  return Watch(std::move(state));
+  state->events = &events;
+  return Watch(std::move(state));  // mapped by map_ring()
+}
+
+Status Watch::map_ring() {
+  if (!state_ || state_->ring != nullptr || !state_->ring_map.valid()) return {};
+  return start(*state_, state_->ring_map.get(), *state_->events);
 }
 
 Status Watch::start(State& state, int ring_fd, report::EventLog& events) {
@@ -211,6 +216,7 @@ void Watch::consume() {
 
 void Watch::stop() {
   if (!state_ || state_->stopped) return;
+  (void)map_ring();  // what the kernel wrote is in the ring, mapped or not
   state_->detach();  // nothing new arrives after this
   state_->consume();  // what the last producers left
   state_->stopped = true;

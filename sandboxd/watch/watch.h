@@ -38,6 +38,11 @@ class Watch {
   // many records of this sandbox the kernel could not deliver.
   static Result<Watch> consume(sys::UniqueFd ring, report::EventLog& events,
                                std::function<std::uint64_t()> lost);
+  // Maps a daemon's ring (consume() leaves that to this call, so that the launcher can let the
+  // command start first: mapping 1 MiB twice over is ~0.25 ms, and the kernel keeps the records
+  // meanwhile). Until then poll_fd() is -1 and consume() does nothing. Idempotent; stop() does
+  // it if nobody did.
+  Status map_ring();
 
   Watch(Watch&&) noexcept;
   Watch& operator=(Watch&&) noexcept;
