@@ -341,31 +341,37 @@ void Gate::start() {
       relay_error_ = engine.error().to_string();
     }
   }
-  if (kernel_loader_) {
-    kernel_loader_thread_ = std::thread([this] {
-      Result<std::unique_ptr<KernelBinding>> loaded = kernel_loader_();
-      {
-        std::lock_guard<std::mutex> lock(kernel_mu_);
-        // Not loaded (no root, no sandboxd, no BPF): those connections are relayed.
-        if (loaded) {
-          kernel_binding_ = std::move(*loaded);
-          kernel_ready_ = kernel_binding_.get();
-        }
-        kernel_loaded_ = true;
-      }
-      kernel_cv_.notify_all();
-      std::uint64_t one = 1;  // the loop polls the verdict ring from now on
-      (void)!::write(wake_.get(), &one, sizeof(one));
-    });
-  }
   thread_ = std::thread([this] { loop(); });
+}
+
+void Gate::start_kernel_load() {
+  std::lock_guard<std::mutex> lock(kernel_mu_);
+  if (!kernel_loader_ || kernel_loader_thread_.joinable() || stopping_) return;
+  kernel_loader_thread_ = std::thread([this] {
+    Result<std::unique_ptr<KernelBinding>> loaded = kernel_loader_();
+    {
+      std::lock_guard<std::mutex> done(kernel_mu_);
+      // Not loaded (no root, no sandboxd, no BPF): those connections are relayed.
+      if (loaded) {
+        kernel_binding_ = std::move(*loaded);
+        kernel_ready_ = kernel_binding_.get();
+      }
+      kernel_loaded_ = true;
+    }
+    kernel_cv_.notify_all();
+    std::uint64_t one = 1;  // the loop polls the verdict ring from now on
+    (void)!::write(wake_.get(), &one, sizeof(one));
+  });
 }
 
 KernelBinding* Gate::kernel_binding() {
   if (!kernel_loader_) return nullptr;
+  start_kernel_load();
   std::unique_lock<std::mutex> lock(kernel_mu_);
-  // ~20 ms of verification once per run; only a connect made before it is over waits.
-  kernel_cv_.wait_for(lock, std::chrono::seconds(2), [this] { return kernel_loaded_; });
+  // ~20 ms of verification once per run, begun when the first allowed name was asked (so it
+  // overlaps the upstream lookup); only a connect made before it is over waits.
+  kernel_cv_.wait_for(lock, std::chrono::seconds(2),
+                      [this] { return kernel_loaded_ || !kernel_loader_thread_.joinable(); });
   return kernel_binding_.get();
 }
 
@@ -414,6 +420,9 @@ void Gate::stop() {
   std::uint64_t one = 1;
   (void)!::write(wake_.get(), &one, sizeof(one));
   thread_.join();
+  {
+    std::lock_guard<std::mutex> lock(kernel_mu_);  // no load starts after stopping_
+  }
   if (kernel_loader_thread_.joinable()) kernel_loader_thread_.join();
   // The sandbox is gone; connections it left open end now. A worker that finishes a connect
   // later finds the relay stopped and closes the connection.
@@ -743,6 +752,7 @@ std::vector<uint8_t> Gate::answer_query(std::span<const uint8_t> packet, bool tc
     std::lock_guard<std::mutex> lock(allowlist_mu_);
     allowed = allowlist_.match_name(q.name) != nullptr;
   }
+  if (allowed) start_kernel_load();  // a name-bound connect may follow
   if (!allowed) {
     // Never asked upstream: a forbidden name cannot carry data out (no DNS tunnelling).
     event.verdict = "refused";

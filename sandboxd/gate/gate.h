@@ -47,9 +47,10 @@ class Gate {
   // stub's answer makes connectable (std::nullopt = any port): the in-kernel layer mirrors them.
   using HandoutHook = std::function<void(const IpAddress&, std::optional<std::uint16_t>)>;
   void set_handout_hook(HandoutHook hook) { handout_hook_ = std::move(hook); }
-  // As root: how to load the kernel name check (kernel_binding.h). start() loads it on a thread
-  // of its own, and the first name-bound HTTPS connect waits for it (bounded); when it cannot be
-  // loaded those connections are relayed instead (just as strict, slower).
+  // How to load the kernel name check (kernel_binding.h). It is loaded on a thread of its own
+  // once the stub is first asked an allowed name (a run that reaches no host pays nothing), and
+  // a name-bound HTTPS connect waits for it (bounded); when it cannot be loaded those
+  // connections are relayed instead (just as strict, slower).
   using KernelBindingLoader = std::function<Result<std::unique_ptr<KernelBinding>>()>;
   void set_kernel_binding_loader(KernelBindingLoader load) { kernel_loader_ = std::move(load); }
   // The sandbox's pid 1 (outside view), to attribute DNS queries to the process that asked.
@@ -68,6 +69,7 @@ class Gate {
   void log_binding_refusal(report::Event event, const BindingDecision& decision);
   // The kernel name check once its load is over (null when there is none); waits for the load.
   KernelBinding* kernel_binding();
+  void start_kernel_load();  // once; a no-op without a loader or once stopping
   void on_kernel_verdicts();
   // Remembers the connect event of a connection under the kernel check, for its verdict.
   void await_kernel_verdict(std::uint64_t connection, report::Event event);
