@@ -116,6 +116,8 @@ class NameBinding final : public NameCheck {
     std::copy(name.begin(), name.end(), want.name);  // lowercase already: the allowlist's form
     {
       std::lock_guard<std::mutex> lock(mu_);
+      // A connection closed before its first byte gets no verdict: the newest names are kept.
+      if (names_.size() >= kMaxNames) names_.erase(names_.begin());
       names_[connection] = std::string(name);
     }
     // The expectation first: the program refuses a socket without one.
@@ -184,6 +186,7 @@ class NameBinding final : public NameCheck {
 
   std::unique_ptr<name_binding_bpf, SkelDeleter> skel_;
   std::unique_ptr<ring_buffer, RingDeleter> ring_;
+  static constexpr size_t kMaxNames = 4096;
   std::vector<gate::KernelVerdict> taken_;  // filled by on_record during take_verdicts
   std::mutex mu_;                           // bind() runs on the gate's workers too
   std::map<std::uint64_t, std::string> names_;

@@ -154,14 +154,18 @@ Result<sys::UniqueFd> Client::register_sandbox(int cgroup_fd, std::uint32_t ring
   }
   const auto status = static_cast<ReplyStatus>(reply->status);
   if (status != ReplyStatus::kOk || !ring.valid()) {
-    Error e =
-        make_error(status == ReplyStatus::kDenied ? ErrorCode::kUnsupported : ErrorCode::kSyscall,
-                   std::string("sandboxd refused to watch the sandbox (") +
-                       reply_status_name(status) + "): " + reply->message);
-    e.err = reply->err;
-    return e;
+    return refusal(*reply, "sandboxd refused to watch the sandbox",
+                   status == ReplyStatus::kDenied ? ErrorCode::kUnsupported : ErrorCode::kSyscall);
   }
   return ring;
+}
+
+Error Client::refusal(const ReplyWire& reply, const std::string& what, ErrorCode code) {
+  Error e =
+      make_error(code, what + " (" + reply_status_name(static_cast<ReplyStatus>(reply.status)) +
+                           "): " + reply.message);
+  e.err = reply.err;
+  return e;
 }
 
 Result<DelegatedCgroup> Client::make_cgroup(std::uint64_t memory_bytes) {
@@ -171,12 +175,7 @@ Result<DelegatedCgroup> Client::make_cgroup(std::uint64_t memory_bytes) {
   const bool want_v1 = (reply->value & kCgroupHasV1Memory) != 0;
   if (static_cast<ReplyStatus>(reply->status) != ReplyStatus::kOk || !made.v2.valid() ||
       want_v1 != made.v1_memory.valid()) {
-    Error e = make_error(ErrorCode::kUnsupported,
-                         std::string("sandboxd made no cgroup for us (") +
-                             reply_status_name(static_cast<ReplyStatus>(reply->status)) +
-                             "): " + reply->message);
-    e.err = reply->err;
-    return e;
+    return refusal(*reply, "sandboxd made no cgroup for us");
   }
   return made;
 }
@@ -225,10 +224,6 @@ Result<DaemonStatus> Client::status() {
   return DaemonStatus{reply->value, reply->value2};
 }
 
-}  // namespace moat::daemon
-
-namespace moat::daemon {
-
 Result<std::uint64_t> Client::bind_name(int sock, std::string_view name) {
   auto reply = call(Request{Op::kBindName, 0, std::string(name)}, sock, nullptr);
   if (!reply) return reply.error();
@@ -236,12 +231,7 @@ Result<std::uint64_t> Client::bind_name(int sock, std::string_view name) {
     return make_error(ErrorCode::kUnsupported, "sandboxd at " + path_ + " offers no name check");
   }
   if (static_cast<ReplyStatus>(reply->status) != ReplyStatus::kOk) {
-    Error e = make_error(ErrorCode::kUnsupported,
-                         std::string("sandboxd did not put the connection under the name check (") +
-                             reply_status_name(static_cast<ReplyStatus>(reply->status)) +
-                             "): " + reply->message);
-    e.err = reply->err;
-    return e;
+    return refusal(*reply, "sandboxd did not put the connection under the name check");
   }
   return reply->value;
 }

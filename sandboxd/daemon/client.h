@@ -68,6 +68,9 @@ class Client {
   Client(sys::UniqueFd fd, std::string path) : fd_(std::move(fd)), path_(std::move(path)) {}
   Status send(const Request& request, int send_fd);
   Result<ReplyWire> receive(sys::UniqueFd* received, sys::UniqueFd* received2 = nullptr);
+  // A reply that is not kOk, as an error: WHAT (the status): the daemon's message, its errno.
+  static Error refusal(const ReplyWire& reply, const std::string& what,
+                       ErrorCode code = ErrorCode::kUnsupported);
   // The hello's answer, if not read yet: the daemon's version and features.
   Status finish_hello();
   // One request, one reply (with at most one descriptor).

@@ -25,6 +25,7 @@
 #include <fstream>
 #include <future>
 #include <map>
+#include <tuple>
 
 #include "sandboxd/gate/dns_message.h"
 #include "sandboxd/gate/relay.h"
@@ -200,6 +201,19 @@ void apply_options(const ChangedOptions& options, int to) {
 
 // Starts connecting a new socket like the sandbox's (family, protocol, TCP options) to the same
 // address, from our network namespace. Returns the socket (connecting), or -errno.
+// The loopback pair of a relayed connection, the sandbox's end (first) with the program's
+// options and blocking mode; the relay's end second.
+Result<std::pair<int, int>> make_relay_ends(RelayEngine& relay, const ChangedOptions& options,
+                                            bool nonblocking) {
+  auto pair = relay.make_pair();
+  if (!pair) return pair.error();
+  const int outer = pair->first.release();
+  apply_options(options, outer);
+  // The pair's end is made non-blocking; a blocking program gets a blocking socket.
+  if (!nonblocking) ::fcntl(outer, F_SETFL, ::fcntl(outer, F_GETFL) & ~O_NONBLOCK);
+  return std::pair<int, int>(outer, pair->second.release());
+}
+
 int start_connect_on_behalf(int original, const ChangedOptions& options,
                             const sockaddr_storage& ss, socklen_t len) {
   int domain = 0, protocol = 0;
@@ -609,21 +623,17 @@ void Gate::on_notification() {
   // in the round trip to the server instead of adding to it.
   int outer = -1, inner = -1;
   if (relay && sock >= 0) {
-    auto pair = relay_->make_pair();
-    if (!pair) {
+    auto ends = make_relay_ends(*relay_, options, nonblocking);
+    if (!ends) {
       ::close(original);
       ::close(sock);
       event.verdict = "failed";
-      event.detail["error"] = pair.error().to_string();
+      event.detail["error"] = ends.error().to_string();
       log_connect(std::move(event));
       respond(nfd, id, EIO, false);
       return;
     }
-    outer = pair->first.release();
-    inner = pair->second.release();
-    apply_options(options, outer);
-    // The pair's end is made non-blocking; a blocking program gets a blocking socket.
-    if (!nonblocking) ::fcntl(outer, F_SETFL, ::fcntl(outer, F_GETFL) & ~O_NONBLOCK);
+    std::tie(outer, inner) = *ends;
   }
   ::close(original);
   // Most connects finish within a few milliseconds: finish those here, hand the slow ones to a
@@ -649,20 +659,17 @@ void Gate::on_notification() {
         await_kernel_verdict(id, event);
       } else {
         // The check is full or gone: the relay checks this one instead.
-        auto pair = relay_ && relay_->has_room() ? relay_->make_pair()
-                                                 : Result<RelayEngine::Pair>(bound.error());
-        if (!pair) {
+        auto ends = relay_ && relay_->has_room() ? make_relay_ends(*relay_, options, nonblocking)
+                                                 : Result<std::pair<int, int>>(bound.error());
+        if (!ends) {
           ::close(sock);
           event.verdict = "failed";
-          event.detail["error"] = pair.error().to_string();
+          event.detail["error"] = ends.error().to_string();
           log_connect(std::move(event));
           respond(nfd, id, EIO, false);
           return;
         }
-        outer = pair->first.release();
-        inner = pair->second.release();
-        apply_options(options, outer);
-        if (!nonblocking) ::fcntl(outer, F_SETFL, ::fcntl(outer, F_GETFL) & ~O_NONBLOCK);
+        std::tie(outer, inner) = *ends;
       }
     }
     const bool relayed = outer >= 0;
