@@ -7,6 +7,7 @@
 #include <map>
 #include <set>
 
+#include "sandboxd/report/display_text.h"
 #include "sandboxd/report/summary.h"
 
 namespace moat::report {
@@ -189,7 +190,9 @@ std::string card(const std::string& label, size_t count, bool bad) {
 
 }  // namespace
 
-std::string html_escape(std::string_view text) {
+std::string html_escape(std::string_view raw) {
+  // Bidirectional overrides and invisible characters would make one path read as another.
+  const std::string text = visible_code_points(raw);
   std::string out;
   out.reserve(text.size());
   for (char c : text) {

@@ -4,30 +4,10 @@
 #include <array>
 #include <charconv>
 
+#include "sandboxd/report/display_text.h"
+
 namespace moat::report {
 namespace {
-
-// The length of the valid UTF-8 sequence at S[0], or 0 (RFC 3629: no overlongs, no surrogates,
-// nothing above U+10FFFF).
-std::size_t utf8_sequence(std::string_view s) {
-  const auto b = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
-  const unsigned char c = b(0);
-  auto cont = [&](std::size_t i) { return i < s.size() && (b(i) & 0xC0) == 0x80; };
-  if (c >= 0xC2 && c <= 0xDF) return cont(1) ? 2 : 0;
-  if (c >= 0xE0 && c <= 0xEF) {
-    if (!cont(1) || !cont(2)) return 0;
-    if (c == 0xE0 && b(1) < 0xA0) return 0;  // overlong
-    if (c == 0xED && b(1) > 0x9F) return 0;  // surrogate
-    return 3;
-  }
-  if (c >= 0xF0 && c <= 0xF4) {
-    if (!cont(1) || !cont(2) || !cont(3)) return 0;
-    if (c == 0xF0 && b(1) < 0x90) return 0;  // overlong
-    if (c == 0xF4 && b(1) > 0x8F) return 0;  // above U+10FFFF
-    return 4;
-  }
-  return 0;
-}
 
 void append_number(std::string& out, std::int64_t v) {
   std::array<char, 24> buf{};
@@ -73,7 +53,7 @@ void append_json_string(std::string& out, std::string_view s) {
     }
     const unsigned char c = static_cast<unsigned char>(s[i]);
     if (c >= 0x80) {
-      const std::size_t n = utf8_sequence(s.substr(i));
+      const std::size_t n = utf8_sequence_length(s.substr(i));
       if (n == 0) {
         out += "\xEF\xBF\xBD";
         ++i;

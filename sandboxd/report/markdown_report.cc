@@ -4,6 +4,8 @@
 
 #include <cstring>
 
+#include "sandboxd/report/display_text.h"
+
 namespace moat::report {
 namespace {
 
@@ -18,7 +20,9 @@ std::string cell(std::string_view text) { return " " + markdown_escape(text) + "
 
 }  // namespace
 
-std::string markdown_escape(std::string_view text, std::size_t limit) {
+std::string markdown_escape(std::string_view raw, std::size_t limit) {
+  // Bidirectional overrides and invisible characters would make one path read as another.
+  const std::string text = visible_code_points(raw);
   std::string out;
   std::size_t used = 0;
   for (char c : text) {

@@ -16,7 +16,8 @@ struct MarkdownHeading {
 };
 
 // Text that renders as itself: HTML and markdown specials escaped, control characters and
-// newlines as spaces, at most `limit` bytes (then "...").
+// newlines as spaces, deceptive code points as "U+XXXX" (display_text.h), at most `limit` bytes
+// (then "...").
 std::string markdown_escape(std::string_view text, std::size_t limit = 300);
 
 // One section, ending with a blank line; always says something (a clean run says so).

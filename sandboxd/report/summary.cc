@@ -2,12 +2,13 @@
 // thing stay two lines: which package did it is the point.
 #include "sandboxd/report/summary.h"
 
-#include "sandboxd/report/learned_profile.h"
-#include "sandboxd/report/run_events.h"
-
 #include <algorithm>
 #include <map>
 #include <tuple>
+
+#include "sandboxd/report/display_text.h"
+#include "sandboxd/report/learned_profile.h"
+#include "sandboxd/report/run_events.h"
 
 namespace moat::report {
 namespace {
@@ -23,10 +24,27 @@ std::string denial_what(const Event& e) {
   return path.empty() ? what : what + " " + path;
 }
 
+// Every string below that came from the sandbox goes through terminal_text (display_text.h).
+std::string shown(std::string_view text) { return terminal_text(text); }
+
+std::string shown_origin(const Origin& origin) {
+  return origin.empty() ? "" : " [" + shown(origin.describe()) + "]";
+}
+
 std::string with_origin(const std::string& exe, const Origin& origin) {
-  std::string out = "by " + (exe.empty() ? std::string("?") : exe);
-  if (!origin.empty()) out += " [" + origin.describe() + "]";
-  return out;
+  return "by " + (exe.empty() ? std::string("?") : shown(exe)) + shown_origin(origin);
+}
+
+// A terminal summary stays readable however much the command tried: past these many lines a
+// section says how many more there are (the audit file keeps every event), so a flood of
+// refusals cannot scroll the one that matters out of sight.
+constexpr std::size_t kMaxDenialLines = 40;
+constexpr std::size_t kMaxWrittenLines = 20;
+constexpr std::size_t kMaxKilledLines = 20;
+constexpr std::size_t kMaxFindingLines = 30;
+
+std::string more_line(std::size_t hidden) {
+  return "  ... and " + std::to_string(hidden) + " more (--audit FILE keeps them all)\n";
 }
 
 std::string times(int count) { return count > 1 ? " (x" + std::to_string(count) + ")" : ""; }
@@ -137,6 +155,9 @@ Summary summarize(const std::vector<Event>& events) {
                    [](const WrittenFile& a, const WrittenFile& b) {
                      return !a.origin.empty() && b.origin.empty();
                    });
+  std::stable_sort(s.denials.begin(), s.denials.end(), [](const Denial& a, const Denial& b) {
+    return !a.origin.empty() && b.origin.empty();
+  });
   return s;
 }
 
@@ -146,42 +167,53 @@ std::string render_text(const Summary& s) {
     int total = 0;
     for (const Denial& d : s.denials) total += d.count;
     out += "moat: refused (" + std::to_string(total) + "):\n";
-    for (const Denial& d : s.denials) {
-      out += "  " + d.what + times(d.count) + "  [" + d.layer + "] " + with_origin(d.exe, d.origin);
-      if (!d.reason.empty()) out += "  -- " + d.reason;
+    for (std::size_t i = 0; i < s.denials.size(); ++i) {
+      if (i == kMaxDenialLines) {
+        out += more_line(s.denials.size() - i);
+        break;
+      }
+      const Denial& d = s.denials[i];
+      out += "  " + shown(d.what) + times(d.count) + "  [" + d.layer + "] " +
+             with_origin(d.exe, d.origin);
+      if (!d.reason.empty()) out += "  -- " + shown(d.reason);
       out += "\n";
     }
   }
   if (!s.hosts.empty()) {
     out += "moat: hosts contacted:";
-    for (const HostContact& h : s.hosts) out += " " + h.host + times(h.count);
+    for (const HostContact& h : s.hosts) out += " " + shown(h.host) + times(h.count);
     out += "\n";
   }
   if (!s.written_outside.empty()) {
     out += "moat: written outside the project and caches:\n";
-    size_t shown = 0;
-    for (const WrittenFile& w : s.written_outside) {
-      if (++shown > 20) {
-        out += "  ... and " + std::to_string(s.written_outside.size() - 20) + " more\n";
+    for (std::size_t i = 0; i < s.written_outside.size(); ++i) {
+      if (i == kMaxWrittenLines) {
+        out += more_line(s.written_outside.size() - i);
         break;
       }
+      const WrittenFile& w = s.written_outside[i];
       if (w.path.empty()) {
         out += "  " + std::to_string(w.count) + " change" + (w.count == 1 ? "" : "s") +
                " at paths relative to a directory moat could not name (first: " + w.op + " " +
-               w.first + ")  " + with_origin(w.exe, w.origin) + "\n";
+               shown(w.first) + ")  " + with_origin(w.exe, w.origin) + "\n";
       } else if (w.count == 1) {
-        out += "  " + w.op + " " + w.first + "  " + with_origin(w.exe, w.origin) + "\n";
+        out += "  " + w.op + " " + shown(w.first) + "  " + with_origin(w.exe, w.origin) + "\n";
       } else {
-        out += "  " + w.path + "/... (" + std::to_string(w.count) + " changes)  " +
+        out += "  " + shown(w.path) + "/... (" + std::to_string(w.count) + " changes)  " +
                with_origin(w.exe, w.origin) + "\n";
       }
     }
   }
   if (!s.killed.empty()) {
     out += "moat: still running at exit, killed:\n";
-    for (const KilledProcess& k : s.killed) {
-      out += "  pid " + std::to_string(k.pid) + " " + (k.command.empty() ? k.exe : k.command);
-      if (!k.origin.empty()) out += " [" + k.origin.describe() + "]";
+    for (std::size_t i = 0; i < s.killed.size(); ++i) {
+      if (i == kMaxKilledLines) {
+        out += more_line(s.killed.size() - i);
+        break;
+      }
+      const KilledProcess& k = s.killed[i];
+      out += "  pid " + std::to_string(k.pid) + " " + shown(k.command.empty() ? k.exe : k.command) +
+             shown_origin(k.origin);
       out += "\n";
     }
   }
@@ -192,10 +224,13 @@ std::string render_text(const Summary& s) {
   }
   if (!s.findings.empty()) {
     out += "moat: findings:\n";
-    for (const Finding& f : s.findings) {
-      out += "  " + f.type + ": " + f.message;
-      if (!f.origin.empty()) out += " [" + f.origin.describe() + "]";
-      out += "\n";
+    for (std::size_t i = 0; i < s.findings.size(); ++i) {
+      if (i == kMaxFindingLines) {
+        out += more_line(s.findings.size() - i);
+        break;
+      }
+      const Finding& f = s.findings[i];
+      out += "  " + f.type + ": " + shown(f.message) + shown_origin(f.origin) + "\n";
     }
   }
   if (s.lost_events > 0) {

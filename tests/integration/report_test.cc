@@ -148,6 +148,41 @@ TEST_P(Report, HtmlRendersInHeadlessChromium) {
   EXPECT_EQ(bytes.substr(1, 3), "PNG");
 }
 
+// A malicious script names its files and its package with terminal escape sequences: printed raw,
+// the summary would clear the line that names it, print a forged all-clear, set the window title
+// or write the clipboard (OSC 52), and a right-to-left override would disguise a path. Checked
+// from outside: moat's own lines (its stderr, the command's silenced) and `moat report` carry no
+// control byte and no override, and still name what happened, escaped.
+TEST_P(Report, TextFromTheSandboxCannotDriveTheTerminal) {
+  const std::string esc_name = "moat-esc-" + sb().tag();
+  sb().remove_at_exit("/etc/" + esc_name);
+  const std::string script =
+      "n=\"$(printf '" + esc_name +
+      "\\033]0;PWNED\\007\\033[2K\\rmoat: all clear')\"; "
+      "touch \"/etc/$n\" 2>/dev/null; "
+      "echo x > \"$HOME/$(printf 'evil\\342\\200\\256txt.exe\\033]52;c;cHduZWQ=\\007')\"; true";
+  RunResult r = sb().moat({"env", "npm_package_name=$(printf x)\x1b[2Kforged",
+                           "npm_lifecycle_event=postinstall", "sh", "-c", script},
+                          {"--audit", audit_path()});
+  ASSERT_EQ(r.status, 0) << r.describe();
+  RunSpec spec;
+  spec.argv = {moat_binary(), "report", audit_path()};
+  RunResult again = sb().run(spec);
+  ASSERT_EQ(again.status, 0) << again.describe();
+  for (const std::string* text : {&r.err, &again.out}) {
+    for (char c : std::string("\x1b\x07\r")) {
+      EXPECT_EQ(text->find(c), std::string::npos)
+          << "control byte " << static_cast<int>(c) << " reached the terminal:\n"
+          << *text;
+    }
+    EXPECT_EQ(text->find("\xe2\x80\xae"), std::string::npos) << *text;
+    EXPECT_NE(text->find(esc_name + "\\e]0;PWNED\\x07\\e[2K\\rmoat: all clear"), std::string::npos)
+        << *text;
+    EXPECT_NE(text->find("evil\\u{202e}txt.exe\\e]52;c;cHduZWQ=\\x07"), std::string::npos) << *text;
+    EXPECT_NE(text->find("\\e[2Kforged"), std::string::npos) << *text;
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Identities, Report, ::testing::Values(Identity::kRoot, Identity::kUser),
                          IdentityName());
 

@@ -68,6 +68,14 @@ TEST(MarkdownReport, SandboxChosenTextCannotEscape) {
   EXPECT_EQ(md.find("`c`"), std::string::npos) << md;
 }
 
+TEST(MarkdownReport, BidiOverridesAndInvalidBytesAreShown) {
+  EXPECT_EQ(markdown_escape("evil\xe2\x80\xaetxt.exe"), "evilU+202Etxt.exe");
+  EXPECT_EQ(markdown_escape("a\xff"
+                            "b"),
+            "a\xef\xbf\xbd"
+            "b");
+}
+
 TEST(MarkdownReport, ARunThatNeverStarted) {
   EXPECT_EQ(render_markdown_failure({"make", "ci"}, 127, "cannot find `make` <in PATH>"),
             "### moat: make (profile ci), exit 127\n\n**The command did not run**: cannot find "

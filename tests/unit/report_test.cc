@@ -235,6 +235,59 @@ TEST(Summary, UnresolvedRelativePathsAreOneGroupPerProcess) {
   EXPECT_EQ(text.find("delete lib"), std::string::npos) << text;
 }
 
+TEST(Summary, TextFromTheSandboxCannotDriveTheTerminal) {
+  // A script names its files, its process and its package so that, printed raw, the summary
+  // would clear the line naming it and print a forged all-clear, or reorder a path.
+  Event run = make("run", 0, 0, "", {{"usual_write_roots", {"/p"}}});
+  const Origin forged{"npm", "x\x1b[2K\rmoat: nothing to report", "1.0.0", "postinstall"};
+  std::vector<Event> events = {
+      run,
+      make("deny", 12, 11, "/p/\x1b]0;title\x07sh",
+           {{"op", "write"}, {"path", "/h/.bashrc\x1b[1A\x1b[2K"}, {"error", "EROFS"}}, forged,
+           "refused", "mount"),
+      make("create", 12, 11, "/bin/sh", {{"path", "/h/evil\xe2\x80\xaetxt.exe"}}, forged),
+      make("kill-at-exit", 13, 1, "/bin/sleep", {{"command", "sleep\r\x1b[Kdone"}}),
+  };
+  const std::string text = render_text(summarize(events));
+  EXPECT_EQ(text.find('\x1b'), std::string::npos) << text;
+  EXPECT_EQ(text.find('\r'), std::string::npos) << text;
+  EXPECT_EQ(text.find('\x07'), std::string::npos) << text;
+  EXPECT_EQ(text.find("\xe2\x80\xae"), std::string::npos) << text;
+  EXPECT_NE(text.find("write /h/.bashrc\\e[1A\\e[2K"), std::string::npos) << text;
+  EXPECT_NE(text.find("by /p/\\e]0;title\\x07sh [npm x\\e[2K\\rmoat"), std::string::npos) << text;
+  EXPECT_NE(text.find("/h/evil\\u{202e}txt.exe"), std::string::npos) << text;
+  EXPECT_NE(text.find("sleep\\r\\e[Kdone"), std::string::npos) << text;
+  // Every line is moat's: it starts with "moat:" or with the indentation of a section's item.
+  std::size_t start = 0;
+  while (start < text.size()) {
+    const std::size_t end = text.find('\n', start);
+    const std::string line = text.substr(start, end - start);
+    EXPECT_TRUE(line.rfind("moat: ", 0) == 0 || line.rfind("  ", 0) == 0) << line;
+    start = end + 1;
+  }
+}
+
+TEST(Summary, AFloodOfRefusalsCannotHideThePackageThatMatters) {
+  Event run = make("run", 0, 0, "", {{"usual_write_roots", {"/p"}}});
+  std::vector<Event> events = {run};
+  for (int i = 0; i < 500; ++i) {
+    events.push_back(
+        make("deny", 20, 1, "/bin/noise",
+             {{"op", "write"}, {"path", "/etc/noise" + std::to_string(i)}, {"error", "EROFS"}}, {},
+             "refused", "mount"));
+  }
+  events.push_back(make("deny", 12, 11, "/bin/sh",
+                        {{"op", "write"}, {"path", "/h/.bashrc"}, {"error", "EROFS"}}, kEvil,
+                        "refused", "mount"));
+  const std::string text = render_text(summarize(events));
+  EXPECT_EQ(text.find("moat: refused (501):"), 0u) << text.substr(0, 200);
+  // The package's own refusal comes first; the noise is cut and counted.
+  EXPECT_LT(text.find("write /h/.bashrc"), text.find("/etc/noise0")) << text.substr(0, 300);
+  EXPECT_NE(text.find("  ... and 461 more (--audit FILE keeps them all)"), std::string::npos);
+  EXPECT_EQ(text.find("/etc/noise100"), std::string::npos);
+  EXPECT_LT(std::count(text.begin(), text.end(), '\n'), 50);
+}
+
 TEST(Summary, LostEventsAreSaid) {
   std::vector<Event> events = {make("end", 0, 0, "", {{"exit_code", 0}, {"lost_events", 3}})};
   EXPECT_NE(render_text(summarize(events)).find("3 events were lost"), std::string::npos);
