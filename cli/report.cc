@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "cli/commands.h"
-#include "sandboxd/report/display_text.h"
+#include "policy/display_text.h"
 #include "sandboxd/report/event_log.h"
 #include "sandboxd/report/html_report.h"
 #include "sandboxd/report/summary.h"
@@ -37,7 +37,7 @@ int report_main(const ReportOptions& options) {
     if (!event) {
       // The parser quotes the bytes it stopped at, and an audit file may come from anywhere.
       std::fprintf(stderr, "moat: report: %s:%d: %s\n", options.audit_file.c_str(), number,
-                   report::terminal_text(why).c_str());
+                   policy::terminal_text(why).c_str());
       return 125;
     }
     events.push_back(std::move(*event));

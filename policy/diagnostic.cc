@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "policy/display_text.h"
+
 namespace moat::policy {
 
 std::string format_diagnostic(const Diagnostic& d) {
@@ -12,10 +14,17 @@ std::string format_diagnostic(const Diagnostic& d) {
     out += ":" + std::to_string(d.line) + ":" + std::to_string(std::max(d.col, 1));
   }
   out += d.is_error ? ": error[" : ": warning[";
-  out += d.code + "]: " + d.message;
+  // Values in a message come from files moat does not own (a cloned project's .npmrc, a
+  // profile shipped in a repository): shown, never sent to the terminal as they are.
+  out += d.code + "]: " + terminal_text(d.message, 2000);
   if (d.line > 0 && !d.source_line.empty()) {
     const std::string num = std::to_string(d.line);
-    out += "\n  " + num + " | " + d.source_line;
+    const bool plain = std::none_of(d.source_line.begin(), d.source_line.end(), [](char c) {
+      const auto u = static_cast<unsigned char>(c);
+      return (u < 0x20 && c != '\t') || u == 0x7F;
+    });
+    // The caret lines up with a plain line; a line with control bytes is shown escaped.
+    out += "\n  " + num + " | " + (plain ? d.source_line : terminal_text(d.source_line, 2000));
     out += "\n  " + std::string(num.size(), ' ') + " | ";
     const std::size_t col = static_cast<std::size_t>(std::max(d.col, 1)) - 1;
     for (std::size_t i = 0; i < col; ++i) {
@@ -24,7 +33,7 @@ std::string format_diagnostic(const Diagnostic& d) {
     out += std::string(static_cast<std::size_t>(std::clamp(d.length, 1, 200)), '^');
   }
   if (!d.hint.empty()) {
-    out += "\n  hint: " + d.hint;
+    out += "\n  hint: " + terminal_text(d.hint, 2000);
   }
   return out;
 }

@@ -1,6 +1,8 @@
 // Rendering of errors for people: the call, its arguments, errno by name, and the hint.
 #include "policy/result.h"
 
+#include "policy/display_text.h"
+
 namespace moat {
 
 const char* error_code_name(ErrorCode code) {
@@ -19,9 +21,11 @@ const char* error_code_name(ErrorCode code) {
 }
 
 std::string Error::to_string() const {
-  std::string out = message;
+  // The message and the arguments may carry names from the project or the sandbox (a path, a
+  // host): shown escaped, never sent to the terminal as they are (display_text.h).
+  std::string out = policy::terminal_text(message, 2000);
   if (!call.empty()) {
-    out += ": " + call + "(" + args + ")";
+    out += ": " + call + "(" + policy::terminal_text(args, 2000) + ")";
   }
   if (err != 0) {
     const char* name = strerrorname_np(err);

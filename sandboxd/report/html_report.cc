@@ -7,7 +7,7 @@
 #include <map>
 #include <set>
 
-#include "sandboxd/report/display_text.h"
+#include "policy/display_text.h"
 #include "sandboxd/report/summary.h"
 
 namespace moat::report {
@@ -192,7 +192,7 @@ std::string card(const std::string& label, size_t count, bool bad) {
 
 std::string html_escape(std::string_view raw) {
   // Bidirectional overrides and invisible characters would make one path read as another.
-  const std::string text = visible_code_points(raw);
+  const std::string text = policy::visible_code_points(raw);
   std::string out;
   out.reserve(text.size());
   for (char c : text) {

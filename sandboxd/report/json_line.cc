@@ -4,7 +4,7 @@
 #include <array>
 #include <charconv>
 
-#include "sandboxd/report/display_text.h"
+#include "policy/display_text.h"
 
 namespace moat::report {
 namespace {
@@ -53,7 +53,7 @@ void append_json_string(std::string& out, std::string_view s) {
     }
     const unsigned char c = static_cast<unsigned char>(s[i]);
     if (c >= 0x80) {
-      const std::size_t n = utf8_sequence_length(s.substr(i));
+      const std::size_t n = policy::utf8_sequence_length(s.substr(i));
       if (n == 0) {
         out += "\xEF\xBF\xBD";
         ++i;

@@ -6,6 +6,7 @@
 #include <map>
 #include <set>
 
+#include "policy/display_text.h"
 #include "sandboxd/report/findings.h"
 #include "sandboxd/report/run_events.h"
 
@@ -40,11 +41,10 @@ std::string comment(const Use& use, const char* noun) {
       out += ", ...";
       break;
     }
-    out += (shown > 1 ? ", " : "") + w;
+    // Escaped: nothing from the sandbox may end the comment's line, nor drive the terminal of
+    // whoever reads the profile (display_text.h).
+    out += (shown > 1 ? ", " : "") + policy::terminal_text(w);
   }
-  // A comment ends at the line's end: nothing from the sandbox may start a new line.
-  std::replace(out.begin(), out.end(), '\n', ' ');
-  std::replace(out.begin(), out.end(), '\r', ' ');
   return out;
 }
 
@@ -146,14 +146,12 @@ LearnedProfile learn_profile(const std::vector<Event>& events, const LearnInput&
     y += "network:\n  mode: none  # the run connected nowhere\n";
   }
   for (const auto& [host, use] : refused_hosts) {
-    y += "# refused even while learning (a special address): " + host + "  " +
-         comment(use, "attempt").substr(2) + "\n";
+    y += "# refused even while learning (a special address): " + policy::terminal_text(host) +
+         "  " + comment(use, "attempt").substr(2) + "\n";
   }
   for (const std::string& path : not_learned) {
     out.not_learned.push_back(path);
-    std::string line = "# not learned, protected: " + path;
-    std::replace(line.begin(), line.end(), '\n', ' ');
-    y += line + "\n";
+    y += "# not learned, protected: " + policy::terminal_text(path) + "\n";
   }
   out.yaml = std::move(y);
   return out;

@@ -4,7 +4,7 @@
 
 #include <cstring>
 
-#include "sandboxd/report/display_text.h"
+#include "policy/display_text.h"
 
 namespace moat::report {
 namespace {
@@ -22,7 +22,7 @@ std::string cell(std::string_view text) { return " " + markdown_escape(text) + "
 
 std::string markdown_escape(std::string_view raw, std::size_t limit) {
   // Bidirectional overrides and invisible characters would make one path read as another.
-  const std::string text = visible_code_points(raw);
+  const std::string text = policy::visible_code_points(raw);
   std::string out;
   std::size_t used = 0;
   for (char c : text) {

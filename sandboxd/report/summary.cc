@@ -6,7 +6,7 @@
 #include <map>
 #include <tuple>
 
-#include "sandboxd/report/display_text.h"
+#include "policy/display_text.h"
 #include "sandboxd/report/learned_profile.h"
 #include "sandboxd/report/run_events.h"
 
@@ -25,7 +25,7 @@ std::string denial_what(const Event& e) {
 }
 
 // Every string below that came from the sandbox goes through terminal_text (display_text.h).
-std::string shown(std::string_view text) { return terminal_text(text); }
+std::string shown(std::string_view text) { return policy::terminal_text(text); }
 
 std::string shown_origin(const Origin& origin) {
   return origin.empty() ? "" : " [" + shown(origin.describe()) + "]";

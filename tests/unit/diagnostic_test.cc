@@ -33,6 +33,27 @@ TEST(Diagnostic, CaretsFollowTabs) {
   EXPECT_EQ(format_diagnostic(d), "f:1:3: error[c]: m\n  1 | \t\tab\n    | \t\t^^");
 }
 
+// A value read from a cloned project's .npmrc ends up in the message: it is shown, not sent.
+TEST(Diagnostic, ValuesFromFilesCannotDriveTheTerminal) {
+  Diagnostic d{"p.yaml",
+               2,
+               1,
+               3,
+               true,
+               "bad-network-rule",
+               "bad host name 'reg\x1b]0;pwn\x07istry.test'",
+               "x: \x1b[2Kforged",
+               "write a name\x1b[31m"};
+  const std::string text = format_diagnostic(d);
+  EXPECT_EQ(text.find('\x1b'), std::string::npos) << text;
+  EXPECT_EQ(text.find('\x07'), std::string::npos) << text;
+  EXPECT_EQ(text,
+            "p.yaml:2:1: error[bad-network-rule]: bad host name 'reg\\e]0;pwn\\x07istry.test'\n"
+            "  2 | x: \\e[2Kforged\n"
+            "    | ^^^\n"
+            "  hint: write a name\\e[31m");
+}
+
 TEST(Suggest, TranspositionAndCaseAreOneEdit) {
   EXPECT_EQ(edit_distance("wirte", "write"), 1u);
   EXPECT_EQ(edit_distance("Write", "write"), 0u);

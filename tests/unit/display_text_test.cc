@@ -1,12 +1,12 @@
 // Text from the sandbox shown to a person: no escape sequence reaches the terminal, no
 // bidirectional override or invisible character makes one string read as another.
-#include "sandboxd/report/display_text.h"
+#include "policy/display_text.h"
 
 #include <gtest/gtest.h>
 
 #include <string>
 
-namespace moat::report {
+namespace moat::policy {
 namespace {
 
 using std::string_literals::operator""s;
@@ -74,4 +74,4 @@ TEST(DeceptiveCodePoints, Boundaries) {
 }
 
 }  // namespace
-}  // namespace moat::report
+}  // namespace moat::policy

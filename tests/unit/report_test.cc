@@ -371,6 +371,11 @@ TEST(Learn, NothingFromTheSandboxCanStartANewYamlLine) {
   EXPECT_EQ(p.yaml.find("\nnetwork: {mode: host}"), std::string::npos) << p.yaml;
   EXPECT_EQ(p.yaml.find("\n  mode: host"), std::string::npos) << p.yaml;
   EXPECT_EQ(p.yaml.find("\n- /etc"), std::string::npos) << p.yaml;
+  // Nor drive the terminal of whoever reads the profile.
+  events.push_back(make("create", 6, 1, "/bin/\x1b]0;t\x07sh", {{"path", "/h/.y"}}));
+  p = learn_profile(events, in);
+  EXPECT_EQ(p.yaml.find('\x1b'), std::string::npos) << p.yaml;
+  EXPECT_NE(p.yaml.find("/bin/\\e]0;t\\x07sh"), std::string::npos) << p.yaml;
 }
 
 }  // namespace

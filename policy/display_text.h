@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-namespace moat::report {
+namespace moat::policy {
 
 // The length of the valid UTF-8 sequence at S[0], or 0 (RFC 3629: no overlongs, no surrogates,
 // nothing above U+10FFFF). S must not be empty.
@@ -29,4 +29,4 @@ std::string visible_code_points(std::string_view s);
 // points. At most LIMIT bytes of S are shown, then "...(N more bytes)".
 std::string terminal_text(std::string_view s, std::size_t limit = 400);
 
-}  // namespace moat::report
+}  // namespace moat::policy

@@ -1,9 +1,9 @@
 // See display_text.h.
-#include "sandboxd/report/display_text.h"
+#include "policy/display_text.h"
 
 #include <cctype>
 
-namespace moat::report {
+namespace moat::policy {
 namespace {
 
 constexpr char kHex[] = "0123456789abcdef";
@@ -149,4 +149,4 @@ std::string terminal_text(std::string_view s, std::size_t limit) {
   return out;
 }
 
-}  // namespace moat::report
+}  // namespace moat::policy
