@@ -225,9 +225,9 @@ int install_main(const RunOptions& options) {
              : result.error().code == ErrorCode::kNotExecutable ? 126
                                                                 : 125;
     }
-    events.add(
-        report::end_event({result->exit_code, result->timed_out, result->oom_killed,
-                           result->leftovers, result->lost_events, result->kernel_refusals}));
+    events.add(report::end_event({result->exit_code, result->timed_out, result->oom_killed,
+                                  result->leftovers, result->lost_events, result->kernel_refusals,
+                                  events.not_kept()}));
     ++ran;
     exit_code = result->exit_code;
     if (exit_code != 0) break;  // a failed fetch leaves nothing for the scripts to run on

@@ -398,8 +398,8 @@ int run_main(const RunOptions& options) {
     events.add(std::move(finding));
   }
   events.add(report::end_event({result->exit_code, result->timed_out, result->oom_killed,
-                                 result->leftovers, result->lost_events,
-                                 result->kernel_refusals}));
+                                result->leftovers, result->lost_events, result->kernel_refusals,
+                                events.not_kept()}));
   const report::Summary summary = report::summarize(events.settled());
   std::fputs(report::render_text(summary).c_str(), stderr);
   append_step_summary(summary, plan, options.command);
@@ -415,6 +415,12 @@ int run_main(const RunOptions& options) {
     std::fprintf(stderr, "moat: the memory limit was reached; the kernel killed a process\n");
   }
   if (!options.learn_out.empty()) {
+    if (events.not_kept() > 0) {
+      std::fprintf(stderr,
+                   "moat learn: WARNING: the profile lacks what the run did past moat's memory "
+                   "bound (%llu events not kept); review it, or learn from a shorter run\n",
+                   static_cast<unsigned long long>(events.not_kept()));
+    }
     if (int rc = write_learned_profile(options, ctx, plan, events.settled(), *learn_target);
         rc != 0) {
       return rc;

@@ -7,6 +7,7 @@
 
 #include <climits>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <iterator>
 
@@ -123,8 +124,34 @@ void EventLog::add_all(std::vector<Event> events) {
     std::fwrite(lines.data(), 1, lines.size(), audit_);
     std::fflush(audit_);
   }
-  events_.insert(events_.end(), std::make_move_iterator(events.begin()),
-                 std::make_move_iterator(events.end()));
+  for (Event& event : events) {
+    const bool always = event.kind == "run" || event.kind == "end" ||
+                        event.kind == "kill-at-exit" || event.kind == "finding";
+    if (events_.size() >= max_kept_ && !always) {
+      ++not_kept_;
+      continue;
+    }
+    events_.push_back(std::move(event));
+  }
+}
+
+std::size_t EventLog::max_kept_from_environment() {
+  const char* text = std::getenv("MOAT_MAX_KEPT_EVENTS");
+  if (text == nullptr || *text == '\0' || std::strspn(text, "0123456789") != std::strlen(text) ||
+      std::strlen(text) > 12) {
+    return kDefaultMaxKept;
+  }
+  return static_cast<std::size_t>(std::strtoull(text, nullptr, 10));
+}
+
+void EventLog::set_max_kept(std::size_t max_kept) {
+  std::lock_guard<std::mutex> lock(mu_);
+  max_kept_ = max_kept;
+}
+
+std::uint64_t EventLog::not_kept() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return not_kept_;
 }
 
 const std::string& detail_text(const Event& event, std::string_view key) {

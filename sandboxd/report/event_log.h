@@ -55,6 +55,16 @@ class EventLog {
   std::string audit_file() const;
   ~EventLog();
 
+  // A command can make events as fast as it can loop (create and remove a file): kept without
+  // bound they would grow moat, which runs outside the sandbox's memory limit and may be root,
+  // until the host runs out. Past this many, events still reach the audit file but not memory
+  // (run, end, kill-at-exit and finding events always do), and the account says how many it
+  // lacks. ~650 bytes each: ~200 MB at most; a large npm install makes ~100,000.
+  // MOAT_MAX_KEPT_EVENTS (digits) sets another bound: for tests.
+  static constexpr std::size_t kDefaultMaxKept = 300000;
+  void set_max_kept(std::size_t max_kept);
+  std::uint64_t not_kept() const;
+
   void add(Event event);  // thread-safe; fills time_ns when 0
   // The same for many events, with one flush of the audit file (the watch adds thousands a
   // second; a write(2) each would cost more than watching).
@@ -68,6 +78,7 @@ class EventLog {
   // The inverse of to_json, for `moat report`: nullopt (and *why set) for a line that is not an
   // event of a schema version we read.
   static std::optional<Event> from_json(std::string_view line, std::string* why);
+  static std::size_t max_kept_from_environment();
   static std::string exe_of(pid_t pid);  // readlink /proc/PID/exe, "" when gone
   // Fills exe, ppid and origin from /proc/PID while the process is known to be alive (blocked
   // in a seccomp notification): its environment names the package it works for.
@@ -76,6 +87,8 @@ class EventLog {
  private:
   mutable std::mutex mu_;
   std::vector<Event> events_;
+  std::size_t max_kept_ = max_kept_from_environment();
+  std::uint64_t not_kept_ = 0;
   std::FILE* audit_ = nullptr;
 };
 

@@ -241,6 +241,11 @@ std::string render_html(const std::vector<Event>& events) {
     out += "<p class=\"refused\">" + std::to_string(s.lost_events) +
            " events were lost: this account is incomplete.</p>";
   }
+  if (s.not_kept_events > 0) {
+    out += "<p class=\"refused\">" + std::to_string(s.not_kept_events) +
+           " events were not kept in memory (the audit file has them): this account is "
+           "incomplete.</p>";
+  }
   out += "<section id=\"summary\"><div class=\"cards\">" +
          card("refused", s.denials.size(), true) + card("findings", s.findings.size(), true) +
          card("hosts contacted", s.hosts.size(), false) +

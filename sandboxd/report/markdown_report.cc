@@ -135,6 +135,10 @@ std::string render_markdown(const Summary& s, const MarkdownHeading& h) {
     out += "**Incomplete**: " + std::to_string(s.lost_events) +
            " events were lost (the watch's buffer overflowed).\n\n";
   }
+  if (s.not_kept_events > 0) {
+    out += "**Incomplete**: " + std::to_string(s.not_kept_events) +
+           " events were not kept in memory (the audit file has them).\n\n";
+  }
   if (!s.sources.empty()) {
     std::string seen;
     for (const std::string& source : s.sources) seen += (seen.empty() ? "" : ", ") + source;

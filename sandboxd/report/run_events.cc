@@ -81,9 +81,13 @@ Event end_event(const RunEnd& end) {
   Event e;
   e.kind = "end";
   e.layer = "supervisor";
-  e.detail = {{"exit_code", end.exit_code},     {"timed_out", end.timed_out},
-              {"oom_killed", end.oom_killed},   {"leftovers", end.leftovers},
-              {"lost_events", end.lost_events}, {"kernel_refusals", end.kernel_refusals}};
+  e.detail = {{"exit_code", end.exit_code},
+              {"timed_out", end.timed_out},
+              {"oom_killed", end.oom_killed},
+              {"leftovers", end.leftovers},
+              {"lost_events", end.lost_events},
+              {"kernel_refusals", end.kernel_refusals},
+              {"not_kept_events", end.not_kept_events}};
   return e;
 }
 

@@ -39,6 +39,7 @@ struct RunEnd {
   int leftovers = 0;
   std::uint64_t lost_events = 0;
   std::uint64_t kernel_refusals = 0;
+  std::uint64_t not_kept_events = 0;  // EventLog::not_kept
 };
 Event end_event(const RunEnd& end);
 

@@ -96,6 +96,9 @@ Summary summarize(const std::vector<Event>& events) {
       s.has_run_end = true;
       s.exit_code = e.detail.value("exit_code", 0);
       s.lost_events += e.detail.value("lost_events", std::uint64_t{0});
+      // A running count (an install's phases share one log): the last end has it all.
+      s.not_kept_events =
+          std::max(s.not_kept_events, e.detail.value("not_kept_events", std::uint64_t{0}));
       s.leftovers = e.detail.value("leftovers", 0);
     } else if (e.kind == "kill-at-exit") {
       s.killed.push_back({e.pid, e.exe, e.detail.value("command", std::string()), e.origin});
@@ -237,6 +240,11 @@ std::string render_text(const Summary& s) {
     out += "moat: " + std::to_string(s.lost_events) +
            " events were lost (the watch's buffer overflowed): this account is incomplete\n";
   }
+  if (s.not_kept_events > 0) {
+    out += "moat: " + std::to_string(s.not_kept_events) +
+           " events past moat's memory bound were not kept for this account (the audit file, "
+           "--audit FILE, has every one): this account is incomplete\n";
+  }
   if (!out.empty() && !s.sources.empty()) {
     // Which observers there were says what the account can contain (no watch: no file events).
     std::string seen;
@@ -254,7 +262,9 @@ std::string render_text(const Summary& s) {
 }
 
 nlohmann::json render_json(const Summary& s) {
-  nlohmann::json j = {{"sources", s.sources}, {"lost_events", s.lost_events}};
+  nlohmann::json j = {{"sources", s.sources},
+                      {"lost_events", s.lost_events},
+                      {"not_kept_events", s.not_kept_events}};
   if (s.has_run_end) j["exit_code"] = s.exit_code;
   j["denials"] = nlohmann::json::array();
   for (const Denial& d : s.denials) {

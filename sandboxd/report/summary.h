@@ -55,6 +55,7 @@ struct Summary {
   std::vector<KilledProcess> killed;
   std::vector<Finding> findings;
   std::uint64_t lost_events = 0;
+  std::uint64_t not_kept_events = 0;  // past EventLog's bound: in the audit file, not here
   int leftovers = 0;  // from the end event: counted even where they could not be described
   bool has_run_end = false;
   int exit_code = 0;

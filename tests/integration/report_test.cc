@@ -183,6 +183,30 @@ TEST_P(Report, TextFromTheSandboxCannotDriveTheTerminal) {
   }
 }
 
+// A command that makes events as fast as it can loop must not grow moat without bound (moat runs
+// outside the sandbox's memory limit): past the bound (lowered here by MOAT_MAX_KEPT_EVENTS) the
+// account says it is incomplete, and the audit file still has every event.
+TEST_P(Report, AFloodOfEventsIsBoundedInMemoryAndKeptInTheAuditFile) {
+  RunSpec spec;
+  spec.env = {{"MOAT_MAX_KEPT_EVENTS", "200"}};
+  RunResult r = sb().moat({"sh", "-c",
+                           "i=0; while [ $i -lt 600 ]; do echo x > /etc/moat-flood 2>/dev/null; "
+                           "i=$((i+1)); done; true"},
+                          {"--audit", audit_path()}, spec);
+  ASSERT_EQ(r.status, 0) << r.describe();
+  EXPECT_NE(r.err.find("events past moat's memory bound were not kept for this account"),
+            std::string::npos)
+      << r.describe();
+  const std::string audit = read(audit_path());
+  std::size_t refusals = 0;
+  for (std::size_t at = audit.find("moat-flood"); at != std::string::npos;
+       at = audit.find("moat-flood", at + 1)) {
+    ++refusals;
+  }
+  EXPECT_GE(refusals, 600u) << "the audit file lacks refusals";
+  EXPECT_NE(audit.find("\"not_kept_events\":"), std::string::npos);
+}
+
 INSTANTIATE_TEST_SUITE_P(Identities, Report, ::testing::Values(Identity::kRoot, Identity::kUser),
                          IdentityName());
 

@@ -1,8 +1,12 @@
 // The report's pure parts: origins from environments and pip build directories, findings, the
 // summary's grouping and quietness, and the audit file's round trip.
 #include <gtest/gtest.h>
+#include <stdlib.h>
 
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -308,6 +312,34 @@ TEST(AuditFile, RoundTrip) {
   EXPECT_EQ(back->time_ns, 42);
   EXPECT_FALSE(EventLog::from_json("{\"v\":99,\"kind\":\"x\"}", &why).has_value());
   EXPECT_FALSE(EventLog::from_json("not json", &why).has_value());
+}
+
+// A command that makes events as fast as it can must not grow moat without bound: past the
+// bound events reach the audit file only, and the account says it is incomplete.
+TEST(EventLog, MemoryIsBoundedTheAuditFileKeepsEverything) {
+  char dir_template[] = "/tmp/moat-eventlog-XXXXXX";
+  ASSERT_NE(::mkdtemp(dir_template), nullptr);
+  const std::string audit = std::string(dir_template) + "/audit.jsonl";
+  {
+    EventLog log;
+    ASSERT_TRUE(log.open(audit));
+    log.set_max_kept(3);
+    log.add(make("run", 0, 0, ""));
+    for (int i = 0; i < 10; ++i) log.add(make("create", 5, 1, "/bin/sh", {{"path", "/p/f"}}));
+    log.add(make("kill-at-exit", 6, 1, "/bin/sleep"));
+    log.add(end_event({0, false, false, 1, 0, 0, log.not_kept()}));
+    EXPECT_EQ(log.not_kept(), 8u);
+    ASSERT_EQ(log.settled().size(), 5u);  // run, two creates, and the kinds always kept
+    EXPECT_EQ(log.settled().back().kind, "end");
+    const std::string text = render_text(summarize(log.settled()));
+    EXPECT_NE(text.find("moat: 8 events past moat's memory bound were not kept"), std::string::npos)
+        << text;
+    EXPECT_EQ(render_json(summarize(log.settled()))["not_kept_events"], 8);
+  }
+  std::ifstream in(audit);
+  const std::string all((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_EQ(std::count(all.begin(), all.end(), '\n'), 13);
+  std::filesystem::remove_all(dir_template);
 }
 
 }  // namespace
