@@ -266,6 +266,23 @@ Gate::~Gate() { stop(); }
 void Gate::set_dns_sockets(sys::UniqueFd udp, sys::UniqueFd tcp_listener) {
   udp_ = std::move(udp);
   tcp_listener_ = std::move(tcp_listener);
+  std::uint64_t cookie = 0;
+  socklen_t len = sizeof(cookie);
+  if (udp_.valid() && ::getsockopt(udp_.get(), SOL_SOCKET, SO_NETNS_COOKIE, &cookie, &len) == 0) {
+    sandbox_netns_cookie_ = cookie;
+  }
+}
+
+bool Gate::in_sandbox_network(pid_t pid, int sockfd) const {
+  if (sandbox_netns_cookie_ == 0) return false;  // unknown: broker or refuse, never pass
+  sys::UniqueFd pidfd(pidfd_of_thread(pid));
+  if (!pidfd.valid()) return false;
+  sys::UniqueFd sock(static_cast<int>(::syscall(SYS_pidfd_getfd, pidfd.get(), sockfd, 0)));
+  std::uint64_t cookie = 0;
+  socklen_t len = sizeof(cookie);
+  return sock.valid() &&
+         ::getsockopt(sock.get(), SOL_SOCKET, SO_NETNS_COOKIE, &cookie, &len) == 0 &&
+         cookie == sandbox_netns_cookie_;
 }
 
 void Gate::set_notify_listener(sys::UniqueFd listener) {
@@ -529,12 +546,34 @@ void Gate::on_notification() {
   }
   // Unix sockets and the sandbox's own loopback stay inside its namespaces: nothing to broker.
   // (A program that rewrites its sockaddr after this check still reaches only those: the
-  // namespace has no other route. The broker, not this CONTINUE, is the boundary.) Without a
+  // namespace has no other route. The broker, not this CONTINUE, is the boundary.) That holds
+  // only for a socket made in the sandbox's namespace: one the gate handed over lives in the
+  // host's, where AF_UNSPEC would disconnect it and a second connect reach the host's loopback
+  // or, with the sockaddr rewritten after this check, anything the host reaches. Without a
   // network namespace loopback is the host's, and a rewritten unix sockaddr meets Landlock's
   // TCP rule (no port may be connected) and seccomp's refusal of every other IP socket.
   if (ss.ss_family == AF_UNIX || ss.ss_family == AF_UNSPEC ||
       (!host_network_ && is_sandbox_internal(ss))) {
-    respond(nfd, req->id, 0, true);
+    if (host_network_ || in_sandbox_network(pid, sockfd)) {
+      respond(nfd, req->id, 0, true);
+      return;
+    }
+    report::Event event;
+    event.kind = "connect";
+    event.pid = pid;
+    event.layer = "gate";
+    event.verdict = "refused";
+    event.detail = {{"family", ss.ss_family},
+                    {"reason",
+                     "a socket the gate connected cannot be disconnected or "
+                     "connected again (it lives outside the sandbox)"}};
+    if (ss.ss_family != AF_UNSPEC && ss.ss_family != AF_UNIX) {
+      std::uint16_t port = 0;
+      event.detail["address"] = ip_of(ss, &port).to_string();
+      event.detail["port"] = port;
+    }
+    log_connect(std::move(event));
+    respond(nfd, req->id, EACCES, false);
     return;
   }
   if (host_network_ && (ss.ss_family == AF_INET || ss.ss_family == AF_INET6)) {

@@ -91,6 +91,11 @@ class Gate {
   sys::UniqueFd udp_, tcp_listener_, notify_, wake_;
   SocketOwners owners_;  // set before start(), read-only afterwards
   bool host_network_ = false;
+  // The sandbox's network namespace (SO_NETNS_COOKIE of the stub's socket, made there): only a
+  // socket living in it may connect without the broker (its loopback, unix sockets, AF_UNSPEC).
+  // The sockets the gate hands over live in the host's: reconnected, they would reach it.
+  std::uint64_t sandbox_netns_cookie_ = 0;
+  bool in_sandbox_network(pid_t pid, int sockfd) const;
   sockaddr_in stub_tcp_{}, stub_udp_{};  // with host_network_: where port 53 goes
   HandoutHook handout_hook_;
   std::mutex askers_mu_;

@@ -336,7 +336,8 @@ class SpecBuilder {
   // so datagram sockets are not created at all; DNS goes over TCP (RES_OPTIONS=use-vc).
   static void add_host_network_rules(std::vector<policy::SyscallRule>& rules) {
     constexpr std::uint64_t kLow32 = 0xffffffffull, kTypeMask = 0xf;
-    constexpr std::uint64_t kSockRaw = 3, kIpprotoSctp = 132;
+    constexpr std::uint64_t kSockRaw = 3, kIpprotoSctp = 132, kIpprotoSmc = 256,
+                            kIpprotoMptcp = 262;
     constexpr std::uint64_t kMsgFastopen = 0x20000000;
     for (std::uint64_t family : {2ull /*AF_INET*/, 10ull /*AF_INET6*/}) {
       for (std::uint64_t type = 2; type <= kTypeMask; ++type) {
@@ -355,6 +356,19 @@ class SpecBuilder {
       sctp.args = {{0, kLow32, family}, {2, kLow32, kIpprotoSctp}};
       sctp.why = "allowlist without a network namespace: SCTP stream sockets send without connect()";
       rules.push_back(sctp);
+      // Landlock's TCP rules govern TCP only: an MPTCP or SMC socket whose connect() the gate let
+      // through (a unix sockaddr, rewritten to AF_INET before the kernel read it) would leave
+      // unchecked. EPROTONOSUPPORT is what a kernel without them says: programs fall back to TCP.
+      for (std::uint64_t protocol : {kIpprotoMptcp, kIpprotoSmc}) {
+        policy::SyscallRule other;
+        other.name = "socket";
+        other.err = EPROTONOSUPPORT;
+        other.args = {{0, kLow32, family}, {2, kLow32, protocol}};
+        other.why =
+            "allowlist without a network namespace: Landlock's TCP rules do not cover "
+            "MPTCP or SMC sockets";
+        rules.push_back(other);
+      }
     }
     // TCP Fast Open connects inside sendto()/sendmsg(), past the connect() the gate brokers.
     for (auto [name, index] : {std::pair{"sendto", 3u}, {"sendmsg", 2u}, {"sendmmsg", 3u}}) {

@@ -4,6 +4,8 @@
 // The probe also models the attacker's own binary: tests copy it into the project and run
 // `./moat-probe VERB ARGS...`. It is deliberately self-contained (no project libraries) and uses raw
 // syscalls where glibc has no wrapper, so that what it tries is exactly what the kernel sees.
+#include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/bpf.h>
@@ -12,6 +14,8 @@
 #include <linux/keyctl.h>
 #include <linux/perf_event.h>
 #include <linux/userfaultfd.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
@@ -29,9 +33,6 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
-#include <netinet/in.h>
-#include <arpa/inet.h>
-#include <dirent.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
@@ -280,6 +281,50 @@ int do_connect_tcp(const Args& a) {
   int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return err(errno, "socket");
   return connect_and_hello(fd, reinterpret_cast<sockaddr*>(&ss), len, "tcp:" + a[0] + ":" + a[1]);
+}
+
+// Connects to HOST PORT (allowed: the gate hands over a socket it connected), then tries to use
+// that very socket elsewhere: connect(AF_UNSPEC) to disconnect it, then a connect to THOST TPORT
+// (the host's loopback, from outside the sandbox's namespace); also a unix-family connect on it,
+// the first half of a sockaddr rewritten between the gate's check and the kernel's use. Reports
+// the errno of each step; "connected" only if the second connect succeeded.
+int do_reconnect_tcp(const Args& a) {
+  sockaddr_in first{};
+  first.sin_family = AF_INET;
+  first.sin_port = htons(static_cast<uint16_t>(atoi(a[1].c_str())));
+  sockaddr_in second{};
+  second.sin_family = AF_INET;
+  second.sin_port = htons(static_cast<uint16_t>(atoi(a[3].c_str())));
+  if (inet_pton(AF_INET, a[0].c_str(), &first.sin_addr) != 1) {
+    // A name: resolved by the sandbox's stub, so the gate binds the connection to it.
+    addrinfo hints{};
+    hints.ai_family = AF_INET;
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* found = nullptr;
+    if (getaddrinfo(a[0].c_str(), nullptr, &hints, &found) != 0 || found == nullptr) {
+      return err(ENOENT, "resolve " + a[0]);
+    }
+    first.sin_addr = reinterpret_cast<sockaddr_in*>(found->ai_addr)->sin_addr;
+    freeaddrinfo(found);
+  }
+  if (inet_pton(AF_INET, a[2].c_str(), &second.sin_addr) != 1) return err(EINVAL, "bad address");
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return err(errno, "socket");
+  if (connect(fd, reinterpret_cast<sockaddr*>(&first), sizeof first) < 0) {
+    return err(errno, "first connect");
+  }
+  sockaddr_un unix_family{};
+  unix_family.sun_family = AF_UNIX;
+  std::strcpy(unix_family.sun_path, "/nonexistent-moat-probe");
+  int unix_errno =
+      connect(fd, reinterpret_cast<sockaddr*>(&unix_family), sizeof unix_family) < 0 ? errno : 0;
+  sockaddr unspec{};
+  unspec.sa_family = AF_UNSPEC;
+  int unspec_errno = connect(fd, &unspec, sizeof unspec) < 0 ? errno : 0;
+  std::string steps = std::string("unix-family ") + (unix_errno ? errno_name(unix_errno) : "0") +
+                      " unspec " + (unspec_errno ? errno_name(unspec_errno) : "0");
+  return connect_and_hello(fd, reinterpret_cast<sockaddr*>(&second), sizeof second,
+                           steps + " then tcp:" + a[2] + ":" + a[3]);
 }
 
 // ---- processes ---------------------------------------------------------------------------------
@@ -829,6 +874,7 @@ const std::vector<Verb>& verbs() {
       {"connect-unix", 1, "PATH", do_connect_unix},
       {"connect-abstract", 1, "NAME", do_connect_abstract},
       {"connect-tcp", 2, "HOST PORT", do_connect_tcp},
+      {"reconnect-tcp", 4, "HOST PORT THOST TPORT", do_reconnect_tcp},
       {"kill", 2, "PID SIG", do_kill},
       {"ptrace", 1, "PID", do_ptrace},
       {"vm-read", 1, "PID", do_vm_read},

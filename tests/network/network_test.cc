@@ -58,6 +58,11 @@ try:
         s = socket.socket(fam, socket.SOCK_STREAM); s.settimeout(3)
         s.connect((host, port)); s.sendall(b'EXFIL ' + (args[2] if len(args) > 2 else 'x').encode() + b'\n')
         out('OK connected %s:%d' % (host, port))
+    elif mode == 'tcp-proto':
+        proto, host, port = int(args[0]), args[1], int(args[2])
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM, proto); s.settimeout(3)
+        s.connect((host, port)); s.sendall(b'EXFIL ' + args[3].encode() + b'\n')
+        out('OK connected %s:%d' % (host, port))
     elif mode == 'udp':
         host, port = args[0], int(args[1])
         fam = socket.AF_INET6 if ':' in host else socket.AF_INET
@@ -735,6 +740,39 @@ TEST_P(Net, HostLoopbackListenerUnreachable) {
                                << r.describe();
 }
 
+// The socket an allowed connect gets was made by the gate, in the host's network namespace: an
+// address rule's upstream socket, the relay's end for a name, the kernel-checked socket on 443.
+// Disconnected with connect(AF_UNSPEC) and connected again it would reach the host's loopback
+// (and, with the sockaddr rewritten after the gate read it, anything the host reaches). Each
+// handed-over socket must refuse both; nothing may arrive at a listener on the host's loopback.
+TEST_P(Net, HandedOverSocketCannotBeReconnected) {
+  HostLoopbackListener l;
+  ASSERT_TRUE(l.ok());
+  const std::string http = std::to_string(NetLab::kRegistryHttpPort);
+  const std::string tls = std::to_string(NetLab::kRegistryTlsPort);
+  std::vector<std::string> args = gate_args();
+  args.insert(args.end(), {"--allow-host", lab().registry4() + ":" + http});
+  const std::vector<std::pair<std::string, std::string>> targets = {
+      {lab().registry4(), http},  // address rule: the gate's own upstream socket
+      {"registry.test", http},    // name rule, plain HTTP: the relay's end
+      {"registry.test", tls},     // name rule on 443: the kernel-checked socket (root), or relay
+  };
+  for (const auto& [host, port] : targets) {
+    RunResult r = sb().moat(
+        Sandbox::probe({"reconnect-tcp", host, port, "127.0.0.1", std::to_string(l.port())}), args);
+    EXPECT_NE(r.probe_line(), "") << r.describe();
+    EXPECT_FALSE(r.probe_ok()) << "a handed-over socket connected again\n" << r.describe();
+    EXPECT_NE(r.probe_line().find("unix-family EACCES unspec EACCES"), std::string::npos)
+        << host << ":" << port << ": the gate let a connect on its socket through\n"
+        << r.describe();
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    EXPECT_EQ(l.accept_all(), 0) << "ESCAPE: the host's loopback listener accepted a connection "
+                                    "over a socket the gate handed to the sandbox\n"
+                                 << r.describe();
+  }
+  EXPECT_NE(audit().find("cannot be disconnected or connected again"), std::string::npos);
+}
+
 TEST_P(Net, CloudMetadataRefusedQuickly) {
   // No control that sends to 169.254.169.254 (the lab never touches other addresses); the proof that
   // the gate decided is EACCES (inside, a missing route would give ENETUNREACH) plus the audit event.
@@ -833,6 +871,18 @@ TEST_P(LandlockNet, TcpAttacksReachNothing) {
     EXPECT_EQ(result_line(r).rfind("ERR", 0), 0u) << r.describe();
     r = attack(dev_tcp, "bash /dev/tcp odd port");
     EXPECT_NE(result_line(r), "rc=0") << r.describe();
+    // Landlock's TCP rules do not cover MPTCP (262) or SMC (256): no such socket is made, so a
+    // connect() the gate passes on (a sockaddr rewritten after its check) meets Landlock.
+    for (const char* protocol : {"262", "256"}) {
+      r = attack(py({"tcp-proto", protocol, col, "4444", sb().canary("llproto")}),
+                 std::string("python socket protocol ") + protocol);
+      EXPECT_EQ(result_line(r).rfind("ERR", 0), 0u) << r.describe();
+      // Refused when made (seccomp: EPROTONOSUPPORT; the kernel layer alone: EPERM), not only
+      // at a connect() the gate sees.
+      EXPECT_TRUE(result_line(r).find("[Errno 93]") != std::string::npos ||
+                  result_line(r).find("[Errno 1]") != std::string::npos)
+          << r.describe();
+    }
     r = sb().moat(Sandbox::probe({"connect-tcp", "169.254.169.254", "80"}), gate_args(),
                   layer_spec());
     EXPECT_NE(r.probe_line(), "") << r.describe();
