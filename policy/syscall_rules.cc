@@ -118,6 +118,9 @@ std::vector<SyscallRule> default_syscall_rules() {
   add(ulp);
 
   // Personality flags that weaken exploit mitigations.
+  // Same uid is enough to change another process's limits: lowered, they would kill the
+  // sandbox's pid 1 (RLIMIT_CPU) or blind its account of leftovers (RLIMIT_NOFILE).
+  add(deny_if("prlimit64", {0, 0, 0, true}, "changing another process's resource limits"));
   add(deny_if("personality", {0, kAddrNoRandomize, kAddrNoRandomize}, "disabling ASLR"));
   add(deny_if("personality", {0, kReadImpliesExec, kReadImpliesExec}, "executable data pages"));
 

@@ -9,10 +9,12 @@
 namespace moat::policy {
 
 // One comparison on a syscall argument: (arg & mask) == value.
+// Matches when (argument & mask) == value; with not_equal, when the whole argument != value.
 struct ArgMatch {
   unsigned index = 0;
   std::uint64_t mask = 0;
   std::uint64_t value = 0;
+  bool not_equal = false;
 };
 
 enum class SyscallAction {

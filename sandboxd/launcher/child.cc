@@ -162,7 +162,9 @@ int apply_mount_op(const MountOp& op) {
     case MountKind::kBind:
       return bind(op.staged_source.c_str(), target, op.read_only, op.no_exec, true);
     case MountKind::kDevNode:
-      return bind(op.staged_source.c_str(), target, false, true, false);
+      // Read-only: reads and writes of the device work on a read-only mount, but its mode and
+      // times cannot change (the node is the host's, and as root the sandbox owns it).
+      return bind(op.staged_source.c_str(), target, true, true, false);
     case MountKind::kSelfBind:
       return bind(target, target, op.read_only, false, true);
     case MountKind::kMaskFile:

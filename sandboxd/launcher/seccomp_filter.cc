@@ -57,7 +57,8 @@ Result<std::vector<sock_filter>> compile_seccomp_filter(
                           : SCMP_ACT_ERRNO(static_cast<uint32_t>(rule.err));
     std::vector<scmp_arg_cmp> cmps;
     for (const policy::ArgMatch& m : rule.args) {
-      cmps.push_back(SCMP_CMP64(m.index, SCMP_CMP_MASKED_EQ, m.mask, m.value));
+      cmps.push_back(m.not_equal ? SCMP_CMP64(m.index, SCMP_CMP_NE, m.value)
+                                 : SCMP_CMP64(m.index, SCMP_CMP_MASKED_EQ, m.mask, m.value));
     }
     rc = seccomp_rule_add_array(ctx.get(), action, nr, static_cast<unsigned>(cmps.size()),
                                 cmps.data());
@@ -90,7 +91,7 @@ std::string seccomp_rules_fingerprint(const std::vector<policy::SyscallRule>& ru
             std::to_string(static_cast<int>(r.action)) + " " + std::to_string(r.err);
     for (const policy::ArgMatch& m : r.args) {
       text += " " + std::to_string(m.index) + ":" + std::to_string(m.mask) + ":" +
-              std::to_string(m.value);
+              std::to_string(m.value) + (m.not_equal ? ":ne" : "");
     }
     text += "\n";
   }

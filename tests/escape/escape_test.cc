@@ -905,6 +905,36 @@ TEST_P(Escape, SetuidBinaryNoEscalation) {
   }
 }
 
+// The device nodes in the sandbox's /dev are the host's own inodes, bound in. As root the
+// sandbox's uid 0 owns them: `chmod 0 /dev/null` would break every process on the host, and a
+// changed time would outlive the run. Checked from outside (and put back if it ever landed).
+TEST_P(Escape, HostDeviceNodesKeepModeAndTimes) {
+  struct stat before_null {
+  }, before_zero{};
+  ASSERT_EQ(stat("/dev/null", &before_null), 0);
+  ASSERT_EQ(stat("/dev/zero", &before_zero), 0);
+  RunResult r = sb().moat({"/bin/sh", "-c",
+                           "echo data > /dev/null && echo wrote; chmod 0600 /dev/null; "
+                           "chmod 0600 /dev/zero; touch -d 2001-01-01 /dev/zero; true"});
+  struct stat after_null {
+  }, after_zero{};
+  ASSERT_EQ(stat("/dev/null", &after_null), 0);
+  ASSERT_EQ(stat("/dev/zero", &after_zero), 0);
+  const bool changed = after_null.st_mode != before_null.st_mode ||
+                       after_zero.st_mode != before_zero.st_mode ||
+                       after_zero.st_mtim.tv_sec != before_zero.st_mtim.tv_sec;
+  if (changed && as_root()) {  // repair the host before failing
+    (void)chmod("/dev/null", before_null.st_mode & 07777);
+    (void)chmod("/dev/zero", before_zero.st_mode & 07777);
+    const timespec times[2] = {before_zero.st_atim, before_zero.st_mtim};
+    (void)utimensat(AT_FDCWD, "/dev/zero", times, 0);
+  }
+  EXPECT_FALSE(changed) << "ESCAPE: the sandbox changed the host's /dev/null or /dev/zero\n"
+                        << r.describe();
+  EXPECT_NE(r.out.find("wrote"), std::string::npos) << "/dev/null must stay writable\n"
+                                                    << r.describe();
+}
+
 // Guards: a setuid / file-capability backdoor planted in the project for the host to run later
 // (setuid backdoors; CVE-2023-0386-style capability smuggling; CVE-2021-22555-class follow-ups). As
 // root inside a user namespace mapped to host root, such a file would be a host root backdoor.
@@ -1034,6 +1064,19 @@ int64_t file_size(const std::string& p) {
 
 // Guards: double-forked daemons outliving the install (the ua-parser-js cryptominer, Linux npm
 // implants that detach with setsid/nohup).
+// pid 1 (moat's reaper) runs as the command's uid: with prlimit(2) the command could lower its
+// limits, RLIMIT_NOFILE so it cannot read /proc and the account loses the processes left
+// running, or RLIMIT_CPU so it dies and the command's status with it. Refused; the leftover is
+// still named.
+TEST_P(Escape, ReaperLimitsCannotBeChanged) {
+  RunResult r = sb().moat({"/bin/sh", "-c",
+                           "prlimit --pid 1 --nofile=0:0 --cpu=1:1 && echo CHANGED; "
+                           "(setsid sleep 1000 &); exit 3"});
+  EXPECT_EQ(r.status, 3) << r.describe();
+  EXPECT_EQ(r.out.find("CHANGED"), std::string::npos) << "pid 1's limits changed\n" << r.describe();
+  EXPECT_NE(r.err.find("still running at exit, killed"), std::string::npos) << r.describe();
+}
+
 TEST_P(Escape, DaemonKilledAtExit) {
   std::string hb = sb().in_project("heartbeat");
   RunResult r = attack(Sandbox::probe({"daemon", hb, sb().tag()}));
