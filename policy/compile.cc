@@ -410,9 +410,13 @@ class Compiler {
     // tier that cannot place the copy.
     // The same for the user's git configuration, which base lets every command read
     // (`url."https://TOKEN@host/".insteadOf` is a common way to give CI and developers access).
-    for (const std::string& config :
-         {normalize_path(ctx_.project + "/.git/config"), normalize_path(ctx_.home + "/.gitconfig"),
-          normalize_path(ctx_.home + "/.config/git/config")}) {
+    // A submodule's own config too: actions/checkout with `submodules: true` writes the same
+    // extraheader into every .git/modules/NAME/config.
+    std::vector<std::string> configs = {normalize_path(ctx_.project + "/.git/config"),
+                                        normalize_path(ctx_.home + "/.gitconfig"),
+                                        normalize_path(ctx_.home + "/.config/git/config")};
+    for (std::string& config : submodule_configs(tool_input_)) configs.push_back(std::move(config));
+    for (const std::string& config : configs) {
       std::optional<std::string> text = tool_input_.read_file(config);
       if (!text) continue;
       std::string redacted = redact_git_config(*text);

@@ -56,7 +56,9 @@ std::string parse_value(std::string_view text, size_t& at) {
 std::vector<GitSetting> parse_git_config(std::string_view text) {
   std::vector<GitSetting> out;
   std::string section;
-  size_t at = 0;
+  // git skips a UTF-8 byte order mark at the start: so must we, or a config that git obeys
+  // would read as empty here (and its programs go unreported).
+  size_t at = text.starts_with("\xEF\xBB\xBF") ? 3 : 0;
   while (at < text.size()) {
     char c = text[at];
     if (c == '\n' || std::isspace(static_cast<unsigned char>(c))) {

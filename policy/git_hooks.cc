@@ -2,7 +2,9 @@
 // quoting, continuation lines, [include]/[includeIf], interpolated paths); see git_hooks.h.
 #include "policy/git_hooks.h"
 
+#include <algorithm>
 #include <cctype>
+#include <map>
 #include <optional>
 #include <string_view>
 
@@ -18,14 +20,14 @@ constexpr int kMaxIncludeDepth = 10;  // git's own limit
 // Hook runners started from .git/hooks whose commands live in a tracked file of the work tree.
 // Protected only when present: a runner that is installed has its file, and a placeholder for
 // every name would make every project carry them.
+constexpr std::string_view kLefthookExtensions[] = {"yml", "yaml", "json", "jsonc", "toml"};
+
 constexpr std::string_view kRunnerFiles[] = {
     ".pre-commit-config.yaml", ".pre-commit-config.yml",  // pre-commit
-    "lefthook.yml", ".lefthook.yml", "lefthook.yaml", ".lefthook.yaml", "lefthook.json",
-    ".lefthook.json", "lefthook.toml", ".lefthook.toml", "lefthook-local.yml",
-    ".lefthook-local.yml",  // lefthook
-    ".lintstagedrc", ".lintstagedrc.json", ".lintstagedrc.yaml", ".lintstagedrc.yml",
-    ".lintstagedrc.js", ".lintstagedrc.cjs", ".lintstagedrc.mjs", "lint-staged.config.js",
-    "lint-staged.config.cjs", "lint-staged.config.mjs",  // lint-staged, run from hooks
+    ".lintstagedrc",           ".lintstagedrc.json",     ".lintstagedrc.yaml",
+    ".lintstagedrc.yml",       ".lintstagedrc.js",       ".lintstagedrc.cjs",
+    ".lintstagedrc.mjs",       "lint-staged.config.js",  "lint-staged.config.cjs",
+    "lint-staged.config.mjs",  // lint-staged, run from hooks
 };
 
 class Reader {
@@ -106,6 +108,56 @@ void add_inside(std::vector<std::string>& out, const std::string& path, const st
 
 }  // namespace
 
+namespace {
+
+// (name, path) of each submodule a .gitmodules names, with names git accepts.
+std::vector<std::pair<std::string, std::string>> submodules_of(const std::string& gitmodules,
+                                                               const ToolConfigInput& in) {
+  std::vector<std::pair<std::string, std::string>> out;
+  std::optional<std::string> text = in.read_file(gitmodules);
+  if (!text) return out;
+  std::map<std::string, std::string> paths;
+  for (const GitSetting& s : parse_git_config(*text)) {
+    if (!s.section.starts_with("submodule.")) continue;
+    std::string name = s.section.substr(10);
+    bool acceptable = !name.empty() && name.front() != '/';
+    for (std::size_t from = 0; acceptable && from <= name.size();) {
+      std::size_t slash = std::min(name.find('/', from), name.size());
+      std::string_view part = std::string_view(name).substr(from, slash - from);
+      acceptable = !part.empty() && part != "." && part != "..";
+      from = slash + 1;
+    }
+    if (!acceptable) continue;
+    if (s.key == "path")
+      paths[name] = s.value;
+    else
+      paths.try_emplace(name, "");
+  }
+  for (auto& [name, path] : paths) out.emplace_back(name, path);
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::string> submodule_configs(const ToolConfigInput& in) {
+  std::vector<std::string> out;
+  const std::string project = normalize_path(in.project);
+  const std::string modules = project + "/.git/modules";
+  for (const auto& [name, path] : submodules_of(project + "/.gitmodules", in)) {
+    const std::string gitdir = normalize_path(modules + "/" + name);
+    if (!path_within(gitdir, modules)) continue;
+    add_inside(out, gitdir + "/config", project);
+    if (path.empty()) continue;
+    const std::string worktree = normalize_path(project + "/" + path);
+    if (!path_within(worktree, project) || worktree == project) continue;
+    for (const auto& [inner, unused] : submodules_of(worktree + "/.gitmodules", in)) {
+      const std::string inner_gitdir = normalize_path(gitdir + "/modules/" + inner);
+      if (path_within(inner_gitdir, gitdir)) add_inside(out, inner_gitdir + "/config", project);
+    }
+  }
+  return out;
+}
+
 GitHookPaths git_hook_paths(const ToolConfigInput& in) {
   GitHookPaths out;
   const std::string project = normalize_path(in.project);
@@ -144,6 +196,26 @@ GitHookPaths git_hook_paths(const ToolConfigInput& in) {
   for (std::string_view name : kRunnerFiles) {
     const std::string path = project + "/" + std::string(name);
     if (in.read_file(path)) add_inside(out.runner_files, path, project);
+  }
+  // lefthook merges a -local file over its configuration: in a project that uses lefthook,
+  // every name it reads there is protected, the ones that do not exist yet too (placeholders).
+  // Its configuration lives in the project's root or in .config/ (only that place's names: a
+  // placeholder for a missing .config/ would take the directory from other tools).
+  for (std::string_view dir : {"", ".config/"}) {
+    std::vector<std::string> names;
+    for (std::string_view dot : {"", "."}) {
+      if (!dir.empty() && !dot.empty()) continue;  // .config/ holds only the plain names
+      for (std::string_view ext : kLefthookExtensions) {
+        for (std::string_view local : {"", "-local"}) {
+          names.push_back(project + "/" + std::string(dir) + std::string(dot) + "lefthook" +
+                          std::string(local) + "." + std::string(ext));
+        }
+      }
+    }
+    if (std::any_of(names.begin(), names.end(),
+                    [&](const std::string& path) { return in.read_file(path).has_value(); })) {
+      for (const std::string& path : names) add_inside(out.runner_files, path, project);
+    }
   }
   return out;
 }

@@ -19,7 +19,8 @@ namespace moat::policy {
 struct GitHookPaths {
   std::vector<std::string> hook_dirs;     // core.hooksPath values (and husky's script directory)
   std::vector<std::string> config_files;  // included configuration files
-  std::vector<std::string> runner_files;  // hook runners' command lists that exist
+  std::vector<std::string>
+      runner_files;  // hook runners' command lists (lefthook's: every name once one exists)
 };
 
 // The paths above that lie inside `in.project`, normalised, without duplicates. Reads
@@ -28,5 +29,11 @@ struct GitHookPaths {
 // levels deep as git does. A file that does not parse is read as far as it goes: this only adds
 // protections, it never removes one.
 GitHookPaths git_hook_paths(const ToolConfigInput& in);
+
+// The config files of the project's submodules, existing or not: .git/modules/NAME/config for
+// every submodule named in PROJECT/.gitmodules, and one level deeper for those named in a
+// submodule's own .gitmodules. A name git would refuse (empty, absolute, a ".." component) is
+// skipped: it could point anywhere.
+std::vector<std::string> submodule_configs(const ToolConfigInput& in);
 
 }  // namespace moat::policy

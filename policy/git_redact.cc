@@ -35,6 +35,15 @@ bool continues(std::string_view line) {
   return n % 2 == 1;  // an odd number of backslashes: the last one escapes the newline
 }
 
+// credential.helper = "!f() { echo password=...; }; f": a shell helper that prints the secret
+// itself. Named helpers (store, cache, libsecret) keep their secrets in stores that are masked.
+bool inline_credential_helper(const std::string& key, std::string_view line, std::size_t eq) {
+  if (key != "helper" || eq == std::string_view::npos) return false;
+  std::string value = tools::trim(line.substr(eq + 1));
+  if (!value.empty() && value.front() == '"') value.erase(0, 1);
+  return !value.empty() && value.front() == '!';
+}
+
 bool secret_key(std::string_view line) {
   // The key: after a same-line section header, up to '=' or the end.
   std::size_t start = 0;
@@ -48,7 +57,7 @@ bool secret_key(std::string_view line) {
   for (std::string_view part : kSecretKeyParts) {
     if (key.find(part) != std::string::npos) return true;
   }
-  return false;
+  return inline_credential_helper(key, line, eq);
 }
 
 }  // namespace

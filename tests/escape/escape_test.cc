@@ -473,16 +473,31 @@ TEST_P(Escape, GitConfigCredentialsAreNotReadable) {
                          "https://host.test/"})
                 .status,
             0);
+  // A shell credential helper that prints the password itself.
+  ASSERT_EQ(sb().direct({"/usr/bin/git", "config", "credential.https://host.test.helper",
+                         "!f() { echo password=MOAT-HELPER-TOKEN-CANARY; }; f"})
+                .status,
+            0);
+  // A submodule's own config: actions/checkout with `submodules: true` puts the token there too.
+  ASSERT_EQ(sb().direct({"/bin/mkdir", "-p", sb().in_project(".git/modules/lib")}).status, 0);
+  sb().write_file(sb().in_project(".git/modules/lib/config"),
+                  "[core]\n\tbare = false\n[http \"https://host.test/\"]\n\textraheader = "
+                  "AUTHORIZATION: basic MOAT-SUBMODULE-TOKEN-CANARY\n[remote \"origin\"]\n\turl = "
+                  "https://x-access-token:MOAT-SUBURL-TOKEN-CANARY@host.test/lib.git\n");
+  sb().write_file(sb().in_project(".gitmodules"),
+                  "[submodule \"lib\"]\n\tpath = lib\n\turl = https://host.test/lib.git\n");
   const std::string config = sb().in_project(".git/config");
   const std::string before = file_sha(config);
   RunResult r =
       sb().moat({"/bin/sh", "-c",
-                 "cat .git/config ~/.gitconfig; git config --list; "
+                 "cat .git/config ~/.gitconfig .git/modules/lib/config; git config --list; "
+                 "printf 'protocol=https\\nhost=host.test\\n\\n' | git credential fill; "
                  "grep -r TOKEN-CANARY .git 2>/dev/null; "
                  "git -c user.name=t -c user.email=t@t.test commit -q --allow-empty -m in "
                  "&& echo committed"});
   for (const char* token :
-       {"MOAT-CHECKOUT-TOKEN-CANARY", "MOAT-REMOTE-TOKEN-CANARY", "MOAT-HOME-TOKEN-CANARY"}) {
+       {"MOAT-CHECKOUT-TOKEN-CANARY", "MOAT-REMOTE-TOKEN-CANARY", "MOAT-HOME-TOKEN-CANARY",
+        "MOAT-HELPER-TOKEN-CANARY", "MOAT-SUBMODULE-TOKEN-CANARY", "MOAT-SUBURL-TOKEN-CANARY"}) {
     EXPECT_EQ(r.out.find(token), std::string::npos) << token << " was readable:\n" << r.describe();
     EXPECT_EQ(r.err.find(token), std::string::npos) << r.describe();
   }
@@ -492,9 +507,11 @@ TEST_P(Escape, GitConfigCredentialsAreNotReadable) {
       << r.describe();
   EXPECT_NE(r.out.find("committed"), std::string::npos) << "git stopped working\n" << r.describe();
   EXPECT_EQ(file_sha(config), before) << "the real config changed";
-  RunResult control = sb().direct({"/bin/sh", "-c", "grep -c TOKEN-CANARY .git/config"});
-  EXPECT_EQ(control.out, "2\n") << "CONTROL: the tokens are not in the real file\n"
-                                << control.describe();
+  RunResult control = sb().direct(
+      {"/bin/sh", "-c",
+       "grep -c TOKEN-CANARY .git/config; grep -c TOKEN-CANARY .git/modules/lib/config"});
+  EXPECT_EQ(control.out, "3\n2\n") << "CONTROL: the tokens are not in the real files\n"
+                                   << control.describe();
 }
 
 // Guards: the developer's editor as a way out. VS Code obeys a trusted folder's

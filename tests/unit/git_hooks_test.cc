@@ -118,9 +118,42 @@ TEST(GitHooks, LinkedWorkTreeReadsTheCommonConfigAndItsOwn) {
 TEST(GitHooks, HookRunnerFilesAreProtectedWhenPresent) {
   Repo r;
   r.files["/work/proj/.pre-commit-config.yaml"] = "repos: []\n";
+  Paths p = r.paths().runner_files;
+  EXPECT_EQ(p, (Paths{"/work/proj/.pre-commit-config.yaml"}));
+}
+
+// lefthook merges lefthook-local.* (and .lefthook-local.*) over its configuration: once a
+// project uses lefthook, every name it reads in that place is protected, existing or not.
+TEST(GitHooks, LefthookLocalFilesAreProtectedBeforeTheyExist) {
+  Repo r;
   r.files["/work/proj/lefthook.yml"] = "pre-commit:\n";
-  EXPECT_EQ(r.paths().runner_files,
-            (Paths{"/work/proj/.pre-commit-config.yaml", "/work/proj/lefthook.yml"}));
+  Paths p = r.paths().runner_files;
+  for (const char* name : {"lefthook.yml", "lefthook-local.yml", ".lefthook-local.yaml",
+                           "lefthook-local.jsonc", ".lefthook-local.toml", "lefthook.json"}) {
+    EXPECT_NE(std::find(p.begin(), p.end(), std::string("/work/proj/") + name), p.end()) << name;
+  }
+  // Not the .config/ ones: a placeholder for a missing .config/ would take it from other tools.
+  for (const std::string& path : p) EXPECT_EQ(path.find("/.config/"), std::string::npos) << path;
+  Repo in_config;
+  in_config.files["/work/proj/.config/lefthook.yaml"] = "pre-commit:\n";
+  p = in_config.paths().runner_files;
+  EXPECT_NE(std::find(p.begin(), p.end(), "/work/proj/.config/lefthook-local.yml"), p.end());
+}
+
+// A submodule's own config (.git/modules/NAME/config) holds a CI checkout's token too; names
+// come from .gitmodules (the project's, then a submodule's own), and a name git refuses (one
+// with a ".." component could point anywhere) is never followed.
+TEST(GitHooks, SubmoduleConfigsFromGitmodules) {
+  Repo r;
+  r.files["/work/proj/.gitmodules"] =
+      "[submodule \"lib\"]\n\tpath = vendor/lib\n[submodule \"a/b\"]\n\tpath = ab\n"
+      "[submodule \"../../../../home/u/.aws\"]\n\tpath = x\n[submodule \"/etc\"]\n\tpath = y\n"
+      "[submodule \"c/../../d\"]\n\tpath = z\n";
+  r.files["/work/proj/vendor/lib/.gitmodules"] =
+      "[submodule \"inner\"]\n\tpath = deps/inner\n[submodule \"..\"]\n\tpath = w\n";
+  EXPECT_EQ(submodule_configs(r.input()),
+            (Paths{"/work/proj/.git/modules/a/b/config", "/work/proj/.git/modules/lib/config",
+                   "/work/proj/.git/modules/lib/modules/inner/config"}));
 }
 
 TEST(GitHooks, ABrokenFileIsReadAsFarAsItGoes) {

@@ -15,6 +15,15 @@ TEST(GitRedact, AnOrdinaryConfigIsUnchanged) {
   EXPECT_EQ(redact_git_config(config), config);
 }
 
+TEST(GitRedact, ShellCredentialHelperGoesNamedHelpersStay) {
+  EXPECT_EQ(redact_git_config("[credential \"https://h.test\"]\n\thelper = \"!f() { echo "
+                              "password=s3cret; }; f\"\n\tusername = u\n"),
+            "[credential \"https://h.test\"]\n\tusername = u\n");
+  EXPECT_EQ(redact_git_config("[credential]\n\thelper = !echo password=x\n"), "[credential]\n");
+  const std::string named = "[credential]\n\thelper = store\n\thelper = cache --timeout=60\n";
+  EXPECT_EQ(redact_git_config(named), named);
+}
+
 TEST(GitRedact, CheckoutTokenExtraheaderGoes) {
   // What actions/checkout writes with persist-credentials (the default).
   const std::string config =

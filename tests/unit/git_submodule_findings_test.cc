@@ -118,6 +118,13 @@ TEST(GitIndexGitlinks, NotAnIndexOrCutShort) {
   EXPECT_FALSE(git_index_gitlinks(bad_drop, 20).has_value());
 }
 
+// git skips a UTF-8 byte order mark at the start of a config file; a reader that did not would
+// see no settings, and a planted fsmonitor would go unreported.
+TEST(GitConfigCommands, AByteOrderMarkDoesNotHideThem) {
+  EXPECT_EQ(git_config_commands("\xEF\xBB\xBF[core]\n\tfsmonitor = \"echo pwned\"\n"),
+            (std::vector<std::string>{"core.fsmonitor = echo pwned"}));
+}
+
 TEST(GitConfigCommands, SettingsThatRunPrograms) {
   const std::string config =
       "[core]\n"
