@@ -411,6 +411,12 @@ int run_main(const RunOptions& options) {
   if (result->timed_out) {
     std::fprintf(stderr, "moat: time limit reached; every process of the sandbox was killed\n");
   }
+  if (result->killed_after_signal != 0) {
+    std::fprintf(stderr,
+                 "moat: the command did not end after SIG%s; every process of the sandbox was "
+                 "killed\n",
+                 sigabbrev_np(result->killed_after_signal));
+  }
   if (result->oom_killed) {
     std::fprintf(stderr, "moat: the memory limit was reached; the kernel killed a process\n");
   }

@@ -833,6 +833,11 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
     ::timerfd_settime(timer.get(), 0, &spec_time, nullptr);
   }
 
+  // The user's first stop signal starts a grace period; a second one, or its end, kills the
+  // whole sandbox: a command that stopped itself (SIGSTOP) or ignores the signal must not make
+  // moat unstoppable short of SIGKILL (which would leave the run's placeholders behind).
+  UniqueFd stop_grace;
+  int stop_signal = 0;
   std::optional<Report> setup_failure, exec_failure, exited;
   bool child_gone = false;
   bool report_open = true;
@@ -841,15 +846,16 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
   bool daemon_gone = false;
   const int daemon_fd = daemon_client ? daemon_client->fd() : -1;
   while (!child_gone || report_open) {
-    pollfd fds[7] = {{report_open ? report->first.get() : -1, POLLIN, 0},
+    pollfd fds[8] = {{report_open ? report->first.get() : -1, POLLIN, 0},
                      {child_gone ? -1 : pidfd.get(), POLLIN, 0},
                      {sigfd.get(), POLLIN, 0},
                      {timer.valid() ? timer.get() : -1, POLLIN, 0},
                      {daemon_gone ? -1 : daemon_fd, POLLIN | POLLRDHUP, 0},
                      {file_notifier ? file_notifier->listener_fd() : -1, POLLIN, 0},
-                     {watcher ? watcher->poll_fd() : -1, POLLIN, 0}};
+                     {watcher ? watcher->poll_fd() : -1, POLLIN, 0},
+                     {stop_grace.valid() ? stop_grace.get() : -1, POLLIN, 0}};
     // The watch's ring is consumed here: on a batch, and every kTailPollMs for a smaller tail.
-    int n = ::poll(fds, 7, watcher ? watch::Watch::kTailPollMs : -1);
+    int n = ::poll(fds, 8, watcher ? watch::Watch::kTailPollMs : -1);
     if (n < 0) {
       if (errno == EINTR) continue;
       kill_child();
@@ -917,8 +923,28 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
     if (fds[2].revents != 0) {
       signalfd_siginfo info{};
       if (::read(sigfd.get(), &info, sizeof(info)) == sizeof(info)) {
-        ::syscall(SYS_pidfd_send_signal, pidfd.get(), static_cast<int>(info.ssi_signo), nullptr, 0);
+        const int signo = static_cast<int>(info.ssi_signo);
+        ::syscall(SYS_pidfd_send_signal, pidfd.get(), signo, nullptr, 0);
+        if (signo == SIGINT || signo == SIGTERM || signo == SIGHUP || signo == SIGQUIT) {
+          // A stopped command acts on the signal only once continued.
+          ::syscall(SYS_pidfd_send_signal, pidfd.get(), SIGCONT, nullptr, 0);
+          if (stop_signal != 0) {
+            result.killed_after_signal = stop_signal;
+            kill_child();
+          } else {
+            stop_signal = signo;
+            stop_grace.reset(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC));
+            itimerspec grace{};
+            grace.it_value.tv_sec = kStopGraceSeconds;
+            if (stop_grace.valid()) ::timerfd_settime(stop_grace.get(), 0, &grace, nullptr);
+          }
+        }
       }
+    }
+    if (fds[7].revents != 0) {
+      result.killed_after_signal = stop_signal;
+      kill_child();
+      stop_grace.reset();
     }
     if (fds[5].revents != 0) file_notifier->serve(fds[5].revents);
     if (timer.valid() && fds[3].revents != 0) {
@@ -1001,6 +1027,10 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
   }
   if (result.timed_out) {
     result.exit_code = 124;
+    return result;
+  }
+  if (result.killed_after_signal != 0 && !exited) {
+    result.exit_code = 128 + result.killed_after_signal;
     return result;
   }
   if (exec_failure) {

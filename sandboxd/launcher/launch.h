@@ -66,9 +66,16 @@ class PendingReap {
   std::function<void()> after_;
 };
 
+// How long the command has to end after the user's first SIGINT/SIGTERM/SIGHUP/SIGQUIT.
+inline constexpr int kStopGraceSeconds = 10;
+
 struct LaunchResult {
   int exit_code = 0;      // what moat exits with
   bool timed_out = false;
+  // A second SIGINT/SIGTERM/SIGHUP/SIGQUIT, or kStopGraceSeconds after the first, killed every
+  // process of the sandbox (a stopped or signal-ignoring command cannot outlast the user): the
+  // signal, and exit_code 128 + it.
+  int killed_after_signal = 0;
   bool oom_killed = false;
   int leftovers = 0;      // processes still running when the command exited (killed)
   std::uint64_t kernel_refusals = 0;  // connects/sends the in-kernel network layer refused

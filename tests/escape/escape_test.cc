@@ -1116,6 +1116,32 @@ TEST_P(Escape, DaemonKilledAtExit) {
 }
 
 // Guards: runaway commands (`--timeout` must kill the whole tree, not only the direct child).
+// The user must be able to stop a run: a command that stops itself (SIGSTOP) or ignores the
+// stop signals must not make moat unstoppable short of SIGKILL (which leaves its placeholders in
+// the project). The first signal is forwarded with SIGCONT; a second one kills every process.
+TEST_P(Escape, StoppedOrDeafCommandCannotOutlastTheUser) {
+  std::string hb = sb().in_project("heartbeat");
+  for (const std::string& command :
+       {std::string("kill -STOP $$"), "trap '' INT TERM HUP QUIT; ./moat-probe daemon " + hb + " " +
+                                          sb().tag() + "; sleep 100"}) {
+    RunSpec spec;
+    spec.timeout_s = 20;
+    spec.argv = {"/bin/sh", "-c",
+                 // SIGTERM: a background job of a non-interactive shell ignores SIGINT (and the
+                 // command would inherit that); a terminal's Ctrl-C takes the same path.
+                 "\"$0\" run -- /bin/sh -c \"$1\" & p=$!; sleep 1; kill -TERM $p; sleep 1; "
+                 "kill -TERM $p; wait $p; echo rc=$?",
+                 moat_binary(), command};
+    RunResult r = sb().run(spec);
+    EXPECT_NE(r.out.find("rc=143"), std::string::npos) << command << "\n" << r.describe();
+    EXPECT_LT(r.seconds, 8) << command << "\n" << r.describe();
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  int64_t s1 = file_size(hb);
+  std::this_thread::sleep_for(std::chrono::milliseconds(800));
+  EXPECT_EQ(file_size(hb), s1) << "a process of the stopped run survives";
+}
+
 TEST_P(Escape, TimeoutKillsTree) {
   std::string hb = sb().in_project("heartbeat");
   RunSpec spec;
