@@ -197,89 +197,153 @@ std::vector<std::string> git_config_commands(std::string_view config) {
   return out;
 }
 
+namespace {
+
+// What a repository at WORK_TREE gained during the run that makes git run a program: config
+// settings and executable hooks. One finding of TYPE each, WHERE saying why git runs there.
+void repository_findings(const ProjectFiles& files, const std::string& work_tree,
+                         const timespec& since, const std::vector<Event>& events,
+                         const std::string& type, const std::string& where,
+                         std::vector<Event>& out) {
+  std::optional<std::string> sub_git = git_dir_of(files, work_tree);
+  if (!sub_git) return;  // not populated: git runs nothing there
+  // A repository made during the run (its .git born then), or redirected then (a .git file
+  // rewritten): everything in it is the run's. Otherwise only what changed then counts: git
+  // itself, run in the submodule, rewrites the index and refs there, not the config.
+  const std::string dotgit = work_tree + "/.git";
+  std::optional<struct stat> dotgit_status = files.status(dotgit);
+  std::optional<timespec> dotgit_born = files.born(dotgit);
+  bool changed = false;
+  if (dotgit_born) changed = at_or_after(*dotgit_born, since);
+  if (dotgit_status && !S_ISDIR(dotgit_status->st_mode)) {
+    changed = changed || changed_since(*dotgit_status, since);
+  } else if (!dotgit_born && dotgit_status) {
+    changed = changed_since(*dotgit_status, since);  // no birth time: the directory's change
+  }
+  const bool repository_new = changed;
+  // The settings that run programs, from the repository's own files.
+  std::vector<std::pair<std::string, std::string>> commands;  // file, setting
+  for (const char* name : {"/config", "/config.worktree"}) {
+    const std::string file = *sub_git + name;
+    std::optional<struct stat> st = files.status(file);
+    if (!st) continue;
+    changed = changed || changed_since(*st, since);
+    if (std::optional<std::string> text = files.read(file, kMaxConfigBytes)) {
+      for (std::string& c : git_config_commands(*text)) commands.emplace_back(file, std::move(c));
+    }
+  }
+  if (changed) {
+    for (const auto& [file, setting] : commands) {
+      out.push_back(attributed_finding(type, work_tree,
+                                       where + ": its configuration " + file + " sets " +
+                                           one_line(setting) +
+                                           ", which git runs outside any sandbox",
+                                       last_writer(events, file)));
+    }
+  }
+  // Hooks made or changed during the run (git runs them in the repository: a commit there,
+  // `git submodule update`'s checkout).
+  sys::UniqueFd hooks = files.open(*sub_git + "/hooks", O_RDONLY | O_DIRECTORY);
+  DIR* d = hooks.valid() ? ::fdopendir(hooks.release()) : nullptr;
+  if (d == nullptr) return;
+  std::vector<std::string> names;
+  while (dirent* e = ::readdir(d)) {
+    const std::string name = e->d_name;
+    if (name == "." || name == ".." || name.ends_with(".sample")) continue;
+    names.push_back(name);
+  }
+  ::closedir(d);
+  std::sort(names.begin(), names.end());
+  for (const std::string& name : names) {
+    const std::string hook = *sub_git + "/hooks/" + name;
+    std::optional<struct stat> st = files.status(hook);
+    if (!st || !S_ISREG(st->st_mode) || (st->st_mode & 0111) == 0) continue;
+    if (!repository_new && !changed_since(*st, since)) continue;
+    out.push_back(attributed_finding(
+        type, work_tree,
+        where + ": it has the hook " + hook + ", which git runs outside any sandbox",
+        last_writer(events, hook)));
+  }
+}
+
+// Work trees of repositories inside PROJECT (not PROJECT itself) that the run touched: a path it
+// changed has a ".git" component (from the watch's events), or a directory directly in the
+// project holds a .git (what editors scan for repositories by default, seen without events).
+std::vector<std::string> nested_work_trees(const ProjectFiles& files, const std::string& root,
+                                           const std::vector<Event>& events) {
+  std::vector<std::string> out;
+  auto add = [&](const std::string& work_tree) {
+    if (work_tree != root && policy::path_within(work_tree, root) &&
+        std::find(out.begin(), out.end(), work_tree) == out.end() && out.size() < 64) {
+      out.push_back(work_tree);
+    }
+  };
+  for (const Event& e : events) {
+    if (e.kind != "create" && e.kind != "write" && e.kind != "rename" && e.kind != "chmod")
+      continue;
+    const std::string& path = detail_text(e, e.kind == "rename" ? "to" : "path");
+    if (!policy::path_within(path, root)) continue;
+    for (std::size_t at = path.find("/.git"); at != std::string::npos;
+         at = path.find("/.git", at + 1)) {
+      const std::size_t after = at + 5;
+      if (after == path.size() || path[after] == '/') add(path.substr(0, at));
+    }
+  }
+  if (DIR* d = ::opendir(root.c_str())) {
+    while (dirent* e = ::readdir(d)) {
+      const std::string name = e->d_name;
+      if (name == "." || name == ".." || name == ".git") continue;
+      std::optional<struct stat> st = files.status(root + "/" + name);  // no symlink followed
+      if (st && S_ISDIR(st->st_mode) && files.status(root + "/" + name + "/.git")) {
+        add(root + "/" + name);
+      }
+    }
+    ::closedir(d);
+  }
+  return out;
+}
+
+}  // namespace
+
 std::vector<Event> submodule_code_findings(const std::string& project, const timespec& since,
                                            const std::vector<Event>& events) {
   std::vector<Event> out;
   const std::string root = policy::normalize_path(project);
   const ProjectFiles files(root);
-  std::optional<std::string> git_dir = git_dir_of(files, root);
-  if (!git_dir) return out;
-  std::optional<std::string> index = files.read(*git_dir + "/index", kMaxIndexBytes);
-  if (!index) return out;
-  std::size_t oid_bytes = 20;
-  if (std::optional<std::string> config = files.read(*git_dir + "/config", kMaxConfigBytes)) {
-    for (const policy::GitSetting& s : policy::parse_git_config(*config)) {
-      if (s.section == "extensions" && s.key == "objectformat" &&
-          policy::tools::lower(s.value) == "sha256") {
-        oid_bytes = 32;
+  std::vector<std::string> gitlinked;
+  if (std::optional<std::string> git_dir = git_dir_of(files, root)) {
+    std::optional<std::string> index = files.read(*git_dir + "/index", kMaxIndexBytes);
+    std::size_t oid_bytes = 20;
+    if (std::optional<std::string> config = files.read(*git_dir + "/config", kMaxConfigBytes)) {
+      for (const policy::GitSetting& s : policy::parse_git_config(*config)) {
+        if (s.section == "extensions" && s.key == "objectformat" &&
+            policy::tools::lower(s.value) == "sha256") {
+          oid_bytes = 32;
+        }
       }
+    }
+    std::optional<std::vector<std::string>> gitlinks =
+        index ? git_index_gitlinks(*index, oid_bytes) : std::nullopt;
+    for (const std::string& link : gitlinks.value_or(std::vector<std::string>{})) {
+      const std::string work_tree = policy::normalize_path(root + "/" + link);
+      if (!policy::path_within(work_tree, root) || work_tree == root) continue;
+      gitlinked.push_back(work_tree);
+      repository_findings(files, work_tree, since, events, "git-submodule-code",
+                          link +
+                              " (a git repository the project's index records as a "
+                              "submodule; `git status` in the project runs git there)",
+                          out);
     }
   }
-  std::optional<std::vector<std::string>> gitlinks = git_index_gitlinks(*index, oid_bytes);
-  if (!gitlinks) return out;
-  for (const std::string& link : *gitlinks) {
-    const std::string work_tree = policy::normalize_path(root + "/" + link);
-    if (!policy::path_within(work_tree, root) || work_tree == root) continue;
-    std::optional<std::string> sub_git = git_dir_of(files, work_tree);
-    if (!sub_git) continue;  // not populated: git runs nothing there
-    // A repository made during the run (its .git born then), or redirected then (a .git file
-    // rewritten): everything in it is the run's. Otherwise only what changed then counts: git
-    // itself, run in the submodule, rewrites the index and refs there, not the config.
-    const std::string dotgit = work_tree + "/.git";
-    std::optional<struct stat> dotgit_status = files.status(dotgit);
-    std::optional<timespec> dotgit_born = files.born(dotgit);
-    bool changed = false;
-    if (dotgit_born) changed = at_or_after(*dotgit_born, since);
-    if (dotgit_status && !S_ISDIR(dotgit_status->st_mode)) {
-      changed = changed || changed_since(*dotgit_status, since);
-    } else if (!dotgit_born && dotgit_status) {
-      changed = changed_since(*dotgit_status, since);  // no birth time: the directory's change
-    }
-    const bool repository_new = changed;
-    // The settings that run programs, from the repository's own files.
-    std::vector<std::pair<std::string, std::string>> commands;  // file, setting
-    for (const char* name : {"/config", "/config.worktree"}) {
-      const std::string file = *sub_git + name;
-      std::optional<struct stat> st = files.status(file);
-      if (!st) continue;
-      changed = changed || changed_since(*st, since);
-      if (std::optional<std::string> text = files.read(file, kMaxConfigBytes)) {
-        for (std::string& c : git_config_commands(*text)) commands.emplace_back(file, std::move(c));
-      }
-    }
-    const std::string where = link +
-                              " (a git repository the project's index records as a "
-                              "submodule; `git status` in the project runs git there)";
-    if (changed) {
-      for (const auto& [file, setting] : commands) {
-        out.push_back(attributed_finding("git-submodule-code", work_tree,
-                                        where + ": its configuration " + file + " sets " +
-                                            one_line(setting) + ", which git runs outside any sandbox",
-                                        last_writer(events, file)));
-      }
-    }
-    // Hooks made or changed during the run (git runs them in the submodule: a commit there,
-    // `git submodule update`'s checkout).
-    sys::UniqueFd hooks = files.open(*sub_git + "/hooks", O_RDONLY | O_DIRECTORY);
-    DIR* d = hooks.valid() ? ::fdopendir(hooks.release()) : nullptr;
-    if (d == nullptr) continue;
-    std::vector<std::string> names;
-    while (dirent* e = ::readdir(d)) {
-      const std::string name = e->d_name;
-      if (name == "." || name == ".." || name.ends_with(".sample")) continue;
-      names.push_back(name);
-    }
-    ::closedir(d);
-    std::sort(names.begin(), names.end());
-    for (const std::string& name : names) {
-      const std::string hook = *sub_git + "/hooks/" + name;
-      std::optional<struct stat> st = files.status(hook);
-      if (!st || !S_ISREG(st->st_mode) || (st->st_mode & 0111) == 0) continue;
-      if (!repository_new && !changed_since(*st, since)) continue;
-      out.push_back(attributed_finding("git-submodule-code", 
-          work_tree, where + ": it has the hook " + hook + ", which git runs outside any sandbox",
-          last_writer(events, hook)));
-    }
+  // Any other repository in the work tree: git-aware shell prompts and editors (which look for
+  // repositories in the project's directories) run git there, and with it its settings.
+  for (const std::string& work_tree : nested_work_trees(files, root, events)) {
+    if (std::find(gitlinked.begin(), gitlinked.end(), work_tree) != gitlinked.end()) continue;
+    repository_findings(files, work_tree, since, events, "nested-git-code",
+                        work_tree.substr(root.size() + 1) +
+                            " (a git repository inside the project: a git-aware prompt or "
+                            "editor that enters or scans it runs git there)",
+                        out);
   }
   return out;
 }

@@ -4,7 +4,9 @@
 // runs at the developer's next `git status`, outside any sandbox. The existing submodules' git
 // directories (.git/modules/NAME) are protected paths; a new repository in the work tree plus a
 // gitlink in .git/index (which must stay writable for commits) cannot be refused by a path, so it
-// is reported: every gitlink whose repository changed during the run and runs programs.
+// is reported: every gitlink whose repository changed during the run and runs programs. Any
+// other repository in the work tree the run made or changed ("nested-git-code") likewise: a
+// git-aware prompt or an editor scanning the project runs git there.
 #pragma once
 
 #include <time.h>
@@ -29,6 +31,8 @@ std::optional<std::vector<std::string>> git_index_gitlinks(std::string_view inde
 std::vector<std::string> git_config_commands(std::string_view config);
 
 // One `finding` event ("git-submodule-code") per program a gitlinked repository of PROJECT
+// (or "nested-git-code" for another repository in its work tree: one whose path EVENTS show
+// written, or one directly in a directory of PROJECT)
 // gained during the run: a config setting that runs one, or an executable hook, in a repository
 // whose .git was made, or whose config or hook changed status (ctime), at or after SINCE. SINCE
 // comes from CLOCK_REALTIME_COARSE, the clock file times are taken from: no change made during

@@ -648,8 +648,33 @@ TEST_P(Escape, GitlinkedNewRepositoryIsReported) {
                                  "finding above would be about nothing";
 }
 
-// Guards: the same when the project has no .git yet ("read-only even before they exist"): the attacker
-// creates .git/hooks/pre-commit and .git/config so that the user's later `git init` / clone uses them.
+// Guards: the same when the project has no .git yet ("read-only even before they exist"): the
+// attacker creates .git/hooks/pre-commit and .git/config so that the user's later `git init` /
+// clone uses them. A repository made anywhere in the work tree, recorded nowhere: git-aware prompts
+// and editors (VS Code scans the project's directories for repositories) run git there, and with it
+// its core.fsmonitor. Not refusable by a path; reported with the setting and the writer.
+TEST_P(Escape, NestedRepositoryIsReported) {
+  std::string why;
+  ASSERT_TRUE(sb().git_init(&why)) << why;
+  const std::string marker = sb().in_outside("nested-pwned");
+  RunResult r = sb().moat({"/bin/sh", "-c",
+                           "set -e; mkdir docs; cd docs; git init -q .; "
+                           "git config core.fsmonitor 'touch " +
+                               marker + "; false'; echo planted"});
+  ASSERT_NE(r.out.find("planted"), std::string::npos) << r.describe();
+  EXPECT_NE(r.err.find("nested-git-code: docs "), std::string::npos) << r.describe();
+  EXPECT_NE(r.err.find("core.fsmonitor = touch " + marker), std::string::npos) << r.describe();
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  RunResult again = sb().moat({"/bin/ls"});
+  EXPECT_EQ(again.err.find("nested-git-code"), std::string::npos) << again.describe();
+  // Why it matters: git run there on the host (a prompt entering docs/) runs it.
+  RunSpec spec;
+  spec.argv = {"/usr/bin/git", "status", "--porcelain"};
+  spec.cwd = sb().in_project("docs");
+  sb().run(spec);
+  EXPECT_TRUE(exists(marker)) << "the host's git did not run the nested repository's fsmonitor";
+}
+
 TEST_P(Escape, GitHooksBeforeRepoExists) {
   RunResult r = attack({"/bin/sh", "-c",
                            "mkdir -p .git/hooks; ./moat-probe write .git/hooks/pre-commit x; "
