@@ -135,6 +135,21 @@ std::vector<SyscallRule> default_syscall_rules() {
   return rules;
 }
 
+std::vector<SyscallRule> mode_change_notify_rules() {
+  std::vector<SyscallRule> rules;
+  for (const char* name : {"chmod", "fchmod", "fchmodat", "fchmodat2"}) {
+    SyscallRule rule;
+    rule.name = name;
+    if (std::string_view(name) == "fchmodat2") rule.number = 452;  // newer than libseccomp 2.5.4
+    rule.action = SyscallAction::kNotify;
+    rule.why =
+        "tier landlock as root: a mode changes only inside the write paths (the "
+        "supervisor changes it)";
+    rules.push_back(std::move(rule));
+  }
+  return rules;
+}
+
 std::vector<SyscallRule> file_change_notify_rules() {
   const char* why = "file changes are reported by the supervisor (no eBPF watch without root)";
   std::vector<SyscallRule> rules;

@@ -40,4 +40,9 @@ std::vector<SyscallRule> default_syscall_rules();
 // Opens only when their flags write, create or truncate: reads never leave the kernel.
 std::vector<SyscallRule> file_change_notify_rules();
 
+// Tier landlock as root (no mount namespace, no user namespace): the command's uid 0 owns the
+// host's system files, and Landlock does not govern chmod. Every chmod-family call goes to the
+// supervisor, which performs it itself inside the write paths and refuses it elsewhere.
+std::vector<SyscallRule> mode_change_notify_rules();
+
 }  // namespace moat::policy

@@ -450,8 +450,12 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
   // outside the usual places from seccomp notifications instead (unless the watch is turned off).
   const bool file_notify =
       options.watch && !root && options.events != nullptr && !delegated_ring.valid();
+  // Tier landlock as root: the command's uid 0 owns the host's system files and Landlock does not
+  // govern chmod, so the supervisor changes modes for it, inside the write paths only.
+  const bool broker_modes = root && !namespaces;
   PrepareOptions prepare_options;
   prepare_options.notify_file_changes = file_notify;
+  prepare_options.broker_mode_changes = broker_modes;
   prepare_options.gate_seccomp = gate_layer;
   prepare_options.namespaces = namespaces;
   prepare_options.landlock_abi = abi;
@@ -700,7 +704,7 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
     return watch::Watch::attach(cgroup_fd.get(), *options.events, watch_options);
   };
   std::unique_ptr<supervisor::FileNotifier> file_notifier;
-  if (file_notify) {
+  if (file_notify || broker_modes) {
     supervisor::FileNotifierRoots roots;
     roots.usual = report::usual_write_roots(plan);
     roots.home = plan.home;
@@ -713,10 +717,21 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
     // The private home is a tmpfs (tier full): writes land there and vanish with it.
     if (namespaces && !plan.home.empty()) roots.writable.push_back(plan.home);
     roots.refusing_layer = namespaces ? "mount" : "landlock";
+    roots.broker_mode_changes = broker_modes;
+    roots.report_mode_refusals = !(options.watch && root);  // the watch sees the failed call
+    if (broker_modes) {
+      // As Landlock grants them in this tier (prepare.cc): ${TMPDIR} is the private directory.
+      for (const policy::PathRule& rule : plan.paths) {
+        if ((rule.access & policy::kAccessWrite) != 0 && rule.path != plan.tmpdir) {
+          roots.mode_change_roots.push_back(rule.path);
+        }
+      }
+      roots.mode_change_roots.push_back(private_tmp);
+    }
     file_notifier = std::make_unique<supervisor::FileNotifier>(*options.events, std::move(roots));
   }
   std::vector<std::string> sources = {"supervisor"};
-  if (file_notifier) sources.push_back("file-notify");
+  if (file_notify) sources.push_back("file-notify");
   if (network_gate) sources.push_back("gate");
   if (kernel_layer) sources.push_back("kernel-network-layer");
   // The run event comes first in the account: before clone, or, when the command waits for the

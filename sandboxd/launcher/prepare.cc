@@ -270,6 +270,12 @@ class SpecBuilder {
       }
       spec.file_notify = true;
     }
+    if (options_.broker_mode_changes) {
+      for (policy::SyscallRule& rule : policy::mode_change_notify_rules()) {
+        rules.push_back(std::move(rule));
+      }
+      spec.file_notify = true;
+    }
     if (!options_.namespaces) {
       // No mount namespace: every unix socket of the host is reachable by its path, and Landlock
       // does not govern connecting to one (docker.sock is root; ssh-agent, D-Bus, systemd).

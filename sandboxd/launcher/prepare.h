@@ -25,6 +25,8 @@ struct PrepareOptions {
   bool gate_seccomp = true;
   // No eBPF watch (no root): file-changing calls notify the supervisor (file_notifier.h).
   bool notify_file_changes = false;
+  // Tier landlock as root: chmod-family calls go to the supervisor (mode_change_notify_rules).
+  bool broker_mode_changes = false;
 };
 
 struct Placeholder {

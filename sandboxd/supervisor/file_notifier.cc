@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -22,6 +23,7 @@ namespace moat::supervisor {
 namespace {
 
 constexpr long kNoFd = -1;
+constexpr int kNrFchmodat2 = 452;  // Linux 6.6; not in every libc's headers yet
 
 void answer_continue(int notify_fd, std::uint64_t id) {
   seccomp_notif_resp resp{};
@@ -120,6 +122,11 @@ FileNotifier::FileNotifier(report::EventLog& events, FileNotifierRoots roots)
 FileNotifier::~FileNotifier() = default;
 
 void FileNotifier::handle(int notify_fd, const seccomp_notif& req) {
+  if (roots_.broker_mode_changes && (req.data.nr == __NR_chmod || req.data.nr == __NR_fchmod ||
+                                     req.data.nr == __NR_fchmodat || req.data.nr == kNrFchmodat2)) {
+    broker_mode_change(notify_fd, req);
+    return;
+  }
   const CallShape shape = shape_of(req.data);
   if (shape.kind == nullptr || shape.path < 0) {
     answer_continue(notify_fd, req.id);
@@ -187,6 +194,93 @@ void FileNotifier::handle(int notify_fd, const seccomp_notif& req) {
   }
   e.detail = std::move(detail);
   events_.add(std::move(e));
+}
+
+void FileNotifier::broker_mode_change(int notify_fd, const seccomp_notif& req) {
+  const pid_t tid = static_cast<pid_t>(req.pid);
+  const seccomp_data& d = req.data;
+  // chmod(path, mode), fchmod(fd, mode), fchmodat(dirfd, path, mode), fchmodat2(dirfd, path,
+  // mode, flags): where the file is named, and how.
+  const bool by_fd = d.nr == __NR_fchmod;
+  const bool at = d.nr == __NR_fchmodat || d.nr == kNrFchmodat2;
+  const auto mode = static_cast<mode_t>(d.args[by_fd || !at ? 1 : 2]);
+  const std::uint64_t flags = d.nr == kNrFchmodat2 ? d.args[3] : 0;
+  int err = 0;
+  sys::UniqueFd target;
+  std::string path_text;
+  {
+    sys::UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, tid, 0)));
+    auto their_fd = [&](std::uint64_t fd) {
+      return sys::UniqueFd(pidfd.valid() ? static_cast<int>(::syscall(SYS_pidfd_getfd, pidfd.get(),
+                                                                      static_cast<int>(fd), 0))
+                                         : -1);
+    };
+    if (by_fd) {
+      target = their_fd(d.args[0]);
+    } else {
+      std::optional<std::string> raw = read_string(tid, d.args[at ? 1 : 0]);
+      path_text = raw.value_or("");
+      sys::UniqueFd base;
+      if (at && static_cast<int>(d.args[0]) != AT_FDCWD) {
+        base = their_fd(d.args[0]);
+      } else {
+        base.reset(::open(("/proc/" + std::to_string(tid) + "/cwd").c_str(),
+                          O_PATH | O_DIRECTORY | O_CLOEXEC));
+      }
+      if (!raw) {
+        err = EFAULT;
+      } else if (raw->empty() && (flags & AT_EMPTY_PATH) != 0) {
+        target = std::move(base);
+      } else if (raw->empty()) {
+        err = ENOENT;
+      } else if (base.valid()) {
+        const int nofollow = (flags & AT_SYMLINK_NOFOLLOW) != 0 ? O_NOFOLLOW : 0;
+        target.reset(::openat(base.get(), raw->c_str(), O_PATH | O_CLOEXEC | nofollow));
+        if (!target.valid()) err = errno;
+      }
+    }
+    if (err == 0 && !target.valid()) err = EBADF;
+  }
+  // What was resolved is only the caller's while its call still waits for us.
+  if (::ioctl(notify_fd, SECCOMP_IOCTL_NOTIF_ID_VALID, &req.id) != 0) return;
+  std::string real;
+  struct stat st {};
+  if (err == 0) {
+    real = read_link("/proc/self/fd/" + std::to_string(target.get()));
+    if (::fstat(target.get(), &st) != 0) err = errno;
+  }
+  const bool inside = !real.empty() && real[0] == '/' && under_any(real, roots_.mode_change_roots);
+  if (err == 0) {
+    if (S_ISLNK(st.st_mode)) {
+      err = EOPNOTSUPP;  // a symlink has no mode of its own (fchmodat2's answer)
+    } else if (!inside || (mode & (S_ISUID | S_ISGID)) != 0) {
+      err = EPERM;
+    } else if (st.st_uid != 0) {
+      err = EPERM;  // the command (uid 0, no capabilities) owns only uid 0's files
+    } else if (::chmod(("/proc/self/fd/" + std::to_string(target.get())).c_str(), mode & 07777) !=
+               0) {
+      err = errno;
+    }
+  }
+  const bool reported = err == EPERM && !real.empty() && roots_.report_mode_refusals;
+  report::Event e;
+  if (reported) {
+    e.pid = tid;
+    e.kind = "deny";
+    e.verdict = "refused";
+    e.layer = "supervisor";
+    e.detail = {{"op", "chmod"},
+                {"path", real},
+                {"error", "EPERM"},
+                {"reason", "outside the write paths: the supervisor changes modes only there"}};
+    report::EventLog::attribute(e);  // while it waits: its environment names its package
+  }
+  seccomp_notif_resp resp{};
+  resp.id = req.id;
+  resp.error = -err;
+  resp.val = 0;
+  ::ioctl(notify_fd, SECCOMP_IOCTL_NOTIF_SEND, &resp);
+  if (reported) events_.add(std::move(e));
 }
 
 void FileNotifier::serve(short revents) {

@@ -1279,6 +1279,48 @@ namespace {
 // Guards: in tier landlock there is no mount namespace, so a host service's unix socket is
 // reachable by its path and Landlock does not govern connecting to it: unix sockets are refused
 // there (socketpair still works).
+// Tier landlock as root: no user namespace, so the command's uid 0 owns the host's system files,
+// and Landlock does not govern chmod (`chmod 0666 /etc/shadow` would need nothing else). Every
+// chmod-family call is performed by the supervisor inside the write paths and refused
+// elsewhere, by path, by descriptor and through a symlink in the project.
+TEST_P(RootEscape, ModesOutsideTheWritePathsInTierLandlock) {
+  const std::string outside = sb().in_outside("host-file");
+  sb().write_file(outside, "x", 0600);
+  ASSERT_EQ(chown(outside.c_str(), 0, 0), 0);
+  sb().write_file(sb().in_project("mine"), "#!/bin/sh\n", 0600);
+  ASSERT_EQ(symlink(outside.c_str(), sb().in_project("link").c_str()), 0);
+  // By descriptor: a file the sandbox may read (and so open), set to the mode it has already,
+  // so that the host's file is unharmed even if the call went through.
+  struct stat etc {};
+  ASSERT_EQ(stat("/etc/hostname", &etc), 0);
+  char etc_mode[8];
+  std::snprintf(etc_mode, sizeof etc_mode, "0o%o", etc.st_mode & 07777);
+  RunResult r = sb().moat({"python3", "-c",
+                           "import os\n"
+                           "def t(what, f):\n"
+                           "    try: f(); print(what, 'changed')\n"
+                           "    except OSError as e: print(what, 'refused', e.errno)\n"
+                           "t('path', lambda: os.chmod('" +
+                               outside +
+                               "', 0o666))\n"
+                               "t('link', lambda: os.chmod('link', 0o666))\n"
+                               "fd = os.open('/etc/hostname', os.O_RDONLY)\n"
+                               "t('fd', lambda: os.fchmod(fd, " +
+                               std::string(etc_mode) +
+                               "))\n"
+                               "t('project', lambda: os.chmod('mine', 0o755))\n"},
+                          {"--tier", "landlock", "--allow-degraded"});
+  EXPECT_NE(r.out.find("path refused 1"), std::string::npos) << r.describe();
+  EXPECT_NE(r.out.find("link refused 1"), std::string::npos) << r.describe();
+  EXPECT_NE(r.out.find("fd refused 1"), std::string::npos) << r.describe();
+  EXPECT_NE(r.out.find("project changed"), std::string::npos) << r.describe();
+  struct stat st {};
+  ASSERT_EQ(stat(outside.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0600u) << "ESCAPE: the host file's mode changed\n" << r.describe();
+  ASSERT_EQ(stat(sb().in_project("mine").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0755u) << "the project's own file must stay changeable";
+}
+
 TEST_P(Escape, HostUnixSocketsInTierLandlock) {
   std::string out_path = sb().in_outside("agent-ll.sock");
   UnixListener listener(out_path, "", sb().uid(), sb().gid());
