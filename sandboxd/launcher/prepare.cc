@@ -286,6 +286,14 @@ class SpecBuilder {
       rule.args.push_back({0, 0xffffffffull, 1ull /*AF_UNIX*/});
       rule.why = "tier landlock: the host's unix sockets are reachable by path";
       rules.push_back(rule);
+      // listen() on an unbound TCP socket binds it to an ephemeral port of every host address
+      // without a bind() for Landlock to refuse: an inbound channel from the network. There is
+      // no loopback of the sandbox's own here for a test server to use.
+      policy::SyscallRule listen;
+      listen.name = "listen";
+      listen.err = EACCES;
+      listen.why = "tier landlock: a listening socket would take connections from the network";
+      rules.push_back(listen);
     }
     if (!options_.namespaces && plan_.network == policy::NetworkMode::kNone) {
       // No network namespace: `net: none` must close UDP too, which Landlock does not cover.

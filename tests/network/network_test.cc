@@ -63,6 +63,9 @@ try:
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM, proto); s.settimeout(3)
         s.connect((host, port)); s.sendall(b'EXFIL ' + args[3].encode() + b'\n')
         out('OK connected %s:%d' % (host, port))
+    elif mode == 'listen':
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.listen(); out('OK listening on %s:%d' % s.getsockname())
     elif mode == 'udp':
         host, port = args[0], int(args[1])
         fam = socket.AF_INET6 if ':' in host else socket.AF_INET
@@ -871,6 +874,10 @@ TEST_P(LandlockNet, TcpAttacksReachNothing) {
     EXPECT_EQ(result_line(r).rfind("ERR", 0), 0u) << r.describe();
     r = attack(dev_tcp, "bash /dev/tcp odd port");
     EXPECT_NE(result_line(r), "rc=0") << r.describe();
+    // listen() without bind() binds an ephemeral port of every host address, past Landlock's
+    // bind rule: an inbound channel. Refused.
+    r = attack(py({"listen"}), "python listen without bind");
+    EXPECT_EQ(result_line(r).rfind("ERR", 0), 0u) << r.describe();
     // Landlock's TCP rules do not cover MPTCP (262) or SMC (256): no such socket is made, so a
     // connect() the gate passes on (a sockaddr rewritten after its check) meets Landlock.
     for (const char* protocol : {"262", "256"}) {
