@@ -273,16 +273,22 @@ void Gate::set_dns_sockets(sys::UniqueFd udp, sys::UniqueFd tcp_listener) {
   }
 }
 
-bool Gate::in_sandbox_network(pid_t pid, int sockfd) const {
-  if (sandbox_netns_cookie_ == 0) return false;  // unknown: broker or refuse, never pass
+sys::UniqueFd Gate::sandbox_socket(pid_t pid, int sockfd) const {
+  if (sandbox_netns_cookie_ == 0) return {};  // unknown: broker or refuse, never pass
   sys::UniqueFd pidfd(pidfd_of_thread(pid));
-  if (!pidfd.valid()) return false;
+  if (!pidfd.valid()) return {};
   sys::UniqueFd sock(static_cast<int>(::syscall(SYS_pidfd_getfd, pidfd.get(), sockfd, 0)));
   std::uint64_t cookie = 0;
   socklen_t len = sizeof(cookie);
-  return sock.valid() &&
-         ::getsockopt(sock.get(), SOL_SOCKET, SO_NETNS_COOKIE, &cookie, &len) == 0 &&
-         cookie == sandbox_netns_cookie_;
+  if (!sock.valid() || ::getsockopt(sock.get(), SOL_SOCKET, SO_NETNS_COOKIE, &cookie, &len) != 0 ||
+      cookie != sandbox_netns_cookie_) {
+    return {};
+  }
+  return sock;
+}
+
+bool Gate::in_sandbox_network(pid_t pid, int sockfd) const {
+  return sandbox_socket(pid, sockfd).valid();
 }
 
 void Gate::set_notify_listener(sys::UniqueFd listener) {
@@ -554,7 +560,21 @@ void Gate::on_notification() {
   // TCP rule (no port may be connected) and seccomp's refusal of every other IP socket.
   if (ss.ss_family == AF_UNIX || ss.ss_family == AF_UNSPEC ||
       (!host_network_ && is_sandbox_internal(ss))) {
-    if (host_network_ || in_sandbox_network(pid, sockfd)) {
+    if (host_network_) {
+      respond(nfd, req->id, 0, true);
+      return;
+    }
+    if (ss.ss_family == AF_UNSPEC) {
+      // Disconnecting is done here, on the socket just checked, never passed on: with the
+      // descriptor swapped for a handed-over one after the check, the kernel would disconnect
+      // that instead (and a later connect could take it anywhere the host reaches).
+      sys::UniqueFd checked = sandbox_socket(pid, sockfd);
+      if (checked.valid()) {
+        const int rc = ::connect(checked.get(), reinterpret_cast<const sockaddr*>(&ss), len);
+        respond(nfd, req->id, rc == 0 ? 0 : errno, false);
+        return;
+      }
+    } else if (in_sandbox_network(pid, sockfd)) {
       respond(nfd, req->id, 0, true);
       return;
     }

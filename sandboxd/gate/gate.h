@@ -96,6 +96,8 @@ class Gate {
   // The sockets the gate hands over live in the host's: reconnected, they would reach it.
   std::uint64_t sandbox_netns_cookie_ = 0;
   bool in_sandbox_network(pid_t pid, int sockfd) const;
+  // The caller's socket SOCKFD, when it lives in the sandbox's network namespace; else invalid.
+  sys::UniqueFd sandbox_socket(pid_t pid, int sockfd) const;
   sockaddr_in stub_tcp_{}, stub_udp_{};  // with host_network_: where port 53 goes
   HandoutHook handout_hook_;
   std::mutex askers_mu_;
