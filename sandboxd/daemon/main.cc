@@ -21,13 +21,16 @@
 namespace {
 
 int usage() {
-  std::fprintf(stderr,
-               "usage: sandboxd [--socket PATH] [--max-sandboxes N] [--max-per-uid N] [--warm N]\n"
-               "  --socket PATH      default $MOAT_SANDBOXD_SOCKET or %s\n"
-               "  --max-sandboxes N  sandboxes watched at once (default 1024)\n"
-               "  --max-per-uid N    sandboxes per client uid (default 64)\n"
-               "  --warm N           rings (1 MiB) kept ready for registrations (default 8)\n",
-               moat::daemon::kDefaultSocket);
+  std::fprintf(
+      stderr,
+      "usage: sandboxd [--socket PATH] [--max-sandboxes N] [--max-per-uid N] [--warm N]\n"
+      "                [--max-bound-per-uid N]\n"
+      "  --socket PATH      default $MOAT_SANDBOXD_SOCKET or %s\n"
+      "  --max-sandboxes N  sandboxes watched at once (default 1024)\n"
+      "  --max-per-uid N    sandboxes per client uid (default 64)\n"
+      "  --warm N           rings (1 MiB) kept ready for registrations (default 8)\n"
+      "  --max-bound-per-uid N  sockets under the kernel name check per uid (default 1024)\n",
+      moat::daemon::kDefaultSocket);
   return 2;
 }
 
@@ -56,6 +59,8 @@ int main(int argc, char** argv) {
       if (!parse_count(value, &warm)) return usage();
     } else if (arg == "--max-per-uid" && value != nullptr) {
       if (!parse_count(value, &options.max_sandboxes_per_uid)) return usage();
+    } else if (arg == "--max-bound-per-uid" && value != nullptr) {
+      if (!parse_count(value, &options.max_bound_per_uid)) return usage();
     } else {
       return usage();
     }

@@ -1,6 +1,7 @@
 // sandboxd's server: socket, epoll loop, per-connection registrations. See server.h.
 #include "sandboxd/daemon/server.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <netinet/in.h>
@@ -133,8 +134,8 @@ Server::~Server() {
   if (unlink_at_exit_ && listen_fd_.valid()) ::unlink(options_.socket_path.c_str());
   for (auto& [fd, c] : connections_) {
     if (c.cgroup_id != 0) watch_->remove(c.cgroup_id);
-    if (!c.cgroup_path.empty()) retire_cgroup(c.cgroup_path);
-    if (!c.v1_memory_path.empty()) retire_cgroup(c.v1_memory_path);
+    if (!c.cgroup_path.empty()) retire_cgroup(c.cgroup_path, c.uid, false);
+    if (!c.v1_memory_path.empty()) retire_cgroup(c.v1_memory_path, c.uid, false);
   }
   for (int i = 0; i < 20 && !retired_.empty(); ++i) {
     ::usleep(10000);
@@ -145,7 +146,11 @@ Server::~Server() {
 Status Server::serve() {
   epoll_event events[32];
   for (;;) {
-    sweep_retired();
+    // At most every 100 ms, however busy the loop: the pass costs system calls per cgroup.
+    if (!retired_.empty() &&
+        std::chrono::steady_clock::now() - last_sweep_ >= std::chrono::milliseconds(100)) {
+      sweep_retired();
+    }
     int n = ::epoll_wait(epoll_fd_.get(), events, 32, retired_.empty() ? -1 : 100);
     if (n < 0) {
       if (errno == EINTR) continue;
@@ -209,17 +214,30 @@ void Server::drop(int fd) {
     --usage.sandboxes;
     usage.ring_bytes -= c.ring_bytes;
   }
-  if (!c.cgroup_path.empty()) {
-    retire_cgroup(c.cgroup_path);
-    --usage.cgroups;
+  if (!c.cgroup_path.empty()) retire_cgroup(c.cgroup_path, c.uid, true);  // counted until gone
+  if (!c.v1_memory_path.empty()) retire_cgroup(c.v1_memory_path, c.uid, false);
+  for (std::uint64_t id : c.bound) {
+    binding_owner_.erase(id);
+    // Still in the kernel map (the client keeps the socket): it still takes one of the map's
+    // entries, so it keeps counting against the uid; else one user could fill the map for all.
+    if (name_check_ && name_check_->still_bound(id)) {
+      orphan_bound_[c.uid].push_back(id);
+    } else {
+      --usage.bound;
+    }
   }
-  if (!c.v1_memory_path.empty()) retire_cgroup(c.v1_memory_path);
-  for (std::uint64_t id : c.bound) binding_owner_.erase(id);
-  usage.bound -= static_cast<std::uint32_t>(c.bound.size());
   --usage.connections;
-  if (usage.connections == 0) usage_.erase(c.uid);
+  const uid_t uid = c.uid;
   ::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_DEL, fd, nullptr);
   connections_.erase(it);
+  release_usage(uid);
+}
+
+void Server::release_usage(uid_t uid) {
+  auto it = usage_.find(uid);
+  if (it == usage_.end()) return;
+  const Usage& u = it->second;
+  if (u.connections == 0 && u.cgroups == 0 && u.bound == 0 && u.sandboxes == 0) usage_.erase(it);
 }
 
 void Server::handle(Connection& c) {
@@ -383,6 +401,56 @@ bool write_file(const std::string& path, const std::string& text) {
 
 }  // namespace
 
+namespace {
+
+// The tightest LIMIT_FILE (memory.max, memory.limit_in_bytes, pids.max) on the cgroup PID is in
+// under MOUNT and on every ancestor up to MOUNT; 0 when none. HIERARCHY is the /proc/PID/cgroup
+// line's controller list to look for ("" for v2's "0::" line).
+std::uint64_t tightest_limit(pid_t pid, const std::string& mount, const std::string& hierarchy,
+                             const char* limit_file) {
+  if (mount.empty()) return 0;
+  const std::string lines = sys::read_small_file("/proc/" + std::to_string(pid) + "/cgroup");
+  std::string path;
+  std::size_t at = 0;
+  while (at < lines.size()) {
+    std::size_t end = lines.find('\n', at);
+    if (end == std::string::npos) end = lines.size();
+    const std::string line = lines.substr(at, end - at);
+    at = end + 1;
+    const std::size_t first = line.find(':'), second = line.find(':', first + 1);
+    if (first == std::string::npos || second == std::string::npos) continue;
+    const std::string controllers = line.substr(first + 1, second - first - 1);
+    bool match = hierarchy.empty() ? line.compare(0, 3, "0::") == 0 : false;
+    for (std::size_t from = 0; !hierarchy.empty() && from <= controllers.size();) {
+      std::size_t comma = std::min(controllers.find(',', from), controllers.size());
+      if (controllers.compare(from, comma - from, hierarchy) == 0) match = true;
+      from = comma + 1;
+    }
+    if (match) path = line.substr(second + 1);
+  }
+  if (path.empty() || path.find("..") != std::string::npos) return 0;
+  std::uint64_t tightest = 0;
+  for (std::string dir = mount + (path == "/" ? "" : path);;) {
+    const std::string text = sys::read_small_file(dir + "/" + limit_file);
+    char* stop = nullptr;
+    const unsigned long long value = std::strtoull(text.c_str(), &stop, 10);
+    // "max" (v2) and v1's page-rounded LLONG_MAX both mean none.
+    if (stop != text.c_str() && value != 0 && value < (1ull << 62) &&
+        (tightest == 0 || value < tightest)) {
+      tightest = value;
+    }
+    if (dir.size() <= mount.size()) break;
+    dir = dir.substr(0, dir.rfind('/'));
+  }
+  return tightest;
+}
+
+std::string parent_dir(const std::string& path) {
+  return path.empty() ? path : path.substr(0, path.rfind('/'));
+}
+
+}  // namespace
+
 ReplyWire Server::do_cgroup(Connection& c, std::uint64_t memory_bytes, sys::UniqueFd* dir,
                             sys::UniqueFd* memory_dir) {
   if (!c.cgroup_path.empty()) {
@@ -392,6 +460,15 @@ ReplyWire Server::do_cgroup(Connection& c, std::uint64_t memory_bytes, sys::Uniq
     return make_reply(ReplyStatus::kFailed, "no cgroup v2 mount: sandboxd cannot delegate", ENOENT);
   }
   const std::string top = options_.cgroup_root.substr(0, options_.cgroup_root.rfind('/'));
+  // The sandbox leaves the caller's cgroups for this one: it must not leave their limits behind
+  // (an administrator's memory limit on the user, systemd's TasksMax). The tightest limit the
+  // caller is under bounds what it may ask for, and is set when it asks for none.
+  std::uint64_t held = tightest_limit(c.pid, top, "", "memory.max");
+  const std::uint64_t v1_held =
+      tightest_limit(c.pid, parent_dir(options_.v1_memory_root), "memory", "memory.limit_in_bytes");
+  if (v1_held != 0 && (held == 0 || v1_held < held)) held = v1_held;
+  if (held != 0 && (memory_bytes == 0 || memory_bytes > held)) memory_bytes = held;
+  const std::uint64_t held_pids = tightest_limit(c.pid, top, "", "pids.max");
   const bool v2_memory =
       memory_bytes != 0 &&
       sys::read_small_file(top + "/cgroup.controllers").find("memory") != std::string::npos;
@@ -412,11 +489,10 @@ ReplyWire Server::do_cgroup(Connection& c, std::uint64_t memory_bytes, sys::Uniq
   c.cgroup_path = path;
   ++usage.cgroups;
   auto fail = [&](const char* what, int err) {
-    retire_cgroup(c.cgroup_path);
-    if (!c.v1_memory_path.empty()) retire_cgroup(c.v1_memory_path);
+    retire_cgroup(c.cgroup_path, c.uid, true);
+    if (!c.v1_memory_path.empty()) retire_cgroup(c.v1_memory_path, c.uid, false);
     c.cgroup_path.clear();
     c.v1_memory_path.clear();
-    --usage.cgroups;
     return make_reply(ReplyStatus::kFailed, what, err);
   };
   // Delegation (cgroup-v2.rst): the directory and the files that manage membership and
@@ -427,6 +503,13 @@ ReplyWire Server::do_cgroup(Connection& c, std::uint64_t memory_bytes, sys::Uniq
     const std::string p = path + file;
     if (::chown(p.c_str(), c.uid, c.gid) != 0 && errno != ENOENT) {
       return fail("chown of the cgroup failed", errno);
+    }
+  }
+  if (held_pids != 0) {
+    (void)write_file(top + "/cgroup.subtree_control", "+pids");
+    (void)write_file(options_.cgroup_root + "/cgroup.subtree_control", "+pids");
+    if (!write_file(path + "/pids.max", std::to_string(held_pids))) {
+      return fail("writing pids.max (the caller's own limit) failed", errno);
     }
   }
   if (v2_memory) {
@@ -508,6 +591,14 @@ ReplyWire Server::do_bind_name(Connection& c, const std::string& name, int sock)
       const std::uint64_t id = *it++;
       if (!name_check_->still_bound(id)) unbind(c, id);
     }
+    if (auto orphans = orphan_bound_.find(c.uid); orphans != orphan_bound_.end()) {
+      std::erase_if(orphans->second, [&](std::uint64_t id) {
+        if (name_check_->still_bound(id)) return false;
+        --usage.bound;
+        return true;
+      });
+      if (orphans->second.empty()) orphan_bound_.erase(orphans);
+    }
     if (usage.bound >= options_.max_bound_per_uid) {
       return make_reply(ReplyStatus::kLimit, "too many connections under the name check");
     }
@@ -554,9 +645,15 @@ ReplyWire Server::do_name_refusal(Connection& c) {
                     static_cast<std::uint64_t>(v.reason) << 8 | v.protocol);
 }
 
-void Server::retire_cgroup(const std::string& path) {
-  if (!write_file(path + "/cgroup.kill", "1")) {
-    // v1 has no cgroup.kill: whatever joined it (the caller's own processes) is killed.
+namespace {
+
+// Kills every process in the cgroup at PATH and below (v2: cgroup.kill covers the subtree; v1
+// has none: each directory's processes by pid), then removes the directories deepest first.
+// True when PATH is gone. Bounded: the caller owns the directory and may have made children.
+bool kill_and_remove(const std::string& path, int depth = 0) {
+  if (depth > 8) return false;
+  const bool v2 = write_file(path + "/cgroup.kill", "1");
+  if (!v2) {
     std::string procs = sys::read_small_file(path + "/cgroup.procs");
     std::size_t at = 0;
     while (at < procs.size()) {
@@ -567,13 +664,42 @@ void Server::retire_cgroup(const std::string& path) {
       ++at;
     }
   }
-  if (::rmdir(path.c_str()) != 0 && errno == EBUSY) retired_.push_back(path);
+  if (DIR* d = ::opendir(path.c_str())) {
+    int children = 0;
+    while (dirent* e = ::readdir(d)) {
+      if (e->d_type != DT_DIR || std::strcmp(e->d_name, ".") == 0 ||
+          std::strcmp(e->d_name, "..") == 0 || ++children > 64) {
+        continue;
+      }
+      (void)kill_and_remove(path + "/" + e->d_name, depth + 1);
+    }
+    ::closedir(d);
+  }
+  return ::rmdir(path.c_str()) == 0 || errno == ENOENT;
+}
+
+}  // namespace
+
+void Server::retire_cgroup(const std::string& path, uid_t uid, bool counted) {
+  if (kill_and_remove(path)) {
+    if (counted) --usage_[uid].cgroups;
+    return;
+  }
+  retired_.push_back({path, uid, counted});
 }
 
 void Server::sweep_retired() {
-  std::vector<std::string> still;
-  for (const std::string& path : retired_) {
-    if (::rmdir(path.c_str()) != 0 && errno == EBUSY) still.push_back(path);
+  last_sweep_ = std::chrono::steady_clock::now();
+  std::vector<Retired> still;
+  for (Retired& r : retired_) {
+    if (!kill_and_remove(r.path)) {
+      still.push_back(std::move(r));
+      continue;
+    }
+    if (r.counted) {
+      --usage_[r.uid].cgroups;
+      release_usage(r.uid);
+    }
   }
   retired_ = std::move(still);
 }

@@ -6,6 +6,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -90,10 +91,15 @@ class Server {
   void on_name_verdicts();
   // Forgets a bound connection (verdict in, or closed without one).
   void unbind(Connection& c, std::uint64_t id);
-  // Kills what is left in a cgroup we made and removes it (now, or at a later pass while
-  // its processes are still exiting).
-  void retire_cgroup(const std::string& path);
+  // Kills what is left in a cgroup we made (and in any cgroup the caller made below it) and
+  // removes them, now or at a later pass. Until it is gone it counts against UID's cgroups
+  // (when COUNTED): a caller that keeps a descriptor on the cgroup and adds processes to it
+  // after the kill gets them killed at the next pass, and cannot leak cgroups past its limit.
+  void retire_cgroup(const std::string& path, uid_t uid, bool counted);
   void sweep_retired();
+  // The uid's entry leaves usage_ once nothing of it is left: connections, cgroups being
+  // retired, sockets still under the name check.
+  void release_usage(uid_t uid);
 
   watch::SharedWatch* watch_;
   ServerOptions options_;
@@ -103,7 +109,16 @@ class Server {
   bool unlink_at_exit_ = false;
   std::uint64_t served_ = 0;
   std::uint64_t cgroup_seq_ = 0;
-  std::vector<std::string> retired_;
+  struct Retired {
+    std::string path;
+    uid_t uid = 0;
+    bool counted = false;  // counts against the uid's cgroups until removed
+  };
+  std::vector<Retired> retired_;
+  std::chrono::steady_clock::time_point last_sweep_{};
+  // Sockets still under the name check whose client connection is gone: they keep counting
+  // against their uid (usage.bound) until the kernel map no longer holds them.
+  std::map<uid_t, std::vector<std::uint64_t>> orphan_bound_;
   // The kernel name check (null where it cannot load): one program for every client.
   std::unique_ptr<bpfnet::NameCheck> name_check_;
   std::uint64_t next_binding_ = 0;

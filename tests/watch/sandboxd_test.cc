@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -746,6 +747,188 @@ std::string hello_for(const std::string& name) {
 // The daemon's kernel name check, through the client calls the gate uses: only connected TCP
 // sockets and clean names are taken; a fronted hello never reaches the server and its refusal
 // comes back to the connection that bound it (and only to it); an honest one passes.
+// Runs WORK in a child that became USER; returns what it returned (or -1).
+template <typename Work>
+int as_user(const Account& user, Work work) {
+  int report[2];
+  if (::pipe(report) != 0) return -1;
+  pid_t child = ::fork();
+  if (child == 0) {
+    ::close(report[0]);
+    int code = (::setgid(user.gid) != 0 || ::setuid(user.uid) != 0) ? 100 : work();
+    (void)!::write(report[1], &code, sizeof code);
+    ::_exit(0);
+  }
+  ::close(report[1]);
+  int code = -1;
+  if (::read(report[0], &code, sizeof code) != static_cast<ssize_t>(sizeof code)) code = -1;
+  ::close(report[0]);
+  ::waitpid(child, nullptr, 0);
+  return code;
+}
+
+std::string v1_memory_mount() {
+  std::string out;
+  FILE* f = ::setmntent("/proc/self/mounts", "r");
+  if (f == nullptr) return out;
+  while (mntent* m = ::getmntent(f)) {
+    if (std::string(m->mnt_type) == "cgroup" && ::hasmntopt(m, "memory") != nullptr)
+      out = m->mnt_dir;
+  }
+  ::endmntent(f);
+  return out;
+}
+
+// The sandbox leaves the caller's cgroups for the one sandboxd makes: it must not leave the
+// caller's memory limit behind (an administrator's limit on a user), whatever limit it asks for.
+TEST_F(Sandboxd, DelegatedCgroupKeepsTheCallersMemoryLimit) {
+  Daemon d;
+  ASSERT_TRUE(d.ready());
+  std::string why;
+  auto user = ensure_test_user(&why);
+  if (!user) MOAT_SKIP_OR_FAIL(why);
+  const std::string v1 = v1_memory_mount();
+  if (v1.empty()) MOAT_SKIP_OR_FAIL("no cgroup v1 memory hierarchy on this host");
+  const std::string limited = v1 + "/moat-test-limit-" + std::to_string(::getpid());
+  ASSERT_EQ(::mkdir(limited.c_str(), 0755), 0);
+  std::ofstream(limited + "/memory.limit_in_bytes") << (64 << 20);
+  int report[2];
+  ASSERT_EQ(::pipe(report), 0);
+  pid_t child = ::fork();
+  if (child == 0) {
+    ::close(report[0]);
+    std::ofstream(limited + "/cgroup.procs") << ::getpid();
+    long long got = -1;
+    if (::setgid(user->gid) == 0 && ::setuid(user->uid) == 0) {
+      auto c = daemon::Client::connect(d.socket());
+      auto dir = c ? c->make_cgroup(1ull << 40) : Result<daemon::DelegatedCgroup>(c.error());
+      if (dir && dir->v1_memory.valid()) {
+        int fd = ::openat(dir->v1_memory.get(), "memory.limit_in_bytes", O_RDONLY | O_CLOEXEC);
+        char buf[64] = {};
+        if (fd >= 0 && ::read(fd, buf, sizeof buf - 1) > 0) got = std::atoll(buf);
+      }
+    }
+    (void)!::write(report[1], &got, sizeof got);
+    ::_exit(0);
+  }
+  ::close(report[1]);
+  long long limit = -2;
+  ASSERT_EQ(::read(report[0], &limit, sizeof limit), static_cast<ssize_t>(sizeof limit));
+  ::close(report[0]);
+  ::waitpid(child, nullptr, 0);
+  for (int i = 0; i < 50 && ::rmdir(limited.c_str()) != 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_GT(limit, 0) << "no v1 memory cgroup came back";
+  EXPECT_LE(limit, 64ll << 20) << "the delegated cgroup lifts the caller's 64 MiB limit";
+}
+
+// A client that keeps a descriptor on its delegated cgroup's `tasks`, made a child cgroup, and
+// disconnected must not keep processes or cgroups alive: retiring kills again on every pass and
+// removes the cgroups deepest first.
+TEST_F(Sandboxd, RetiredCgroupsDieWithTheirConnection) {
+  Daemon d;
+  ASSERT_TRUE(d.ready());
+  std::string why;
+  auto user = ensure_test_user(&why);
+  if (!user) MOAT_SKIP_OR_FAIL(why);
+  int pid_pipe[2];
+  ASSERT_EQ(::pipe(pid_pipe), 0);
+  auto sleeper = [] {
+    pid_t p = ::fork();
+    if (p == 0) {
+      ::syscall(SYS_close_range, 3, ~0U, 0);  // holds none of the test's pipes open
+      ::sleep(30);
+      ::_exit(0);
+    }
+    return p;
+  };
+  int code = as_user(*user, [&] {
+    int tasks = -1;
+    auto join = [&](pid_t p) {
+      const std::string text = std::to_string(p);
+      (void)!::write(tasks, text.data(), text.size());
+      (void)!::write(pid_pipe[1], &p, sizeof p);
+    };
+    {
+      auto c = daemon::Client::connect(d.socket());
+      if (!c) return 1;
+      auto dir = c->make_cgroup(64ull << 20);
+      if (!dir) return 2;
+      if (::mkdirat(dir->v2.get(), "x", 0755) != 0) return 3;
+      const bool v1 = dir->v1_memory.valid();
+      tasks = ::openat(v1 ? dir->v1_memory.get() : dir->v2.get(), v1 ? "tasks" : "cgroup.procs",
+                       O_WRONLY | O_CLOEXEC);
+      if (tasks < 0) return 4;
+      join(sleeper());              // busy: the cgroup cannot be removed at once
+    }                               // disconnected: the daemon retires the cgroups
+    for (int i = 0; i < 20; ++i) {  // and keeps adding processes through the kept descriptor
+      join(sleeper());
+      std::this_thread::sleep_for(std::chrono::milliseconds(15));
+    }
+    return 0;
+  });
+  ::close(pid_pipe[1]);
+  ASSERT_EQ(code, 0);
+  std::vector<pid_t> pids;
+  for (pid_t p = 0; ::read(pid_pipe[0], &p, sizeof p) == static_cast<ssize_t>(sizeof p);) {
+    pids.push_back(p);
+  }
+  ::close(pid_pipe[0]);
+  const std::string prefix = "u" + std::to_string(user->uid) + "-";
+  bool remains = true;
+  for (int i = 0; i < 150 && remains; ++i) {
+    remains = false;
+    for (const std::string& root :
+         {v2_mount() + "/moat-sandboxd", v1_memory_mount() + "/moat-sandboxd"}) {
+      if (DIR* dir = ::opendir(root.c_str())) {
+        while (dirent* e = ::readdir(dir)) {
+          if (std::string(e->d_name).rfind(prefix, 0) == 0) remains = true;
+        }
+        ::closedir(dir);
+      }
+    }
+    if (remains) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_FALSE(remains) << "a retired cgroup outlived its connection";
+  // Every process is dead, or never made it into a cgroup of the daemon's (joined after it was
+  // removed): none lives on in one, past the limit it was given.
+  for (pid_t p : pids) {
+    const std::string where = read_file("/proc/" + std::to_string(p) + "/cgroup");
+    EXPECT_EQ(where.find("moat-sandboxd"), std::string::npos)
+        << "pid " << p << " lives on in a retired cgroup:\n"
+        << where;
+    ::kill(p, SIGKILL);
+  }
+}
+
+// Sockets still under the kernel name check when their client disconnects keep counting against
+// the uid until they leave the map: reconnecting must not reset the count (one user could fill
+// the map, shared by every user, and push everyone's HTTPS onto the relay).
+TEST_F(Sandboxd, OrphanedNameCheckSocketsKeepCounting) {
+  Daemon d({"--max-bound-per-uid", "2"});
+  ASSERT_TRUE(d.ready());
+  auto probe = daemon::Client::connect(d.socket());
+  ASSERT_TRUE(probe.ok());
+  if (!probe->offers(daemon::kFeatureNameCheck)) MOAT_SKIP_OR_FAIL("no kernel name check here");
+  auto first = std::make_unique<LoopbackPair>(), second = std::make_unique<LoopbackPair>();
+  {
+    auto a = daemon::Client::connect(d.socket());
+    ASSERT_TRUE(a.ok());
+    ASSERT_TRUE(a->bind_name(first->client, "front.test").ok());
+    ASSERT_TRUE(a->bind_name(second->client, "front.test").ok());
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the daemon sees the hang-up
+  auto b = daemon::Client::connect(d.socket());
+  ASSERT_TRUE(b.ok());
+  LoopbackPair third;
+  EXPECT_FALSE(b->bind_name(third.client, "front.test").ok())
+      << "the count was reset by reconnecting while the sockets stay bound";
+  first.reset();
+  second.reset();
+  EXPECT_TRUE(b->bind_name(third.client, "front.test").ok()) << "closed sockets still count";
+}
+
 TEST_F(Sandboxd, NameCheckTakesConnectedTcpAndReportsRefusals) {
   Daemon d;
   ASSERT_TRUE(d.ready());
