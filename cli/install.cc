@@ -227,7 +227,7 @@ int install_main(const RunOptions& options) {
     }
     events.add(report::end_event({result->exit_code, result->timed_out, result->oom_killed,
                                   result->leftovers, result->lost_events, result->kernel_refusals,
-                                  events.not_kept()}));
+                                  events.not_kept(), events.not_written()}));
     ++ran;
     exit_code = result->exit_code;
     if (exit_code != 0) break;  // a failed fetch leaves nothing for the scripts to run on

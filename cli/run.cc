@@ -399,7 +399,7 @@ int run_main(const RunOptions& options) {
   }
   events.add(report::end_event({result->exit_code, result->timed_out, result->oom_killed,
                                 result->leftovers, result->lost_events, result->kernel_refusals,
-                                events.not_kept()}));
+                                events.not_kept(), events.not_written()}));
   const report::Summary summary = report::summarize(events.settled());
   std::fputs(report::render_text(summary).c_str(), stderr);
   append_step_summary(summary, plan, options.command);

@@ -117,17 +117,29 @@ void EventLog::add_all(std::vector<Event> events) {
     ::clock_gettime(CLOCK_REALTIME, &ts);
     event.time_ns = static_cast<std::int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
   }
+  auto always = [](const Event& event) {
+    return event.kind == "run" || event.kind == "end" || event.kind == "kill-at-exit" ||
+           event.kind == "finding";
+  };
   std::lock_guard<std::mutex> lock(mu_);
   if (audit_ != nullptr) {
     std::string lines;
-    for (const Event& event : events) append_event_line(lines, event);
+    for (const Event& event : events) {
+      const std::size_t before = lines.size();
+      append_event_line(lines, event);
+      const std::size_t added = lines.size() - before;
+      if (audit_bytes_ + added > max_audit_bytes_ && !always(event)) {
+        lines.resize(before);
+        ++not_written_;
+        continue;
+      }
+      audit_bytes_ += added;
+    }
     std::fwrite(lines.data(), 1, lines.size(), audit_);
     std::fflush(audit_);
   }
   for (Event& event : events) {
-    const bool always = event.kind == "run" || event.kind == "end" ||
-                        event.kind == "kill-at-exit" || event.kind == "finding";
-    if (events_.size() >= max_kept_ && !always) {
+    if (events_.size() >= max_kept_ && !always(event)) {
       ++not_kept_;
       continue;
     }
@@ -135,13 +147,27 @@ void EventLog::add_all(std::vector<Event> events) {
   }
 }
 
-std::size_t EventLog::max_kept_from_environment() {
-  const char* text = std::getenv("MOAT_MAX_KEPT_EVENTS");
+std::uint64_t EventLog::limit_from_environment(const char* name, std::uint64_t fallback) {
+  const char* text = std::getenv(name);
   if (text == nullptr || *text == '\0' || std::strspn(text, "0123456789") != std::strlen(text) ||
-      std::strlen(text) > 12) {
-    return kDefaultMaxKept;
+      std::strlen(text) > 15) {
+    return fallback;
   }
-  return static_cast<std::size_t>(std::strtoull(text, nullptr, 10));
+  return std::strtoull(text, nullptr, 10);
+}
+
+std::size_t EventLog::max_kept_from_environment() {
+  return static_cast<std::size_t>(limit_from_environment("MOAT_MAX_KEPT_EVENTS", kDefaultMaxKept));
+}
+
+void EventLog::set_max_audit_bytes(std::uint64_t max_bytes) {
+  std::lock_guard<std::mutex> lock(mu_);
+  max_audit_bytes_ = max_bytes;
+}
+
+std::uint64_t EventLog::not_written() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return not_written_;
 }
 
 void EventLog::set_max_kept(std::size_t max_kept) {

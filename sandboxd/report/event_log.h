@@ -64,6 +64,12 @@ class EventLog {
   static constexpr std::size_t kDefaultMaxKept = 300000;
   void set_max_kept(std::size_t max_kept);
   std::uint64_t not_kept() const;
+  // The audit file likewise: a flood would fill the disk. Past this many bytes, events are
+  // counted instead of written (the same four kinds always are). MOAT_MAX_AUDIT_BYTES (digits)
+  // sets another bound: for tests.
+  static constexpr std::uint64_t kDefaultMaxAuditBytes = 1ull << 30;
+  void set_max_audit_bytes(std::uint64_t max_bytes);
+  std::uint64_t not_written() const;
 
   void add(Event event);  // thread-safe; fills time_ns when 0
   // The same for many events, with one flush of the audit file (the watch adds thousands a
@@ -79,6 +85,7 @@ class EventLog {
   // event of a schema version we read.
   static std::optional<Event> from_json(std::string_view line, std::string* why);
   static std::size_t max_kept_from_environment();
+  static std::uint64_t limit_from_environment(const char* name, std::uint64_t fallback);
   static std::string exe_of(pid_t pid);  // readlink /proc/PID/exe, "" when gone
   // Fills exe, ppid and origin from /proc/PID while the process is known to be alive (blocked
   // in a seccomp notification): its environment names the package it works for.
@@ -89,6 +96,10 @@ class EventLog {
   std::vector<Event> events_;
   std::size_t max_kept_ = max_kept_from_environment();
   std::uint64_t not_kept_ = 0;
+  std::uint64_t max_audit_bytes_ =
+      limit_from_environment("MOAT_MAX_AUDIT_BYTES", kDefaultMaxAuditBytes);
+  std::uint64_t audit_bytes_ = 0;
+  std::uint64_t not_written_ = 0;
   std::FILE* audit_ = nullptr;
 };
 

@@ -246,6 +246,10 @@ std::string render_html(const std::vector<Event>& events) {
            " events were not kept in memory (the audit file has them): this account is "
            "incomplete.</p>";
   }
+  if (s.not_written_events > 0) {
+    out += "<p class=\"refused\">" + std::to_string(s.not_written_events) +
+           " events past the audit file's size bound were not written to it.</p>";
+  }
   out += "<section id=\"summary\"><div class=\"cards\">" +
          card("refused", s.denials.size(), true) + card("findings", s.findings.size(), true) +
          card("hosts contacted", s.hosts.size(), false) +

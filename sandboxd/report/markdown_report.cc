@@ -139,6 +139,10 @@ std::string render_markdown(const Summary& s, const MarkdownHeading& h) {
     out += "**Incomplete**: " + std::to_string(s.not_kept_events) +
            " events were not kept in memory (the audit file has them).\n\n";
   }
+  if (s.not_written_events > 0) {
+    out += "**Incomplete**: " + std::to_string(s.not_written_events) +
+           " events past the audit file's size bound were not written to it.\n\n";
+  }
   if (!s.sources.empty()) {
     std::string seen;
     for (const std::string& source : s.sources) seen += (seen.empty() ? "" : ", ") + source;

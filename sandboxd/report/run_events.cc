@@ -87,7 +87,8 @@ Event end_event(const RunEnd& end) {
               {"leftovers", end.leftovers},
               {"lost_events", end.lost_events},
               {"kernel_refusals", end.kernel_refusals},
-              {"not_kept_events", end.not_kept_events}};
+              {"not_kept_events", end.not_kept_events},
+              {"not_written_events", end.not_written_events}};
   return e;
 }
 

@@ -39,7 +39,8 @@ struct RunEnd {
   int leftovers = 0;
   std::uint64_t lost_events = 0;
   std::uint64_t kernel_refusals = 0;
-  std::uint64_t not_kept_events = 0;  // EventLog::not_kept
+  std::uint64_t not_kept_events = 0;     // EventLog::not_kept
+  std::uint64_t not_written_events = 0;  // EventLog::not_written
 };
 Event end_event(const RunEnd& end);
 

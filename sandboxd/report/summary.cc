@@ -99,6 +99,8 @@ Summary summarize(const std::vector<Event>& events) {
       // A running count (an install's phases share one log): the last end has it all.
       s.not_kept_events =
           std::max(s.not_kept_events, e.detail.value("not_kept_events", std::uint64_t{0}));
+      s.not_written_events =
+          std::max(s.not_written_events, e.detail.value("not_written_events", std::uint64_t{0}));
       s.leftovers = e.detail.value("leftovers", 0);
     } else if (e.kind == "kill-at-exit") {
       s.killed.push_back({e.pid, e.exe, e.detail.value("command", std::string()), e.origin});
@@ -245,6 +247,11 @@ std::string render_text(const Summary& s) {
            " events past moat's memory bound were not kept for this account (the audit file, "
            "--audit FILE, has every one): this account is incomplete\n";
   }
+  if (s.not_written_events > 0) {
+    out += "moat: " + std::to_string(s.not_written_events) +
+           " events past the audit file's size bound were not written to it: the file is "
+           "incomplete\n";
+  }
   if (!out.empty() && !s.sources.empty()) {
     // Which observers there were says what the account can contain (no watch: no file events).
     std::string seen;
@@ -264,7 +271,8 @@ std::string render_text(const Summary& s) {
 nlohmann::json render_json(const Summary& s) {
   nlohmann::json j = {{"sources", s.sources},
                       {"lost_events", s.lost_events},
-                      {"not_kept_events", s.not_kept_events}};
+                      {"not_kept_events", s.not_kept_events},
+                      {"not_written_events", s.not_written_events}};
   if (s.has_run_end) j["exit_code"] = s.exit_code;
   j["denials"] = nlohmann::json::array();
   for (const Denial& d : s.denials) {

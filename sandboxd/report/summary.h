@@ -56,6 +56,7 @@ struct Summary {
   std::vector<Finding> findings;
   std::uint64_t lost_events = 0;
   std::uint64_t not_kept_events = 0;  // past EventLog's bound: in the audit file, not here
+  std::uint64_t not_written_events = 0;  // past the audit file's bound: counted, not written
   int leftovers = 0;  // from the end event: counted even where they could not be described
   bool has_run_end = false;
   int exit_code = 0;

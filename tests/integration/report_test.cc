@@ -205,6 +205,20 @@ TEST_P(Report, AFloodOfEventsIsBoundedInMemoryAndKeptInTheAuditFile) {
   }
   EXPECT_GE(refusals, 600u) << "the audit file lacks refusals";
   EXPECT_NE(audit.find("\"not_kept_events\":"), std::string::npos);
+
+  // And the file: past its bound (lowered by MOAT_MAX_AUDIT_BYTES) events are counted.
+  spec.env.push_back({"MOAT_MAX_AUDIT_BYTES", "20000"});
+  r = sb().moat({"sh", "-c",
+                 "i=0; while [ $i -lt 600 ]; do echo x > /etc/moat-flood 2>/dev/null; "
+                 "i=$((i+1)); done; true"},
+                {"--audit", audit_path()}, spec);
+  ASSERT_EQ(r.status, 0) << r.describe();
+  EXPECT_NE(r.err.find("events past the audit file's size bound were not written"),
+            std::string::npos)
+      << r.describe();
+  const std::string bounded = read(audit_path());
+  EXPECT_LT(bounded.size(), 40000u) << "the audit file grew past its bound";
+  EXPECT_NE(bounded.find("\"kind\":\"end\""), std::string::npos) << "the end event is missing";
 }
 
 INSTANTIATE_TEST_SUITE_P(Identities, Report, ::testing::Values(Identity::kRoot, Identity::kUser),

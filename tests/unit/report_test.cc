@@ -342,6 +342,32 @@ TEST(EventLog, MemoryIsBoundedTheAuditFileKeepsEverything) {
   std::filesystem::remove_all(dir_template);
 }
 
+// The audit file has a bound too (a flood would fill the disk): past it events are counted, the
+// run's own events (run, end, kill-at-exit, finding) still written, and the account says so.
+TEST(EventLog, TheAuditFileIsBoundedToo) {
+  char dir_template[] = "/tmp/moat-eventlog-XXXXXX";
+  ASSERT_NE(::mkdtemp(dir_template), nullptr);
+  const std::string audit = std::string(dir_template) + "/audit.jsonl";
+  {
+    EventLog log;
+    ASSERT_TRUE(log.open(audit));
+    log.set_max_audit_bytes(2000);
+    log.add(make("run", 0, 0, ""));
+    for (int i = 0; i < 100; ++i) log.add(make("create", 5, 1, "/bin/sh", {{"path", "/p/f"}}));
+    log.add(end_event({0, false, false, 0, 0, 0, log.not_kept(), log.not_written()}));
+    EXPECT_GT(log.not_written(), 80u);
+    const std::string text = render_text(summarize(log.settled()));
+    EXPECT_NE(text.find("events past the audit file's size bound were not written"),
+              std::string::npos)
+        << text;
+  }
+  std::ifstream in(audit);
+  const std::string all((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_LT(all.size(), 2000u + 600u);  // the bound, and the end event past it
+  EXPECT_NE(all.find("\"kind\":\"end\""), std::string::npos);
+  std::filesystem::remove_all(dir_template);
+}
+
 }  // namespace
 }  // namespace moat::report
 
