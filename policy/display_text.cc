@@ -1,8 +1,6 @@
 // See display_text.h.
 #include "policy/display_text.h"
 
-#include <cctype>
-
 namespace moat::policy {
 namespace {
 
@@ -23,17 +21,16 @@ void append_byte_escape(std::string& out, unsigned char c) {
   out += kHex[c & 0xF];
 }
 
-void append_code_point_escape(std::string& out, char32_t c) {
-  out += "\\u{";
+// At least four hex digits of C, in DIGITS (lower or upper case).
+void append_hex_code_point(std::string& out, char32_t c, const char* digits) {
   bool started = false;
   for (int shift = 20; shift >= 0; shift -= 4) {
     const unsigned digit = (c >> shift) & 0xF;
     if (digit != 0 || started || shift < 16) {
-      out += kHex[digit];
+      out += digits[digit];
       started = true;
     }
   }
-  out += '}';
 }
 
 }  // namespace
@@ -82,12 +79,8 @@ std::string visible_code_points(std::string_view s) {
     }
     const char32_t code_point = n == 1 ? static_cast<unsigned char>(s[i]) : decode(s.substr(i), n);
     if (is_deceptive_code_point(code_point)) {
-      std::string label;
-      append_code_point_escape(label, code_point);  // "\u{202e}"
       out += "U+";
-      for (char digit : label.substr(3, label.size() - 4)) {
-        out += static_cast<char>(std::toupper(static_cast<unsigned char>(digit)));
-      }
+      append_hex_code_point(out, code_point, "0123456789ABCDEF");
     } else {
       out.append(s.substr(i, n));
     }
@@ -140,7 +133,9 @@ std::string terminal_text(std::string_view s, std::size_t limit) {
     }
     const char32_t code_point = decode(s.substr(i), n);
     if (is_deceptive_code_point(code_point)) {
-      append_code_point_escape(out, code_point);
+      out += "\\u{";
+      append_hex_code_point(out, code_point, kHex);
+      out += '}';
     } else {
       out.append(s.substr(i, n));
     }

@@ -403,13 +403,9 @@ bool write_file(const std::string& path, const std::string& text) {
 
 namespace {
 
-// The tightest LIMIT_FILE (memory.max, memory.limit_in_bytes, pids.max) on the cgroup PID is in
-// under MOUNT and on every ancestor up to MOUNT; 0 when none. HIERARCHY is the /proc/PID/cgroup
-// line's controller list to look for ("" for v2's "0::" line).
-std::uint64_t tightest_limit(pid_t pid, const std::string& mount, const std::string& hierarchy,
-                             const char* limit_file) {
-  if (mount.empty()) return 0;
-  const std::string lines = sys::read_small_file("/proc/" + std::to_string(pid) + "/cgroup");
+// The cgroup path in HIERARCHY (a /proc/PID/cgroup controller list entry, "" for v2's "0::"
+// line) of a process whose /proc/PID/cgroup reads LINES; "" when it has none.
+std::string cgroup_path_in(const std::string& lines, const std::string& hierarchy) {
   std::string path;
   std::size_t at = 0;
   while (at < lines.size()) {
@@ -420,7 +416,7 @@ std::uint64_t tightest_limit(pid_t pid, const std::string& mount, const std::str
     const std::size_t first = line.find(':'), second = line.find(':', first + 1);
     if (first == std::string::npos || second == std::string::npos) continue;
     const std::string controllers = line.substr(first + 1, second - first - 1);
-    bool match = hierarchy.empty() ? line.compare(0, 3, "0::") == 0 : false;
+    bool match = hierarchy.empty() && line.compare(0, 3, "0::") == 0;
     for (std::size_t from = 0; !hierarchy.empty() && from <= controllers.size();) {
       std::size_t comma = std::min(controllers.find(',', from), controllers.size());
       if (controllers.compare(from, comma - from, hierarchy) == 0) match = true;
@@ -428,7 +424,14 @@ std::uint64_t tightest_limit(pid_t pid, const std::string& mount, const std::str
     }
     if (match) path = line.substr(second + 1);
   }
-  if (path.empty() || path.find("..") != std::string::npos) return 0;
+  return path.find("..") == std::string::npos ? path : std::string();
+}
+
+// The tightest LIMIT_FILE (memory.max, memory.limit_in_bytes, pids.max) on the cgroup at PATH
+// under MOUNT and on every ancestor up to MOUNT; 0 when none.
+std::uint64_t tightest_limit(const std::string& mount, const std::string& path,
+                             const char* limit_file) {
+  if (mount.empty() || path.empty()) return 0;
   std::uint64_t tightest = 0;
   for (std::string dir = mount + (path == "/" ? "" : path);;) {
     const std::string text = sys::read_small_file(dir + "/" + limit_file);
@@ -463,12 +466,15 @@ ReplyWire Server::do_cgroup(Connection& c, std::uint64_t memory_bytes, sys::Uniq
   // The sandbox leaves the caller's cgroups for this one: it must not leave their limits behind
   // (an administrator's memory limit on the user, systemd's TasksMax). The tightest limit the
   // caller is under bounds what it may ask for, and is set when it asks for none.
-  std::uint64_t held = tightest_limit(c.pid, top, "", "memory.max");
+  const std::string caller = sys::read_small_file("/proc/" + std::to_string(c.pid) + "/cgroup");
+  const std::string v2_path = cgroup_path_in(caller, "");
+  std::uint64_t held = tightest_limit(top, v2_path, "memory.max");
   const std::uint64_t v1_held =
-      tightest_limit(c.pid, parent_dir(options_.v1_memory_root), "memory", "memory.limit_in_bytes");
+      tightest_limit(parent_dir(options_.v1_memory_root), cgroup_path_in(caller, "memory"),
+                     "memory.limit_in_bytes");
   if (v1_held != 0 && (held == 0 || v1_held < held)) held = v1_held;
   if (held != 0 && (memory_bytes == 0 || memory_bytes > held)) memory_bytes = held;
-  const std::uint64_t held_pids = tightest_limit(c.pid, top, "", "pids.max");
+  const std::uint64_t held_pids = tightest_limit(top, v2_path, "pids.max");
   const bool v2_memory =
       memory_bytes != 0 &&
       sys::read_small_file(top + "/cgroup.controllers").find("memory") != std::string::npos;

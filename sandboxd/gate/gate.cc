@@ -287,10 +287,6 @@ sys::UniqueFd Gate::sandbox_socket(pid_t pid, int sockfd) const {
   return sock;
 }
 
-bool Gate::in_sandbox_network(pid_t pid, int sockfd) const {
-  return sandbox_socket(pid, sockfd).valid();
-}
-
 void Gate::set_notify_listener(sys::UniqueFd listener) {
   notify_ = std::move(listener);
   // A connect() waits for our answer and we wait for the next connect(): a synchronous call.
@@ -574,7 +570,7 @@ void Gate::on_notification() {
         respond(nfd, req->id, rc == 0 ? 0 : errno, false);
         return;
       }
-    } else if (in_sandbox_network(pid, sockfd)) {
+    } else if (sandbox_socket(pid, sockfd).valid()) {
       respond(nfd, req->id, 0, true);
       return;
     }

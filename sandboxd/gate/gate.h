@@ -95,7 +95,6 @@ class Gate {
   // socket living in it may connect without the broker (its loopback, unix sockets, AF_UNSPEC).
   // The sockets the gate hands over live in the host's: reconnected, they would reach it.
   std::uint64_t sandbox_netns_cookie_ = 0;
-  bool in_sandbox_network(pid_t pid, int sockfd) const;
   // The caller's socket SOCKFD, when it lives in the sandbox's network namespace; else invalid.
   sys::UniqueFd sandbox_socket(pid_t pid, int sockfd) const;
   sockaddr_in stub_tcp_{}, stub_udp_{};  // with host_network_: where port 53 goes

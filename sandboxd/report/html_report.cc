@@ -237,18 +237,8 @@ std::string render_html(const std::vector<Event>& events) {
   out += "</p><p class=\"muted\">Observed by: ";
   for (size_t i = 0; i < s.sources.size(); ++i) out += (i ? ", " : "") + esc(s.sources[i]);
   out += "</p>";
-  if (s.lost_events > 0) {
-    out += "<p class=\"refused\">" + std::to_string(s.lost_events) +
-           " events were lost: this account is incomplete.</p>";
-  }
-  if (s.not_kept_events > 0) {
-    out += "<p class=\"refused\">" + std::to_string(s.not_kept_events) +
-           " events were not kept in memory (the audit file has them): this account is "
-           "incomplete.</p>";
-  }
-  if (s.not_written_events > 0) {
-    out += "<p class=\"refused\">" + std::to_string(s.not_written_events) +
-           " events past the audit file's size bound were not written to it.</p>";
+  for (const std::string& why : incompleteness(s)) {
+    out += "<p class=\"refused\">" + esc(why) + ".</p>";
   }
   out += "<section id=\"summary\"><div class=\"cards\">" +
          card("refused", s.denials.size(), true) + card("findings", s.findings.size(), true) +

@@ -131,17 +131,8 @@ std::string render_markdown(const Summary& s, const MarkdownHeading& h) {
     }
     out += "\n";
   }
-  if (s.lost_events > 0) {
-    out += "**Incomplete**: " + std::to_string(s.lost_events) +
-           " events were lost (the watch's buffer overflowed).\n\n";
-  }
-  if (s.not_kept_events > 0) {
-    out += "**Incomplete**: " + std::to_string(s.not_kept_events) +
-           " events were not kept in memory (the audit file has them).\n\n";
-  }
-  if (s.not_written_events > 0) {
-    out += "**Incomplete**: " + std::to_string(s.not_written_events) +
-           " events past the audit file's size bound were not written to it.\n\n";
+  for (const std::string& why : incompleteness(s)) {
+    out += "**Incomplete**: " + markdown_escape(why) + ".\n\n";
   }
   if (!s.sources.empty()) {
     std::string seen;

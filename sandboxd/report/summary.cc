@@ -238,20 +238,7 @@ std::string render_text(const Summary& s) {
       out += "  " + f.type + ": " + shown(f.message) + shown_origin(f.origin) + "\n";
     }
   }
-  if (s.lost_events > 0) {
-    out += "moat: " + std::to_string(s.lost_events) +
-           " events were lost (the watch's buffer overflowed): this account is incomplete\n";
-  }
-  if (s.not_kept_events > 0) {
-    out += "moat: " + std::to_string(s.not_kept_events) +
-           " events past moat's memory bound were not kept for this account (the audit file, "
-           "--audit FILE, has every one): this account is incomplete\n";
-  }
-  if (s.not_written_events > 0) {
-    out += "moat: " + std::to_string(s.not_written_events) +
-           " events past the audit file's size bound were not written to it: the file is "
-           "incomplete\n";
-  }
+  for (const std::string& why : incompleteness(s)) out += "moat: " + why + "\n";
   if (!out.empty() && !s.sources.empty()) {
     // Which observers there were says what the account can contain (no watch: no file events).
     std::string seen;
@@ -264,6 +251,25 @@ std::string render_text(const Summary& s) {
             : has("file-notify") ? " (without root: file changes outside the project, no reads or execs)"
                                  : " (no file events)") +
            "\n";
+  }
+  return out;
+}
+
+std::vector<std::string> incompleteness(const Summary& s) {
+  std::vector<std::string> out;
+  if (s.lost_events > 0) {
+    out.push_back(std::to_string(s.lost_events) +
+                  " events were lost (the watch's buffer overflowed): this account is incomplete");
+  }
+  if (s.not_kept_events > 0) {
+    out.push_back(std::to_string(s.not_kept_events) +
+                  " events past moat's memory bound were not kept for this account (the audit "
+                  "file, --audit FILE, has every one): this account is incomplete");
+  }
+  if (s.not_written_events > 0) {
+    out.push_back(std::to_string(s.not_written_events) +
+                  " events past the audit file's size bound were not written to it: the file is "
+                  "incomplete");
   }
   return out;
 }

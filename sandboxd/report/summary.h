@@ -70,4 +70,8 @@ Summary summarize(const std::vector<Event>& events);
 std::string render_text(const Summary& summary);
 nlohmann::json render_json(const Summary& summary);
 
+// Why the account is incomplete, one sentence each (events lost by the watch, not kept in
+// memory, not written to the audit file); empty when it is complete. Every renderer shows them.
+std::vector<std::string> incompleteness(const Summary& summary);
+
 }  // namespace moat::report

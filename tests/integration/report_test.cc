@@ -187,12 +187,13 @@ TEST_P(Report, TextFromTheSandboxCannotDriveTheTerminal) {
 // outside the sandbox's memory limit): past the bound (lowered here by MOAT_MAX_KEPT_EVENTS) the
 // account says it is incomplete, and the audit file still has every event.
 TEST_P(Report, AFloodOfEventsIsBoundedInMemoryAndKeptInTheAuditFile) {
+  // 600 refused writes, each an event.
+  const std::vector<std::string> flood = {
+      "sh", "-c",
+      "i=0; while [ $i -lt 600 ]; do echo x > /etc/moat-flood 2>/dev/null; i=$((i+1)); done; true"};
   RunSpec spec;
   spec.env = {{"MOAT_MAX_KEPT_EVENTS", "200"}};
-  RunResult r = sb().moat({"sh", "-c",
-                           "i=0; while [ $i -lt 600 ]; do echo x > /etc/moat-flood 2>/dev/null; "
-                           "i=$((i+1)); done; true"},
-                          {"--audit", audit_path()}, spec);
+  RunResult r = sb().moat(flood, {"--audit", audit_path()}, spec);
   ASSERT_EQ(r.status, 0) << r.describe();
   EXPECT_NE(r.err.find("events past moat's memory bound were not kept for this account"),
             std::string::npos)
@@ -208,10 +209,7 @@ TEST_P(Report, AFloodOfEventsIsBoundedInMemoryAndKeptInTheAuditFile) {
 
   // And the file: past its bound (lowered by MOAT_MAX_AUDIT_BYTES) events are counted.
   spec.env.push_back({"MOAT_MAX_AUDIT_BYTES", "20000"});
-  r = sb().moat({"sh", "-c",
-                 "i=0; while [ $i -lt 600 ]; do echo x > /etc/moat-flood 2>/dev/null; "
-                 "i=$((i+1)); done; true"},
-                {"--audit", audit_path()}, spec);
+  r = sb().moat(flood, {"--audit", audit_path()}, spec);
   ASSERT_EQ(r.status, 0) << r.describe();
   EXPECT_NE(r.err.find("events past the audit file's size bound were not written"),
             std::string::npos)

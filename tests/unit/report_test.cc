@@ -314,12 +314,26 @@ TEST(AuditFile, RoundTrip) {
   EXPECT_FALSE(EventLog::from_json("not json", &why).has_value());
 }
 
+// An audit file in a directory of its own, removed at the end.
+struct TempAudit {
+  std::string dir, path;
+  TempAudit() {
+    char dir_template[] = "/tmp/moat-eventlog-XXXXXX";
+    if (::mkdtemp(dir_template) == nullptr) return;
+    dir = dir_template;
+    path = dir + "/audit.jsonl";
+  }
+  ~TempAudit() {
+    if (!dir.empty()) std::filesystem::remove_all(dir);
+  }
+};
+
 // A command that makes events as fast as it can must not grow moat without bound: past the
 // bound events reach the audit file only, and the account says it is incomplete.
 TEST(EventLog, MemoryIsBoundedTheAuditFileKeepsEverything) {
-  char dir_template[] = "/tmp/moat-eventlog-XXXXXX";
-  ASSERT_NE(::mkdtemp(dir_template), nullptr);
-  const std::string audit = std::string(dir_template) + "/audit.jsonl";
+  TempAudit temp;
+  ASSERT_FALSE(temp.dir.empty());
+  const std::string& audit = temp.path;
   {
     EventLog log;
     ASSERT_TRUE(log.open(audit));
@@ -339,15 +353,14 @@ TEST(EventLog, MemoryIsBoundedTheAuditFileKeepsEverything) {
   std::ifstream in(audit);
   const std::string all((std::istreambuf_iterator<char>(in)), {});
   EXPECT_EQ(std::count(all.begin(), all.end(), '\n'), 13);
-  std::filesystem::remove_all(dir_template);
 }
 
 // The audit file has a bound too (a flood would fill the disk): past it events are counted, the
 // run's own events (run, end, kill-at-exit, finding) still written, and the account says so.
 TEST(EventLog, TheAuditFileIsBoundedToo) {
-  char dir_template[] = "/tmp/moat-eventlog-XXXXXX";
-  ASSERT_NE(::mkdtemp(dir_template), nullptr);
-  const std::string audit = std::string(dir_template) + "/audit.jsonl";
+  TempAudit temp;
+  ASSERT_FALSE(temp.dir.empty());
+  const std::string& audit = temp.path;
   {
     EventLog log;
     ASSERT_TRUE(log.open(audit));
@@ -365,7 +378,6 @@ TEST(EventLog, TheAuditFileIsBoundedToo) {
   const std::string all((std::istreambuf_iterator<char>(in)), {});
   EXPECT_LT(all.size(), 2000u + 600u);  // the bound, and the end event past it
   EXPECT_NE(all.find("\"kind\":\"end\""), std::string::npos);
-  std::filesystem::remove_all(dir_template);
 }
 
 }  // namespace

@@ -453,54 +453,67 @@ namespace {
 // An unprivileged client gets a cgroup made for it, may register that one (and only that one),
 // may move its own child into it but not someone else's process; the cgroup goes with the
 // connection.
+// Runs WORK in a child that became USER (after BEFORE, still as root); returns what WORK
+// returned (or -1).
+template <typename Work, typename Before>
+int as_user(const Account& user, Work work, Before before) {
+  int report[2];
+  if (::pipe(report) != 0) return -1;
+  pid_t child = ::fork();
+  if (child == 0) {
+    ::close(report[0]);
+    before();
+    int code = (::setgid(user.gid) != 0 || ::setuid(user.uid) != 0) ? 100 : work();
+    (void)!::write(report[1], &code, sizeof code);
+    ::_exit(0);
+  }
+  ::close(report[1]);
+  int code = -1;
+  if (::read(report[0], &code, sizeof code) != static_cast<ssize_t>(sizeof code)) code = -1;
+  ::close(report[0]);
+  ::waitpid(child, nullptr, 0);
+  return code;
+}
+
+template <typename Work>
+int as_user(const Account& user, Work work) {
+  return as_user(user, work, [] {});
+}
+
 TEST_F(Sandboxd, UnprivilegedClientGetsItsOwnDelegatedCgroup) {
   Daemon d;
   ASSERT_TRUE(d.ready());
   std::string why;
   auto user = ensure_test_user(&why);
   if (!user) MOAT_SKIP_OR_FAIL(why);
-  int report[2];
-  ASSERT_EQ(::pipe(report), 0);
-  pid_t child = ::fork();
-  if (child == 0) {
-    ::close(report[0]);
-    auto fail = [&](int code) {
-      (void)!::write(report[1], &code, sizeof code);
-      ::_exit(code);
-    };
-    if (::setgid(user->gid) != 0 || ::setuid(user->uid) != 0) fail(1);
+  const int code = as_user(*user, [&] {
     auto c = daemon::Client::connect(d.socket());
-    if (!c) fail(2);
+    if (!c) return 2;
     auto dir = c->make_cgroup();
-    if (!dir) fail(3);
-    if (!c->register_sandbox(dir->v2.get(), 1u << 16)) fail(4);
-    if (c->join(1)) fail(5);  // init is not our child
+    if (!dir) return 3;
+    if (!c->register_sandbox(dir->v2.get(), 1u << 16)) return 4;
+    if (c->join(1)) return 5;  // init is not our child
     int hold[2];
-    if (::pipe(hold) != 0) fail(6);
+    if (::pipe(hold) != 0) return 6;
     pid_t kid = ::fork();
     if (kid == 0) {
       char b;
       (void)!::read(hold[0], &b, 1);
       ::_exit(0);
     }
-    if (!c->join(kid)) fail(7);
+    if (!c->join(kid)) return 7;
     const std::string where = read_file("/proc/" + std::to_string(kid) + "/cgroup");
     if (where.find("/moat-sandboxd/u" + std::to_string(user->uid) + "-") == std::string::npos) {
-      fail(8);
+      return 8;
     }
     // The delegated cgroup.kill is ours to use.
     int kill_fd = ::openat(dir->v2.get(), "cgroup.kill", O_WRONLY | O_CLOEXEC);
-    if (kill_fd < 0 || ::write(kill_fd, "1", 1) != 1) fail(9);
+    if (kill_fd < 0 || ::write(kill_fd, "1", 1) != 1) return 9;
     int st = 0;
     ::waitpid(kid, &st, 0);
-    if (!WIFSIGNALED(st)) fail(10);
-    fail(0);
-  }
-  ::close(report[1]);
-  int code = -1;
-  ASSERT_EQ(::read(report[0], &code, sizeof code), static_cast<ssize_t>(sizeof code));
-  ::close(report[0]);
-  ::waitpid(child, nullptr, 0);
+    if (!WIFSIGNALED(st)) return 10;
+    return 0;
+  });
   EXPECT_EQ(code, 0) << "step " << code << " failed";
   // The connection is gone: so are the registration and the cgroup.
   std::uint64_t left = ~0ull;
@@ -747,26 +760,6 @@ std::string hello_for(const std::string& name) {
 // The daemon's kernel name check, through the client calls the gate uses: only connected TCP
 // sockets and clean names are taken; a fronted hello never reaches the server and its refusal
 // comes back to the connection that bound it (and only to it); an honest one passes.
-// Runs WORK in a child that became USER; returns what it returned (or -1).
-template <typename Work>
-int as_user(const Account& user, Work work) {
-  int report[2];
-  if (::pipe(report) != 0) return -1;
-  pid_t child = ::fork();
-  if (child == 0) {
-    ::close(report[0]);
-    int code = (::setgid(user.gid) != 0 || ::setuid(user.uid) != 0) ? 100 : work();
-    (void)!::write(report[1], &code, sizeof code);
-    ::_exit(0);
-  }
-  ::close(report[1]);
-  int code = -1;
-  if (::read(report[0], &code, sizeof code) != static_cast<ssize_t>(sizeof code)) code = -1;
-  ::close(report[0]);
-  ::waitpid(child, nullptr, 0);
-  return code;
-}
-
 std::string v1_memory_mount() {
   std::string out;
   FILE* f = ::setmntent("/proc/self/mounts", "r");
@@ -792,35 +785,24 @@ TEST_F(Sandboxd, DelegatedCgroupKeepsTheCallersMemoryLimit) {
   const std::string limited = v1 + "/moat-test-limit-" + std::to_string(::getpid());
   ASSERT_EQ(::mkdir(limited.c_str(), 0755), 0);
   std::ofstream(limited + "/memory.limit_in_bytes") << (64 << 20);
-  int report[2];
-  ASSERT_EQ(::pipe(report), 0);
-  pid_t child = ::fork();
-  if (child == 0) {
-    ::close(report[0]);
-    std::ofstream(limited + "/cgroup.procs") << ::getpid();
-    long long got = -1;
-    if (::setgid(user->gid) == 0 && ::setuid(user->uid) == 0) {
-      auto c = daemon::Client::connect(d.socket());
-      auto dir = c ? c->make_cgroup(1ull << 40) : Result<daemon::DelegatedCgroup>(c.error());
-      if (dir && dir->v1_memory.valid()) {
+  // The limit the delegated v1 memory cgroup got, in MiB.
+  const int limit_mib = as_user(
+      *user,
+      [&] {
+        auto c = daemon::Client::connect(d.socket());
+        auto dir = c ? c->make_cgroup(1ull << 40) : Result<daemon::DelegatedCgroup>(c.error());
+        if (!dir || !dir->v1_memory.valid()) return -2;
         int fd = ::openat(dir->v1_memory.get(), "memory.limit_in_bytes", O_RDONLY | O_CLOEXEC);
         char buf[64] = {};
-        if (fd >= 0 && ::read(fd, buf, sizeof buf - 1) > 0) got = std::atoll(buf);
-      }
-    }
-    (void)!::write(report[1], &got, sizeof got);
-    ::_exit(0);
-  }
-  ::close(report[1]);
-  long long limit = -2;
-  ASSERT_EQ(::read(report[0], &limit, sizeof limit), static_cast<ssize_t>(sizeof limit));
-  ::close(report[0]);
-  ::waitpid(child, nullptr, 0);
+        if (fd < 0 || ::read(fd, buf, sizeof buf - 1) <= 0) return -3;
+        return static_cast<int>(std::atoll(buf) >> 20);
+      },
+      [&] { std::ofstream(limited + "/cgroup.procs") << ::getpid(); });
   for (int i = 0; i < 50 && ::rmdir(limited.c_str()) != 0; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  EXPECT_GT(limit, 0) << "no v1 memory cgroup came back";
-  EXPECT_LE(limit, 64ll << 20) << "the delegated cgroup lifts the caller's 64 MiB limit";
+  EXPECT_GT(limit_mib, 0) << "no v1 memory cgroup came back (" << limit_mib << ")";
+  EXPECT_LE(limit_mib, 64) << "the delegated cgroup lifts the caller's 64 MiB limit";
 }
 
 // A client that keeps a descriptor on its delegated cgroup's `tasks`, made a child cgroup, and
