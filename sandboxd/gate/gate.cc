@@ -273,18 +273,120 @@ void Gate::set_dns_sockets(sys::UniqueFd udp, sys::UniqueFd tcp_listener) {
   }
 }
 
-sys::UniqueFd Gate::sandbox_socket(pid_t pid, int sockfd) const {
-  if (sandbox_netns_cookie_ == 0) return {};  // unknown: broker or refuse, never pass
+Gate::CheckedSocket Gate::sandbox_socket(pid_t pid, int sockfd) const {
+  if (sandbox_netns_cookie_ == 0) return {{}, EACCES};  // unknown: broker or refuse, never pass
   sys::UniqueFd pidfd(pidfd_of_thread(pid));
-  if (!pidfd.valid()) return {};
+  if (!pidfd.valid()) return {{}, ESRCH};
   sys::UniqueFd sock(static_cast<int>(::syscall(SYS_pidfd_getfd, pidfd.get(), sockfd, 0)));
+  if (!sock.valid()) return {{}, EBADF};
   std::uint64_t cookie = 0;
   socklen_t len = sizeof(cookie);
-  if (!sock.valid() || ::getsockopt(sock.get(), SOL_SOCKET, SO_NETNS_COOKIE, &cookie, &len) != 0 ||
-      cookie != sandbox_netns_cookie_) {
-    return {};
+  if (::getsockopt(sock.get(), SOL_SOCKET, SO_NETNS_COOKIE, &cookie, &len) != 0) {
+    return {{}, errno == ENOTSOCK ? ENOTSOCK : EACCES};
   }
-  return sock;
+  if (cookie != sandbox_netns_cookie_) return {{}, EACCES};
+  return {std::move(sock), 0};
+}
+
+void Gate::refuse_foreign_socket(std::uint64_t id, pid_t pid, const char* call,
+                                 const sockaddr_storage* ss) {
+  report::Event event;
+  event.kind = "connect";
+  event.pid = pid;
+  event.layer = "gate";
+  event.verdict = "refused";
+  event.detail = {{"call", call},
+                  {"reason",
+                   "a socket the gate connected cannot be disconnected, connected again, bound "
+                   "or made to listen (it lives outside the sandbox)"}};
+  if (ss != nullptr) {
+    event.detail["family"] = ss->ss_family;
+    if (ss->ss_family == AF_INET || ss->ss_family == AF_INET6) {
+      std::uint16_t port = 0;
+      event.detail["address"] = ip_of(*ss, &port).to_string();
+      event.detail["port"] = port;
+    }
+  }
+  log_connect(std::move(event));
+  respond(notify_.get(), id, EACCES, false);
+}
+
+void Gate::on_bind_or_listen(const seccomp_notif& req) {
+  const int nfd = notify_.get();
+  const pid_t pid = static_cast<pid_t>(req.pid);
+  const int sockfd = static_cast<int>(req.data.args[0]);
+  const bool bind = req.data.nr == __NR_bind;
+  if (host_network_) {  // not asked for: no namespace of its own, nothing to tell apart
+    respond(nfd, req.id, 0, true);
+    return;
+  }
+  sockaddr_storage ss{};
+  const socklen_t len = static_cast<socklen_t>(req.data.args[2]);
+  if (bind && (req.data.args[2] == 0 || req.data.args[2] > sizeof(ss))) {
+    respond(nfd, req.id, EINVAL, false);
+    return;
+  }
+  if ((bind && !read_sockaddr(pid, req.data.args[1], req.data.args[2], ss)) ||
+      !id_valid(nfd, req.id)) {
+    respond(nfd, req.id, EFAULT, false);
+    return;
+  }
+  CheckedSocket checked = sandbox_socket(pid, sockfd);
+  if (checked.error == EACCES) {
+    refuse_foreign_socket(req.id, pid, bind ? "bind" : "listen", bind ? &ss : nullptr);
+    return;
+  }
+  if (checked.error != 0) {
+    respond(nfd, req.id, checked.error == ESRCH ? EBADF : checked.error, false);
+    return;
+  }
+  // A unix socket's path is resolved in the caller's root and made with its credentials and
+  // umask: only the caller's own bind() does that. It can only reach the sandbox's files (its
+  // mount namespace), and a socket swapped in after this check can only be one of ours, a TCP
+  // socket, which Landlock refuses to bind.
+  if (bind && ss.ss_family != AF_INET && ss.ss_family != AF_INET6 && ss.ss_family != AF_UNSPEC) {
+    respond(nfd, req.id, 0, true);
+    return;
+  }
+  const int rc = bind ? ::bind(checked.fd.get(), reinterpret_cast<const sockaddr*>(&ss), len)
+                      : ::listen(checked.fd.get(), static_cast<int>(req.data.args[1]));
+  respond(nfd, req.id, rc == 0 ? 0 : errno, false);
+}
+
+void Gate::connect_inside(std::uint64_t id, CheckedSocket checked, const sockaddr_storage& ss,
+                          socklen_t len) {
+  const int nfd = notify_.get();
+  int type = 0;
+  socklen_t optlen = sizeof(type);
+  ::getsockopt(checked.fd.get(), SOL_SOCKET, SO_TYPE, &type, &optlen);
+  const bool blocking = (::fcntl(checked.fd.get(), F_GETFL) & O_NONBLOCK) == 0;
+  // The descriptor shares the program's open file: its blocking mode and SO_SNDTIMEO are the
+  // program's. A blocking stream connect waits for the peer's accept queue: not on this loop.
+  if (!blocking || type != SOCK_STREAM) {
+    const int rc = ::connect(checked.fd.get(), reinterpret_cast<const sockaddr*>(&ss), len);
+    respond(nfd, id, rc == 0 ? 0 : errno, false);
+    return;
+  }
+  const int sock = checked.fd.release();
+  {
+    std::lock_guard<std::mutex> lock(workers_mu_);
+    blocking_connects_.insert(sock);
+  }
+  const bool started = spawn([this, nfd, id, sock, ss, len] {
+    const int rc = ::connect(sock, reinterpret_cast<const sockaddr*>(&ss), len);
+    respond(nfd, id, rc == 0 ? 0 : errno, false);
+    std::lock_guard<std::mutex> lock(workers_mu_);
+    blocking_connects_.erase(sock);
+    ::close(sock);
+  });
+  if (!started) {
+    {
+      std::lock_guard<std::mutex> lock(workers_mu_);
+      blocking_connects_.erase(sock);
+    }
+    ::close(sock);
+    respond(nfd, id, EAGAIN, false);
+  }
 }
 
 void Gate::set_notify_listener(sys::UniqueFd listener) {
@@ -461,6 +563,9 @@ void Gate::stop() {
   // later finds the relay stopped and closes the connection.
   if (relay_) relay_->stop();
   std::unique_lock<std::mutex> lock(workers_mu_);
+  // A blocking connect to the sandbox's loopback may wait minutes for a full accept queue: the
+  // sandbox is gone, so it ends now.
+  for (int sock : blocking_connects_) ::shutdown(sock, SHUT_RDWR);
   // Every worker is bounded (connects poll `stopping_`, lookups give up after kUpstreamWait),
   // and each one references this Gate: wait for all of them.
   workers_cv_.wait(lock, [this] { return workers_ == 0; });
@@ -530,6 +635,10 @@ void Gate::on_notification() {
   auto* req = reinterpret_cast<seccomp_notif*>(buf.data());
   if (::ioctl(notify_.get(), SECCOMP_IOCTL_NOTIF_RECV, req) != 0) return;
   const int nfd = notify_.get();
+  if (req->data.nr == __NR_bind || req->data.nr == __NR_listen) {
+    on_bind_or_listen(*req);
+    return;
+  }
   if (req->data.nr != __NR_connect) {
     if (other_notifications_) {
       other_notifications_(nfd, *req);
@@ -546,50 +655,33 @@ void Gate::on_notification() {
     respond(nfd, req->id, EFAULT, false);
     return;
   }
-  // Unix sockets and the sandbox's own loopback stay inside its namespaces: nothing to broker.
-  // (A program that rewrites its sockaddr after this check still reaches only those: the
-  // namespace has no other route. The broker, not this CONTINUE, is the boundary.) That holds
-  // only for a socket made in the sandbox's namespace: one the gate handed over lives in the
-  // host's, where AF_UNSPEC would disconnect it and a second connect reach the host's loopback
-  // or, with the sockaddr rewritten after this check, anything the host reaches. Without a
-  // network namespace loopback is the host's, and a rewritten unix sockaddr meets Landlock's
-  // TCP rule (no port may be connected) and seccomp's refusal of every other IP socket.
+  // Unix sockets and the sandbox's own loopback stay inside its namespaces: nothing to broker,
+  // but only for a socket made in the sandbox's network namespace. One the gate handed over lives
+  // in the host's, where a disconnect (AF_UNSPEC) and a second connect would reach the host's
+  // loopback or anything the host reaches. So these connects are performed here, on the very
+  // socket checked: a descriptor or sockaddr the program swaps after this check changes nothing.
+  // A unix connect alone runs as the caller (its path is resolved in the caller's root, its
+  // peer credentials are the caller's): a descriptor swapped in for it can only be one of the
+  // gate's TCP sockets, where a unix sockaddr fails and an IP one meets Landlock, which refuses
+  // every TCP connect the sandbox makes itself (launch.cc).
+  // Without a network namespace, loopback is the host's, unix sockets cannot be made, and a
+  // rewritten sockaddr meets Landlock's TCP rule and seccomp's refusal of other IP sockets.
   if (ss.ss_family == AF_UNIX || ss.ss_family == AF_UNSPEC ||
       (!host_network_ && is_sandbox_internal(ss))) {
     if (host_network_) {
       respond(nfd, req->id, 0, true);
       return;
     }
-    if (ss.ss_family == AF_UNSPEC) {
-      // Disconnecting is done here, on the socket just checked, never passed on: with the
-      // descriptor swapped for a handed-over one after the check, the kernel would disconnect
-      // that instead (and a later connect could take it anywhere the host reaches).
-      sys::UniqueFd checked = sandbox_socket(pid, sockfd);
-      if (checked.valid()) {
-        const int rc = ::connect(checked.get(), reinterpret_cast<const sockaddr*>(&ss), len);
-        respond(nfd, req->id, rc == 0 ? 0 : errno, false);
-        return;
-      }
-    } else if (sandbox_socket(pid, sockfd).valid()) {
+    CheckedSocket checked = sandbox_socket(pid, sockfd);
+    if (checked.error == EACCES) {
+      refuse_foreign_socket(req->id, pid, "connect", &ss);
+    } else if (checked.error != 0) {
+      respond(nfd, req->id, checked.error == ESRCH ? EBADF : checked.error, false);
+    } else if (ss.ss_family == AF_UNIX) {
       respond(nfd, req->id, 0, true);
-      return;
+    } else {
+      connect_inside(req->id, std::move(checked), ss, len);
     }
-    report::Event event;
-    event.kind = "connect";
-    event.pid = pid;
-    event.layer = "gate";
-    event.verdict = "refused";
-    event.detail = {{"family", ss.ss_family},
-                    {"reason",
-                     "a socket the gate connected cannot be disconnected or "
-                     "connected again (it lives outside the sandbox)"}};
-    if (ss.ss_family != AF_UNSPEC && ss.ss_family != AF_UNIX) {
-      std::uint16_t port = 0;
-      event.detail["address"] = ip_of(ss, &port).to_string();
-      event.detail["port"] = port;
-    }
-    log_connect(std::move(event));
-    respond(nfd, req->id, EACCES, false);
     return;
   }
   if (host_network_ && (ss.ss_family == AF_INET || ss.ss_family == AF_INET6)) {

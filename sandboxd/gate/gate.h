@@ -95,8 +95,23 @@ class Gate {
   // socket living in it may connect without the broker (its loopback, unix sockets, AF_UNSPEC).
   // The sockets the gate hands over live in the host's: reconnected, they would reach it.
   std::uint64_t sandbox_netns_cookie_ = 0;
-  // The caller's socket SOCKFD, when it lives in the sandbox's network namespace; else invalid.
-  sys::UniqueFd sandbox_socket(pid_t pid, int sockfd) const;
+  // The caller's SOCKFD as the gate checked it: a duplicate of the socket (error 0) when it lives
+  // in the sandbox's network namespace; else why not: EBADF, ENOTSOCK, or EACCES (a socket living
+  // outside, or the sandbox's namespace is not known).
+  struct CheckedSocket {
+    sys::UniqueFd fd;
+    int error = 0;
+  };
+  CheckedSocket sandbox_socket(pid_t pid, int sockfd) const;
+  // Tier full: the caller's bind() or listen(), performed here on the socket checked.
+  void on_bind_or_listen(const seccomp_notif& req);
+  // A connect() to the sandbox's loopback, performed here on the socket checked. A blocking one
+  // runs on a worker; stop() shuts those down.
+  void connect_inside(std::uint64_t id, CheckedSocket checked, const sockaddr_storage& ss,
+                      socklen_t len);
+  // A call refused because its socket is one the gate handed over (or not the sandbox's).
+  void refuse_foreign_socket(std::uint64_t id, pid_t pid, const char* call,
+                             const sockaddr_storage* ss);
   sockaddr_in stub_tcp_{}, stub_udp_{};  // with host_network_: where port 53 goes
   HandoutHook handout_hook_;
   std::mutex askers_mu_;
@@ -120,6 +135,7 @@ class Gate {
   std::mutex workers_mu_;
   std::condition_variable workers_cv_;
   int workers_ = 0;
+  std::set<int> blocking_connects_;  // connect_inside's sockets in a worker's connect()
 };
 
 }  // namespace moat::gate

@@ -507,6 +507,13 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
   if (!namespaces && allowlist_mode && abi >= 4) {
     spec.landlock_handled_net = ll::kBindTcp | (gate_layer ? ll::kConnectTcp : 0);
   }
+  // Allowlist with a network namespace: the gate binds and connects every TCP socket of the
+  // sandbox on its behalf, on the socket it checked (gate.cc). A bind or connect the kernel runs
+  // for the sandbox itself can only be one that slipped past that check, on a descriptor swapped
+  // after it: one of the gate's own host-side sockets. No port is granted.
+  if (namespaces && allowlist_mode && gate_layer && abi >= 4) {
+    spec.landlock_handled_net = ll::kBindTcp | ll::kConnectTcp;
+  }
   struct PlaceholderCleanup {
     const std::vector<Placeholder>& list;
     std::vector<sys::UniqueFd>& locks;

@@ -262,7 +262,12 @@ class SpecBuilder {
       rule.why = "network allowlist: connect() goes through the gate";
       rules.push_back(rule);
       spec.gate = true;
-      if (!options_.namespaces) add_host_network_rules(rules);
+      add_fast_open_rules(rules);
+      if (options_.namespaces) {
+        add_gate_socket_rules(rules);
+      } else {
+        add_host_network_rules(rules);
+      }
     }
     if (options_.notify_file_changes) {
       for (policy::SyscallRule& rule : policy::file_change_notify_rules()) {
@@ -352,7 +357,6 @@ class SpecBuilder {
     constexpr std::uint64_t kLow32 = 0xffffffffull, kTypeMask = 0xf;
     constexpr std::uint64_t kSockRaw = 3, kIpprotoSctp = 132, kIpprotoSmc = 256,
                             kIpprotoMptcp = 262;
-    constexpr std::uint64_t kMsgFastopen = 0x20000000;
     for (std::uint64_t family : {2ull /*AF_INET*/, 10ull /*AF_INET6*/}) {
       for (std::uint64_t type = 2; type <= kTypeMask; ++type) {
         if (type == kSockRaw) continue;  // refused for every sandbox already
@@ -384,13 +388,32 @@ class SpecBuilder {
         rules.push_back(other);
       }
     }
-    // TCP Fast Open connects inside sendto()/sendmsg(), past the connect() the gate brokers.
+  }
+
+  // TCP Fast Open connects inside sendto()/sendmsg(), past the connect() the gate brokers. With a
+  // network namespace too: a socket the gate handed over lives in the host's namespace, and once
+  // its peer closed it, Fast Open would connect it again to anything the host reaches.
+  static void add_fast_open_rules(std::vector<policy::SyscallRule>& rules) {
+    constexpr std::uint64_t kMsgFastopen = 0x20000000;
     for (auto [name, index] : {std::pair{"sendto", 3u}, {"sendmsg", 2u}, {"sendmmsg", 3u}}) {
       policy::SyscallRule rule;
       rule.name = name;
       rule.err = EACCES;
       rule.args = {{index, kMsgFastopen, kMsgFastopen}};
-      rule.why = "allowlist without a network namespace: TCP Fast Open would connect past the gate";
+      rule.why = "network allowlist: TCP Fast Open would connect past the gate";
+      rules.push_back(rule);
+    }
+  }
+
+  // With a network namespace, the gate also performs bind() and listen() on the socket it checked
+  // is the sandbox's: a socket it handed over lives in the host's namespace, where a bind would
+  // take one of the host's ports and a listen would take connections from the network.
+  static void add_gate_socket_rules(std::vector<policy::SyscallRule>& rules) {
+    for (const char* name : {"bind", "listen"}) {
+      policy::SyscallRule rule;
+      rule.name = name;
+      rule.action = policy::SyscallAction::kNotify;
+      rule.why = "network allowlist: only the sandbox's own sockets are bound or listen";
       rules.push_back(rule);
     }
   }

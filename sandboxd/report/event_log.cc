@@ -186,6 +186,17 @@ const std::string& detail_text(const Event& event, std::string_view key) {
   return it != event.detail.end() && it->is_string() ? it->get_ref<const std::string&>() : kNone;
 }
 
+std::string_view socket_call(const Event& event) {
+  const std::string& call = detail_text(event, "call");
+  return call.empty() ? std::string_view("connect") : std::string_view(call);
+}
+
+std::string socket_address(const Event& event) {
+  const std::string& address = detail_text(event, "address");
+  if (address.empty()) return {};
+  return address + ":" + std::to_string(event.detail.value("port", 0));
+}
+
 std::vector<Event> EventLog::snapshot() const {
   std::lock_guard<std::mutex> lock(mu_);
   return events_;

@@ -44,6 +44,11 @@ inline std::string json_text(const nlohmann::json& value, int indent = -1) {
 // account reads a few fields of every one of tens of thousands of events.
 const std::string& detail_text(const Event& event, std::string_view key);
 
+// A gate event's call ("connect"; "bind" or "listen" when one was refused on a socket the gate
+// handed over) and its "ADDRESS:PORT" ("" when it named none: listen, a unix sockaddr).
+std::string_view socket_call(const Event& event);
+std::string socket_address(const Event& event);
+
 class EventLog {
  public:
   // audit_path empty: keep events in memory only. Returns false if the file cannot be opened.

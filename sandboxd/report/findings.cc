@@ -296,8 +296,16 @@ std::vector<Finding> derive_findings(const std::vector<Event>& events) {
       connected.insert(e.pid);
       if (in_lifecycle(e.origin)) {
         std::string host = e.detail.value("name", std::string());
-        if (host.empty()) host = e.detail.value("address", std::string());
-        if (e.kind == "connect") host += ":" + std::to_string(e.detail.value("port", 0));
+        if (e.kind == "connect") {
+          const std::string address = socket_address(e);
+          const std::string_view call = socket_call(e);
+          if (!host.empty()) {
+            host += ":" + std::to_string(e.detail.value("port", 0));
+          } else {
+            host = address.empty() ? "a socket" : address;
+          }
+          if (call != "connect") host = std::string(call) + " " + host;
+        }
         report({"lifecycle-network", host,
                 "the " + e.origin.script + " script of " + e.origin.package +
                     (e.verdict == "refused" ? " tried to reach " : " reached ") + host,

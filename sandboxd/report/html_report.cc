@@ -52,8 +52,9 @@ std::string what_of(const Event& e) {
   auto text = [&](const char* key) { return d.value(key, std::string()); };
   if (e.kind == "connect") {
     std::string name = text("name");
-    return (name.empty() ? "" : name + " ") + text("address") + ":" +
-           std::to_string(d.value("port", 0));
+    std::string_view call = socket_call(e);
+    return (name.empty() ? "" : name + " ") + (call == "connect" ? "" : std::string(call) + " ") +
+           socket_address(e);
   }
   if (e.kind == "dns") return text("name");
   if (e.kind == "exec") {

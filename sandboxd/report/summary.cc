@@ -16,8 +16,8 @@ namespace {
 std::string denial_what(const Event& e) {
   if (e.kind == "dns") return "dns " + e.detail.value("name", std::string());
   if (e.kind == "connect") {
-    return "connect " + e.detail.value("address", std::string()) + ":" +
-           std::to_string(e.detail.value("port", 0));
+    const std::string address = socket_address(e);
+    return std::string(socket_call(e)) + (address.empty() ? "" : " " + address);
   }
   std::string what = e.detail.value("op", e.kind);
   std::string path = e.detail.value("path", std::string());

@@ -16,6 +16,7 @@
 #include <linux/userfaultfd.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
@@ -288,25 +289,29 @@ int do_connect_tcp(const Args& a) {
 // (the host's loopback, from outside the sandbox's namespace); also a unix-family connect on it,
 // the first half of a sockaddr rewritten between the gate's check and the kernel's use. Reports
 // the errno of each step; "connected" only if the second connect succeeded.
+// HOST (an address, or a name resolved by the sandbox's stub, so that the gate binds the
+// connection to it) and PORT as an IPv4 sockaddr.
+bool resolve_v4(const std::string& host, const std::string& port, sockaddr_in* out) {
+  *out = {};
+  out->sin_family = AF_INET;
+  out->sin_port = htons(static_cast<uint16_t>(atoi(port.c_str())));
+  if (inet_pton(AF_INET, host.c_str(), &out->sin_addr) == 1) return true;
+  addrinfo hints{};
+  hints.ai_family = AF_INET;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (getaddrinfo(host.c_str(), nullptr, &hints, &found) != 0 || found == nullptr) return false;
+  out->sin_addr = reinterpret_cast<sockaddr_in*>(found->ai_addr)->sin_addr;
+  freeaddrinfo(found);
+  return true;
+}
+
 int do_reconnect_tcp(const Args& a) {
   sockaddr_in first{};
-  first.sin_family = AF_INET;
-  first.sin_port = htons(static_cast<uint16_t>(atoi(a[1].c_str())));
+  if (!resolve_v4(a[0], a[1], &first)) return err(ENOENT, "resolve " + a[0]);
   sockaddr_in second{};
   second.sin_family = AF_INET;
   second.sin_port = htons(static_cast<uint16_t>(atoi(a[3].c_str())));
-  if (inet_pton(AF_INET, a[0].c_str(), &first.sin_addr) != 1) {
-    // A name: resolved by the sandbox's stub, so the gate binds the connection to it.
-    addrinfo hints{};
-    hints.ai_family = AF_INET;
-    hints.ai_socktype = SOCK_STREAM;
-    addrinfo* found = nullptr;
-    if (getaddrinfo(a[0].c_str(), nullptr, &hints, &found) != 0 || found == nullptr) {
-      return err(ENOENT, "resolve " + a[0]);
-    }
-    first.sin_addr = reinterpret_cast<sockaddr_in*>(found->ai_addr)->sin_addr;
-    freeaddrinfo(found);
-  }
   if (inet_pton(AF_INET, a[2].c_str(), &second.sin_addr) != 1) return err(EINVAL, "bad address");
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return err(errno, "socket");
@@ -325,6 +330,64 @@ int do_reconnect_tcp(const Args& a) {
                       " unspec " + (unspec_errno ? errno_name(unspec_errno) : "0");
   return connect_and_hello(fd, reinterpret_cast<sockaddr*>(&second), sizeof second,
                            steps + " then tcp:" + a[2] + ":" + a[3]);
+}
+
+// An allowed HTTP connection (the gate's socket, living in the host's network namespace), run to
+// its end: request, the server's answer and close, our shutdown, until the socket is closed. Then
+// every way to give a closed TCP socket a new life: TCP Fast Open's sendto() to THOST:TPORT
+// (twice: the first only ends the old connect), connect() to it (twice), bind() to port BPORT
+// of every address and listen(). OK when any of them succeeded; the outcome of each is printed.
+int do_reuse_closed_tcp(const Args& a) {
+  sockaddr_in first{};
+  if (!resolve_v4(a[0], a[1], &first)) return err(ENOENT, "resolve " + a[0]);
+  sockaddr_in target{};
+  target.sin_family = AF_INET;
+  target.sin_port = htons(static_cast<uint16_t>(atoi(a[3].c_str())));
+  if (inet_pton(AF_INET, a[2].c_str(), &target.sin_addr) != 1) return err(EINVAL, "bad address");
+  sockaddr_in any{};
+  any.sin_family = AF_INET;
+  any.sin_port = htons(static_cast<uint16_t>(atoi(a[4].c_str())));
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return err(errno, "socket");
+  if (connect(fd, reinterpret_cast<sockaddr*>(&first), sizeof first) < 0) {
+    return err(errno, "first connect");
+  }
+  const std::string request = "GET / HTTP/1.0\r\nHost: " + a[0] + "\r\n\r\n";
+  (void)!send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+  char buf[4096];
+  timeval tv{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  while (recv(fd, buf, sizeof buf, 0) > 0) {
+  }
+  shutdown(fd, SHUT_WR);
+  for (int i = 0; i < 200; ++i) {
+    tcp_info info{};
+    socklen_t len = sizeof info;
+    if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) == 0 && info.tcpi_state == TCP_CLOSE) {
+      break;
+    }
+    usleep(10000);
+  }
+  bool any_succeeded = false;
+  std::string outcome;
+  auto note = [&](const char* step, int rc) {
+    any_succeeded = any_succeeded || rc >= 0;
+    outcome +=
+        std::string(outcome.empty() ? "" : " ") + step + " " + (rc >= 0 ? "0" : errno_name(errno));
+  };
+  static const char kHello[] = "MOAT-PROBE-HELLO\n";
+  for (const char* step : {"fastopen", "fastopen"}) {
+    note(step, static_cast<int>(sendto(fd, kHello, sizeof kHello - 1, MSG_FASTOPEN | MSG_NOSIGNAL,
+                                       reinterpret_cast<sockaddr*>(&target), sizeof target)));
+  }
+  for (const char* step : {"connect", "connect"}) {
+    note(step, connect(fd, reinterpret_cast<sockaddr*>(&target), sizeof target));
+  }
+  note("bind", bind(fd, reinterpret_cast<sockaddr*>(&any), sizeof any));
+  note("listen", listen(fd, 4));
+  usleep(500000);  // a listener, had there been one, stays up for the test to find
+  close(fd);
+  return any_succeeded ? ok(outcome) : err(EACCES, outcome);
 }
 
 // ---- processes ---------------------------------------------------------------------------------
@@ -875,6 +938,7 @@ const std::vector<Verb>& verbs() {
       {"connect-abstract", 1, "NAME", do_connect_abstract},
       {"connect-tcp", 2, "HOST PORT", do_connect_tcp},
       {"reconnect-tcp", 4, "HOST PORT THOST TPORT", do_reconnect_tcp},
+      {"reuse-closed-tcp", 5, "HOST PORT THOST TPORT BPORT", do_reuse_closed_tcp},
       {"kill", 2, "PID SIG", do_kill},
       {"ptrace", 1, "PID", do_ptrace},
       {"vm-read", 1, "PID", do_vm_read},

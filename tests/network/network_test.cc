@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <sstream>
@@ -244,6 +245,54 @@ class HostLoopbackListener {
  private:
   int fd_ = -1, port_ = 0;
   bool ok_ = false;
+};
+
+// Watches one port of the host from outside while a sandbox runs: whether anything listens on it
+// (a connect to 127.0.0.1 succeeds) or has taken it (a bind to every address fails EADDRINUSE).
+class HostPortWatch {
+ public:
+  HostPortWatch() {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    socklen_t len = sizeof sa;
+    if (fd >= 0 && bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0 &&
+        getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len) == 0) {
+      port_ = ntohs(sa.sin_port);  // free now; the sandbox is the one meant to try it next
+    }
+    if (fd >= 0) close(fd);
+    thread_ = std::thread([this] {
+      while (!done_) {
+        sockaddr_in sa{};
+        sa.sin_family = AF_INET;
+        sa.sin_port = htons(static_cast<uint16_t>(port_));
+        int probe = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (bind(probe, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 && errno == EADDRINUSE) {
+          ++taken_;
+        }
+        close(probe);
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        probe = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (connect(probe, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0) ++reached_;
+        close(probe);
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+    });
+  }
+  ~HostPortWatch() { stop(); }
+  void stop() {
+    done_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  int port() const { return port_; }
+  int taken() const { return taken_; }
+  int reached() const { return reached_; }
+
+ private:
+  int port_ = 0;
+  std::atomic<bool> done_{false};
+  std::atomic<int> taken_{0}, reached_{0};
+  std::thread thread_;
 };
 
 class Net : public SandboxTest {
@@ -773,7 +822,48 @@ TEST_P(Net, HandedOverSocketCannotBeReconnected) {
                                     "over a socket the gate handed to the sandbox\n"
                                  << r.describe();
   }
-  EXPECT_NE(audit().find("cannot be disconnected or connected again"), std::string::npos);
+  EXPECT_NE(audit().find("cannot be disconnected, connected again"), std::string::npos);
+}
+
+// Once its connection has ended, a socket the gate handed over is a closed TCP socket of the
+// host's network namespace, and the kernel lets a closed socket start again: TCP Fast Open's
+// sendto() connects it anywhere the host reaches (no connect() for the gate to see), bind()
+// takes a port of the host, listen() would take connections from the network. Each must be
+// refused; checked from outside: the host's loopback listener gets nothing, and the port stays
+// free and unanswered while the sandbox runs.
+TEST_P(Net, EndedConnectionCannotBeReused) {
+  HostLoopbackListener l;
+  ASSERT_TRUE(l.ok());
+  HostPortWatch host_port;
+  ASSERT_NE(host_port.port(), 0);
+  const std::string http = std::to_string(NetLab::kRegistryHttpPort);
+  std::vector<std::string> args = gate_args();
+  args.insert(args.end(), {"--allow-host", lab().registry4() + ":" + http});
+  const std::vector<std::pair<std::string, std::string>> targets = {
+      {lab().registry4(), http},  // address rule: the gate's own upstream socket
+      {"registry.test", http},    // name rule: the relay's end
+  };
+  for (const auto& [host, port] : targets) {
+    RunResult r =
+        sb().moat(Sandbox::probe({"reuse-closed-tcp", host, port, "127.0.0.1",
+                                  std::to_string(l.port()), std::to_string(host_port.port())}),
+                  args);
+    EXPECT_FALSE(r.probe_ok()) << host << ":" << port << ": a closed socket of the gate's came "
+                               << "back to life\n"
+                               << r.describe();
+    EXPECT_NE(r.probe_line().find("fastopen EACCES fastopen EACCES connect EACCES connect EACCES "
+                                  "bind EACCES listen EACCES"),
+              std::string::npos)
+        << host << ":" << port << "\n"
+        << r.describe();
+  }
+  host_port.stop();
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(l.accept_all(), 0) << "ESCAPE: the host's loopback listener accepted a connection";
+  EXPECT_EQ(host_port.reached(), 0) << "ESCAPE: the sandbox listened on a port of the host";
+  EXPECT_EQ(host_port.taken(), 0) << "the sandbox took a port of the host";
+  EXPECT_FALSE(audit_matching(audit(), {"\"call\":\"bind\"", "\"verdict\":\"refused\""}).empty())
+      << audit();
 }
 
 TEST_P(Net, CloudMetadataRefusedQuickly) {
