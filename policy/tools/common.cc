@@ -43,10 +43,20 @@ void add_unique(ToolValues& out, const std::string& value) {
   }
 }
 
+std::string url_without_userinfo(const std::string& url) {
+  const std::size_t scheme = url.find("://");
+  if (scheme == std::string::npos) return url;
+  const std::size_t host = scheme + 3;
+  const std::size_t end = url.find_first_of("/?#", host);
+  const std::size_t at = url.rfind('@', end == std::string::npos ? url.size() : end);
+  if (at == std::string::npos || at < host) return url;
+  return url.substr(0, host) + url.substr(at + 1);
+}
+
 Result<std::string> registry_rule(const std::string& url, const std::string& source) {
   auto bad = [&](const std::string& why) -> Error {
     return make_error(ErrorCode::kInvalidArgument,
-                      "registry '" + url + "' (" + source + "): " + why,
+                      "registry '" + url_without_userinfo(url) + "' (" + source + "): " + why,
                       "write a URL such as https://registry.example.test/");
   };
   const std::size_t sep = url.find("://");

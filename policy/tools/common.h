@@ -33,6 +33,10 @@ void add_unique(ToolValues& out, const std::string& value);
 // brackets. Error for anything else (another scheme, no host, a bad port), naming `source`.
 Result<std::string> registry_rule(const std::string& url, const std::string& source);
 
+// "https://user:pass@host/path" -> "https://host/path"; anything else unchanged. A registry URL
+// handed into a sandbox, or printed, goes without the credentials it may carry.
+std::string url_without_userinfo(const std::string& url);
+
 // The same rule, "" when `url` is not one registry_rule accepts (for lists where a local entry
 // simply needs no network).
 std::string url_host_rule(const std::string& url);

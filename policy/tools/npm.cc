@@ -16,7 +16,7 @@ Result<ToolValues> npm_registry(const ToolConfigInput& in) {
   if (!cfg) return cfg.error();
   auto reg = cfg->get("registry");
   if (!reg || reg->empty()) return no_registry("npm");
-  return ToolValues{*reg};
+  return ToolValues{url_without_userinfo(*reg)};  // handed into the sandbox
 }
 
 Result<ToolValues> npm_registries(const ToolConfigInput& in) {

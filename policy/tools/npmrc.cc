@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "policy/env_filter.h"
 #include "policy/variables.h"
 
 namespace moat::policy::tools {
@@ -12,7 +13,7 @@ namespace {
 
 // npm's rule: ${NAME} is replaced when NAME is set, left as written when it is not; ${NAME?}
 // becomes empty when it is not set. A backslash before '$' keeps it literal.
-std::string replace_env(std::string_view text, const ToolConfigInput& in) {
+std::string replace_env(std::string_view text, const ToolConfigInput& in, bool from_project) {
   std::string out;
   for (std::size_t i = 0; i < text.size(); ++i) {
     if (text[i] == '\\' && i + 1 < text.size() && text[i + 1] == '$') {
@@ -31,7 +32,9 @@ std::string replace_env(std::string_view text, const ToolConfigInput& in) {
       std::string name(text.substr(i + 2, close - i - 2));
       const bool optional = !name.empty() && name.back() == '?';
       if (optional) name.pop_back();
-      if (auto v = env_value(in, name)) {
+      std::optional<std::string> v;
+      if (!from_project || !looks_secret(name)) v = env_value(in, name);
+      if (v) {
         out += *v;
       } else if (!optional) {
         out += text.substr(i, close - i + 1);
@@ -113,8 +116,9 @@ std::optional<std::string> registry_default(const std::string& definitions) {
 }  // namespace
 
 Result<std::map<std::string, std::string>> parse_npmrc(const std::string& text,
-                                                      const std::string& file,
-                                                      const ToolConfigInput& in) {
+                                                       const std::string& file,
+                                                       const ToolConfigInput& in,
+                                                       bool from_project) {
   (void)file;  // npm accepts any line; nothing here is an error
   std::map<std::string, std::string> out;
   std::string section;
@@ -133,9 +137,9 @@ Result<std::map<std::string, std::string>> parse_npmrc(const std::string& text,
     std::string key = trim(std::string_view(line).substr(0, eq));
     std::string value = eq == std::string::npos ? "true" : trim(line.substr(eq + 1));
     if (key.ends_with("[]")) key.resize(key.size() - 2);
-    key = unquote(replace_env(key, in));
+    key = unquote(replace_env(key, in, from_project));
     if (!section.empty()) key = section + "." + key;
-    out[key] = unquote(replace_env(value, in));
+    out[key] = unquote(replace_env(value, in, from_project));
   }
   return out;
 }
@@ -192,7 +196,7 @@ Result<NpmConfig> load_npm_config(const ToolConfigInput& in,
   auto read_layer = [&](const std::string& path) -> Result<bool> {
     auto text = in.read_file(path);
     if (!text) return false;
-    auto values = parse_npmrc(*text, path, in);
+    auto values = parse_npmrc(*text, path, in, path_within(path, in.project));
     if (!values) return values.error();
     cfg.layers.push_back(NpmLayer{path, std::move(*values)});
     return true;

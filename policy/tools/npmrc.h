@@ -15,10 +15,15 @@ namespace moat::policy::tools {
 
 // One configuration file in ini form (npm's .npmrc, yarn classic's .yarnrc uses its own form).
 // ${VAR} in keys and values is replaced from the environment; an undefined variable is an error
-// naming the file and line, as npm itself refuses such a file.
+// naming the file and line, as npm itself refuses such a file. A file the project wrote
+// (`from_project`) gets no secret-looking variable (env_filter.h): moat reads it with the
+// caller's whole environment, and what it resolves (a registry URL) is passed into the sandbox
+// and contacted, so `registry=https://host/${GITHUB_TOKEN}/` would carry the token out. Such a
+// reference stays as written, as npm inside (whose environment lacks it) would see it.
 Result<std::map<std::string, std::string>> parse_npmrc(const std::string& text,
-                                                      const std::string& file,
-                                                      const ToolConfigInput& in);
+                                                       const std::string& file,
+                                                       const ToolConfigInput& in,
+                                                       bool from_project = false);
 
 // The layers npm reads, lowest priority first, each with the file it came from ("environment"
 // for npm_config_*): builtin, global, user, project, environment.

@@ -29,17 +29,6 @@ bool secret_key(const std::string& raw_key) {
   return false;
 }
 
-// "https://user:pass@host/path" -> "https://host/path"; anything else unchanged.
-std::string without_userinfo(const std::string& value) {
-  const std::size_t scheme = value.find("://");
-  if (scheme == std::string::npos) return value;
-  const std::size_t host = scheme + 3;
-  const std::size_t end = value.find_first_of("/?#", host);
-  const std::size_t at = value.rfind('@', end == std::string::npos ? value.size() : end);
-  if (at == std::string::npos || at < host) return value;
-  return value.substr(0, host) + value.substr(at + 1);
-}
-
 }  // namespace
 
 std::string redact_npmrc(std::string_view text) {
@@ -66,7 +55,7 @@ std::string redact_npmrc(std::string_view text) {
       continue;
     }
     const std::string value = trim(std::string_view(line).substr(eq + 1));
-    out += key + "=" + without_userinfo(value) + "\n";
+    out += key + "=" + url_without_userinfo(value) + "\n";
   }
   return out;
 }

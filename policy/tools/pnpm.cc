@@ -35,7 +35,7 @@ Result<ToolValues> pnpm_registry(const ToolConfigInput& in) {
   if (!cfg) return cfg.error();
   auto reg = cfg->get("registry");
   if (!reg || reg->empty()) return no_registry("pnpm");
-  return ToolValues{*reg};
+  return ToolValues{url_without_userinfo(*reg)};  // handed into the sandbox
 }
 
 Result<ToolValues> pnpm_registries(const ToolConfigInput& in) {

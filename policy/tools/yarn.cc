@@ -147,7 +147,7 @@ Result<ToolValues> yarn_registry(const ToolConfigInput& in) {
   };
   // yarn classic's --registry first (berry refuses the option), then the environment and files.
   std::string url = command_line_registry(in);
-  if (!url.empty()) return ToolValues{url};
+  if (!url.empty()) return ToolValues{url_without_userinfo(url)};  // handed into the sandbox
   if (auto v = env_value(in, "YARN_NPM_REGISTRY_SERVER"); v && !v->empty()) {
     url = *v;
   } else if (url = last(f.berry, "npmRegistryServer"); url.empty()) {
@@ -160,7 +160,7 @@ Result<ToolValues> yarn_registry(const ToolConfigInput& in) {
     }
   }
   if (url.empty()) return no_registry("yarn");
-  return ToolValues{url};
+  return ToolValues{url_without_userinfo(url)};
 }
 
 Result<ToolValues> yarn_registries(const ToolConfigInput& in) {

@@ -157,6 +157,45 @@ TEST(NpmConfig, EnvironmentVariablesInsideNpmrc) {
   EXPECT_NE(e.message.find("environment variable is not set"), std::string::npos);
 }
 
+// moat reads the project's .npmrc with the caller's whole environment, and hands the registry it
+// names into the sandbox (npm_config_registry) and lets it be contacted: a project file must not
+// pull a credential out of the environment that way. The user's own files may.
+TEST(NpmConfig, ProjectFileGetsNoSecretFromTheEnvironment) {
+  Tree t;
+  t.env = {"GITHUB_TOKEN=ghp_SECRET", "NPM_TOKEN=npm_SECRET", "REG_HOST=local.test"};
+  t.files["/home/alice/proj/package.json"] = "{}";
+  t.files["/home/alice/proj/.npmrc"] =
+      "registry=http://${REG_HOST}:4873/${GITHUB_TOKEN}/\n@a:registry=https://${NPM_TOKEN}.x.test/"
+      "\n";
+  EXPECT_EQ(resolve("npm.registry", t), ToolValues{"http://local.test:4873/${GITHUB_TOKEN}/"});
+  Error e = resolve_error("npm.registries", t);  // the scoped host is left unexpanded
+  EXPECT_EQ(e.message.find("SECRET"), std::string::npos) << e.message;
+  t.files["/home/alice/proj/.npmrc"] = "registry=http://${REG_HOST}:4873/${GITHUB_TOKEN}/\n";
+  for (const std::string& v : resolve("npm.registries", t)) {
+    EXPECT_EQ(v.find("SECRET"), std::string::npos) << v;
+  }
+  // The user's own file is trusted with its own variables.
+  t.files.erase("/home/alice/proj/.npmrc");
+  t.files["/home/alice/.npmrc"] = "registry=https://r.test/${NPM_TOKEN}/\n";
+  EXPECT_EQ(resolve("npm.registry", t), ToolValues{"https://r.test/npm_SECRET/"});
+}
+
+// A registry URL's user information (basic auth) is a credential: not in the value handed into
+// the sandbox (where install scripts read npm_config_registry), not in an error message.
+TEST(NpmConfig, RegistryCredentialsInTheUrlStayOutside) {
+  Tree t;
+  t.files["/home/alice/.npmrc"] = "registry=http://ci-user:REGPASS@r.test:4873/\n";
+  EXPECT_EQ(resolve("npm.registry", t), ToolValues{"http://r.test:4873/"});
+  EXPECT_EQ(resolve("pnpm.registry", t), ToolValues{"http://r.test:4873/"});
+  EXPECT_EQ(resolve("npm.registries", t), ToolValues{"r.test:4873"});
+  t.env = {"YARN_NPM_REGISTRY_SERVER=https://u:YARNPASS@y.test/"};
+  EXPECT_EQ(resolve("yarn.registry", t), ToolValues{"https://y.test/"});
+  t.files["/home/alice/.npmrc"] = "registry=http://ci-user:REGPASS@r.test:99999/\n";
+  Error e = resolve_error("npm.registries", t);
+  EXPECT_EQ(e.message.find("REGPASS"), std::string::npos) << e.message;
+  EXPECT_NE(e.message.find("http://r.test:99999/"), std::string::npos) << e.message;
+}
+
 // A hostile project's .npmrc full of unclosed "${" (800 KB, under the reader's 1 MiB cap) is
 // linear work: it was quadratic, ~10^11 bytes scanned per read, seconds per compile (found by
 // fuzz_tool_config). Now about a millisecond; the bound leaves room for a loaded machine.
