@@ -92,9 +92,10 @@ LearnedProfile learn_profile(const std::vector<Event>& events, const LearnInput&
       continue;
     }
     if (e.kind == "connect") {
-      // A refused bind or listen on the gate's socket names no host a profile could allow.
-      if (socket_call(e) != "connect" || socket_address(e).empty()) continue;
       std::string name = e.detail.value("name", std::string());
+      // A refused bind or listen on the gate's socket, or a connect without an address, names
+      // no host a profile could allow.
+      if (socket_call(e) != "connect" || (name.empty() && socket_address(e).empty())) continue;
       std::string host = (name.empty() ? e.detail.value("address", std::string()) : name) + ":" +
                          std::to_string(e.detail.value("port", 0));
       Use& use = (e.verdict == "refused" ? refused_hosts : hosts)[host];
