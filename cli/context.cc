@@ -1,10 +1,13 @@
 // ${PROJECT} is the git top level of the working directory (a `.git` entry, dir or file), else
-// the working directory itself. Found by walking up, without running git.
+// the working directory itself. Found by walking up, without running git, and never past the
+// home directory: a home kept in git (dotfiles) is not the project of everything below it.
 #include "cli/context.h"
 
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <pwd.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <climits>
@@ -15,9 +18,10 @@ extern char** environ;
 namespace moat::cli {
 namespace {
 
-std::string find_project(const std::string& cwd) {
+std::string find_project(const std::string& cwd, const std::string& home) {
   std::string dir = cwd;
   while (true) {
+    if (dir == home && dir != cwd) break;
     struct stat st {};
     if (::lstat((dir + "/.git").c_str(), &st) == 0) return dir;
     if (dir == "/" || dir.empty()) break;
@@ -27,10 +31,29 @@ std::string find_project(const std::string& cwd) {
   return cwd;
 }
 
+// A file inside the project, opened without leaving it: a symlink the project made (`.npmrc ->
+// ../.ssh/id_ed25519`) must not have moat read, and print in a diagnostic, what it points at.
+int open_in_project(const std::string& path, const std::string& project) {
+  const int dir = ::open(project.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (dir < 0) return -1;
+  open_how how{};
+  how.flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK;
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+  const std::string relative = path.substr(project.size() + 1);
+  const int fd = static_cast<int>(::syscall(SYS_openat2, dir, relative.c_str(), &how, sizeof(how)));
+  ::close(dir);
+  return fd;
+}
+
 // Tool configuration files (.npmrc, .yarnrc.yml): regular files only, at most 1 MiB (a FIFO or
-// a device planted by the project must not hang or flood the compile).
-std::optional<std::string> read_config_file(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+// a device planted by the project must not hang or flood the compile); the project's own only
+// where they lie inside it.
+std::optional<std::string> read_config_file(const std::string& path, const std::string& project) {
+  const bool in_project = project != "/" && path.size() > project.size() + 1 &&
+                          path.compare(0, project.size(), project) == 0 &&
+                          path[project.size()] == '/';
+  const int fd = in_project ? open_in_project(path, project)
+                            : ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) return std::nullopt;
   struct stat st {};
   std::optional<std::string> out;
@@ -72,10 +95,12 @@ policy::Context gather_context() {
   ctx.home = home != nullptr && home[0] == '/' ? home : (pw != nullptr ? pw->pw_dir : "/");
   while (ctx.home.size() > 1 && ctx.home.back() == '/') ctx.home.pop_back();
   ctx.user = user != nullptr ? user : (pw != nullptr ? pw->pw_name : std::to_string(::getuid()));
-  ctx.project = find_project(ctx.cwd);
+  ctx.project = find_project(ctx.cwd, ctx.home);
   for (char** e = environ; e != nullptr && *e != nullptr; ++e) ctx.environ.emplace_back(*e);
   ctx.search_path = policy::default_search_path(ctx.home);
-  ctx.read_file = read_config_file;
+  ctx.read_file = [project = ctx.project](const std::string& path) {
+    return read_config_file(path, project);
+  };
   return ctx;
 }
 

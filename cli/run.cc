@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -20,6 +21,7 @@
 
 #include "cli/context.h"
 #include "cli/plan_cache.h"
+#include "policy/display_text.h"
 #include "policy/mandatory.h"
 #include "policy/variables.h"
 #include "sandboxd/launcher/launch.h"
@@ -267,6 +269,29 @@ std::string unsafe_project_reason(const std::string& project, const std::string&
   if (home.size() > project.size() && home.rfind(project + "/", 0) == 0) {
     return "it contains your home directory (" + home + ")";
   }
+  // Every dotfile would be writable: shell start-up files are protected, but editors', git's
+  // and language runtimes' start-up files are not all known.
+  if (project == home) return "it is your home directory";
+  return {};
+}
+
+std::string grant_leaving_project(const policy::Plan& plan) {
+  char real_project[PATH_MAX];
+  if (::realpath(plan.project.c_str(), real_project) == nullptr) return {};
+  for (const policy::PathRule& rule : plan.paths) {
+    if (rule.path == plan.project || !policy::path_within(rule.path, plan.project)) continue;
+    // The deepest ancestor that exists, its symlinks resolved, then the rest as named.
+    std::string existing = rule.path, rest;
+    char resolved[PATH_MAX];
+    while (::realpath(existing.c_str(), resolved) == nullptr) {
+      const std::size_t slash = existing.rfind('/');
+      if (slash == std::string::npos || slash == 0) break;
+      rest = existing.substr(slash) + rest;
+      existing.resize(slash);
+    }
+    const std::string where = std::string(resolved) + rest;
+    if (!policy::path_within(where, real_project)) return rule.path + " leads to " + where;
+  }
   return {};
 }
 
@@ -313,6 +338,15 @@ int run_main(const RunOptions& options) {
     return 125;
   }
   policy::Plan& plan = *compiled.plan;
+  if (std::string leaving = grant_leaving_project(plan); !leaving.empty()) {
+    std::fprintf(stderr,
+                 "moat: a path granted inside the project leaves it through a symlink: %s; "
+                 "nothing was started\n"
+                 "  hint: a project's own links cannot widen its sandbox (a cache folder named by "
+                 "its configuration); grant the target itself with --allow-write if you mean it\n",
+                 policy::terminal_text(leaving).c_str());
+    return 125;
+  }
   create_tool_caches(plan);
 
   report::EventLog events;

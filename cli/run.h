@@ -31,6 +31,12 @@ int install_main(const RunOptions& options);
 // Why `project` must not be the writable project ("" if it may), e.g. "/" or a system directory.
 std::string unsafe_project_reason(const std::string& project, const std::string& home);
 
+// A grant of the plan's that names a path inside the project but, through a symlink in the
+// project (a cloned repository's `cachelink -> ..` named as yarn's cacheFolder or pip's
+// cache-dir), leads out of it: "PATH leads to TARGET"; "" when there is none. Checked before
+// anything is created or bound.
+std::string grant_leaving_project(const policy::Plan& plan);
+
 // Creates the tool directories the plan grants (${npm.cache}, ${pnpm.store}: Plan::tool_caches)
 // that do not exist yet, so the first run's downloads persist: the launcher skips a grant of a
 // missing path, and the tool would then fill the sandbox's private home, discarded at exit.

@@ -727,6 +727,96 @@ TEST_P(Escape, SymlinkOutOfProject) {
   EXPECT_NE(control.out.find(sb().canary("ssh")), std::string::npos) << "CONTROL\n" << control.describe();
 }
 
+// A cloned repository's configuration names, as a tool's cache folder, a symlink of its own that
+// leads out of the project (yarn's cacheFolder; pip's cache-dir and find-links in a virtualenv's
+// pip.conf). Honoured because it lies "inside the project", the grant landed on the link's
+// target: the home's start-up files, or (as root) /etc. Refused before anything is bound or
+// created; checked from outside: nothing appears at the target.
+TEST_P(Escape, ProjectLinkNamedAsToolFolderStaysInside) {
+  const std::string target = sb().in_outside("link-target");
+  sb().make_dir(target);
+  auto link = [&](const char* name) {
+    ASSERT_EQ(::symlink(target.c_str(), sb().in_project(name).c_str()), 0) << name;
+    ::lchown(sb().in_project(name).c_str(), sb().uid(), sb().gid());
+  };
+  link("cachelink");
+  sb().write_file(sb().in_project(".yarnrc.yml"),
+                  "npmRegistryServer: \"http://registry.test:4873/\"\ncacheFolder: ./cachelink\n");
+  const std::vector<std::string> plant = {"/bin/sh", "-c",
+                                          "echo evil > cachelink/planted; echo evil > cl/planted; "
+                                          "ls fl/ ; echo ran"};
+  RunResult yarn = sb().moat(plant, {"-p", "yarn"});
+  EXPECT_EQ(yarn.status, 125) << yarn.describe();
+  EXPECT_NE(yarn.err.find("leaves it through a symlink"), std::string::npos) << yarn.describe();
+  EXPECT_EQ(yarn.out.find("ran"), std::string::npos) << yarn.describe();
+
+  std::filesystem::remove(sb().in_project(".yarnrc.yml"));
+  link("cl");
+  sb().make_dir(sb().in_project(".venv"));
+  sb().write_file(sb().in_project(".venv/pyvenv.cfg"), "home = /usr/bin\n");
+  sb().write_file(sb().in_project(".venv/pip.conf"),
+                  "[global]\nindex-url = http://registry.test/simple\ncache-dir = cl\n");
+  RunResult pip = sb().moat(plant, {"-p", "pip"});
+  EXPECT_EQ(pip.status, 125) << pip.describe();
+  EXPECT_NE(pip.err.find("leaves it through a symlink"), std::string::npos) << pip.describe();
+
+  std::error_code ec;
+  EXPECT_TRUE(std::filesystem::is_empty(target, ec))
+      << "ESCAPE: something was created through the project's link at " << target;
+  // The same project without the links runs.
+  std::filesystem::remove(sb().in_project("cachelink"));
+  std::filesystem::remove(sb().in_project("cl"));
+  RunResult control = sb().moat({"/bin/true"}, {"-p", "pip"});
+  EXPECT_EQ(control.status, 0) << "CONTROL\n" << control.describe();
+}
+
+// A home kept in git (dotfiles) made the home the project of every directory below it, so a
+// download unpacked in ~/Downloads/pkg ran with the whole home writable: ~/.gitconfig (an alias
+// runs a program), editors' start-up files. The project search stops at the home, and the home
+// itself is never the project. Checked from outside: the files are unchanged.
+TEST_P(Escape, HomeIsNeverTheProject) {
+  sb().make_dir(sb().in_home(".git"));
+  sb().make_dir(sb().in_home("Downloads"));
+  sb().make_dir(sb().in_home("Downloads/pkg"));
+  const std::string gitconfig = sb().in_home(".gitconfig");
+  sb().write_file(gitconfig, "[user]\n\tname = t\n");
+  const std::string before = file_sha(gitconfig);
+  RunSpec below;
+  below.cwd = sb().in_home("Downloads/pkg");
+  RunResult r = sb().moat({"/bin/sh", "-c",
+                           "printf '[alias]\\n\\tst = !touch /tmp/x\\n' >> ~/.gitconfig; "
+                           "echo evil > ~/.planted; echo ran"},
+                          {}, below);
+  EXPECT_EQ(file_sha(gitconfig), before) << "ESCAPE: ~/.gitconfig changed\n" << r.describe();
+  EXPECT_FALSE(exists(sb().in_home(".planted"))) << r.describe();
+  EXPECT_NE(r.out.find("ran"), std::string::npos) << "the command must still run\n" << r.describe();
+  RunSpec at_home;
+  at_home.cwd = sb().home();
+  RunResult h = sb().moat({"/bin/sh", "-c", "echo evil > ~/.planted"}, {}, at_home);
+  EXPECT_EQ(h.status, 125) << h.describe();
+  EXPECT_NE(h.err.find("it is your home directory"), std::string::npos) << h.describe();
+  EXPECT_FALSE(exists(sb().in_home(".planted"))) << h.describe();
+}
+
+// The project's configuration files are read by moat (to find registries) with the caller's
+// rights: one that is a symlink out of the project (`.npmrc -> ~/.ssh/id_ed25519`) must not be
+// read, or a line of the key would be printed in a diagnostic.
+TEST_P(Escape, ProjectConfigLinkIsNotFollowedOut) {
+  const Sandbox::Secret* key = nullptr;
+  for (const Sandbox::Secret& s : sb().secrets()) {
+    if (s.rel.find("id_ed25519") != std::string::npos) key = &s;
+  }
+  ASSERT_NE(key, nullptr);
+  sb().write_file(sb().in_project("package.json"), "{}");
+  const std::string link = sb().in_project(".npmrc");
+  ASSERT_EQ(::symlink(sb().in_home(key->rel).c_str(), link.c_str()), 0);
+  ::lchown(link.c_str(), sb().uid(), sb().gid());
+  for (const char* profile : {"npm", "pnpm", "yarn"}) {
+    RunResult r = sb().moat({"/bin/true"}, {"-p", profile});
+    expect_no_canary(r, key->canary, std::string("moat -p ") + profile + " with a linked .npmrc");
+  }
+}
+
 // Guards: hardlinking a file from outside into the writable project, then writing or reading it
 // (CVE-2021-32804-class link attacks; why fs.protected_hardlinks exists).
 TEST_P(Escape, HardlinkOutOfProject) {
