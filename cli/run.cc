@@ -312,6 +312,22 @@ void create_tool_caches(const policy::Plan& plan) {
   }
 }
 
+void protect_profile_files(policy::Plan& plan) {
+  std::vector<std::string> files;
+  for (const std::string& file : plan.profile_files) {
+    files.push_back(file);
+    char real[PATH_MAX];
+    if (::realpath(file.c_str(), real) != nullptr && file != real) files.emplace_back(real);
+  }
+  for (const std::string& file : files) {
+    const bool writable = std::any_of(plan.paths.begin(), plan.paths.end(), [&](const auto& r) {
+      return (r.access & policy::kAccessWrite) != 0 &&
+             (file == r.path || policy::path_within(file, r.path));
+    });
+    if (writable) plan.protect.push_back(policy::ProtectRule{file, "moat-profile", false, {}, {}});
+  }
+}
+
 void protect_audit_file(policy::Plan& plan, const report::EventLog& events) {
   const std::string path = events.audit_file();
   if (path.empty()) return;
@@ -357,6 +373,7 @@ int run_main(const RunOptions& options) {
     return 125;
   }
   protect_audit_file(plan, events);
+  protect_profile_files(plan);
   std::optional<LearnTarget> learn_target;
   if (!options.learn_out.empty()) {
     auto opened = open_learn_target(options.learn_out);

@@ -37,6 +37,11 @@ std::string unsafe_project_reason(const std::string& project, const std::string&
 // anything is created or bound.
 std::string grant_leaving_project(const policy::Plan& plan);
 
+// The profile files that confine a run stay read-only inside it when they lie in a writable
+// path: a CI job's `.github/moat/build.yaml` in the workspace, rewritten by one step, would
+// confine the next step as the job likes (env secrets kept, host network, /etc writable).
+void protect_profile_files(policy::Plan& plan);
+
 // Creates the tool directories the plan grants (${npm.cache}, ${pnpm.store}: Plan::tool_caches)
 // that do not exist yet, so the first run's downloads persist: the launcher skips a grant of a
 // missing path, and the tool would then fill the sandbox's private home, discarded at exit.

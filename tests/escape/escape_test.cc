@@ -817,6 +817,32 @@ TEST_P(Escape, ProjectConfigLinkIsNotFollowedOut) {
   }
 }
 
+// A CI job confined by a profile kept in its own workspace (`.github/moat/build.yaml`, as
+// docs/ci.md suggests) must not rewrite it for the next step: env secrets kept, host network,
+// /etc writable. The files of the profile that confines a run are read-only inside it, whatever
+// the run renames around them. Checked from outside: the file still says what it said.
+TEST_P(Escape, ConfiningProfileInTheWorkspaceStaysAsItWas) {
+  sb().make_dir(sb().in_project(".github"));
+  sb().make_dir(sb().in_project(".github/moat"));
+  const std::string profile = sb().in_project(".github/moat/build.yaml");
+  const std::string text = "version: 1\nextends: base\n";
+  sb().write_file(profile, text);
+  const std::string evil = "version: 1\\nextends: base\\nnetwork: {mode: host}\\n";
+  RunResult r =
+      sb().moat({"/bin/sh", "-c",
+                 "printf '" + evil +
+                     "' > .github/moat/build.yaml; echo write=$?; "
+                     "mv .github/moat .github/moat-old && mkdir .github/moat && printf '" +
+                     evil +
+                     "' > .github/moat/build.yaml; "
+                     "mv .github .github-old && mkdir -p .github/moat && printf '" +
+                     evil + "' > .github/moat/build.yaml; echo ran"},
+                {"-p", profile});
+  EXPECT_NE(r.out.find("ran"), std::string::npos) << r.describe();
+  EXPECT_EQ(read_file(profile), text) << "ESCAPE: the run rewrote the profile that confines it\n"
+                                      << r.describe();
+}
+
 // Guards: hardlinking a file from outside into the writable project, then writing or reading it
 // (CVE-2021-32804-class link attacks; why fs.protected_hardlinks exists).
 TEST_P(Escape, HardlinkOutOfProject) {
