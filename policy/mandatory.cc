@@ -53,6 +53,33 @@ const std::vector<MandatoryGroup>& mandatory_groups() {
         "${HOME}/.config/gcloud/", "${HOME}/.azure/", "${HOME}/.cargo/credentials.toml",
         "${HOME}/.cargo/credentials", "${HOME}/.gem/credentials", "${HOME}/.local/share/keyrings/",
         "${HOME}/.password-store/"}},
+      // Kept apart from secret-stores, which the fetch phase of `moat install` lifts to read
+      // ~/.npmrc (re-masking that list's other members): none of these is ever lifted.
+      {"service-credentials",
+       true,
+       "more credential files (git's XDG store, databases, vaults, cloud and sync tools)",
+       {"${HOME}/.config/git/credentials", "${HOME}/.pgpass", "${HOME}/.vault-token",
+        "${HOME}/.terraform.d/credentials.tfrc.json", "${HOME}/.config/op/",
+        "${HOME}/.pulumi/credentials.json", "${HOME}/.s3cfg", "${HOME}/.boto",
+        "${HOME}/.m2/settings-security.xml", "${HOME}/.config/rclone/"}},
+      // Commands typed with a token in them (`export GITHUB_TOKEN=...`, `mysql -pSECRET`).
+      {"shell-history",
+       true,
+       "shell and interpreter histories (commands typed with tokens in them)",
+       {"${HOME}/.bash_history", "${HOME}/.zsh_history", "${HOME}/.python_history",
+        "${HOME}/.psql_history", "${HOME}/.mysql_history", "${HOME}/.node_repl_history",
+        "${HOME}/.local/share/fish/fish_history"}},
+      {"browser-profiles",
+       true,
+       "web browsers' profiles (session cookies, saved passwords)",
+       {"${HOME}/.mozilla/", "${HOME}/.config/google-chrome/", "${HOME}/.config/chromium/",
+        "${HOME}/.config/BraveSoftware/", "${HOME}/.config/microsoft-edge/", "${HOME}/.var/app/"}},
+      // Each agent's own sign-in: its profile lifts its own (`unprotect`), no other does.
+      {"codex-sign-in", true, "Codex's sign-in (an OpenAI token)", {"${HOME}/.codex/auth.json"}},
+      {"claude-sign-in",
+       true,
+       "Claude Code's sign-in (an Anthropic token)",
+       {"${HOME}/.claude/.credentials.json"}},
   };
   return groups;
 }

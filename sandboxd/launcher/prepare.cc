@@ -237,6 +237,10 @@ class SpecBuilder {
       add_system_mounts();
       add_grant_mounts(out.skipped);
       if (auto st = add_protections(out.placeholders, out.placeholder_locks); !st) {
+        // Nothing is started: the placeholders made so far go, or they would stay in the
+        // user's home (an empty ~/.bash_profile stops login shells from reading ~/.profile).
+        out.placeholder_locks.clear();
+        remove_placeholders(out.placeholders);
         return st.error();
       }
       add_masks();
@@ -680,7 +684,10 @@ class SpecBuilder {
       if (cover->kind == MountKind::kTmpfs || cover->kind == MountKind::kOverlay) continue;
       // A host tree: walk from the cover down; every directory on the way becomes a mount point
       // so it cannot be renamed away and recreated (`mv .git .git2; mkdir .git`).
-      std::string cover_target = cover->target;
+      // Copied: the loop adds mount points to ops_, which moves the MountOp `cover` points at.
+      const std::string cover_target = cover->target;
+      const std::string cover_source = cover->source;
+      cover = nullptr;
       std::string rest = rule.path.substr(cover_target.size());
       std::string current = cover_target == "/" ? "" : cover_target;
       size_t pos = 0;
@@ -707,7 +714,7 @@ class SpecBuilder {
           // can be created under a file either, and a file costs little to remove, while an
           // ext4 rmdir frees a block (0.2-3 ms with `discard` on this machine kind). Inside,
           // the name is a read-only empty file; git treats it as "no repository"/"no hook".
-          std::string root = cover->source;
+          std::string root = cover_source;
           std::string relative = candidate.substr(cover_target == "/" ? 1 : cover_target.size() + 1);
           std::string leaf;
           int parent = open_parent_beneath(root, relative, &leaf);
@@ -751,7 +758,7 @@ class SpecBuilder {
             const ssize_t n = ::pread(locks.back().get(), content, 64, 0);
             std::string relative =
                 candidate.substr(cover_target == "/" ? 1 : cover_target.size() + 1);
-            placeholders.push_back({candidate, cover->source, relative, false,
+            placeholders.push_back({candidate, cover_source, relative, false,
                                     std::string(content, n > 0 ? static_cast<size_t>(n) : 0)});
           }
           add_self_bind(candidate, entry.is_dir, true, why);

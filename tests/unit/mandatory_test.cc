@@ -97,7 +97,9 @@ TEST(Mandatory, ExtendsCannotRemoveAProtection) {
 TEST(Mandatory, GroupNamesAreKnown) {
   EXPECT_EQ(mandatory_group_names(),
             (std::vector<std::string>{"shell-rc", "autostart", "git-hooks", "git-config",
-                                      "moat-state", "editor-tasks", "secret-stores"}));
+                                      "moat-state", "editor-tasks", "secret-stores",
+                                      "service-credentials", "shell-history", "browser-profiles",
+                                      "codex-sign-in", "claude-sign-in"}));
 }
 
 TEST(BaseProfile, CompilesWithTheIntendedShape) {
