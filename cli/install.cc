@@ -18,6 +18,7 @@
 #include "cli/context.h"
 #include "cli/plan_cache.h"
 #include "cli/run.h"
+#include "policy/display_text.h"
 #include "policy/yarn_generation.h"
 #include "sandboxd/launcher/launch.h"
 #include "sandboxd/report/findings.h"
@@ -72,9 +73,11 @@ std::optional<Split> split_command(const std::string& tool, const std::vector<st
   policy::ToolConfigInput in{ctx.environ, ctx.home, ctx.project, ctx.cwd, ctx.read_file, command};
   const policy::YarnDetection yarn =
       policy::detect_yarn_generation(in, find_executable(command[0], ctx.environ));
+  // `why` quotes the project's package.json (its packageManager value): the project's bytes.
+  const std::string why = policy::terminal_text(yarn.why);
   if (yarn.generation == policy::YarnGeneration::kBerry) {
     std::fprintf(stderr, "moat install: yarn berry (%s): --mode=skip-build, then yarn rebuild\n",
-                 yarn.why.c_str());
+                 why.c_str());
     out.fetch.push_back("--mode=skip-build");
     return out;
   }
@@ -85,11 +88,11 @@ std::optional<Split> split_command(const std::string& tool, const std::vector<st
                  "moat install: yarn classic (%s) cannot run install scripts apart from the "
                  "download; phase 2 runs `npm rebuild`, and npm is not on PATH. Install npm, or "
                  "use `moat run -p yarn -- yarn install`\n",
-                 yarn.why.c_str());
+                 why.c_str());
     return std::nullopt;
   }
   std::fprintf(stderr, "moat install: yarn classic (%s): --ignore-scripts, then npm rebuild\n",
-               yarn.why.c_str());
+               why.c_str());
   out.fetch.push_back("--ignore-scripts");
   out.scripts = {"npm", "rebuild"};
   return out;
