@@ -19,6 +19,8 @@
 #include "cli/plan_cache.h"
 #include "cli/run.h"
 #include "policy/display_text.h"
+#include "policy/install_project_code.h"
+#include "policy/install_split.h"
 #include "policy/yarn_generation.h"
 #include "sandboxd/launcher/launch.h"
 #include "sandboxd/report/findings.h"
@@ -65,9 +67,15 @@ struct Split {
 
 std::optional<Split> split_command(const std::string& tool, const std::vector<std::string>& command,
                                    const policy::Context& ctx) {
-  Split out{command, {command[0], "rebuild"}};
-  if (tool != "yarn") {
-    out.fetch.push_back("--ignore-scripts");
+  Split out{{}, {command[0], "rebuild"}};
+  if (tool == "npm") {
+    out.fetch = policy::with_fetch_flags(command, {"--ignore-scripts"});
+    return out;
+  }
+  if (tool == "pnpm") {
+    // pnpm runs the project's .pnpmfile.cjs (hooks: plain JS) while it resolves, and pnpm 10's
+    // .pnpmfile.mjs, or whatever `pnpmfile` names: none of it in the phase with the tokens.
+    out.fetch = policy::with_fetch_flags(command, {"--ignore-scripts", "--ignore-pnpmfile"});
     return out;
   }
   policy::ToolConfigInput in{ctx.environ, ctx.home, ctx.project, ctx.cwd, ctx.read_file, command};
@@ -78,7 +86,7 @@ std::optional<Split> split_command(const std::string& tool, const std::vector<st
   if (yarn.generation == policy::YarnGeneration::kBerry) {
     std::fprintf(stderr, "moat install: yarn berry (%s): --mode=skip-build, then yarn rebuild\n",
                  why.c_str());
-    out.fetch.push_back("--mode=skip-build");
+    out.fetch = policy::with_fetch_flags(command, {"--mode=skip-build"});
     return out;
   }
   // yarn 1 has no command that runs the scripts of an installed tree; npm's rebuild does, on
@@ -93,9 +101,55 @@ std::optional<Split> split_command(const std::string& tool, const std::vector<st
   }
   std::fprintf(stderr, "moat install: yarn classic (%s): --ignore-scripts, then npm rebuild\n",
                why.c_str());
-  out.fetch.push_back("--ignore-scripts");
+  out.fetch = policy::with_fetch_flags(command, {"--ignore-scripts"});
   out.scripts = {"npm", "rebuild"};
   return out;
+}
+
+// Phase 1 runs the client with the tokens readable: a project setting that makes it run a program
+// or code the project chose would hand them over (`git=./tools/git.sh` in .npmrc). False when
+// moat install must stop; every setting is named with its file either way.
+bool project_code_allowed(const std::string& tool, const policy::Context& ctx,
+                          const std::vector<std::string>& command, bool trust_project_yarn) {
+  policy::ToolConfigInput in{ctx.environ, ctx.home, ctx.project, ctx.cwd, ctx.read_file, command};
+  bool allowed = true;
+  for (const policy::ProjectCodeSetting& s : policy::find_project_code_settings(tool, in)) {
+    const std::string where = policy::terminal_text(s.file) + ": " + s.key + " = " +
+                              policy::terminal_text(s.value, 120) + " (" + s.why + ")";
+    switch (s.action) {
+      case policy::ProjectCodeAction::kRefused:
+        std::fprintf(stderr,
+                     "moat install: refusing: %s\n  hint: phase 1 runs %s with your registry "
+                     "tokens readable, and a project does not choose this for it; remove the "
+                     "line (set it in your own ~/.npmrc if you need it), or use `moat run -p %s "
+                     "-- ...`, which hides the tokens\n",
+                     where.c_str(), tool.c_str(), tool.c_str());
+        allowed = false;
+        break;
+      case policy::ProjectCodeAction::kRefusedUntrusted:
+        if (trust_project_yarn) {
+          std::fprintf(stderr,
+                       "moat install: WARNING: --trust-project-yarn: phase 1 runs the project's "
+                       "code with your registry tokens readable: %s\n",
+                       where.c_str());
+          break;
+        }
+        std::fprintf(stderr,
+                     "moat install: refusing: %s\n  hint: phase 1 would run it with your "
+                     "registry tokens readable. Review it, then add --trust-project-yarn; or use "
+                     "`moat run -p yarn -- yarn install`, which hides the tokens\n",
+                     where.c_str());
+        allowed = false;
+        break;
+      case policy::ProjectCodeAction::kOverridden:
+        std::fprintf(stderr,
+                     "moat install: note: %s is not used in phase 1 (npm's default instead); "
+                     "phase 2, which runs the scripts without tokens, uses it\n",
+                     where.c_str());
+        break;
+    }
+  }
+  return allowed;
 }
 
 struct Phase {
@@ -178,6 +232,12 @@ int install_main(const RunOptions& options) {
                  ctx.project.c_str(), why.c_str());
     return 125;
   }
+  // Phase 1 runs with the tokens readable: only an install, and none of the project's own code.
+  if (Status accepted = policy::check_install_subcommand(tool, options.command); !accepted) {
+    std::fprintf(stderr, "moat install: %s\n", accepted.error().to_string().c_str());
+    return 125;
+  }
+  if (!project_code_allowed(tool, ctx, options.command, options.trust_project_yarn)) return 125;
   const std::optional<Split> split = split_command(tool, options.command, ctx);
   if (!split) return 125;
   const Phase phases[2] = {

@@ -90,7 +90,12 @@ int main(int argc, char** argv) {
       "install",
       "two-phase install: -p npm -- npm install ARGS fetches with --ignore-scripts (registry, "
       "tokens), then runs the install scripts with no network and no tokens");
-  if (defines("install")) add_run_flags(install_cmd);
+  if (defines("install")) {
+    add_run_flags(install_cmd);
+    install_cmd->add_flag("--trust-project-yarn", run.trust_project_yarn,
+                          "run the project's own yarn release and plugins (.yarnrc.yml yarnPath, "
+                          "plugins) in phase 1, where your registry tokens are readable");
+  }
   CLI::App* learn_cmd = app.add_subcommand(
       "learn", "run a command under a permissive but contained policy and write the profile it needs");
   if (defines("learn")) {

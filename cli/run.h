@@ -20,6 +20,9 @@ struct RunOptions {
   std::string audit_path;  // --audit FILE: every event as a JSON line
   std::string learn_out;   // `moat learn --out FILE`: write the learned profile here
   bool fail_on_drift = false;
+  // `moat install`: run the project's own yarn release and plugins (yarnPath, plugins,
+  // yarn-path) in phase 1, where the tokens are readable.
+  bool trust_project_yarn = false;
   std::vector<std::string> command;
 };
 
