@@ -22,7 +22,6 @@
 #include "cli/context.h"
 #include "cli/plan_cache.h"
 #include "policy/display_text.h"
-#include "policy/mandatory.h"
 #include "policy/variables.h"
 #include "sandboxd/launcher/launch.h"
 #include "sandboxd/report/findings.h"
@@ -112,16 +111,6 @@ std::string today() {
   char buf[16];
   std::strftime(buf, sizeof(buf), "%Y-%m-%d", &tm);
   return buf;
-}
-
-std::string replace_variables(std::string_view raw, const policy::Plan& plan) {
-  std::string out(raw);
-  for (const auto& [name, value] : {std::pair<std::string, std::string>{"${HOME}", plan.home},
-                                    {"${PROJECT}", plan.project}}) {
-    if (out.rfind(name, 0) == 0) out = value + out.substr(name.size());
-  }
-  if (out.size() > 1 && out.back() == '/') out.pop_back();
-  return out;
 }
 
 // `moat learn --out FILE`: the profile, then a check that it loads (our own output is input too).
@@ -215,10 +204,19 @@ int write_learned_profile(const RunOptions& options, const policy::Context& ctx,
   input.date = today();
   input.home = plan.home;
   input.project = plan.project;
-  for (const policy::MandatoryGroup& group : policy::mandatory_groups()) {
-    for (std::string_view raw : group.paths) input.protected_paths.push_back(replace_variables(raw, plan));
-  }
+  // As the compiler expanded them: mandatory, the profile's own and git's configured ones, and
+  // the masked secrets (a raw "${HOME}/..." compared with a real path would match nothing).
+  for (const policy::ProtectRule& rule : plan.protect) input.protected_paths.push_back(rule.path);
   for (const policy::DenyRule& deny : plan.deny) input.protected_paths.push_back(deny.path);
+  for (const std::string& var : ctx.environ) {
+    if (!var.starts_with("PATH=")) continue;
+    for (std::size_t pos = 5; pos <= var.size();) {
+      std::size_t end = std::min(var.find(':', pos), var.size());
+      std::string dir = var.substr(pos, end - pos);
+      if (!dir.empty() && dir[0] == '/') input.command_dirs.push_back(policy::normalize_path(dir));
+      pos = end + 1;
+    }
+  }
   report::LearnedProfile learned = report::learn_profile(events, input);
   if (Status st = write_file_at(target, learned.yaml); !st) {
     std::fprintf(stderr, "moat learn: cannot write %s: %s\n", options.learn_out.c_str(),
@@ -236,10 +234,16 @@ int write_learned_profile(const RunOptions& options, const policy::Context& ctx,
                learned.write_paths.size() == 1 ? "" : "s", learned.hosts.size(),
                learned.hosts.size() == 1 ? "" : "s");
   if (!learned.not_learned.empty()) {
-    std::fprintf(stderr, "; %zu write%s to protected paths NOT learned",
+    std::fprintf(stderr, "; %zu path%s written NOT learned (listed in the profile too)",
                  learned.not_learned.size(), learned.not_learned.size() == 1 ? "" : "s");
   }
   std::fputs("\n", stderr);
+  // Said here as well as in the file: a run that needs /etc/cron.d fails under its profile, and
+  // the user should know why before that.
+  for (const report::NotLearned& n : learned.not_learned) {
+    std::fprintf(stderr, "moat learn: not learned: %s (%s)\n",
+                 policy::terminal_text(n.path).c_str(), policy::terminal_text(n.why).c_str());
+  }
   if (::geteuid() != 0) {
     std::fputs("moat learn: without root there is no file watch: only hosts were learned\n", stderr);
   }

@@ -4,10 +4,12 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <set>
+#include <string_view>
 
 #include "policy/display_text.h"
-#include "sandboxd/report/findings.h"
+#include "policy/variables.h"
 #include "sandboxd/report/run_events.h"
 
 namespace moat::report {
@@ -19,6 +21,25 @@ std::string with_variables(const std::string& path, const LearnInput& in) {
   if (is_within(path, in.project)) return "${PROJECT}" + path.substr(in.project.size());
   if (is_within(path, in.home)) return "${HOME}" + path.substr(in.home.size());
   return path;
+}
+
+// The paths a write-type event changed or tried to change. A refused read is a `deny` too (the
+// watch reports the open that failed, op "read"): it needs no write grant.
+std::vector<std::string> changed_paths(const Event& e) {
+  const bool refused = e.kind == "deny";
+  const std::string op = refused ? e.detail.value("op", std::string()) : e.kind;
+  if (op != "write" && op != "create" && op != "delete" && op != "rename" && op != "chmod" &&
+      op != "symlink") {
+    return {};
+  }
+  if (!refused && e.verdict == "refused") return {};
+  std::vector<std::string> out;
+  // A rename needs the source's directory as well as the target's.
+  for (const char* key : {"path", "to"}) {
+    std::string path = e.detail.value(key, std::string());
+    if (!path.empty() && path[0] == '/') out.push_back(policy::normalize_path(path));
+  }
+  return out;
 }
 
 struct Use {
@@ -51,6 +72,8 @@ std::string comment(const Use& use, const char* noun) {
 }  // namespace
 
 std::string grant_root_for(const std::string& path, const std::string& home) {
+  // The home itself (a chmod of ~) needs the home, never its parent.
+  if (!home.empty() && path == home) return home;
   if (is_within(path, home) && path.size() > home.size() + 1) {
     std::string rest = path.substr(home.size() + 1);
     auto component = [&](size_t n) {  // the first n components of rest
@@ -80,7 +103,8 @@ LearnedProfile learn_profile(const std::vector<Event>& events, const LearnInput&
   LearnedProfile out;
   std::vector<std::string> usual;
   std::map<std::string, Use> writes, hosts, refused_hosts;
-  std::set<std::string> not_learned;
+  std::map<std::string, std::pair<std::string, Use>> not_learned;  // path -> why, who
+  const LearnLimits limits{in.home, in.project, in.protected_paths, in.command_dirs};
   for (const Event& e : events) {
     if (e.kind == "run") {
       if (auto it = e.detail.find("usual_write_roots"); it != e.detail.end() && it->is_array()) {
@@ -103,21 +127,25 @@ LearnedProfile learn_profile(const std::vector<Event>& events, const LearnInput&
       use.who.insert(who_of(e));
       continue;
     }
-    std::vector<std::string> paths;
-    if (const std::string* written = written_path(e)) paths.push_back(*written);
-    if (e.kind == "delete" && e.verdict != "refused") {
-      paths.push_back(e.detail.value("path", std::string()));
-    }
-    if (e.kind == "deny") paths.push_back(e.detail.value("path", std::string()));
-    for (const std::string& path : paths) {
-      if (path.empty() || path[0] != '/') continue;
-      if (is_usual_write(path, usual, in.home)) continue;
-      if (std::any_of(in.protected_paths.begin(), in.protected_paths.end(),
-                      [&](const std::string& p) { return is_within(path, p); })) {
-        not_learned.insert(path);
+    for (const std::string& path : changed_paths(e)) {
+      auto refuse = [&](const std::string& what, const std::string& why) {
+        auto& [reason, use] = not_learned[what];
+        reason = why;
+        use.count++;
+        use.who.insert(who_of(e));
+      };
+      // Before the usual places: the project's .git/hooks is in the project, and still listed.
+      if (std::optional<std::string> part = protected_part(path, limits)) {
+        refuse(*part, "protected");
         continue;
       }
-      Use& use = writes[grant_root_for(path, in.home)];
+      if (is_usual_write(path, usual, in.home)) continue;
+      const std::string root = grant_root_for(path, in.home);
+      if (std::string why = why_not_learnable(root, limits); !why.empty()) {
+        refuse(root, why);
+        continue;
+      }
+      Use& use = writes[root];
       use.count++;
       use.who.insert(who_of(e));
     }
@@ -152,9 +180,12 @@ LearnedProfile learn_profile(const std::vector<Event>& events, const LearnInput&
     y += "# refused even while learning (a special address): " + policy::terminal_text(host) +
          "  " + comment(use, "attempt").substr(2) + "\n";
   }
-  for (const std::string& path : not_learned) {
-    out.not_learned.push_back(path);
-    y += "# not learned, protected: " + policy::terminal_text(path) + "\n";
+  for (const auto& [path, why_use] : not_learned) {
+    const auto& [why, use] = why_use;
+    out.not_learned.push_back({path, why});
+    // The reason may name a protected path, which git's configuration in the project can name.
+    y += "# not learned: " + policy::terminal_text(path) + " (" + policy::terminal_text(why) +
+         "); " + comment(use, "write").substr(2) + "\n";
   }
   out.yaml = std::move(y);
   return out;

@@ -423,11 +423,15 @@ TEST(Learn, ExactlyTheExtraPathsAndHostsWithWhoNeededThem) {
   LearnedProfile p = learn_profile(events, learn_input());
   EXPECT_EQ(p.write_paths, std::vector<std::string>{"${HOME}/.npm"});
   EXPECT_EQ(p.hosts, std::vector<std::string>{"registry.test:443"});
-  EXPECT_EQ(p.not_learned, std::vector<std::string>{"/h/.bashrc"});
+  ASSERT_EQ(p.not_learned.size(), 1u);
+  EXPECT_EQ(p.not_learned[0].path, "/h/.bashrc");
+  EXPECT_EQ(p.not_learned[0].why, "protected");
   EXPECT_NE(p.yaml.find("extends: \"base\""), std::string::npos) << p.yaml;
   EXPECT_NE(p.yaml.find("\"${HOME}/.npm\"  # 2 writes by /usr/bin/node"), std::string::npos) << p.yaml;
   EXPECT_NE(p.yaml.find("npm evil-pkg@1.0.0 postinstall"), std::string::npos) << p.yaml;
-  EXPECT_NE(p.yaml.find("# not learned, protected: /h/.bashrc"), std::string::npos) << p.yaml;
+  EXPECT_NE(p.yaml.find("# not learned: /h/.bashrc (protected); 1 write by /bin/sh"),
+            std::string::npos)
+      << p.yaml;
   EXPECT_EQ(p.yaml.find("169.254.169.254:80\"  #"), std::string::npos) << "a refused host was granted";
 }
 
