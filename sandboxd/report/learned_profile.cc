@@ -17,10 +17,18 @@ namespace {
 
 std::string yaml_quoted(const std::string& s) { return json_text(nlohmann::json(s)); }
 
+// The loader expands ${NAME} in every path and reads "$$" as one '$' (variables.h): a directory
+// the run named `${HOME}` must stay that name, not become a grant of the whole home.
+std::string escaped(std::string_view literal) {
+  std::string out;
+  for (char c : literal) out += c == '$' ? std::string("$$") : std::string(1, c);
+  return out;
+}
+
 std::string with_variables(const std::string& path, const LearnInput& in) {
-  if (is_within(path, in.project)) return "${PROJECT}" + path.substr(in.project.size());
-  if (is_within(path, in.home)) return "${HOME}" + path.substr(in.home.size());
-  return path;
+  if (is_within(path, in.project)) return "${PROJECT}" + escaped(path.substr(in.project.size()));
+  if (is_within(path, in.home)) return "${HOME}" + escaped(path.substr(in.home.size()));
+  return escaped(path);
 }
 
 // The paths a write-type event changed or tried to change. A refused read is a `deny` too (the

@@ -32,7 +32,7 @@ struct NotLearned {
 
 struct LearnedProfile {
   std::string yaml;
-  std::vector<std::string> write_paths;  // as written in the profile (${HOME}/...)
+  std::vector<std::string> write_paths;  // as written in the profile (${HOME}/..., `$` as `$$`)
   std::vector<std::string> hosts;        // "name:port" or "address:port"
   std::vector<NotLearned> not_learned;   // also comments in `yaml`
 };

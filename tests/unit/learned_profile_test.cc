@@ -1,5 +1,6 @@
 // `moat learn`'s profile from sample event lists: only write-type operations become grants, never
-// a system tree, the home itself, an ancestor of a protected path or a directory on PATH.
+// a system tree, the home itself, an ancestor of a protected path or a directory on PATH; `$`
+// survives the loader.
 #include "sandboxd/report/learned_profile.h"
 
 #include <gtest/gtest.h>
@@ -153,6 +154,26 @@ TEST(LearnedProfile, WritesBelowTheHomeAndTemporaryDirectoriesAreLearned) {
   EXPECT_EQ(loaded_write_grants(p.yaml),
             (std::vector<std::string>{kHome + "/.config/app", kHome + "/.myapp", "/var/tmp/build"}))
       << p.yaml;
+}
+
+// `mkdir '/${HOME}'` was learned as "/${HOME}", which the loader expands to the real home.
+TEST(LearnedProfile, DollarSignsAreEscapedForTheLoader) {
+  std::vector<Event> events = {
+      run_event(),
+      event("create", {{"path", "/${HOME}"}, {"dir", true}}),
+      event("create", {{"path", kHome + "/${HOME}/x"}}),
+      event("create", {{"path", kHome + "/$$HOME"}}),
+      event("create", {{"path", "/var/tmp/${PROJECT}/x"}}),
+  };
+  LearnedProfile p = learn_profile(events, input());
+  EXPECT_FALSE(has(p.yaml, "\"/${HOME}\"")) << p.yaml;
+  const std::vector<std::string> grants = loaded_write_grants(p.yaml);
+  EXPECT_EQ(grants, (std::vector<std::string>{kHome + "/$$HOME", kHome + "/${HOME}",
+                                              "/var/tmp/${PROJECT}"}))
+      << p.yaml;
+  EXPECT_TRUE(std::none_of(grants.begin(), grants.end(), [](const std::string& g) {
+    return g == kHome || g == kProject;
+  })) << p.yaml;
 }
 
 }  // namespace
