@@ -83,8 +83,8 @@ int main(int argc, char** argv) {
   if (defines("run")) {
     add_run_flags(run_cmd);
     run_cmd->add_flag("--fail-on-drift", run.fail_on_drift,
-                      "with a learned profile: exit 1 when the run drifted from it (and the "
-                      "command itself succeeded)");
+                      "with a learned profile: exit 1 when the run drifted from it, or lost "
+                      "events and so cannot show it did not (and the command itself succeeded)");
   }
   CLI::App* install_cmd = app.add_subcommand(
       "install",

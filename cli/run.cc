@@ -24,6 +24,7 @@
 #include "policy/display_text.h"
 #include "policy/variables.h"
 #include "sandboxd/launcher/launch.h"
+#include "sandboxd/report/drift.h"
 #include "sandboxd/report/findings.h"
 #include "sandboxd/report/git_submodule_findings.h"
 #include "sandboxd/report/learned_profile.h"
@@ -482,29 +483,22 @@ int run_main(const RunOptions& options) {
                    "bound (%llu events not kept); review it, or learn from a shorter run\n",
                    static_cast<unsigned long long>(events.not_kept()));
     }
+    if (summary.lost_events > 0) {
+      std::fprintf(stderr,
+                   "moat learn: WARNING: the watch lost %llu events: the profile may lack what "
+                   "they showed; review it, or learn again\n",
+                   static_cast<unsigned long long>(summary.lost_events));
+    }
     if (int rc = write_learned_profile(options, ctx, plan, events.settled(), *learn_target);
         rc != 0) {
       return rc;
     }
   }
   if (!plan.learned_from.empty()) {
-    // Writes under the profile's own write grants were learned; anything else is new.
-    size_t drift = summary.denials.size();
-    for (const report::WrittenFile& w : summary.written_outside) {
-      bool granted = std::any_of(plan.paths.begin(), plan.paths.end(), [&](const policy::PathRule& r) {
-        return (r.access & policy::kAccessWrite) != 0 &&
-               (w.first == r.path || w.first.rfind(r.path + "/", 0) == 0);
-      });
-      if (!granted) ++drift;
-    }
-    if (drift > 0) {
-      std::fprintf(stderr,
-                   "moat: drift: this run did %zu thing%s the run it was learned from (`%s`) did "
-                   "not (listed above)%s\n",
-                   drift, drift == 1 ? "" : "s", plan.learned_from.c_str(),
-                   options.fail_on_drift ? "; --fail-on-drift" : "");
-      if (options.fail_on_drift && result->exit_code == 0) return 1;
-    }
+    const report::Drift drift = report::drift_of(summary, plan);
+    std::fputs(report::render_drift(drift, plan.learned_from, options.fail_on_drift).c_str(),
+               stderr);
+    if (options.fail_on_drift && report::drift_fails(drift) && result->exit_code == 0) return 1;
   }
   return result->exit_code;
 }
