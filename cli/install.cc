@@ -251,6 +251,15 @@ int install_main(const RunOptions& options) {
     plans[i] = compile_phase(phases[i], ctx, options.overrides);
     if (!plans[i]) return 125;
   }
+  for (const auto& plan : plans) {
+    if (std::string leaving = grant_leaving_project(*plan); !leaving.empty()) {
+      std::fprintf(stderr,
+                   "moat install: a path granted inside the project leaves it through a symlink: "
+                   "%s; nothing was started\n",
+                   policy::terminal_text(leaving).c_str());
+      return 125;
+    }
+  }
   for (const auto& plan : plans) create_tool_caches(*plan);
 
   report::EventLog events;
@@ -260,7 +269,10 @@ int install_main(const RunOptions& options) {
                  errno == ELOOP ? " (a symlink: moat does not write through one)" : "");
     return 125;
   }
-  for (auto& plan : plans) protect_audit_file(*plan, events);
+  for (auto& plan : plans) {
+    protect_audit_file(*plan, events);
+    protect_profile_files(*plan);
+  }
   launcher::LaunchOptions launch;
   launch.events = &events;
   launch.allow_missing_limits = options.allow_degraded;
