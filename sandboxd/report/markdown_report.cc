@@ -25,13 +25,25 @@ std::string markdown_escape(std::string_view raw, std::size_t limit) {
   const std::string text = policy::visible_code_points(raw);
   std::string out;
   std::size_t used = 0;
-  for (char c : text) {
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
     if (used >= limit) {
       out += "...";
       break;
     }
     ++used;
     const auto u = static_cast<unsigned char>(c);
+    // GitHub links bare addresses (`victim@evil.test`, `www.host`, `https://...`) on its own: a
+    // backslash before the character that starts the pattern keeps them text.
+    const bool link_start =
+        c == '@' || (c == ':' && text.compare(i + 1, 2, "//") == 0) ||
+        (c == '.' && i >= 3 &&
+         (text.compare(i - 3, 3, "www") == 0 || text.compare(i - 3, 3, "WWW") == 0));
+    if (link_start) {
+      out += '\\';
+      out += c;
+      continue;
+    }
     if (c == '&') {
       out += "&amp;";
     } else if (c == '<') {

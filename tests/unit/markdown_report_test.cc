@@ -76,6 +76,15 @@ TEST(MarkdownReport, BidiOverridesAndInvalidBytesAreShown) {
             "b");
 }
 
+// GitHub makes links of bare addresses in text: a refused path named "victim@evil.test", or one
+// holding "www.evil.test" or "https://evil.test", would be a link in the job's summary.
+TEST(MarkdownReport, BareAddressesAreNotLinks) {
+  EXPECT_EQ(markdown_escape("/etc/z victim@evil.test"), "/etc/z victim\\@evil.test");
+  EXPECT_EQ(markdown_escape("a www.evil.test b"), "a www\\.evil.test b");
+  EXPECT_EQ(markdown_escape("https://evil.test/x"), "https\\://evil.test/x");
+  EXPECT_EQ(markdown_escape("registry.test:443"), "registry.test:443");  // a port stays as it is
+}
+
 TEST(MarkdownReport, ARunThatNeverStarted) {
   EXPECT_EQ(render_markdown_failure({"make", "ci"}, 127, "cannot find `make` <in PATH>"),
             "### moat: make (profile ci), exit 127\n\n**The command did not run**: cannot find "
