@@ -10,6 +10,7 @@
 #include <cstring>
 #include <ctime>
 #include <iterator>
+#include <limits>
 
 #include "sandboxd/report/json_line.h"
 #include "sandboxd/sys/small_file.h"
@@ -121,6 +122,17 @@ void EventLog::add_all(std::vector<Event> events) {
     return event.kind == "run" || event.kind == "end" || event.kind == "kill-at-exit" ||
            event.kind == "finding";
   };
+  // A flood of ordinary events fills only the first four fifths of each bound: the rest is kept
+  // for what the account is for (refusals, network decisions, what an installed package's code
+  // did), so a command cannot flood first and act unseen afterwards.
+  auto notable = [](const Event& event) {
+    return event.verdict == "refused" || event.origin.dependency || event.kind == "connect" ||
+           event.kind == "dns" || event.kind == "exec";
+  };
+  auto bound = [&](const Event& event, std::uint64_t max) {
+    if (always(event)) return std::numeric_limits<std::uint64_t>::max();
+    return notable(event) ? max : max - max / 5;
+  };
   std::lock_guard<std::mutex> lock(mu_);
   if (audit_ != nullptr) {
     std::string lines;
@@ -128,7 +140,7 @@ void EventLog::add_all(std::vector<Event> events) {
       const std::size_t before = lines.size();
       append_event_line(lines, event);
       const std::size_t added = lines.size() - before;
-      if (audit_bytes_ + added > max_audit_bytes_ && !always(event)) {
+      if (audit_bytes_ + added > bound(event, max_audit_bytes_)) {
         lines.resize(before);
         ++not_written_;
         continue;
@@ -139,7 +151,7 @@ void EventLog::add_all(std::vector<Event> events) {
     std::fflush(audit_);
   }
   for (Event& event : events) {
-    if (events_.size() >= max_kept_ && !always(event)) {
+    if (events_.size() >= bound(event, max_kept_)) {
       ++not_kept_;
       continue;
     }

@@ -355,6 +355,33 @@ TEST(EventLog, MemoryIsBoundedTheAuditFileKeepsEverything) {
   EXPECT_EQ(std::count(all.begin(), all.end(), '\n'), 13);
 }
 
+// Flood first, act afterwards: ordinary events fill only four fifths of the bound, so the act
+// that matters (a refusal, an installed package's code) is still kept and written.
+TEST(EventLog, AFloodLeavesRoomForTheActAfterIt) {
+  TempAudit temp;
+  ASSERT_FALSE(temp.dir.empty());
+  EventLog log;
+  ASSERT_TRUE(log.open(temp.path));
+  log.set_max_kept(10);
+  log.set_max_audit_bytes(4000);
+  log.add(make("run", 0, 0, ""));
+  for (int i = 0; i < 200; ++i) log.add(make("create", 5, 1, "/bin/sh", {{"path", "/p/f"}}));
+  log.add(make("deny", 7, 1, "/bin/sh", {{"op", "write"}, {"path", "/h/.bashrc"}}, kEvil, "refused",
+               "mount"));
+  Event act = make("write", 8, 1, "/usr/bin/node", {{"path", "/p/node_modules/react/index.js"}});
+  act.origin = kEvil;
+  act.origin.dependency = true;
+  log.add(act);
+  const std::vector<Event> kept = log.settled();
+  ASSERT_GE(kept.size(), 3u);
+  EXPECT_EQ(kept[kept.size() - 2].kind, "deny");
+  EXPECT_EQ(kept.back().detail["path"], "/p/node_modules/react/index.js");
+  std::ifstream in(temp.path);
+  const std::string all((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_NE(all.find("/h/.bashrc"), std::string::npos);
+  EXPECT_NE(all.find("react/index.js"), std::string::npos);
+}
+
 // The audit file has a bound too (a flood would fill the disk): past it events are counted, the
 // run's own events (run, end, kill-at-exit, finding) still written, and the account says so.
 TEST(EventLog, TheAuditFileIsBoundedToo) {
