@@ -24,12 +24,14 @@ int usage() {
   std::fprintf(
       stderr,
       "usage: sandboxd [--socket PATH] [--max-sandboxes N] [--max-per-uid N] [--warm N]\n"
-      "                [--max-bound-per-uid N]\n"
+      "                [--max-bound-per-uid N] [--max-ring-mib-per-uid N]\n"
       "  --socket PATH      default $MOAT_SANDBOXD_SOCKET or %s\n"
       "  --max-sandboxes N  sandboxes watched at once (default 1024)\n"
       "  --max-per-uid N    sandboxes per client uid (default 64)\n"
       "  --warm N           rings (1 MiB) kept ready for registrations (default 8)\n"
-      "  --max-bound-per-uid N  sockets under the kernel name check per uid (default 1024)\n",
+      "  --max-bound-per-uid N  sockets under the kernel name check per uid (default 1024)\n"
+      "  --max-ring-mib-per-uid N  watch ring memory per uid, MiB, counted until the kernel\n"
+      "                     frees a ring (default 512)\n",
       moat::daemon::kDefaultSocket);
   return 2;
 }
@@ -61,6 +63,10 @@ int main(int argc, char** argv) {
       if (!parse_count(value, &options.max_sandboxes_per_uid)) return usage();
     } else if (arg == "--max-bound-per-uid" && value != nullptr) {
       if (!parse_count(value, &options.max_bound_per_uid)) return usage();
+    } else if (arg == "--max-ring-mib-per-uid" && value != nullptr) {
+      std::uint32_t mib = 0;
+      if (!parse_count(value, &mib)) return usage();
+      options.max_ring_bytes_per_uid = static_cast<std::uint64_t>(mib) << 20;
     } else {
       return usage();
     }

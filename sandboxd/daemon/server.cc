@@ -1,6 +1,7 @@
 // sandboxd's server: socket, epoll loop, per-connection registrations. See server.h.
 #include "sandboxd/daemon/server.h"
 
+#include <bpf/bpf.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/magic.h>
@@ -147,11 +148,11 @@ Status Server::serve() {
   epoll_event events[32];
   for (;;) {
     // At most every 100 ms, however busy the loop: the pass costs system calls per cgroup.
-    if (!retired_.empty() &&
+    if (sweep_due() &&
         std::chrono::steady_clock::now() - last_sweep_ >= std::chrono::milliseconds(100)) {
       sweep_retired();
     }
-    int n = ::epoll_wait(epoll_fd_.get(), events, 32, retired_.empty() ? -1 : 100);
+    int n = ::epoll_wait(epoll_fd_.get(), events, 32, sweep_due() ? 100 : -1);
     if (n < 0) {
       if (errno == EINTR) continue;
       return syscall_error("serving", "epoll_wait", "", errno);
@@ -212,7 +213,11 @@ void Server::drop(int fd) {
   if (c.cgroup_id != 0) {
     watch_->remove(c.cgroup_id);
     --usage.sandboxes;
-    usage.ring_bytes -= c.ring_bytes;
+    if (c.ring_map_id != 0) {
+      retired_rings_.push_back({c.uid, c.ring_map_id, c.ring_bytes});  // counted until freed
+    } else {
+      usage.ring_bytes -= c.ring_bytes;
+    }
   }
   if (!c.cgroup_path.empty()) retire_cgroup(c.cgroup_path, c.uid, true);  // counted until gone
   if (!c.v1_memory_path.empty()) retire_cgroup(c.v1_memory_path, c.uid, false);
@@ -237,7 +242,10 @@ void Server::release_usage(uid_t uid) {
   auto it = usage_.find(uid);
   if (it == usage_.end()) return;
   const Usage& u = it->second;
-  if (u.connections == 0 && u.cgroups == 0 && u.bound == 0 && u.sandboxes == 0) usage_.erase(it);
+  if (u.connections == 0 && u.cgroups == 0 && u.bound == 0 && u.sandboxes == 0 &&
+      u.ring_bytes == 0) {
+    usage_.erase(it);
+  }
 }
 
 void Server::handle(Connection& c) {
@@ -362,6 +370,9 @@ ReplyWire Server::do_register(Connection& c, const Request& request, int cgroup_
   *ring = std::move(*made);
   c.cgroup_id = cgroup_id;
   c.ring_bytes = static_cast<std::uint32_t>(request.arg);
+  bpf_map_info info{};
+  std::uint32_t info_len = sizeof info;
+  if (::bpf_obj_get_info_by_fd(ring->get(), &info, &info_len) == 0) c.ring_map_id = info.id;
   ++usage.sandboxes;
   usage.ring_bytes += request.arg;
   ++served_;
@@ -708,6 +719,18 @@ void Server::sweep_retired() {
     }
   }
   retired_ = std::move(still);
+  std::vector<RetiredRing> rings;
+  for (const RetiredRing& r : retired_rings_) {
+    const int fd = ::bpf_map_get_fd_by_id(r.map_id);
+    if (fd >= 0 || errno != ENOENT) {
+      if (fd >= 0) ::close(fd);
+      rings.push_back(r);  // still held by someone
+      continue;
+    }
+    usage_[r.uid].ring_bytes -= r.bytes;
+    release_usage(r.uid);
+  }
+  retired_rings_ = std::move(rings);
 }
 
 }  // namespace moat::daemon

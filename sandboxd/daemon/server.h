@@ -60,6 +60,7 @@ class Server {
     pid_t pid = 0;
     std::uint64_t cgroup_id = 0;  // registered sandbox, 0 when none
     std::uint32_t ring_bytes = 0;
+    std::uint32_t ring_map_id = 0;  // the ring's BPF map, to tell when it is freed
     gid_t gid = 0;
     std::string cgroup_path;  // the cgroup made for it (kCgroup), empty when none
     std::uint64_t made_cgroup_id = 0;
@@ -115,6 +116,16 @@ class Server {
     bool counted = false;  // counts against the uid's cgroups until removed
   };
   std::vector<Retired> retired_;
+  // Rings of connections gone whose map still exists: the client may keep the descriptor or
+  // the mapping (the kernel charges the memory to sandboxd), so they count against the uid's
+  // ring bytes until the kernel frees them.
+  struct RetiredRing {
+    uid_t uid = 0;
+    std::uint32_t map_id = 0;
+    std::uint32_t bytes = 0;
+  };
+  std::vector<RetiredRing> retired_rings_;
+  bool sweep_due() const { return !retired_.empty() || !retired_rings_.empty(); }
   std::chrono::steady_clock::time_point last_sweep_{};
   // Sockets still under the name check whose client connection is gone: they keep counting
   // against their uid (usage.bound) until the kernel map no longer holds them.

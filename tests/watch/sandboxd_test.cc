@@ -911,6 +911,41 @@ TEST_F(Sandboxd, OrphanedNameCheckSocketsKeepCounting) {
   EXPECT_TRUE(b->bind_name(third.client, "front.test").ok()) << "closed sockets still count";
 }
 
+// A client that keeps its ring (descriptor or mapping) after disconnecting keeps the ring's
+// memory alive, charged to sandboxd: it must keep counting against the uid's ring budget until
+// the kernel frees it, or one user could pin unbounded memory by reconnecting.
+TEST_F(Sandboxd, KeptRingsCountUntilFreed) {
+  Daemon d({"--max-ring-mib-per-uid", "1"});
+  ASSERT_TRUE(d.ready());
+  std::string why;
+  auto user = ensure_test_user(&why);
+  if (!user) MOAT_SKIP_OR_FAIL(why);
+  const int code = as_user(*user, [&] {
+    std::vector<sys::UniqueFd> kept;
+    auto register_one = [&]() -> bool {
+      auto c = daemon::Client::connect(d.socket());
+      if (!c) return false;
+      auto dir = c->make_cgroup();
+      if (!dir) return false;
+      auto ring = c->register_sandbox(dir->v2.get(), 1u << 19);
+      if (!ring) return false;
+      kept.push_back(std::move(*ring));
+      return true;  // the client disconnects here; the ring stays with us
+    };
+    if (!register_one() || !register_one()) return 2;             // 1 MiB: the whole budget
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // both hang-ups seen
+    if (register_one()) return 3;  // the budget was given back while the rings live
+    kept.clear();
+    for (int i = 0; i < 50; ++i) {  // freed by the kernel, then seen by a sweep
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      if (register_one()) return 0;
+      kept.clear();
+    }
+    return 4;
+  });
+  EXPECT_EQ(code, 0) << "step " << code << " failed";
+}
+
 TEST_F(Sandboxd, NameCheckTakesConnectedTcpAndReportsRefusals) {
   Daemon d;
   ASSERT_TRUE(d.ready());
