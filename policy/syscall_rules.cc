@@ -137,13 +137,14 @@ std::vector<SyscallRule> default_syscall_rules() {
 
 std::vector<SyscallRule> mode_change_notify_rules() {
   std::vector<SyscallRule> rules;
-  for (const char* name : {"chmod", "fchmod", "fchmodat", "fchmodat2"}) {
+  for (const char* name :
+       {"chmod", "fchmod", "fchmodat", "fchmodat2", "utime", "utimes", "futimesat", "utimensat"}) {
     SyscallRule rule;
     rule.name = name;
     if (std::string_view(name) == "fchmodat2") rule.number = 452;  // newer than libseccomp 2.5.4
     rule.action = SyscallAction::kNotify;
     rule.why =
-        "tier landlock as root: a mode changes only inside the write paths (the "
+        "tier landlock as root: a mode or file time changes only inside the write paths (the "
         "supervisor changes it)";
     rules.push_back(std::move(rule));
   }

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <climits>
 #include <cstring>
@@ -122,9 +123,8 @@ FileNotifier::FileNotifier(report::EventLog& events, FileNotifierRoots roots)
 FileNotifier::~FileNotifier() = default;
 
 void FileNotifier::handle(int notify_fd, const seccomp_notif& req) {
-  if (roots_.broker_mode_changes && (req.data.nr == __NR_chmod || req.data.nr == __NR_fchmod ||
-                                     req.data.nr == __NR_fchmodat || req.data.nr == kNrFchmodat2)) {
-    broker_mode_change(notify_fd, req);
+  if (roots_.broker_mode_changes && is_brokered(static_cast<long>(req.data.nr))) {
+    broker_metadata_change(notify_fd, req);
     return;
   }
   const CallShape shape = shape_of(req.data);
@@ -196,18 +196,61 @@ void FileNotifier::handle(int notify_fd, const seccomp_notif& req) {
   events_.add(std::move(e));
 }
 
-void FileNotifier::broker_mode_change(int notify_fd, const seccomp_notif& req) {
+namespace {
+
+// Times for utimensat from the caller's own argument: utime's utimbuf, utimes' and futimesat's
+// timeval pair, utimensat's timespec pair (UTIME_NOW and UTIME_OMIT kept); NULL is "now".
+// false: unreadable (EFAULT).
+bool read_times(pid_t tid, const seccomp_data& d, std::optional<std::array<timespec, 2>>* out) {
+  const std::uint64_t address = d.args[d.nr == __NR_utime || d.nr == __NR_utimes ? 1 : 2];
+  out->reset();
+  if (address == 0) return true;
+  auto read = [&](void* buf, std::size_t len) {
+    iovec local{buf, len};
+    iovec remote{reinterpret_cast<void*>(address), len};
+    return ::process_vm_readv(tid, &local, 1, &remote, 1, 0) == static_cast<ssize_t>(len);
+  };
+  std::array<timespec, 2> ts{};
+  if (d.nr == __NR_utime) {
+    std::int64_t times[2];  // struct utimbuf: actime, modtime
+    if (!read(times, sizeof times)) return false;
+    ts = {timespec{times[0], 0}, timespec{times[1], 0}};
+  } else if (d.nr == __NR_utimes || d.nr == __NR_futimesat) {
+    timeval tv[2];
+    if (!read(tv, sizeof tv)) return false;
+    ts = {timespec{tv[0].tv_sec, tv[0].tv_usec * 1000},
+          timespec{tv[1].tv_sec, tv[1].tv_usec * 1000}};
+  } else if (!read(ts.data(), sizeof ts)) {
+    return false;
+  }
+  *out = ts;
+  return true;
+}
+
+}  // namespace
+
+bool FileNotifier::is_brokered(long nr) {
+  return nr == __NR_chmod || nr == __NR_fchmod || nr == __NR_fchmodat || nr == kNrFchmodat2 ||
+         nr == __NR_utime || nr == __NR_utimes || nr == __NR_futimesat || nr == __NR_utimensat;
+}
+
+void FileNotifier::broker_metadata_change(int notify_fd, const seccomp_notif& req) {
   const pid_t tid = static_cast<pid_t>(req.pid);
   const seccomp_data& d = req.data;
-  // chmod(path, mode), fchmod(fd, mode), fchmodat(dirfd, path, mode), fchmodat2(dirfd, path,
-  // mode, flags): where the file is named, and how.
-  const bool by_fd = d.nr == __NR_fchmod;
-  const bool at = d.nr == __NR_fchmodat || d.nr == kNrFchmodat2;
+  const bool times =
+      d.nr == __NR_utime || d.nr == __NR_utimes || d.nr == __NR_futimesat || d.nr == __NR_utimensat;
+  // Where the file is named, and how: chmod(path, mode), fchmod(fd, mode), fchmodat(dirfd,
+  // path, mode), fchmodat2(dirfd, path, mode, flags); utime(path, buf), utimes(path, tv),
+  // futimesat(dirfd, path, tv), utimensat(dirfd, path or NULL for dirfd itself, ts, flags).
+  const bool at = d.nr == __NR_fchmodat || d.nr == kNrFchmodat2 || d.nr == __NR_futimesat ||
+                  d.nr == __NR_utimensat;
+  const bool by_fd = d.nr == __NR_fchmod || (d.nr == __NR_utimensat && d.args[1] == 0);
   const auto mode = static_cast<mode_t>(d.args[by_fd || !at ? 1 : 2]);
-  const std::uint64_t flags = d.nr == kNrFchmodat2 ? d.args[3] : 0;
+  const std::uint64_t flags = d.nr == kNrFchmodat2 || d.nr == __NR_utimensat ? d.args[3] : 0;
   int err = 0;
+  std::optional<std::array<timespec, 2>> new_times;
+  if (times && !read_times(tid, d, &new_times)) err = EFAULT;
   sys::UniqueFd target;
-  std::string path_text;
   {
     sys::UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, tid, 0)));
     auto their_fd = [&](std::uint64_t fd) {
@@ -215,11 +258,11 @@ void FileNotifier::broker_mode_change(int notify_fd, const seccomp_notif& req) {
                                                                       static_cast<int>(fd), 0))
                                          : -1);
     };
-    if (by_fd) {
+    if (err != 0) {
+    } else if (by_fd) {
       target = their_fd(d.args[0]);
     } else {
       std::optional<std::string> raw = read_string(tid, d.args[at ? 1 : 0]);
-      path_text = raw.value_or("");
       sys::UniqueFd base;
       if (at && static_cast<int>(d.args[0]) != AT_FDCWD) {
         base = their_fd(d.args[0]);
@@ -251,12 +294,18 @@ void FileNotifier::broker_mode_change(int notify_fd, const seccomp_notif& req) {
   }
   const bool inside = !real.empty() && real[0] == '/' && under_any(real, roots_.mode_change_roots);
   if (err == 0) {
-    if (S_ISLNK(st.st_mode)) {
+    if (!times && S_ISLNK(st.st_mode)) {
       err = EOPNOTSUPP;  // a symlink has no mode of its own (fchmodat2's answer)
-    } else if (!inside || (mode & (S_ISUID | S_ISGID)) != 0) {
+    } else if (!inside || (!times && (mode & (S_ISUID | S_ISGID)) != 0)) {
       err = EPERM;
     } else if (st.st_uid != 0) {
       err = EPERM;  // the command (uid 0, no capabilities) owns only uid 0's files
+    } else if (times) {
+      // On the descriptor resolved above (a symlink itself when the caller said NOFOLLOW).
+      if (::utimensat(target.get(), "", new_times ? new_times->data() : nullptr, AT_EMPTY_PATH) !=
+          0) {
+        err = errno;
+      }
     } else if (::chmod(("/proc/self/fd/" + std::to_string(target.get())).c_str(), mode & 07777) !=
                0) {
       err = errno;
@@ -269,10 +318,11 @@ void FileNotifier::broker_mode_change(int notify_fd, const seccomp_notif& req) {
     e.kind = "deny";
     e.verdict = "refused";
     e.layer = "supervisor";
-    e.detail = {{"op", "chmod"},
+    e.detail = {{"op", times ? "utimes" : "chmod"},
                 {"path", real},
                 {"error", "EPERM"},
-                {"reason", "outside the write paths: the supervisor changes modes only there"}};
+                {"reason", std::string("outside the write paths: the supervisor changes ") +
+                               (times ? "file times" : "modes") + " only there"}};
     report::EventLog::attribute(e);  // while it waits: its environment names its package
   }
   seccomp_notif_resp resp{};

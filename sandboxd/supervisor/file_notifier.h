@@ -26,10 +26,11 @@ struct FileNotifierRoots {
   // What refuses a change no grant covers: "mount" in tier full (everything else is a read-only
   // mount, EROFS comes first), "landlock" in tier landlock.
   std::string refusing_layer = "mount";
-  // Tier landlock as root: chmod-family calls arrive here (mode_change_notify_rules) and are
-  // performed by the supervisor itself when the file's real path lies in one of these (the
-  // write grants), and the file is the command's own; refused (EPERM) anywhere else. Never
-  // answered CONTINUE: the path is resolved once, here, so no rewrite can redirect it.
+  // Tier landlock as root: chmod-family and file-time calls (utime, utimes, futimesat,
+  // utimensat) arrive here (mode_change_notify_rules) and are performed by the supervisor itself
+  // when the file's real path lies in one of these (the write grants), and the file is the
+  // command's own; refused (EPERM) anywhere else. Never answered CONTINUE: the path is resolved
+  // once, here, so no rewrite can redirect it. (Landlock governs neither.)
   bool broker_mode_changes = false;
   std::vector<std::string> mode_change_roots;
   bool report_mode_refusals = true;  // false when the watch reports the failed call already
@@ -54,7 +55,9 @@ class FileNotifier {
   void serve(short revents);
 
  private:
-  void broker_mode_change(int notify_fd, const seccomp_notif& request);
+  // Tier landlock as root: chmod and file-time calls, performed here (see FileNotifierRoots).
+  static bool is_brokered(long nr);
+  void broker_metadata_change(int notify_fd, const seccomp_notif& request);
 
   report::EventLog& events_;
   FileNotifierRoots roots_;

@@ -1421,17 +1421,31 @@ TEST_P(RootEscape, ModesOutsideTheWritePathsInTierLandlock) {
                                "t('fd', lambda: os.fchmod(fd, " +
                                std::string(etc_mode) +
                                "))\n"
-                               "t('project', lambda: os.chmod('mine', 0o755))\n"},
+                               "t('project', lambda: os.chmod('mine', 0o755))\n"
+                               "t('times', lambda: os.utime('" +
+                               outside +
+                               "', (1, 1)))\n"
+                               "t('times-now', lambda: os.utime('" +
+                               outside +
+                               "'))\n"
+                               "t('times-link', lambda: os.utime('link', (1, 1)))\n"
+                               "t('project-times', lambda: os.utime('mine', (7, 7)))\n"},
                           {"--tier", "landlock", "--allow-degraded"});
   EXPECT_NE(r.out.find("path refused 1"), std::string::npos) << r.describe();
   EXPECT_NE(r.out.find("link refused 1"), std::string::npos) << r.describe();
   EXPECT_NE(r.out.find("fd refused 1"), std::string::npos) << r.describe();
   EXPECT_NE(r.out.find("project changed"), std::string::npos) << r.describe();
+  EXPECT_NE(r.out.find("times refused 1"), std::string::npos) << r.describe();
+  EXPECT_NE(r.out.find("times-now refused 1"), std::string::npos) << r.describe();
+  EXPECT_NE(r.out.find("times-link refused 1"), std::string::npos) << r.describe();
+  EXPECT_NE(r.out.find("project-times changed"), std::string::npos) << r.describe();
   struct stat st {};
   ASSERT_EQ(stat(outside.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 07777, 0600u) << "ESCAPE: the host file's mode changed\n" << r.describe();
+  EXPECT_GT(st.st_mtime, 1000) << "ESCAPE: the host file's times changed\n" << r.describe();
   ASSERT_EQ(stat(sb().in_project("mine").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 07777, 0755u) << "the project's own file must stay changeable";
+  EXPECT_EQ(st.st_mtime, 7) << "the project's own file's times must stay changeable";
 }
 
 TEST_P(Escape, HostUnixSocketsInTierLandlock) {
