@@ -132,8 +132,9 @@ for agent in claude codex; do
   for user in root moat-test; do
     run_as=(); [ "$user" = root ] || run_as=(runuser -u "$user" --)
     home="$work/version-home-$user"
-    mkdir -p "$home"; [ "$user" = root ] || chown "$user" "$home"
-    version=$(cd "$home" && "${run_as[@]}" env HOME="$home" "$moat" run -p "$profile" --allow-exec "$agents" -- "$bin" --version 2>&1) ||
+    # From a directory of the home (the home itself is never the project).
+    mkdir -p "$home/somewhere"; [ "$user" = root ] || chown -R "$user" "$home"
+    version=$(cd "$home/somewhere" && "${run_as[@]}" env HOME="$home" "$moat" run -p "$profile" --allow-exec "$agents" -- "$bin" --version 2>&1) ||
       fail "$profile as $user: --version failed: $version"
     case $version in *[0-9].[0-9]*) ;; *) fail "$profile as $user: no version in: $version" ;; esac
     drive "$agent" "$user"

@@ -124,8 +124,10 @@ run_job user moat-test
 # A job that cannot start still leaves an account in the step summary.
 : > "$work/failed.md"
 rc=0
-(cd "$work" && env -i PATH=/usr/bin:/bin HOME="$work" GITHUB_STEP_SUMMARY="$work/failed.md" \
+failed_home=$(mktemp -d)  # outside the project, which is never the home nor contains it
+(cd "$work" && env -i PATH=/usr/bin:/bin HOME="$failed_home" GITHUB_STEP_SUMMARY="$work/failed.md" \
   "$moat" run -p "$work/ci-test.yaml" -- ./no-such-build-script) >/dev/null 2>&1 || rc=$?
+rm -rf "$failed_home"
 [ "$rc" -eq 127 ] || fail "a missing command: expected exit 127, got $rc"
 grep -q '^### moat: ./no-such-build-script (profile ci-test), exit 127' "$work/failed.md" &&
   grep -q '^\*\*The command did not run\*\*' "$work/failed.md" ||
