@@ -114,7 +114,6 @@ std::string today() {
   return buf;
 }
 
-// `moat learn --out FILE`: the profile, then a check that it loads (our own output is input too).
 // A CI job's step summary (GitHub Actions sets GITHUB_STEP_SUMMARY to a file it renders as
 // markdown on the run's page). Appended from outside the sandbox, which cannot reach the file.
 void append_to_step_summary(const std::string& md) {
@@ -144,6 +143,18 @@ void append_step_failure(const policy::Plan& plan, const std::vector<std::string
                          int exit_code, const std::string& message) {
   append_to_step_summary(
       report::render_markdown_failure(step_heading(plan, command), exit_code, message));
+}
+
+// Refused before a plan exists (or before it is used): said on stderr, and in a CI job's step
+// summary too, where a job that never started must not look like one that did nothing.
+int refuse_before_start(const RunOptions& options, const std::string& message,
+                        const std::string& hint) {
+  std::fprintf(stderr, "moat: %s\n", message.c_str());
+  if (!hint.empty()) std::fprintf(stderr, "  hint: %s\n", hint.c_str());
+  policy::Plan named;
+  named.profile_name = options.profile;
+  append_step_failure(named, options.command, 125, message);
+  return 125;
 }
 
 // Where `moat learn --out` writes, pinned before the run: the directory is opened then, and the
@@ -192,6 +203,7 @@ Status write_file_at(const LearnTarget& target, const std::string& text) {
   return {};
 }
 
+// `moat learn --out FILE`: the profile, then a check that it loads (our own output is input too).
 int write_learned_profile(const RunOptions& options, const policy::Context& ctx,
                           const policy::Plan& plan, const std::vector<report::Event>& events,
                           const LearnTarget& target) {
@@ -343,11 +355,10 @@ int run_main(const RunOptions& options) {
   policy::Context ctx = gather_context();
   ctx.argv = options.command;
   if (std::string why = unsafe_project_reason(ctx.project, ctx.home); !why.empty()) {
-    std::fprintf(stderr,
-                 "moat: refusing to run with %s as the project (writable): %s.\n"
-                 "  hint: cd into the project directory first\n",
-                 ctx.project.c_str(), why.c_str());
-    return 125;
+    return refuse_before_start(options,
+                               "refusing to run with " + policy::terminal_text(ctx.project) +
+                                   " as the project (writable): " + why + ".",
+                               "cd into the project directory first");
   }
   std::vector<std::string> replayed;
   policy::CompileOutput compiled =
@@ -360,13 +371,12 @@ int run_main(const RunOptions& options) {
   }
   policy::Plan& plan = *compiled.plan;
   if (std::string leaving = grant_leaving_project(plan); !leaving.empty()) {
-    std::fprintf(stderr,
-                 "moat: a path granted inside the project leaves it through a symlink: %s; "
-                 "nothing was started\n"
-                 "  hint: a project's own links cannot widen its sandbox (a cache folder named by "
-                 "its configuration); grant the target itself with --allow-write if you mean it\n",
-                 policy::terminal_text(leaving).c_str());
-    return 125;
+    return refuse_before_start(
+        options,
+        "a path granted inside the project leaves it through a symlink: " +
+            policy::terminal_text(leaving) + "; nothing was started",
+        "a project's own links cannot widen its sandbox (a cache folder named by its "
+        "configuration); grant the target itself with --allow-write if you mean it");
   }
   create_tool_caches(plan);
 

@@ -789,9 +789,14 @@ TEST_P(Escape, HomeIsNeverTheProject) {
   EXPECT_NE(r.out.find("ran"), std::string::npos) << "the command must still run\n" << r.describe();
   RunSpec at_home;
   at_home.cwd = sb().home();
+  const std::string summary = sb().in_outside("step-summary.md");
+  at_home.env = {{"GITHUB_STEP_SUMMARY", summary}};
   RunResult h = sb().moat({"/bin/sh", "-c", "echo evil > ~/.planted"}, {}, at_home);
   EXPECT_EQ(h.status, 125) << h.describe();
   EXPECT_NE(h.err.find("it is your home directory"), std::string::npos) << h.describe();
+  // A CI job refused before it started says so in its step summary too.
+  EXPECT_NE(read_file(summary).find("it is your home directory"), std::string::npos)
+      << read_file(summary);
   EXPECT_FALSE(exists(sb().in_home(".planted"))) << h.describe();
 }
 
