@@ -5,6 +5,7 @@
 
 #include <map>
 
+#include "config_tree.h"
 #include "policy/install_project_code.h"
 #include "policy/install_split.h"
 #include "policy_test_util.h"
@@ -107,19 +108,13 @@ TEST(InstallSubcommand, FetchFlagsGoBeforeABareDashDash) {
   EXPECT_EQ(with_fetch_flags({"yarn"}, {"--mode=skip-build"}), (V{"yarn", "--mode=skip-build"}));
 }
 
-struct Files {
-  std::map<std::string, std::string> files;
-  ToolConfigInput input() {
-    ToolConfigInput in;
-    in.home = "/home/alice";
-    in.project = "/home/alice/proj";
-    in.cwd = "/home/alice/proj/sub";
-    in.read_file = [this](const std::string& p) -> std::optional<std::string> {
-      auto it = files.find(p);
-      if (it == files.end()) return std::nullopt;
-      return it->second;
-    };
-    return in;
+// The shared sample tree (config_tree.h): alice's project, run from a subdirectory.
+struct Files : ConfigTree {
+  Files() {
+    env.clear();
+    home = "/home/alice";
+    project = "/home/alice/proj";
+    cwd = "/home/alice/proj/sub";
   }
 };
 

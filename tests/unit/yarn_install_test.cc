@@ -5,6 +5,7 @@
 
 #include <map>
 
+#include "config_tree.h"
 #include "policy/tools/npmrc_redact.h"
 #include "policy/yarn_generation.h"
 #include "policy_test_util.h"
@@ -111,19 +112,13 @@ TEST(NpmrcRedact, GrantedAndRedactedIsAContradiction) {
   EXPECT_TRUE(has_code(out.diagnostics, "contradiction")) << render(out.diagnostics);
 }
 
-struct Files {
-  std::map<std::string, std::string> files;
-  ToolConfigInput input() {
-    ToolConfigInput in;
-    in.home = "/home/alice";
-    in.project = "/home/alice/proj";
-    in.cwd = "/home/alice/proj/sub";
-    in.read_file = [this](const std::string& p) -> std::optional<std::string> {
-      auto it = files.find(p);
-      if (it == files.end()) return std::nullopt;
-      return it->second;
-    };
-    return in;
+// The shared sample tree (config_tree.h): alice's project, run from a subdirectory.
+struct Files : ConfigTree {
+  Files() {
+    env.clear();
+    home = "/home/alice";
+    project = "/home/alice/proj";
+    cwd = "/home/alice/proj/sub";
   }
 };
 
