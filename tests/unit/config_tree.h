@@ -39,6 +39,17 @@ struct ConfigTree {
   }
 };
 
+// The tree most tests use: alice's home and project, the tool run from a subdirectory, with an
+// empty environment unless a test sets one.
+struct AliceTree : ConfigTree {
+  AliceTree() {
+    env.clear();
+    home = "/home/alice";
+    project = "/home/alice/proj";
+    cwd = "/home/alice/proj/sub";
+  }
+};
+
 // A resolver's values, failing the test (and giving none) on an error.
 inline ToolValues values(Result<ToolValues> r) {
   EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().to_string());

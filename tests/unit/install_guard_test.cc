@@ -108,15 +108,7 @@ TEST(InstallSubcommand, FetchFlagsGoBeforeABareDashDash) {
   EXPECT_EQ(with_fetch_flags({"yarn"}, {"--mode=skip-build"}), (V{"yarn", "--mode=skip-build"}));
 }
 
-// The shared sample tree (config_tree.h): alice's project, run from a subdirectory.
-struct Files : ConfigTree {
-  Files() {
-    env.clear();
-    home = "/home/alice";
-    project = "/home/alice/proj";
-    cwd = "/home/alice/proj/sub";
-  }
-};
+using Files = AliceTree;  // config_tree.h
 
 std::map<std::string, ProjectCodeAction> actions(const std::vector<ProjectCodeSetting>& found) {
   std::map<std::string, ProjectCodeAction> out;

@@ -20,16 +20,7 @@ using testing::has_code;
 using testing::test_context;
 using testing::write_text;
 
-// The shared sample tree (config_tree.h) with alice's home and project; the tool runs from a
-// subdirectory, with an empty environment unless a test sets one.
-struct Tree : ConfigTree {
-  Tree() {
-    env.clear();
-    home = "/home/alice";
-    project = "/home/alice/proj";
-    cwd = "/home/alice/proj/sub";
-  }
-};
+using Tree = AliceTree;  // config_tree.h
 
 ToolValues resolve(const char* name, Tree& t) {
   ToolResolver r = find_tool_resolver(name);

@@ -112,15 +112,7 @@ TEST(NpmrcRedact, GrantedAndRedactedIsAContradiction) {
   EXPECT_TRUE(has_code(out.diagnostics, "contradiction")) << render(out.diagnostics);
 }
 
-// The shared sample tree (config_tree.h): alice's project, run from a subdirectory.
-struct Files : ConfigTree {
-  Files() {
-    env.clear();
-    home = "/home/alice";
-    project = "/home/alice/proj";
-    cwd = "/home/alice/proj/sub";
-  }
-};
+using Files = AliceTree;  // config_tree.h
 
 const char kClassicBin[] = "/opt/tools/lib/node_modules/yarn/bin/yarn.js";
 
