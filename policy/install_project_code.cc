@@ -55,7 +55,8 @@ void npm_settings(const std::string& tool, const ToolConfigInput& in,
   if (!cfg) return;
   for (const tools::NpmLayer& layer : cfg->layers) {
     if (!layer.project) continue;
-    for (const auto& [key, value] : layer.values) {
+    for (const auto& [name, value] : layer.values) {
+      const std::string& key = name;  // a structured binding cannot be captured (clang, C++20)
       const bool refused =
           std::find(kRefusedNpmKeys.begin(), kRefusedNpmKeys.end(), key) != kRefusedNpmKeys.end();
       const bool overridden = std::any_of(kOverrides.begin(), kOverrides.end(),

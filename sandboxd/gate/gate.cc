@@ -216,12 +216,12 @@ Result<std::pair<int, int>> make_relay_ends(RelayEngine& relay, const ChangedOpt
 
 int start_connect_on_behalf(int original, const ChangedOptions& options,
                             const sockaddr_storage& ss, socklen_t len) {
-  int domain = 0, protocol = 0;
+  int domain = 0;
   socklen_t optlen = sizeof(int);
   ::getsockopt(original, SOL_SOCKET, SO_DOMAIN, &domain, &optlen);
-  optlen = sizeof(int);
-  ::getsockopt(original, SOL_SOCKET, SO_PROTOCOL, &protocol, &optlen);
-  int sock = ::socket(domain, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, protocol);
+  // Always plain TCP, whatever protocol the program chose (MPTCP, SMC fall back to it anyway):
+  // the socket lands in the sandbox, and only TCP is one Landlock refuses to connect again.
+  int sock = ::socket(domain, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, IPPROTO_TCP);
   if (sock < 0) return -errno;
   apply_options(options, sock);
   if (::connect(sock, reinterpret_cast<const sockaddr*>(&ss), len) != 0 && errno != EINPROGRESS) {
@@ -359,10 +359,12 @@ void Gate::connect_inside(std::uint64_t id, CheckedSocket checked, const sockadd
   int type = 0;
   socklen_t optlen = sizeof(type);
   ::getsockopt(checked.fd.get(), SOL_SOCKET, SO_TYPE, &type, &optlen);
-  const bool blocking = (::fcntl(checked.fd.get(), F_GETFL) & O_NONBLOCK) == 0;
   // The descriptor shares the program's open file: its blocking mode and SO_SNDTIMEO are the
   // program's. A blocking stream connect waits for the peer's accept queue: not on this loop.
-  if (!blocking || type != SOCK_STREAM) {
+  // Every stream connect goes to a worker, not only the ones that look non-blocking now: the
+  // program can flip O_NONBLOCK between our look and our connect, and stall the loop (its DNS
+  // and every other connect) for minutes.
+  if (type != SOCK_STREAM) {
     const int rc = ::connect(checked.fd.get(), reinterpret_cast<const sockaddr*>(&ss), len);
     respond(nfd, id, rc == 0 ? 0 : errno, false);
     return;

@@ -4,13 +4,14 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <linux/capability.h>
+#include <linux/openat2.h>
 #include <linux/seccomp.h>
 #include <linux/securebits.h>
 #include <linux/sockios.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
@@ -26,8 +27,8 @@
 
 #include <cerrno>
 #include <climits>
-#include <ctime>
 #include <cstring>
+#include <ctime>
 #include <string_view>
 
 #include "sandboxd/sys/landlock.h"
@@ -135,6 +136,26 @@ int bind(const char* source, const char* target, bool read_only, bool no_exec, b
   return set_mount_attrs(target, read_only, no_exec, no_dev);
 }
 
+// A grant's source, resolved by the parent (realpath) just before the clone, is bound as the very
+// file found without following any symlink: one on the way now was swapped in meanwhile (a
+// project another sandbox writes), and following it would bind whatever it names. Open, clone
+// that mount tree, attach it: nothing is looked up twice.
+int bind_exactly(const char* source, const char* target, bool read_only, bool no_exec) {
+  open_how how{};
+  how.flags = O_PATH | O_CLOEXEC;
+  how.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+  const int fd = static_cast<int>(::syscall(SYS_openat2, AT_FDCWD, source, &how, sizeof how));
+  if (fd < 0) return failed("openat2");
+  const int tree = static_cast<int>(::syscall(
+      SYS_open_tree, fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE));
+  ::close(fd);
+  if (tree < 0) return failed("open_tree");
+  const long moved = ::syscall(SYS_move_mount, tree, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH);
+  ::close(tree);
+  if (moved != 0) return failed("move_mount");
+  return set_mount_attrs(target, read_only, no_exec, true);
+}
+
 int apply_mount_op(const MountOp& op) {
   const char* target = op.staged_target.c_str();
   if (op.optional) {
@@ -160,7 +181,7 @@ int apply_mount_op(const MountOp& op) {
       return 0;
     }
     case MountKind::kBind:
-      return bind(op.staged_source.c_str(), target, op.read_only, op.no_exec, true);
+      return bind_exactly(op.staged_source.c_str(), target, op.read_only, op.no_exec);
     case MountKind::kDevNode:
       // Read-only: reads and writes of the device work on a read-only mount, but its mode and
       // times cannot change (the node is the host's, and as root the sandbox owns it).

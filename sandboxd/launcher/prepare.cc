@@ -235,7 +235,7 @@ class SpecBuilder {
     spec.cap_last_cap = read_cap_last_cap();
     if (options_.namespaces) {
       add_system_mounts();
-      add_grant_mounts(out.skipped);
+      if (auto st = add_grant_mounts(out.skipped); !st) return st.error();
       if (auto st = add_protections(out.placeholders, out.placeholder_locks); !st) {
         // Nothing is started: the placeholders made so far go, or they would stay in the
         // user's home (an empty ~/.bash_profile stops login shells from reading ~/.profile).
@@ -267,6 +267,7 @@ class SpecBuilder {
       rules.push_back(rule);
       spec.gate = true;
       add_fast_open_rules(rules);
+      add_other_stream_rules(rules);
       if (options_.namespaces) {
         add_gate_socket_rules(rules);
       } else {
@@ -359,8 +360,7 @@ class SpecBuilder {
   // so datagram sockets are not created at all; DNS goes over TCP (RES_OPTIONS=use-vc).
   static void add_host_network_rules(std::vector<policy::SyscallRule>& rules) {
     constexpr std::uint64_t kLow32 = 0xffffffffull, kTypeMask = 0xf;
-    constexpr std::uint64_t kSockRaw = 3, kIpprotoSctp = 132, kIpprotoSmc = 256,
-                            kIpprotoMptcp = 262;
+    constexpr std::uint64_t kSockRaw = 3, kIpprotoSctp = 132;
     for (std::uint64_t family : {2ull /*AF_INET*/, 10ull /*AF_INET6*/}) {
       for (std::uint64_t type = 2; type <= kTypeMask; ++type) {
         if (type == kSockRaw) continue;  // refused for every sandbox already
@@ -378,17 +378,22 @@ class SpecBuilder {
       sctp.args = {{0, kLow32, family}, {2, kLow32, kIpprotoSctp}};
       sctp.why = "allowlist without a network namespace: SCTP stream sockets send without connect()";
       rules.push_back(sctp);
-      // Landlock's TCP rules govern TCP only: an MPTCP or SMC socket whose connect() the gate let
-      // through (a unix sockaddr, rewritten to AF_INET before the kernel read it) would leave
-      // unchecked. EPROTONOSUPPORT is what a kernel without them says: programs fall back to TCP.
+    }
+  }
+
+  // Landlock's TCP rules govern TCP only: an MPTCP or SMC socket whose connect() the gate let
+  // through (a unix sockaddr, with the descriptor or the sockaddr swapped before the kernel read
+  // it) would leave unchecked, from the host's network namespace when the socket is one the gate
+  // handed over. EPROTONOSUPPORT is what a kernel without them says: programs fall back to TCP.
+  static void add_other_stream_rules(std::vector<policy::SyscallRule>& rules) {
+    constexpr std::uint64_t kLow32 = 0xffffffffull, kIpprotoSmc = 256, kIpprotoMptcp = 262;
+    for (std::uint64_t family : {2ull /*AF_INET*/, 10ull /*AF_INET6*/}) {
       for (std::uint64_t protocol : {kIpprotoMptcp, kIpprotoSmc}) {
         policy::SyscallRule other;
         other.name = "socket";
         other.err = EPROTONOSUPPORT;
         other.args = {{0, kLow32, family}, {2, kLow32, protocol}};
-        other.why =
-            "allowlist without a network namespace: Landlock's TCP rules do not cover "
-            "MPTCP or SMC sockets";
+        other.why = "network allowlist: Landlock's TCP rules do not cover MPTCP or SMC sockets";
         rules.push_back(other);
       }
     }
@@ -555,7 +560,12 @@ class SpecBuilder {
                        [&](const policy::DenyRule& d) { return is_under(path, d.path); });
   }
 
-  void add_grant_mounts(std::vector<std::string>& skipped) {
+  Status add_grant_mounts(std::vector<std::string>& skipped) {
+    // A grant inside the project stays inside it however it resolves now: the CLI checked the
+    // links earlier, but the project may be another sandbox's to change meanwhile (a directory
+    // swapped for a symlink out), and what is resolved here is what gets bound.
+    const std::optional<std::string> real_project =
+        plan_.project.empty() ? std::nullopt : real_path(plan_.project);
     for (const policy::PathRule& rule : plan_.paths) {
       if (rule.path == plan_.tmpdir || rule.path == "/proc" || rule.path == "/dev") continue;
       if (is_denied(rule.path)) continue;
@@ -570,6 +580,13 @@ class SpecBuilder {
       if (!resolved) {
         skipped.push_back(rule.path);
         continue;
+      }
+      if (real_project && rule.path != plan_.project && is_under(rule.path, plan_.project) &&
+          !is_under(*resolved, *real_project) && *resolved != *real_project) {
+        return syscall_error("granting " + rule.path, "realpath", rule.path + " -> " + *resolved,
+                             EXDEV,
+                             "a path granted inside the project leads out of it through a "
+                             "symlink (changed while the sandbox was being made?)");
       }
       if (entry.is_symlink) {
         // Keep the link as the host has it (/lib -> usr/lib) and grant its target as well.
@@ -592,6 +609,7 @@ class SpecBuilder {
       }
       add_bind(*resolved, rule.path, entry.is_dir, write, exec);
     }
+    return {};
   }
 
   void add_bind(const std::string& source, const std::string& target, bool is_dir, bool write,

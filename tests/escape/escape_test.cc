@@ -1,19 +1,22 @@
 // Escape suite: each TEST_P performs one REAL attack class inside `moat run` and checks the outcome
 // from outside (host files, captured output, host processes), with an unconfined control that proves
 // the attack works when moat is absent. Parameterised over {root, user}.
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/fs.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <sys/shm.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
-#include <netinet/in.h>
-#include <arpa/inet.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <thread>
@@ -765,6 +768,45 @@ TEST_P(Escape, ProjectLinkNamedAsToolFolderStaysInside) {
   std::filesystem::remove(sb().in_project("cl"));
   RunResult control = sb().moat({"/bin/true"}, {"-p", "pip"});
   EXPECT_EQ(control.status, 0) << "CONTROL\n" << control.describe();
+}
+
+// The same, raced: the project is another sandbox's to change while this one is being made, and
+// it swaps the cache folder (a real directory when moat checks) with a symlink out of the project
+// (renameat2 RENAME_EXCHANGE, every millisecond). moat resolves and checks the grant where it is
+// bound, and binds the very directory it opened without following a link: each run either gets
+// the real folder or refuses. Checked from outside: nothing appears at the link's target.
+TEST_P(Escape, ProjectLinkSwappedDuringSetupStaysInside) {
+  const std::string target = sb().in_outside("swap-target");
+  sb().make_dir(target);
+  sb().write_file(target + "/secret.txt", sb().canary("swap") + "\n");
+  sb().make_dir(sb().in_project("cachelink"));
+  ASSERT_EQ(::symlink(target.c_str(), sb().in_project("alt").c_str()), 0);
+  ::lchown(sb().in_project("alt").c_str(), sb().uid(), sb().gid());
+  sb().write_file(sb().in_project(".yarnrc.yml"),
+                  "npmRegistryServer: \"http://registry.test:4873/\"\ncacheFolder: ./cachelink\n");
+  std::atomic<bool> stop{false};
+  std::thread swapper([&] {
+    const int dir = ::open(sb().project().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    while (!stop) {
+      ::syscall(SYS_renameat2, dir, "cachelink", dir, "alt", RENAME_EXCHANGE);
+      std::this_thread::sleep_for(std::chrono::microseconds(700));
+    }
+    ::close(dir);
+  });
+  int started = 0;
+  std::string leaked;
+  for (int i = 0; i < 40 && leaked.empty(); ++i) {
+    RunResult r = sb().moat(
+        {"/bin/sh", "-c", "echo evil > cachelink/planted 2>/dev/null; cat cachelink/secret.txt"},
+        {"-p", "yarn"});
+    if (r.status != 125) ++started;
+    if (r.out.find(sb().canary("swap")) != std::string::npos) leaked = r.describe();
+  }
+  stop = true;
+  swapper.join();
+  EXPECT_TRUE(leaked.empty()) << "ESCAPE: the sandbox read the link's target\n" << leaked;
+  EXPECT_FALSE(exists(target + "/planted")) << "ESCAPE: the sandbox wrote the link's target";
+  RecordProperty("started", started);
 }
 
 // A home kept in git (dotfiles) made the home the project of every directory below it, so a

@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -388,6 +389,70 @@ int do_reuse_closed_tcp(const Args& a) {
   usleep(500000);  // a listener, had there been one, stays up for the test to find
   close(fd);
   return any_succeeded ? ok(outcome) : err(EACCES, outcome);
+}
+
+// The descriptor-swap race against the gate's check, for SECONDS: a socket the gate handed over
+// (HOST:PORT, asked for as MPTCP: refused, or turned into TCP by the gate) and a unix socket of the
+// sandbox take turns at one descriptor number, while another thread connects that number to a
+// buffer holding a unix sockaddr, rewritten in between to AF_UNSPEC (disconnect) and to
+// THOST:TPORT. The gate checks a unix connect on the sandbox's socket and lets it through; the
+// kernel then acts on whatever the number and the buffer hold. OK when the handed-over socket
+// ended up connected to THOST:TPORT (it then says hello there).
+int do_race_swap_connect(const Args& a) {
+  sockaddr_in allowed{};
+  if (!resolve_v4(a[0], a[1], &allowed)) return err(ENOENT, "resolve " + a[0]);
+  sockaddr_in target{};
+  target.sin_family = AF_INET;
+  target.sin_port = htons(static_cast<uint16_t>(atoi(a[3].c_str())));
+  if (inet_pton(AF_INET, a[2].c_str(), &target.sin_addr) != 1) return err(EINVAL, "bad address");
+  const int seconds = atoi(a[4].c_str());
+  int handed = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 262 /*IPPROTO_MPTCP*/);
+  const bool mptcp = handed >= 0;
+  if (!mptcp) handed = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (handed < 0) return err(errno, "socket");
+  if (connect(handed, reinterpret_cast<sockaddr*>(&allowed), sizeof allowed) < 0) {
+    return err(errno, "first connect");
+  }
+  const int unix_sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const int slot = dup(unix_sock);
+  sockaddr_un unix_addr{};
+  unix_addr.sun_family = AF_UNIX;
+  std::memcpy(unix_addr.sun_path, "\0moat-race", 10);
+  alignas(sockaddr_un) static char buffer[sizeof(sockaddr_un)];
+  std::memcpy(buffer, &unix_addr, sizeof unix_addr);
+  std::atomic<bool> stop{false};
+  std::thread swapper([&] {
+    sockaddr unspec{};
+    unspec.sa_family = AF_UNSPEC;
+    for (unsigned i = 0; !stop; ++i) {
+      dup2(unix_sock, slot);
+      std::memcpy(buffer, &unix_addr, sizeof unix_addr);
+      dup2(handed, slot);
+      if (i % 2 == 0) {
+        std::memcpy(buffer, &unspec, sizeof unspec);
+      } else {
+        std::memcpy(buffer, &target, sizeof target);
+      }
+    }
+  });
+  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  long tries = 0;
+  while (std::chrono::steady_clock::now() < end) {
+    (void)!connect(slot, reinterpret_cast<sockaddr*>(buffer), sizeof(sockaddr_un));
+    ++tries;
+  }
+  stop = true;
+  swapper.join();
+  sockaddr_in peer{};
+  socklen_t len = sizeof peer;
+  const bool escaped = getpeername(handed, reinterpret_cast<sockaddr*>(&peer), &len) == 0 &&
+                       peer.sin_port == target.sin_port &&
+                       peer.sin_addr.s_addr == target.sin_addr.s_addr;
+  const std::string what = std::string(mptcp ? "mptcp" : "tcp") + " tries " + std::to_string(tries);
+  if (!escaped) return err(EACCES, what);
+  static const char kHello[] = "MOAT-PROBE-HELLO\n";
+  (void)!send(handed, kHello, sizeof kHello - 1, MSG_NOSIGNAL);
+  return ok("reconnected " + what);
 }
 
 // ---- processes ---------------------------------------------------------------------------------
@@ -939,6 +1004,7 @@ const std::vector<Verb>& verbs() {
       {"connect-tcp", 2, "HOST PORT", do_connect_tcp},
       {"reconnect-tcp", 4, "HOST PORT THOST TPORT", do_reconnect_tcp},
       {"reuse-closed-tcp", 5, "HOST PORT THOST TPORT BPORT", do_reuse_closed_tcp},
+      {"race-swap-connect", 5, "HOST PORT THOST TPORT SECONDS", do_race_swap_connect},
       {"kill", 2, "PID SIG", do_kill},
       {"ptrace", 1, "PID", do_ptrace},
       {"vm-read", 1, "PID", do_vm_read},

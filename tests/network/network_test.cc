@@ -866,6 +866,32 @@ TEST_P(Net, EndedConnectionCannotBeReused) {
       << audit();
 }
 
+// The descriptor-swap race (probe race-swap-connect): a unix connect the gate checked and let
+// through, acting on a socket the gate handed over once the kernel runs it, first to disconnect
+// it, then to connect it to the host's loopback. Asked for as MPTCP, which Landlock's TCP rules
+// do not cover (it reached the host's loopback as an unprivileged user in a second). Checked
+// from outside: the listener on the host's loopback receives nothing.
+TEST_P(Net, SwappedDescriptorRaceReachesNothing) {
+  HostLoopbackListener l;
+  ASSERT_TRUE(l.ok());
+  const std::string http = std::to_string(NetLab::kRegistryHttpPort);
+  std::vector<std::string> args = gate_args();
+  args.insert(args.end(), {"--allow-host", lab().registry4() + ":" + http});
+  RunResult r = sb().moat(Sandbox::probe({"race-swap-connect", lab().registry4(), http, "127.0.0.1",
+                                          std::to_string(l.port()), "2"}),
+                          args);
+  EXPECT_NE(r.probe_line(), "") << r.describe();
+  EXPECT_FALSE(r.probe_ok()) << "ESCAPE: a handed-over socket was connected again\n"
+                             << r.describe();
+  EXPECT_NE(r.probe_line().find("tcp tries"), std::string::npos) << r.describe();
+  EXPECT_EQ(r.probe_line().find("mptcp"), std::string::npos)
+      << "MPTCP sockets must be refused in allowlist mode\n"
+      << r.describe();
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(l.accept_all(), 0) << "ESCAPE: the host's loopback listener accepted a connection\n"
+                               << r.describe();
+}
+
 TEST_P(Net, CloudMetadataRefusedQuickly) {
   // No control that sends to 169.254.169.254 (the lab never touches other addresses); the proof that
   // the gate decided is EACCES (inside, a missing route would give ENETUNREACH) plus the audit event.
