@@ -65,7 +65,8 @@ int main(int argc, char** argv) {
     cmd->add_option("--tier", tier, "full (default) | landlock: the weaker tier, explicitly")
         ->check(CLI::IsMember({"full", "landlock"}));
     cmd->add_flag("--allow-degraded", run.allow_degraded,
-                  "run without limits that need root, or the watch if it cannot load (warned)");
+                  "run without limits that need root, the watch if it cannot load, or a "
+                  "protection a symlink makes impossible (each warned)");
     cmd->add_flag("--no-watch", run.no_watch,
                   "do not load the eBPF watch (root): no exec/file events in the audit");
     cmd->add_option("command", run.command, "the command and its arguments")->required();

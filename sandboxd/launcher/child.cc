@@ -136,24 +136,62 @@ int bind(const char* source, const char* target, bool read_only, bool no_exec, b
   return set_mount_attrs(target, read_only, no_exec, no_dev);
 }
 
-// A grant's source, resolved by the parent (realpath) just before the clone, is bound as the very
-// file found without following any symlink: one on the way now was swapped in meanwhile (a
-// project another sandbox writes), and following it would bind whatever it names. Open, clone
-// that mount tree, attach it: nothing is looked up twice.
-int bind_exactly(const char* source, const char* target, bool read_only, bool no_exec) {
+// A path opened without following any symlink (O_PATH): the parent resolved every source and
+// target just before the clone, so a symlink on the way now was swapped in meanwhile (a project
+// another sandbox writes) and is refused instead of followed.
+int open_exactly(const char* path) {
   open_how how{};
   how.flags = O_PATH | O_CLOEXEC;
   how.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
-  const int fd = static_cast<int>(::syscall(SYS_openat2, AT_FDCWD, source, &how, sizeof how));
-  if (fd < 0) return failed("openat2");
-  const int tree = static_cast<int>(::syscall(
-      SYS_open_tree, fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE));
-  ::close(fd);
+  return static_cast<int>(::syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof how));
+}
+
+// Binds the tree at SOURCE_FD onto the directory or file at TARGET_FD: cloned, its attributes set
+// while it is detached, then attached. Nothing is looked up by path again.
+int attach_clone(int source_fd, int target_fd, bool read_only, bool no_exec) {
+  const int tree = static_cast<int>(
+      ::syscall(SYS_open_tree, source_fd, "",
+                OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE));
   if (tree < 0) return failed("open_tree");
-  const long moved = ::syscall(SYS_move_mount, tree, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH);
+  mount_attr attr{};
+  attr.attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+  if (read_only) attr.attr_set |= MOUNT_ATTR_RDONLY;
+  if (no_exec) attr.attr_set |= MOUNT_ATTR_NOEXEC;
+  if (::syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) !=
+      0) {
+    ::close(tree);
+    return failed("mount_setattr");
+  }
+  const long moved = ::syscall(SYS_move_mount, tree, "", target_fd, "",
+                               MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
   ::close(tree);
-  if (moved != 0) return failed("move_mount");
-  return set_mount_attrs(target, read_only, no_exec, true);
+  return moved == 0 ? 0 : failed("move_mount");
+}
+
+// A grant: its source bound as the very file found, onto its mount point as made just now.
+int bind_exactly(const char* source, const char* target, bool read_only, bool no_exec) {
+  const int from = open_exactly(source);
+  if (from < 0) return failed("openat2");
+  const int onto = open_exactly(target);
+  if (onto < 0) {
+    ::close(from);
+    return failed("openat2");
+  }
+  const int err = attach_clone(from, onto, read_only, no_exec);
+  ::close(from);
+  ::close(onto);
+  return err;
+}
+
+// A protection: the path bound onto itself, so it stays where it is (a mount point cannot be
+// renamed away) and, read-only, unchanged. Opened once: a symlink swapped in under it would
+// otherwise take the protection somewhere else and leave the real path writable.
+int self_bind_exactly(const char* target, bool read_only) {
+  const int fd = open_exactly(target);
+  if (fd < 0) return failed("openat2");
+  const int err = attach_clone(fd, fd, read_only, false);
+  ::close(fd);
+  return err;
 }
 
 int apply_mount_op(const MountOp& op) {
@@ -187,7 +225,7 @@ int apply_mount_op(const MountOp& op) {
       // times cannot change (the node is the host's, and as root the sandbox owns it).
       return bind(op.staged_source.c_str(), target, true, true, false);
     case MountKind::kSelfBind:
-      return bind(target, target, op.read_only, false, true);
+      return self_bind_exactly(target, op.read_only);
     case MountKind::kMaskFile:
       return bind("/mask-file", target, true, true, true);
     case MountKind::kGeneratedFile: {

@@ -460,6 +460,7 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
   prepare_options.namespaces = namespaces;
   prepare_options.landlock_abi = abi;
   prepare_options.running_as_root = root;
+  prepare_options.allow_unprotected = options.allow_missing_limits;
   std::string private_tmp;
   if (!namespaces) {
     const char* base = std::getenv("TMPDIR");
@@ -489,6 +490,9 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
   std::string journal;
   ChildSpec& spec = prepared->spec;
   clock.mark("prepare");
+  for (const std::string& path : prepared->unprotected) {
+    options.warn("NOT protected (--allow-degraded): " + path);
+  }
   if (!prepared->narrowed.empty()) {
     std::string list;
     for (const std::string& n : prepared->narrowed) list += " " + n;

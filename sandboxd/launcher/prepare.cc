@@ -236,7 +236,8 @@ class SpecBuilder {
     if (options_.namespaces) {
       add_system_mounts();
       if (auto st = add_grant_mounts(out.skipped); !st) return st.error();
-      if (auto st = add_protections(out.placeholders, out.placeholder_locks); !st) {
+      if (auto st = add_protections(out.placeholders, out.placeholder_locks, out.unprotected);
+          !st) {
         // Nothing is started: the placeholders made so far go, or they would stay in the
         // user's home (an empty ~/.bash_profile stops login shells from reading ~/.profile).
         out.placeholder_locks.clear();
@@ -681,8 +682,8 @@ class SpecBuilder {
     return true;
   }
 
-  Status add_protections(std::vector<Placeholder>& placeholders,
-                         std::vector<sys::UniqueFd>& locks) {
+  Status add_protections(std::vector<Placeholder>& placeholders, std::vector<sys::UniqueFd>& locks,
+                         std::vector<std::string>& unprotected) {
     std::vector<std::string> read_only_placeholders;
     // What DIR/* found: kept read-only if still there, never replaced by a placeholder.
     std::vector<std::string> existing_only;
@@ -718,8 +719,21 @@ class SpecBuilder {
         bool last = next == std::string::npos;
         HostEntry entry = inspect(candidate);
         if (entry.is_symlink) {
-          // A link inside the writable tree: nothing under it is ours to protect here; the
-          // link's target is either outside every writable grant or protected on its own.
+          // A link inside the writable tree: the path cannot be protected, since a mount cannot
+          // sit on a link and the command may replace the link with a directory of its own and
+          // create the protected path there (`rm .vscode; mkdir .vscode`, then tasks.json). Not
+          // run without it, unless the user accepts that (non-negotiable: fail closed).
+          const std::string why = rule.path + " (" + rule.protection + "): " + candidate +
+                                  " is a symlink in a writable tree";
+          if (!options_.allow_unprotected) {
+            return syscall_error("protecting " + rule.path, "lstat", candidate, ELOOP,
+                                 "a protected path cannot be kept read-only through a symlink "
+                                 "the command may replace: replace the link " +
+                                     candidate +
+                                     " with what it points at, or pass --allow-degraded to "
+                                     "run without this protection");
+          }
+          unprotected.push_back(why);
           break;
         }
         if (!entry.exists && last &&

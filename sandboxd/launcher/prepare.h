@@ -27,6 +27,9 @@ struct PrepareOptions {
   bool notify_file_changes = false;
   // Tier landlock as root: chmod-family calls go to the supervisor (mode_change_notify_rules).
   bool broker_mode_changes = false;
+  // --allow-degraded: a protected path that cannot be protected (a symlink on its way inside a
+  // writable tree) is listed in Prepared::unprotected instead of refusing the run.
+  bool allow_unprotected = false;
 };
 
 struct Placeholder {
@@ -50,6 +53,8 @@ struct Prepared {
   // Tier landlock only: writable directories in which nothing new can be created, because a
   // protected path sits below them and Landlock rights are inherited by whole subtrees.
   std::vector<std::string> narrowed;
+  // With allow_unprotected: protected paths left unprotected, and why.
+  std::vector<std::string> unprotected;
 };
 
 Result<Prepared> setup_child_spec(const policy::Plan& plan, const std::vector<std::string>& argv,

@@ -809,6 +809,64 @@ TEST_P(Escape, ProjectLinkSwappedDuringSetupStaysInside) {
   RecordProperty("started", started);
 }
 
+// A protection raced: while this sandbox is made, another one of the same project swaps the
+// directory holding a protected file with a symlink to a decoy. Followed, the read-only bind
+// would land on the decoy and leave the real file writable. Each run either protects the real
+// file or refuses; checked from outside: the real file never changes.
+TEST_P(Escape, ProtectionRacedByASwappedLinkStaysOnTheRealFile) {
+  sb().make_dir(sb().in_project("conf"));
+  sb().write_file(sb().in_project("conf/settings.json"), "{}\n");
+  sb().make_dir(sb().in_project("decoy"));
+  sb().write_file(sb().in_project("decoy/settings.json"), "{}\n");
+  ASSERT_EQ(::symlink("decoy", sb().in_project("alt").c_str()), 0);
+  ::lchown(sb().in_project("alt").c_str(), sb().uid(), sb().gid());
+  const std::string profile = sb().in_outside("protecting.yaml");
+  sb().write_file(profile,
+                  "version: 1\nextends: base\nfilesystem:\n  protect: "
+                  "[\"${PROJECT}/conf/settings.json\"]\n");
+  std::atomic<bool> stop{false};
+  std::thread swapper([&] {
+    const int dir = ::open(sb().project().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    while (!stop) {
+      ::syscall(SYS_renameat2, dir, "conf", dir, "alt", RENAME_EXCHANGE);
+      std::this_thread::sleep_for(std::chrono::microseconds(500));
+    }
+    ::close(dir);
+  });
+  for (int i = 0; i < 40; ++i) {
+    sb().moat({"/bin/sh", "-c",
+               "for n in 1 2 3 4 5 6 7 8 9 10; do echo evil > conf/settings.json; "
+               "echo evil > alt/settings.json; done 2>/dev/null; true"},
+              {"-p", profile});
+  }
+  stop = true;
+  swapper.join();
+  // The real directory is whichever name is not the link now.
+  struct stat st {};
+  const bool at_conf = ::lstat(sb().in_project("conf").c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+  const std::string real = sb().in_project(at_conf ? "conf/settings.json" : "alt/settings.json");
+  EXPECT_EQ(read_file(real), "{}\n") << "ESCAPE: the protected file was written";
+}
+
+// A protected path behind a symlink in the project (`.vscode -> elsewhere`) cannot be kept
+// read-only: no mount sits on a link, and the command replaces the link with a directory of its
+// own and creates the protected file there, which the editor then runs. Was silently left
+// unprotected; now the run is refused (125) unless --allow-degraded, which warns.
+TEST_P(Escape, ProtectedPathBehindALinkIsNotSilentlyUnprotected) {
+  sb().make_dir(sb().in_project("elsewhere"));
+  ASSERT_EQ(::symlink("elsewhere", sb().in_project(".vscode").c_str()), 0);
+  ::lchown(sb().in_project(".vscode").c_str(), sb().uid(), sb().gid());
+  const std::vector<std::string> plant = {
+      "/bin/sh", "-c", "rm .vscode && mkdir .vscode && echo '{}' > .vscode/tasks.json; echo ran"};
+  RunResult r = sb().moat(plant);
+  EXPECT_EQ(r.status, 125) << r.describe();
+  EXPECT_NE(r.err.find("symlink"), std::string::npos) << r.describe();
+  EXPECT_FALSE(exists(sb().in_project(".vscode/tasks.json"))) << r.describe();
+  RunResult degraded = sb().moat({"/bin/true"}, {"--allow-degraded"});
+  EXPECT_EQ(degraded.status, 0) << degraded.describe();
+  EXPECT_NE(degraded.err.find("NOT protected"), std::string::npos) << degraded.describe();
+}
+
 // A home kept in git (dotfiles) made the home the project of every directory below it, so a
 // download unpacked in ~/Downloads/pkg ran with the whole home writable: ~/.gitconfig (an alias
 // runs a program), editors' start-up files. The project search stops at the home, and the home
