@@ -78,24 +78,32 @@ Result<launcher::NetLayers> test_only_layer(const std::function<void(const std::
   return v == "gate" ? launcher::NetLayers::kGateOnly : launcher::NetLayers::kKernelOnly;
 }
 
-
-// The first bytes of a file the run wrote, for the findings; never through a symlink (the run
-// chose the path, and could have swapped a directory for a link to something it cannot read).
 }  // namespace
 
+// The content of a file the run wrote (the first 4 MiB), for the findings. A symlink as its last
+// component is not followed (the run chose the path: the findings judge the link itself); links
+// on the way are, as Python follows them (a virtualenv's lib64 -> lib). Regular files only: a
+// FIFO must not hang moat.
 std::optional<std::string> read_written_file(const std::string& path) {
   open_how how{};
-  how.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
-  how.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+  how.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | O_NOFOLLOW;
+  how.resolve = RESOLVE_NO_MAGICLINKS;
   int fd = static_cast<int>(::syscall(SYS_openat2, AT_FDCWD, path.c_str(), &how, sizeof(how)));
   if (fd < 0) return std::nullopt;
   struct stat st {};
   std::optional<std::string> out;
   if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
-    std::string content(64 * 1024, '\0');
-    ssize_t n = ::read(fd, content.data(), content.size());
+    constexpr std::size_t kMax = 4u << 20;
+    std::string content(std::min<std::size_t>(kMax, static_cast<std::size_t>(st.st_size) + 1),
+                        '\0');
+    std::size_t got = 0;
+    ssize_t n = 0;
+    while (got < content.size() &&
+           (n = ::read(fd, content.data() + got, content.size() - got)) > 0) {
+      got += static_cast<std::size_t>(n);
+    }
     if (n >= 0) {
-      content.resize(static_cast<size_t>(n));
+      content.resize(got);
       out = std::move(content);
     }
   }

@@ -143,6 +143,7 @@ std::vector<Finding> derive_findings(const std::vector<Event>& events) {
   ProtectedPaths protected_paths;
   ProtectedPaths masked_paths;                    // secrets, hidden from the sandbox
   std::map<pid_t, const Event*> last_exec;        // pid -> its latest exec
+  std::map<std::string, std::string> link_targets;  // symlinks the run made: path -> target
   // path -> the event that wrote it, for the files the run executed only (a watched run writes
   // tens of thousands of files and executes a few); views into EVENTS, which outlive this.
   std::unordered_set<std::string_view> executed;
@@ -253,12 +254,29 @@ std::vector<Finding> derive_findings(const std::vector<Event>& events) {
                  protection_of(protected_paths, path) == nullptr) {
         note_foreign("project-files-changed", e, path);
       }
+      // A link a dependency made (in its own folder, say) to the project's own files or to
+      // another package's: whatever is written through it later lands there, under the link's
+      // harmless-looking name.
+      if (e.kind == "symlink" && e.verdict != "refused") {
+        const std::string& target = detail_text(e, "target_path");
+        const std::string_view target_owner = node_modules_owner(target);
+        if (!target_owner.empty()) {
+          if (target_owner != e.origin.package && target_owner[0] != '.') {
+            note_foreign("package-files-changed", e, target);
+          }
+        } else if (!target.empty() && inside_project(target) &&
+                   !under_node_modules(std::string_view(target).substr(project.size())) &&
+                   protection_of(protected_paths, target) == nullptr) {
+          note_foreign("project-files-changed", e, target);
+        }
+      }
     }
     // A symlink that stays on the host (in the project) pointing at a persistence point or a
     // secret: the developer's next write through it (a build log, an output file) lands there,
     // outside any sandbox, and a read sends the secret wherever the file goes.
     if (e.kind == "symlink" && e.verdict != "refused") {
       const std::string& target = detail_text(e, "target_path");
+      link_targets[detail_text(e, "path")] = target;
       const std::string* found = protection_of(protected_paths, target);
       if (found == nullptr) found = protection_of(masked_paths, target);
       if (found != nullptr) {
@@ -274,7 +292,10 @@ std::vector<Finding> derive_findings(const std::vector<Event>& events) {
     if (e.kind == "exec") {
       // A shell started by a process that was itself running a lifecycle script.
       auto parent = last_exec.find(e.ppid);
-      if (is_shell(e.exe) && in_lifecycle(e.origin) && parent != last_exec.end() &&
+      // A shell started by a link the run made to it (`ln -s /bin/sh helper; ./helper`).
+      auto link = link_targets.find(e.exe);
+      const bool shell = is_shell(e.exe) || (link != link_targets.end() && is_shell(link->second));
+      if (shell && in_lifecycle(e.origin) && parent != last_exec.end() &&
           in_lifecycle(parent->second->origin) && parent->second->origin == e.origin) {
         report({"lifecycle-shell", e.exe,
                 "the " + e.origin.script + " script of " + e.origin.package + " started a shell (" +
@@ -348,15 +369,30 @@ std::vector<Event> content_findings(
     const std::vector<Event>& events,
     const std::function<std::optional<std::string>(const std::string&)>& read) {
   std::map<std::string, const Event*> candidates;
+  std::map<std::string, const Event*> links;
+  auto startup_name = [](std::string_view name) {
+    return ends_with(name, ".pth") || name == "sitecustomize.py" || name == "usercustomize.py";
+  };
   for (const Event& e : events) {
     if (const std::string* path = written_path(e)) {
-      std::string_view name = base_name(*path);
-      if (ends_with(name, ".pth") || name == "sitecustomize.py" || name == "usercustomize.py") {
-        candidates[*path] = &e;
-      }
+      if (startup_name(base_name(*path))) candidates[*path] = &e;
+    }
+    // A startup file that is a symlink: Python follows it; what it names was not written as one.
+    if (e.kind == "symlink" && e.verdict != "refused" &&
+        startup_name(base_name(detail_text(e, "path")))) {
+      links[detail_text(e, "path")] = &e;
     }
   }
   std::vector<Event> out;
+  for (const auto& [path, maker] : links) {
+    candidates.erase(path);
+    const std::string& target = detail_text(*maker, "target");
+    out.push_back(finding_event({"python-startup-code", path,
+                                 path + " is a symlink to " + target +
+                                     ": Python reads what it names at every start (made by " +
+                                     (maker->exe.empty() ? std::string("?") : maker->exe) + ")",
+                                 maker->pid, maker->exe, maker->origin}));
+  }
   for (const auto& [path, writer] : candidates) {
     std::optional<std::string> content = read(path);
     if (!content || !python_startup_file_runs_code(path, *content)) continue;

@@ -109,7 +109,9 @@ std::string process_tree(const std::vector<Event>& events) {
     ProcessNode& n = nodes[e.pid];
     n.pid = e.pid;
     if (e.ppid != 0) n.ppid = e.ppid;
-    if (!e.origin.empty()) n.origin = e.origin;
+    // A leftover's origin comes from the environment it chose; the watch's, when there is one,
+    // was followed from its exec.
+    if (!e.origin.empty() && (e.kind != "kill-at-exit" || n.origin.empty())) n.origin = e.origin;
     if (e.kind == "exec") {
       n.images.push_back(e.exe);
       n.command = what_of(e);

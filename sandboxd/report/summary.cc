@@ -65,7 +65,12 @@ Summary summarize(const std::vector<Event>& events) {
   std::map<DenialKey, size_t> denial_index;
   std::map<std::string, size_t> host_index;
   std::map<std::string, size_t> written_index;
+  // The origin the watch followed from each process's exec, fork by fork: a process still
+  // running at exit is described from /proc, where its environment is whatever it chose
+  // (`env -i npm_package_name=lodash ...` would blame another package).
+  std::map<pid_t, Origin> watched_origin;
   for (const Event& e : events) {
+    if (e.layer == "watch" && !e.origin.empty() && e.pid != 0) watched_origin[e.pid] = e.origin;
     if (e.kind == "run") {  // the last one counts: a fallback to tier landlock starts again
       usual_roots.clear();
       masked.clear();
@@ -153,6 +158,9 @@ Summary summarize(const std::vector<Event>& events) {
       if (fresh) s.written_outside.push_back({root, e.kind, e.exe, e.origin, 0, path});
       s.written_outside[it->second].count++;
     }
+  }
+  for (KilledProcess& k : s.killed) {
+    if (auto it = watched_origin.find(k.pid); it != watched_origin.end()) k.origin = it->second;
   }
   for (Finding& f : derive_findings(events)) s.findings.push_back(std::move(f));
   // What a package's own scripts did comes first: that is what a reader is looking for.

@@ -562,6 +562,85 @@ TEST(Findings, DependencyChangingTheProjectsOwnFiles) {
   EXPECT_EQ(again, 1u);
 }
 
+// A link a dependency makes in its own folder to the project's own files (or another package's):
+// what it writes through the link later names only its own folder, so the link itself is the
+// change to report. A link the project's own script makes is not.
+TEST(Findings, DependencyLinkIntoTheProjectOrAnotherPackage) {
+  Origin evil = kEvil;
+  evil.dependency = true;
+  const Origin own{"npm", "victim", "1.0.0", "postinstall"};
+  std::vector<Event> events = {
+      make("run", 0, 0, "", {{"project", "/p"}}),
+      make("symlink", 12, 11, "/bin/ln",
+           {{"path", "/p/node_modules/evil-pkg/cfg.js"},
+            {"target", "../../src/index.js"},
+            {"target_path", "/p/src/index.js"}},
+           evil),
+      make("symlink", 12, 11, "/bin/ln",
+           {{"path", "/p/node_modules/evil-pkg/r"},
+            {"target", "../react"},
+            {"target_path", "/p/node_modules/react"}},
+           evil),
+      make("symlink", 20, 1, "/bin/ln",
+           {{"path", "/p/dist/link"}, {"target", "../src"}, {"target_path", "/p/src"}}, own),
+  };
+  std::map<std::string, Finding> by_type;
+  for (const Finding& f : derive_findings(events)) by_type.emplace(f.type, f);
+  ASSERT_EQ(by_type.count("project-files-changed"), 1u);
+  EXPECT_EQ(by_type["project-files-changed"].subject, "/p/src/index.js");
+  ASSERT_EQ(by_type.count("package-files-changed"), 1u);
+  EXPECT_NE(by_type["package-files-changed"].message.find("react"), std::string::npos);
+}
+
+// A process still running at exit is described from /proc, where its environment is whatever it
+// chose: the summary names the package the watch followed it from instead.
+TEST(Summary, LeftoverKeepsTheOriginTheWatchFollowed) {
+  Origin evil = kEvil;
+  evil.dependency = true;
+  const Origin lodash{"npm", "lodash", "4.17.21", "postinstall"};
+  std::vector<Event> events = {
+      make("exec", 30, 12, "/bin/sleep", {{"argv", {"sleep", "30"}}}, evil, "", "watch"),
+      make("kill-at-exit", 30, 1, "/bin/sleep", {{"command", "sleep 30"}}, lodash, "",
+           "supervisor"),
+  };
+  Summary s = summarize(events);
+  ASSERT_EQ(s.killed.size(), 1u);
+  EXPECT_EQ(s.killed[0].origin, evil);
+}
+
+// A shell started through a link the run made to it is still a shell.
+TEST(Findings, LifecycleShellThroughALink) {
+  std::vector<Event> events = {
+      make("exec", 11, 10, "/usr/bin/node", {{"argv", {"node", "install.js"}}}, kEvil, "", "watch"),
+      make("symlink", 11, 10, "/usr/bin/node",
+           {{"path", "/p/node_modules/evil-pkg/helper"},
+            {"target", "/bin/sh"},
+            {"target_path", "/bin/sh"}},
+           kEvil, "", "watch"),
+      make("exec", 12, 11, "/p/node_modules/evil-pkg/helper", {{"argv", {"helper", "-c", "id"}}},
+           kEvil, "", "watch"),
+  };
+  bool shell = false;
+  for (const Finding& f : derive_findings(events)) shell = shell || f.type == "lifecycle-shell";
+  EXPECT_TRUE(shell);
+}
+
+// A .pth that is a symlink: Python follows it, and what it names was never written as a .pth.
+TEST(Findings, PthSymlinkIsStartupCode) {
+  std::vector<Event> events = {
+      make("symlink", 12, 11, "/bin/ln",
+           {{"path", "/v/lib/python3.11/site-packages/zz.pth"},
+            {"target", "/tmp/payload"},
+            {"target_path", "/tmp/payload"}},
+           kEvil, "", "watch"),
+  };
+  auto found = content_findings(
+      events, [](const std::string&) -> std::optional<std::string> { return std::nullopt; });
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(found[0].detail["type"], "python-startup-code");
+  EXPECT_NE(found[0].detail["message"].get<std::string>().find("symlink"), std::string::npos);
+}
+
 // An installed package's code changing another package's files (trojanising a dependency the
 // project trusts), wherever node_modules is (npm's, pnpm's store, a global one); its own
 // directory, nested or scoped names, tool state (.cache; but .bin holds the commands npm runs),
