@@ -126,8 +126,14 @@ void EventLog::add_all(std::vector<Event> events) {
   // for what the account is for (refusals, network decisions, what an installed package's code
   // did), so a command cannot flood first and act unseen afterwards.
   auto notable = [](const Event& event) {
-    return event.verdict == "refused" || event.origin.dependency || event.kind == "connect" ||
-           event.kind == "dns" || event.kind == "exec";
+    if (event.verdict == "refused" || event.origin.dependency || event.kind == "connect" ||
+        event.kind == "dns" || event.kind == "exec" || event.kind == "symlink") {
+      return true;
+    }
+    // Python's startup files: the findings read them after the run, from the kept events.
+    const std::string& path = detail_text(event, event.kind == "rename" ? "to" : "path");
+    return path.ends_with(".pth") || path.ends_with("/sitecustomize.py") ||
+           path.ends_with("/usercustomize.py");
   };
   auto bound = [&](const Event& event, std::uint64_t max) {
     if (always(event)) return std::numeric_limits<std::uint64_t>::max();
