@@ -219,6 +219,7 @@ int apply_mount_op(const MountOp& op) {
       return 0;
     }
     case MountKind::kBind:
+      if (!op.exact) return bind(op.staged_source.c_str(), target, op.read_only, op.no_exec, true);
       return bind_exactly(op.staged_source.c_str(), target, op.read_only, op.no_exec);
     case MountKind::kDevNode:
       // Read-only: reads and writes of the device work on a read-only mount, but its mode and

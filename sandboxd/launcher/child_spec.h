@@ -42,6 +42,9 @@ struct MountOp {
   std::string fs_options;
   std::string staged_source;  // kGeneratedFile: its own file in the staging root
   std::string staged_target;
+  // kBind: a source the sandbox (or another one) can change, in a writable tree: bound from
+  // the very file opened without following links, not by path (child.cc bind_exactly).
+  bool exact = false;
 };
 
 // One Landlock path rule, applied inside the new root after pivot_root.

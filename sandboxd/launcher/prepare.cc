@@ -610,6 +610,17 @@ class SpecBuilder {
       }
       add_bind(*resolved, rule.path, entry.is_dir, write, exec);
     }
+    // Sources in a writable tree may change under us (another sandbox of the same project):
+    // those are bound exactly; the system's own trees by path, which costs less.
+    std::vector<std::string> writable;
+    for (const MountOp& op : ops_) {
+      if (op.kind == MountKind::kBind && !op.read_only) writable.push_back(op.source);
+    }
+    for (MountOp& op : ops_) {
+      if (op.kind != MountKind::kBind) continue;
+      op.exact = std::any_of(writable.begin(), writable.end(),
+                             [&](const std::string& w) { return is_under(op.source, w); });
+    }
     return {};
   }
 
