@@ -17,6 +17,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
@@ -215,6 +216,89 @@ int do_symlink(const Args& a) {
 int do_hardlink(const Args& a) {
   if (link(a[0].c_str(), a[1].c_str()) < 0) return err(errno, "link " + a[0] + " " + a[1]);
   return ok("link " + a[1] + " => " + a[0]);
+}
+
+// Writes CONTENT to PATH through a second open of a /proc magic link to a read-only descriptor
+// of it: VIA is `self` (/proc/self/fd/N), `thread-self` or `pid` (/proc/PID/fd/N). The written
+// file appears in the open only as the /proc path. Both descriptors stay open for a second, as
+// a process that goes on working would keep them.
+int do_write_proc_fd(const Args& a) {
+  int fd = open(a[0].c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return err(errno, "open " + a[0]);
+  const std::string via = a.size() > 2 ? a[2] : "self";
+  std::string dir = via == "pid" ? std::to_string(getpid()) : via;
+  std::string magic = "/proc/" + dir + "/fd/" + std::to_string(fd);
+  int w = open(magic.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
+  if (w < 0) return err(errno, "open O_WRONLY " + magic);
+  if (write(w, a[1].data(), a[1].size()) < 0) return err(errno, "write " + magic);
+  sleep(1);
+  close(w);
+  close(fd);
+  return ok("wrote " + a[0] + " through " + magic);
+}
+
+// truncate(PATH, LEN), or with `fd` as the third argument ftruncate of a descriptor of PATH
+// opened for writing (held for a second afterwards).
+int do_truncate(const Args& a) {
+  off_t len = static_cast<off_t>(atoll(a[1].c_str()));
+  if (a.size() < 3) {
+    if (truncate(a[0].c_str(), len) < 0) return err(errno, "truncate " + a[0]);
+    return ok("truncated " + a[0]);
+  }
+  int fd = open(a[0].c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return err(errno, "open O_WRONLY " + a[0]);
+  if (ftruncate(fd, len) < 0) return err(errno, "ftruncate " + a[0]);
+  sleep(1);
+  close(fd);
+  return ok("ftruncated " + a[0]);
+}
+
+// A file that never had a name, given one: open(DIR, O_TMPFILE), write CONTENT, then linkat it
+// to NEWPATH through /proc/self/fd/N (HOW `proc`, AT_SYMLINK_FOLLOW) or the descriptor itself
+// (HOW `empty`, AT_EMPTY_PATH). Holds the descriptor for a second afterwards.
+int do_tmpfile_link(const Args& a) {
+  int fd = open(a[0].c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
+  if (fd < 0) return err(errno, "open O_TMPFILE " + a[0]);
+  if (write(fd, a[2].data(), a[2].size()) < 0) return err(errno, "write O_TMPFILE");
+  const std::string how = a.size() > 3 ? a[3] : "proc";
+  int rc;
+  if (how == "empty") {
+    rc = linkat(fd, "", AT_FDCWD, a[1].c_str(), AT_EMPTY_PATH);
+  } else {
+    std::string magic = "/proc/self/fd/" + std::to_string(fd);
+    rc = linkat(AT_FDCWD, magic.c_str(), AT_FDCWD, a[1].c_str(), AT_SYMLINK_FOLLOW);
+  }
+  if (rc < 0) return err(errno, "linkat(" + how + ") " + a[1]);
+  sleep(1);
+  close(fd);
+  return ok("linked a tmpfile as " + a[1]);
+}
+
+// The main thread leaves with pthread_exit while a second thread goes on: it creates FILE,
+// changes to DIR and execs PROG ARGS... (a non-leader thread's exec takes over the process).
+int do_leader_exit(const Args& a) {
+  static Args args;
+  args = a;
+  pthread_t t;
+  int rc = pthread_create(
+      &t, nullptr,
+      [](void*) -> void* {
+        usleep(300 * 1000);  // the leader's exit is long traced and read by now
+        int fd = open(args[0].c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd < 0) _exit(err(errno, "open " + args[0]));
+        close(fd);
+        if (chdir(args[1].c_str()) < 0) _exit(err(errno, "chdir " + args[1]));
+        usleep(100 * 1000);
+        ok("created " + args[0] + " after the leader left; exec " + args[2]);
+        std::vector<char*> argv;
+        for (size_t i = 2; i < args.size(); ++i) argv.push_back(args[i].data());
+        argv.push_back(nullptr);
+        execv(argv[0], argv.data());
+        _exit(err(errno, "execv " + args[2]));
+      },
+      nullptr);
+  if (rc != 0) return err(rc, "pthread_create");
+  pthread_exit(nullptr);
 }
 
 int do_rename(const Args& a) {
@@ -997,6 +1081,10 @@ const std::vector<Verb>& verbs() {
       {"mkdir", 1, "PATH", do_mkdir},
       {"symlink", 2, "TARGET LINK", do_symlink},
       {"hardlink", 2, "TARGET LINK", do_hardlink},
+      {"write-proc-fd", 2, "PATH CONTENT [self|thread-self|pid]", do_write_proc_fd},
+      {"truncate", 2, "PATH LEN [fd]", do_truncate},
+      {"tmpfile-link", 3, "DIR NEWPATH CONTENT [proc|empty]", do_tmpfile_link},
+      {"leader-exit", 3, "FILE DIR PROG [ARGS...]", do_leader_exit},
       {"rename", 2, "FROM TO", do_rename},
       {"unlink", 1, "PATH", do_unlink},
       {"connect-unix", 1, "PATH", do_connect_unix},
