@@ -98,6 +98,7 @@ struct {
 #define O_CREAT_ 0100
 #define O_TRUNC_ 01000
 #define AT_REMOVEDIR_ 0x200
+#define SIGNAL_GROUP_EXIT_ 0x00000004  // include/linux/sched/signal.h
 #define NAME_CHUNK 256  // a dentry name (NAME_MAX 255) and its NUL
 
 // The ring of the current task's sandbox, or NULL when the task is in none of ours.
@@ -289,7 +290,13 @@ int moat_exit(__u64 *ctx) {
   void *ring = sandbox_ring();
   if (!ring) return 0;
   struct task_struct *task = (struct task_struct *)ctx[0];
-  if (BPF_CORE_READ(task, pid) != BPF_CORE_READ(task, tgid)) return 0;  // leaders only
+  // The process ends with its last thread, not with its leader: a leader that calls pthread_exit
+  // leaves the others running (writing, exec'ing) in the same process. do_exit counts the thread
+  // out of signal->live before this tracepoint (6.18 passes that test's result as its second
+  // argument, which older kernels lack), so 0 here means the whole group is dead. Two threads
+  // dying at once may both see 0: user space reports the first record of a process only.
+  struct signal_struct *sig = BPF_CORE_READ(task, signal);
+  if (BPF_CORE_READ(sig, live.counter) != 0) return 0;
   struct moat_watch_exit *x = bpf_ringbuf_reserve(ring, sizeof(*x), 0);
   if (!x) {
     count_lost(MOAT_LOST_RINGBUF);
@@ -297,7 +304,12 @@ int moat_exit(__u64 *ctx) {
   }
   fill_header(&x->hdr, MOAT_WATCH_EXIT);
   x->hdr.ppid = BPF_CORE_READ(task, real_parent, tgid);
-  x->exit_code = (__u32)BPF_CORE_READ(task, exit_code);
+  // What wait(2) reports for the process: the group's code after exit_group or a fatal signal,
+  // else the leader's own (which may have left long before this last thread).
+  if (BPF_CORE_READ(sig, flags) & SIGNAL_GROUP_EXIT_)
+    x->exit_code = (__u32)BPF_CORE_READ(sig, group_exit_code);
+  else
+    x->exit_code = (__u32)BPF_CORE_READ(task, group_leader, exit_code);
   x->pad = 0;
   bpf_ringbuf_submit(x, wakeup_flag_reserved(ring, sizeof(*x)));
   return 0;

@@ -119,7 +119,7 @@ struct moat_watch_fork {
 };
 
 struct moat_watch_exit {
-  struct moat_watch_header hdr;  // thread-group leaders only
+  struct moat_watch_header hdr;  // the process's last thread (any of them: pid is the tgid)
   __u32 exit_code;               // as wait(2) reports it: status << 8 | signal
   __u32 pad;
 };

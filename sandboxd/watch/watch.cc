@@ -110,6 +110,9 @@ struct Watch::State {
     } else if (const auto* r = std::get_if<CwdRecord>(&record)) {
       processes.chdir(r->h.pid, r->cwd);
     } else if (const auto* r = std::get_if<ExitRecord>(&record)) {
+      // The process's last thread ended (watch.bpf.c): a leader's pthread_exit is no record, so
+      // its other threads keep the entry. Two threads dying at once may both send one: the
+      // second finds the entry gone.
       const Process* p = processes.find(r->h.pid);
       if (p != nullptr && !p->exe.empty()) {
         report::Event e = exit_event(*r, *p);

@@ -176,6 +176,22 @@ TEST(WatchPaths, NoiseIsOnlyTerminalsNullAndSelf) {
   EXPECT_FALSE(is_noise("/proj/dev/null"));
 }
 
+// pthread_exit of the leader is not the process's end (the BPF side reports only the last
+// thread's), and an exec keeps the process's sticky dependency origin whatever it sets.
+TEST(WatchProcessTable, ExecKeepsTheDependencyOrigin) {
+  ProcessTable t;
+  t.fork(1, 0, 10);
+  static constexpr char kEnv[] =
+      "npm_package_name=evil\0npm_package_version=1.0.0\0npm_lifecycle_event=postinstall\0";
+  t.exec(10, 1, "/usr/bin/sh", "/proj/node_modules/evil", std::string(kEnv, sizeof(kEnv) - 1));
+  ASSERT_TRUE(t.find(10)->origin.dependency);
+  static constexpr char kOther[] = "npm_package_name=app\0npm_lifecycle_event=build\0";
+  const Process& p =
+      t.exec(10, 1, "/usr/bin/env", "/proj", std::string(kOther, sizeof(kOther) - 1));
+  EXPECT_EQ(p.origin.package, "evil");
+  EXPECT_TRUE(p.origin.dependency);
+}
+
 TEST(WatchErrno, LayerIsGuessedFromTheErrno) {
   EXPECT_EQ(deny_layer(EACCES), "landlock");
   EXPECT_EQ(deny_layer(EROFS), "mount");

@@ -306,3 +306,77 @@ TEST_F(Watch, BadRingSizeIsRefused) {
 
 }  // namespace
 }  // namespace moat::testing
+
+namespace moat::testing {
+namespace {
+
+// A dependency's lifecycle script as npm runs it: started with npm's variables in the package's
+// directory under node_modules (which marks its origin `dependency`), then back in the project
+// to run SCRIPT (no single quotes in it).
+std::vector<std::string> as_dependency(const std::string& script) {
+  return {"/bin/sh", "-c",
+          "mkdir -p node_modules/evil && cd node_modules/evil && exec /usr/bin/env "
+          "npm_package_name=evil npm_package_version=1.0.0 npm_lifecycle_event=postinstall "
+          "/bin/sh -c 'cd ../.. && " +
+              script + "'"};
+}
+
+const json kDependencyOrigin = {{"tool", "npm"},
+                                {"package", "evil"},
+                                {"version", "1.0.0"},
+                                {"script", "postinstall"},
+                                {"dependency", true}};
+
+// The first event of KIND on PATH (and by SYSCALL when given), or nullptr.
+const json* find_event(const std::vector<json>& events, const std::string& kind,
+                       const std::string& path, const std::string& syscall = "") {
+  for (const json& e : events) {
+    if (e.value("kind", "") == kind && e.value("path", "") == path &&
+        (syscall.empty() || e.value("syscall", "") == syscall)) {
+      return &e;
+    }
+  }
+  return nullptr;
+}
+
+// The main thread leaves with pthread_exit while another thread works on: the process has not
+// ended. What the other thread writes keeps the process's exe and origin, and its exec (which
+// makes it the leader) keeps the dependency's sticky origin; the process exits once.
+TEST_F(Watch, LeaderThreadExitIsNotTheProcessExit) {
+  sb_->make_dir(sb_->in_project("src"));
+  RunResult r;
+  auto events = run(as_dependency("./moat-probe leader-exit src/thread.js . /usr/bin/env -i "
+                                  "npm_package_name=app npm_lifecycle_event=build /bin/sh -c "
+                                  "\"echo y > src/after.js\""),
+                    &r);
+  ASSERT_EQ(r.status, 0) << r.describe();
+  const json* w = find_event(events, "create", sb_->in_project("src/thread.js"));
+  ASSERT_NE(w, nullptr) << read_file(audit_);
+  EXPECT_EQ(w->value("exe", ""), sb_->in_project("moat-probe")) << w->dump();
+  EXPECT_EQ(w->value("origin", json()), kDependencyOrigin) << w->dump();
+  const int pid = w->value("pid", 0);
+  const json* exec = nullptr;
+  for (const json& e : events) {
+    if (e.value("kind", "") == "exec" && e.value("pid", 0) == pid &&
+        e.value("exe", "") == "/usr/bin/env") {
+      exec = &e;
+    }
+  }
+  ASSERT_NE(exec, nullptr) << read_file(audit_);
+  EXPECT_EQ(exec->value("origin", json()), kDependencyOrigin) << exec->dump();
+  const json* after = find_event(events, "create", sb_->in_project("src/after.js"));
+  ASSERT_NE(after, nullptr) << read_file(audit_);
+  EXPECT_EQ(after->value("origin", json()), kDependencyOrigin) << after->dump();
+  int exits = 0;
+  for (const json& e : of_kind(events, "exit")) {
+    if (e.value("pid", 0) == pid) {
+      ++exits;
+      EXPECT_EQ(e.value("exe", ""), "/bin/sh") << e.dump();
+      EXPECT_EQ(e.value("status", -1), 0) << e.dump();
+    }
+  }
+  EXPECT_EQ(exits, 1) << read_file(audit_);
+}
+
+}  // namespace
+}  // namespace moat::testing
