@@ -201,7 +201,8 @@ bool is_noise(const std::string& path) {
 }
 
 std::string exe_path(const ExecRecord& r) {
-  if (r.filename.empty() || r.filename[0] == '/' || r.cwd.empty()) return r.filename;
+  if (!r.filename.empty() && r.filename[0] == '/') return join_normal("/", r.filename);
+  if (r.filename.empty() || r.cwd.empty()) return r.filename;
   return join_normal(r.cwd, r.filename);
 }
 

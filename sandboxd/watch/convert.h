@@ -60,7 +60,7 @@ report::Event exit_event(const ExitRecord& r, const Process& p);
 std::optional<report::Event> file_event(const FileRecord& r, const Process& p,
                                         const ProcLookup& lookup);
 
-// The exec'd file, absolute: as passed to execve, resolved against the exec's cwd.
+// The exec'd file, absolute: as passed to execve, resolved against the exec's cwd, normalised.
 std::string exe_path(const ExecRecord& r);
 
 }  // namespace moat::watch

@@ -126,6 +126,9 @@ TEST(WatchRecords, DecodesExecWithOnlyTheUsedEnvironment) {
   EXPECT_EQ(x.cwd, "/proj");
   EXPECT_EQ(x.environment.size(), sizeof env);
   EXPECT_EQ(exe_path(x), "/proj/run");
+  ExecRecord abs = x;
+  abs.filename = "/usr/./bin//../bin/sh";
+  EXPECT_EQ(exe_path(abs), "/usr/bin/sh") << "absolute paths are normalised too";
 }
 
 TEST(WatchProcessTable, ChildInheritsAndExecResolvesOrigin) {

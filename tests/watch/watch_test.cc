@@ -380,3 +380,27 @@ TEST_F(Watch, LeaderThreadExitIsNotTheProcessExit) {
 
 }  // namespace
 }  // namespace moat::testing
+
+namespace moat::testing {
+namespace {
+
+// An exec'd path is normalised lexically like every other path: /usr/bin//./true is
+// /usr/bin/true (a rule keyed on exe must not be dodged by spelling).
+TEST_F(Watch, ExecPathsAreNormalised) {
+  RunResult r;
+  auto events = run({"/bin/sh", "-c", "/usr/bin//./true && /usr/bin/../bin/true"}, &r);
+  ASSERT_EQ(r.status, 0) << r.describe();
+  int normalised = 0;
+  for (const json& e : of_kind(events, "exec")) {
+    auto argv = e.value("argv", json::array());
+    if (argv == json::array({"/usr/bin//./true"}) ||
+        argv == json::array({"/usr/bin/../bin/true"})) {
+      EXPECT_EQ(e.value("exe", ""), "/usr/bin/true") << e.dump();
+      ++normalised;
+    }
+  }
+  EXPECT_EQ(normalised, 2) << read_file(audit_);
+}
+
+}  // namespace
+}  // namespace moat::testing
