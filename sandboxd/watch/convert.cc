@@ -8,6 +8,7 @@
 #include <climits>
 #include <cstdio>
 #include <string_view>
+#include <vector>
 
 #include "sandboxd/report/run_events.h"
 
@@ -116,6 +117,7 @@ report::Event base_event(const RecordHeader& h, const Process& p, std::string ki
 void put_path(nlohmann::json& detail, const char* key, const ResolvedPath& p, bool truncated) {
   detail[key] = p.path;
   if (p.relative) detail[std::string(key) + "_relative"] = true;
+  if (p.unresolved) detail[std::string(key) + "_unresolved"] = true;
   if (truncated) detail[std::string(key) + "_truncated"] = true;
 }
 
@@ -127,6 +129,10 @@ std::optional<std::string> LiveProcLookup::fd_path(pid_t pid, int fd) const {
 
 std::optional<std::string> LiveProcLookup::cwd(pid_t pid) const {
   return read_link("/proc/" + std::to_string(pid) + "/cwd");
+}
+
+std::optional<std::string> LiveProcLookup::link(const std::string& proc_path) const {
+  return read_link(proc_path);
 }
 
 ResolvedPath resolve_path(const std::string& path, int dirfd, pid_t pid,
@@ -141,6 +147,71 @@ ResolvedPath resolve_path(const std::string& path, int dirfd, pid_t pid,
   if (!dir || dir->empty() || (*dir)[0] != '/') return {path, true};
   if (path.empty()) return {*dir, false};  // fchmod(fd), AT_EMPTY_PATH: the fd itself
   return {join_normal(*dir, path), false};
+}
+
+std::optional<ResolvedPath> resolve_proc_link(const std::string& path, pid_t pid, pid_t tid,
+                                              const ProcLookup& lookup) {
+  constexpr std::string_view kProc = "/proc/";
+  if (path.rfind(kProc, 0) != 0) return std::nullopt;
+  std::vector<std::string_view> parts;
+  for (size_t pos = kProc.size(); pos < path.size();) {
+    size_t end = path.find('/', pos);
+    if (end == std::string::npos) end = path.size();
+    parts.push_back(std::string_view(path).substr(pos, end - pos));
+    pos = end + 1;
+  }
+  auto numeric = [](std::string_view s) {
+    return !s.empty() && s.size() < 11 &&
+           s.find_first_not_of("0123456789") == std::string_view::npos;
+  };
+  // The sandbox's /proc is its own pid namespace's: `self` and `thread-self` are the recorded
+  // process and thread (host ids); a number is read through the process's root, whose /proc
+  // is that namespace's.
+  const std::string host = "/proc/" + std::to_string(pid);
+  std::string link;
+  size_t i = 1;
+  if (parts.empty()) return std::nullopt;
+  if (parts[0] == "thread-self") {
+    link = host + "/task/" + std::to_string(tid);
+  } else if (parts[0] == "self" || numeric(parts[0])) {
+    const bool self = parts[0] == "self";
+    if (parts.size() > 2 && parts[1] == "task" && numeric(parts[2])) {
+      link =
+          host + "/root/proc/" +
+          (self ? std::string(parts[2]) : std::string(parts[0]) + "/task/" + std::string(parts[2]));
+      i = 3;
+    } else {
+      link = self ? host : host + "/root/proc/" + std::string(parts[0]);
+    }
+  } else {
+    return std::nullopt;  // /proc/sys/..., /proc/meminfo: no link to follow
+  }
+  if (i < parts.size() && parts[i] == "fd" && i + 1 < parts.size() && numeric(parts[i + 1])) {
+    link += "/fd/" + std::string(parts[i + 1]);
+    i += 2;
+  } else if (i < parts.size() && (parts[i] == "cwd" || parts[i] == "root")) {
+    link += "/" + std::string(parts[i]);
+    i += 1;
+  } else {
+    return std::nullopt;  // /proc/self/comm, /proc/self/attr/...: not a file elsewhere
+  }
+  std::string rest;
+  for (; i < parts.size(); ++i) {
+    rest += rest.empty() ? "" : "/";
+    rest += parts[i];
+  }
+  std::optional<std::string> target = lookup.link(link);
+  if (!target || target->empty()) {
+    ResolvedPath given{path, false};
+    given.unresolved = true;  // the process or its descriptor is gone: the path as given
+    return given;
+  }
+  if ((*target)[0] != '/') {
+    ResolvedPath other{*target, false};  // pipe:[N], socket:[N], anon_inode:[...]
+    other.not_a_file = true;
+    return other;
+  }
+  return ResolvedPath{join_normal(*target, rest), false};
 }
 
 std::string errno_name(int err) {
@@ -270,13 +341,21 @@ std::optional<report::Event> file_event(const FileRecord& r, const Process& p,
     default:
       return std::nullopt;
   }
-  ResolvedPath path = resolve_path(r.path, r.dirfd, r.h.pid, p.cwd, lookup);
-  if ((kind == "write" || kind == "create") && is_noise(path.path)) return std::nullopt;
-  put_path(detail, "path", path, r.path_truncated);
-  if (kind == "rename") {
-    put_path(detail, "to", resolve_path(r.path2, r.dirfd2, r.h.pid, p.cwd, lookup),
-             r.path2_truncated);
+  // Relative to the directory, then through the process's /proc links (/proc/self/fd/N...).
+  auto resolve = [&](const std::string& given, int dirfd) {
+    ResolvedPath at = resolve_path(given, dirfd, r.h.pid, p.cwd, lookup);
+    if (at.relative) return at;
+    return resolve_proc_link(at.path, r.h.pid, r.h.tid, lookup).value_or(at);
+  };
+  ResolvedPath path = resolve(r.path, r.dirfd);
+  // A write through /proc/self/fd/N of a pipe or socket changes no file; one whose link could
+  // not be read any more is reported as given, never dropped.
+  if ((kind == "write" || kind == "create") &&
+      (path.not_a_file || (!path.unresolved && is_noise(path.path)))) {
+    return std::nullopt;
   }
+  put_path(detail, "path", path, r.path_truncated);
+  if (kind == "rename") put_path(detail, "to", resolve(r.path2, r.dirfd2), r.path2_truncated);
   if (kind == "symlink") {
     detail["target"] = r.path2;
     if (r.path2_truncated) detail["target_truncated"] = true;

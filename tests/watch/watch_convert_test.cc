@@ -22,6 +22,7 @@ class FakeProc : public ProcLookup {
  public:
   std::map<std::pair<pid_t, int>, std::string> fds;
   std::map<pid_t, std::string> cwds;
+  std::map<std::string, std::string> links;  // host /proc path -> its target
   std::optional<std::string> fd_path(pid_t pid, int fd) const override {
     auto it = fds.find({pid, fd});
     return it == fds.end() ? std::nullopt : std::optional<std::string>(it->second);
@@ -29,6 +30,10 @@ class FakeProc : public ProcLookup {
   std::optional<std::string> cwd(pid_t pid) const override {
     auto it = cwds.find(pid);
     return it == cwds.end() ? std::nullopt : std::optional<std::string>(it->second);
+  }
+  std::optional<std::string> link(const std::string& proc_path) const override {
+    auto it = links.find(proc_path);
+    return it == links.end() ? std::nullopt : std::optional<std::string>(it->second);
   }
 };
 
@@ -177,6 +182,66 @@ TEST(WatchPaths, NoiseIsOnlyTerminalsNullAndSelf) {
   EXPECT_TRUE(is_noise("/proc/self/fd/1"));
   EXPECT_FALSE(is_noise("/dev/sda"));
   EXPECT_FALSE(is_noise("/proj/dev/null"));
+}
+
+// /proc/self/fd/N and its kin name another file: the host's /proc link of the same process (and
+// thread) says which. Pids in the path are the sandbox's: read through the process's root.
+TEST(WatchPaths, ProcLinksNameTheFileTheyPointAt) {
+  FakeProc proc;
+  proc.links["/proc/42/fd/3"] = "/proj/src/index.js";
+  proc.links["/proc/42/task/43/fd/4"] = "/proj/src/a.js";
+  proc.links["/proc/42/root/proc/7/fd/5"] = "/proj/src/b.js";
+  proc.links["/proc/42/root/proc/9/fd/5"] = "/proj/src/t.js";
+  proc.links["/proc/42/root/proc/7/task/9/fd/5"] = "/proj/src/t.js";
+  proc.links["/proc/42/cwd"] = "/proj";
+  proc.links["/proc/42/fd/6"] = "pipe:[1234]";
+  auto at = [&](const std::string& path) {
+    auto r = resolve_proc_link(path, 42, 43, proc);
+    return r ? r->path : "<none>";
+  };
+  EXPECT_EQ(at("/proc/self/fd/3"), "/proj/src/index.js");
+  EXPECT_EQ(at("/proc/thread-self/fd/4"), "/proj/src/a.js");
+  EXPECT_EQ(at("/proc/7/fd/5"), "/proj/src/b.js");
+  EXPECT_EQ(at("/proc/self/task/9/fd/5"), "/proj/src/t.js");
+  EXPECT_EQ(at("/proc/7/task/9/fd/5"), "/proj/src/t.js");
+  EXPECT_EQ(at("/proc/self/cwd/src/x.js"), "/proj/src/x.js");
+  EXPECT_EQ(at("/proc/self/comm"), "<none>");
+  EXPECT_EQ(at("/proc/sys/kernel/core_pattern"), "<none>");
+  EXPECT_EQ(at("/proj/x"), "<none>");
+  auto gone = resolve_proc_link("/proc/self/fd/8", 42, 43, proc);
+  ASSERT_TRUE(gone);
+  EXPECT_TRUE(gone->unresolved);
+  EXPECT_EQ(gone->path, "/proc/self/fd/8");
+  auto pipe = resolve_proc_link("/proc/self/fd/6", 42, 43, proc);
+  ASSERT_TRUE(pipe);
+  EXPECT_TRUE(pipe->not_a_file);
+}
+
+TEST(WatchEvents, WritesThroughProcLinksAreTheFilesOrAsGiven) {
+  FakeProc proc;
+  proc.links["/proc/42/fd/3"] = "/proj/src/index.js";
+  proc.links["/proc/42/fd/4"] = "/dev/null";
+  proc.links["/proc/42/fd/6"] = "pipe:[1234]";
+  auto write = [&](const std::string& path) {
+    return file_event(decode_file(raw_file(MOAT_OP_OPENAT, O_WRONLY | O_TRUNC, path, "", 5)),
+                      commanded(), proc);
+  };
+  auto named = write("/proc/self/fd/3");
+  ASSERT_TRUE(named);
+  EXPECT_EQ(named->kind, "write");
+  EXPECT_EQ(named->detail["path"], "/proj/src/index.js");
+  auto relative =
+      file_event(decode_file(raw_file(MOAT_OP_OPENAT, O_WRONLY, "../proc/self/fd/3", "", 5)),
+                 commanded("/proj"), proc);
+  ASSERT_TRUE(relative);
+  EXPECT_EQ(relative->detail["path"], "/proj/src/index.js");
+  auto gone = write("/proc/self/fd/9");
+  ASSERT_TRUE(gone) << "an unreadable link is reported as given, never dropped";
+  EXPECT_EQ(gone->detail["path"], "/proc/self/fd/9");
+  EXPECT_EQ(gone->detail["path_unresolved"], true);
+  EXPECT_FALSE(write("/proc/self/fd/4")) << "/dev/null stays noise";
+  EXPECT_FALSE(write("/proc/self/fd/6")) << "a pipe is no file";
+  EXPECT_FALSE(write("/proc/self/oom_score_adj"));
 }
 
 // pthread_exit of the leader is not the process's end (the BPF side reports only the last

@@ -339,6 +339,28 @@ const json* find_event(const std::vector<json>& events, const std::string& kind,
   return nullptr;
 }
 
+// A write through /proc/self/fd/N (and thread-self, and /proc/PID) of a descriptor opened
+// read-only names the project's file, not /proc: it used to be dropped as noise.
+TEST_F(Watch, WritesThroughProcFdLinksNameTheFile) {
+  sb_->make_dir(sb_->in_project("src"));
+  for (const char* f : {"src/index.js", "src/a.js", "src/b.js"}) {
+    sb_->write_file(sb_->in_project(f), "old\n");
+  }
+  RunResult r;
+  auto events = run(as_dependency("./moat-probe write-proc-fd src/index.js pwned self && "
+                                  "./moat-probe write-proc-fd src/a.js pwned thread-self && "
+                                  "./moat-probe write-proc-fd src/b.js pwned pid"),
+                    &r);
+  ASSERT_EQ(r.status, 0) << r.describe();
+  ASSERT_EQ(read_file(sb_->in_project("src/index.js")), "pwned");
+  for (const char* f : {"src/index.js", "src/a.js", "src/b.js"}) {
+    const json* e = find_event(events, "write", sb_->in_project(f), "openat");
+    ASSERT_NE(e, nullptr) << "no write event for " << f << ":\n" << read_file(audit_);
+    EXPECT_EQ(e->value("origin", json()), kDependencyOrigin) << e->dump();
+    EXPECT_EQ(e->value("exe", ""), sb_->in_project("moat-probe")) << e->dump();
+  }
+}
+
 // The main thread leaves with pthread_exit while another thread works on: the process has not
 // ended. What the other thread writes keeps the process's exe and origin, and its exec (which
 // makes it the leader) keeps the dependency's sticky origin; the process exits once.
