@@ -398,6 +398,12 @@ int moat_sys_exit(__u64 *ctx) {
     case MOAT_OP_RENAME:
       path = a0, path2 = a1;
       break;
+    case MOAT_OP_TRUNCATE:
+      path = a0;
+      break;
+    case MOAT_OP_FTRUNCATE:
+      dirfd = (__s32)a0;
+      break;
     case MOAT_OP_MKDIRAT:
     case MOAT_OP_FCHMODAT:
       dirfd = (__s32)a0, path = a1, mode = a2;

@@ -50,7 +50,9 @@ enum moat_watch_op {
   MOAT_OP_FCHDIR = 18,     // fd
   MOAT_OP_SYMLINKAT = 19,  // target, newdirfd, linkpath (path = the link, path2 = its target)
   MOAT_OP_SYMLINK = 20,    // target, linkpath
-  MOAT_OP_COUNT = 21,
+  MOAT_OP_TRUNCATE = 21,   // path, length
+  MOAT_OP_FTRUNCATE = 22,  // fd, length (no path: user space names the fd)
+  MOAT_OP_COUNT = 23,
 };
 
 #define MOAT_WATCH_SYSCALL_SLOTS 1024  // syscall-number map size (x86_64 and arm64 stay below)
@@ -79,7 +81,7 @@ struct moat_watch_file {
   __u32 op;         // enum moat_watch_op
   __u32 flags;      // open flags; unlinkat/renameat2/fchmodat2 flags
   __u32 mode;       // open/mkdir/chmod mode
-  __s32 dirfd;      // dirfd of path (AT_FDCWD, or the fd of fchmod)
+  __s32 dirfd;      // dirfd of path (AT_FDCWD, or the fd of fchmod and ftruncate)
   __s32 dirfd2;     // dirfd of path2 (renames)
   __u16 path_len;   // bytes of path in paths[], with its NUL; 0 when there is no path
   __u16 path2_len;  // bytes of path2 following it, with its NUL

@@ -91,6 +91,10 @@ const char* syscall_name(Op op) {
       return "symlinkat";
     case Op::kSymlink:
       return "symlink";
+    case Op::kTruncate:
+      return "truncate";
+    case Op::kFtruncate:
+      return "ftruncate";
     case Op::kNone:
       break;
   }
@@ -338,6 +342,10 @@ std::optional<report::Event> file_event(const FileRecord& r, const Process& p,
     case Op::kSymlink:
       kind = "symlink";
       break;
+    case Op::kTruncate:
+    case Op::kFtruncate:
+      kind = "write";
+      break;
     default:
       return std::nullopt;
   }
@@ -361,7 +369,7 @@ std::optional<report::Event> file_event(const FileRecord& r, const Process& p,
     if (r.path2_truncated) detail["target_truncated"] = true;
     if (!path.relative) detail["target_path"] = report::symlink_target_path(path.path, r.path2);
   }
-  if (r.op == Op::kFchmod) detail["fd"] = r.dirfd;
+  if (r.op == Op::kFchmod || r.op == Op::kFtruncate) detail["fd"] = r.dirfd;
   detail["syscall"] = syscall_name(r.op);
 
   report::Event e = base_event(r.h, p, kind);

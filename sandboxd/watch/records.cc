@@ -150,6 +150,7 @@ static_assert(static_cast<std::uint32_t>(Op::kRenameat2) == MOAT_OP_RENAMEAT2);
 static_assert(static_cast<std::uint32_t>(Op::kFchmod) == MOAT_OP_FCHMOD);
 static_assert(static_cast<std::uint32_t>(Op::kFchdir) == MOAT_OP_FCHDIR);
 static_assert(static_cast<std::uint32_t>(Op::kSymlinkat) == MOAT_OP_SYMLINKAT);
-static_assert(static_cast<std::uint32_t>(Op::kSymlink) + 1 == MOAT_OP_COUNT);
+static_assert(static_cast<std::uint32_t>(Op::kTruncate) == MOAT_OP_TRUNCATE);
+static_assert(static_cast<std::uint32_t>(Op::kFtruncate) + 1 == MOAT_OP_COUNT);
 
 }  // namespace moat::watch

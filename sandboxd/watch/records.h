@@ -66,6 +66,8 @@ enum class Op : std::uint32_t {
   kFchdir = 18,
   kSymlinkat = 19,  // path: the link; path2: its target, as written (not resolved)
   kSymlink = 20,
+  kTruncate = 21,
+  kFtruncate = 22,  // dirfd: the fd
 };
 
 struct FileRecord {

@@ -52,6 +52,8 @@ const std::vector<TracedSyscall>& traced_syscalls() {
 #ifdef __NR_symlink
       {"symlink", __NR_symlink, MOAT_OP_SYMLINK},
 #endif
+      {"truncate", __NR_truncate, MOAT_OP_TRUNCATE},
+      {"ftruncate", __NR_ftruncate, MOAT_OP_FTRUNCATE},
   };
   return table;
 }

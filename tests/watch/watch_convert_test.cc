@@ -244,6 +244,25 @@ TEST(WatchEvents, WritesThroughProcLinksAreTheFilesOrAsGiven) {
   EXPECT_FALSE(write("/proc/self/oom_score_adj"));
 }
 
+TEST(WatchEvents, TruncateIsAWrite) {
+  FakeProc proc;
+  proc.fds[{42, 7}] = "/proj/src/f.js";
+  auto truncate =
+      file_event(decode_file(raw_file(MOAT_OP_TRUNCATE, 0, "src/t.js", "", 0)), commanded(), proc);
+  ASSERT_TRUE(truncate);
+  EXPECT_EQ(truncate->kind, "write");
+  EXPECT_EQ(truncate->detail["path"], "/proj/src/t.js");
+  EXPECT_EQ(truncate->detail["syscall"], "truncate");
+  auto raw = raw_file(MOAT_OP_FTRUNCATE, 0, "", "", 0);
+  reinterpret_cast<moat_watch_file*>(raw.data())->dirfd = 7;
+  auto ftruncate = file_event(decode_file(raw), commanded(), proc);
+  ASSERT_TRUE(ftruncate);
+  EXPECT_EQ(ftruncate->kind, "write");
+  EXPECT_EQ(ftruncate->detail["path"], "/proj/src/f.js");
+  EXPECT_EQ(ftruncate->detail["fd"], 7);
+  EXPECT_EQ(ftruncate->detail["syscall"], "ftruncate");
+}
+
 // pthread_exit of the leader is not the process's end (the BPF side reports only the last
 // thread's), and an exec keeps the process's sticky dependency origin whatever it sets.
 TEST(WatchProcessTable, ExecKeepsTheDependencyOrigin) {

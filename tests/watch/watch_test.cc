@@ -361,6 +361,25 @@ TEST_F(Watch, WritesThroughProcFdLinksNameTheFile) {
   }
 }
 
+// truncate(2) and ftruncate(2) change a file's contents: both are write events.
+TEST_F(Watch, TruncateAndFtruncateAreWrites) {
+  sb_->make_dir(sb_->in_project("src"));
+  sb_->write_file(sb_->in_project("src/t.js"), "code\n");
+  sb_->write_file(sb_->in_project("src/f.js"), "code\n");
+  RunResult r;
+  auto events = run(as_dependency("./moat-probe truncate src/t.js 0 && "
+                                  "./moat-probe truncate src/f.js 0 fd"),
+                    &r);
+  ASSERT_EQ(r.status, 0) << r.describe();
+  ASSERT_EQ(read_file(sb_->in_project("src/t.js")), "");
+  const json* t = find_event(events, "write", sb_->in_project("src/t.js"), "truncate");
+  ASSERT_NE(t, nullptr) << read_file(audit_);
+  EXPECT_EQ(t->value("origin", json()), kDependencyOrigin) << t->dump();
+  const json* f = find_event(events, "write", sb_->in_project("src/f.js"), "ftruncate");
+  ASSERT_NE(f, nullptr) << read_file(audit_);
+  EXPECT_EQ(f->value("origin", json()), kDependencyOrigin) << f->dump();
+}
+
 // The main thread leaves with pthread_exit while another thread works on: the process has not
 // ended. What the other thread writes keeps the process's exe and origin, and its exec (which
 // makes it the leader) keeps the dependency's sticky origin; the process exits once.
