@@ -363,7 +363,7 @@ int moat_sys_exit(__u64 *ctx) {
   __u64 a1 = PT_REGS_PARM2_CORE_SYSCALL(regs);
   __u64 a2 = PT_REGS_PARM3_CORE_SYSCALL(regs);
   __u64 a3 = PT_REGS_PARM4_CORE_SYSCALL(regs);
-  __u64 a4 = op == MOAT_OP_RENAMEAT2 ? PT_REGS_PARM5_CORE_SYSCALL(regs) : 0;
+  __u64 a4 = op == MOAT_OP_RENAMEAT2 || op == MOAT_OP_LINKAT ? PT_REGS_PARM5_CORE_SYSCALL(regs) : 0;
   __s32 dirfd = MOAT_WATCH_AT_FDCWD, dirfd2 = MOAT_WATCH_AT_FDCWD;
   __u64 path = 0, path2 = 0, flags = 0, mode = 0;
   switch (op) {
@@ -392,10 +392,12 @@ int moat_sys_exit(__u64 *ctx) {
       break;
     case MOAT_OP_RENAMEAT:
     case MOAT_OP_RENAMEAT2:
+    case MOAT_OP_LINKAT:
       dirfd = (__s32)a0, path = a1, dirfd2 = (__s32)a2, path2 = a3;
-      if (op == MOAT_OP_RENAMEAT2) flags = a4;
+      if (op != MOAT_OP_RENAMEAT) flags = a4;
       break;
     case MOAT_OP_RENAME:
+    case MOAT_OP_LINK:
       path = a0, path2 = a1;
       break;
     case MOAT_OP_TRUNCATE:

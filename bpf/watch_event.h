@@ -52,7 +52,9 @@ enum moat_watch_op {
   MOAT_OP_SYMLINK = 20,    // target, linkpath
   MOAT_OP_TRUNCATE = 21,   // path, length
   MOAT_OP_FTRUNCATE = 22,  // fd, length (no path: user space names the fd)
-  MOAT_OP_COUNT = 23,
+  MOAT_OP_LINKAT = 23,     // olddirfd, old, newdirfd, new, flags (path = old, path2 = new)
+  MOAT_OP_LINK = 24,       // old, new
+  MOAT_OP_COUNT = 25,
 };
 
 #define MOAT_WATCH_SYSCALL_SLOTS 1024  // syscall-number map size (x86_64 and arm64 stay below)
@@ -79,10 +81,10 @@ struct moat_watch_header {
 struct moat_watch_file {
   struct moat_watch_header hdr;
   __u32 op;         // enum moat_watch_op
-  __u32 flags;      // open flags; unlinkat/renameat2/fchmodat2 flags
+  __u32 flags;      // open flags; unlinkat/renameat2/fchmodat2/linkat flags
   __u32 mode;       // open/mkdir/chmod mode
   __s32 dirfd;      // dirfd of path (AT_FDCWD, or the fd of fchmod and ftruncate)
-  __s32 dirfd2;     // dirfd of path2 (renames)
+  __s32 dirfd2;     // dirfd of path2 (renames, links)
   __u16 path_len;   // bytes of path in paths[], with its NUL; 0 when there is no path
   __u16 path2_len;  // bytes of path2 following it, with its NUL
   __s64 ret;        // the system call's return value (-errno on failure)

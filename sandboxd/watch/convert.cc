@@ -95,6 +95,10 @@ const char* syscall_name(Op op) {
       return "truncate";
     case Op::kFtruncate:
       return "ftruncate";
+    case Op::kLinkat:
+      return "linkat";
+    case Op::kLink:
+      return "link";
     case Op::kNone:
       break;
   }
@@ -346,6 +350,10 @@ std::optional<report::Event> file_event(const FileRecord& r, const Process& p,
     case Op::kFtruncate:
       kind = "write";
       break;
+    case Op::kLinkat:
+    case Op::kLink:
+      kind = "create";  // a new name for an existing file (or an O_TMPFILE one's first)
+      break;
     default:
       return std::nullopt;
   }
@@ -355,15 +363,18 @@ std::optional<report::Event> file_event(const FileRecord& r, const Process& p,
     if (at.relative) return at;
     return resolve_proc_link(at.path, r.h.pid, r.h.tid, lookup).value_or(at);
   };
-  ResolvedPath path = resolve(r.path, r.dirfd);
+  const bool link = r.op == Op::kLinkat || r.op == Op::kLink;
+  // A link's record carries the old name first, as a rename's does; the event names the new one.
+  ResolvedPath path = link ? resolve(r.path2, r.dirfd2) : resolve(r.path, r.dirfd);
   // A write through /proc/self/fd/N of a pipe or socket changes no file; one whose link could
   // not be read any more is reported as given, never dropped.
   if ((kind == "write" || kind == "create") &&
       (path.not_a_file || (!path.unresolved && is_noise(path.path)))) {
     return std::nullopt;
   }
-  put_path(detail, "path", path, r.path_truncated);
+  put_path(detail, "path", path, link ? r.path2_truncated : r.path_truncated);
   if (kind == "rename") put_path(detail, "to", resolve(r.path2, r.dirfd2), r.path2_truncated);
+  if (link) put_path(detail, "from", resolve(r.path, r.dirfd), r.path_truncated);
   if (kind == "symlink") {
     detail["target"] = r.path2;
     if (r.path2_truncated) detail["target_truncated"] = true;

@@ -151,6 +151,8 @@ static_assert(static_cast<std::uint32_t>(Op::kFchmod) == MOAT_OP_FCHMOD);
 static_assert(static_cast<std::uint32_t>(Op::kFchdir) == MOAT_OP_FCHDIR);
 static_assert(static_cast<std::uint32_t>(Op::kSymlinkat) == MOAT_OP_SYMLINKAT);
 static_assert(static_cast<std::uint32_t>(Op::kTruncate) == MOAT_OP_TRUNCATE);
-static_assert(static_cast<std::uint32_t>(Op::kFtruncate) + 1 == MOAT_OP_COUNT);
+static_assert(static_cast<std::uint32_t>(Op::kFtruncate) == MOAT_OP_FTRUNCATE);
+static_assert(static_cast<std::uint32_t>(Op::kLinkat) == MOAT_OP_LINKAT);
+static_assert(static_cast<std::uint32_t>(Op::kLink) + 1 == MOAT_OP_COUNT);
 
 }  // namespace moat::watch

@@ -68,6 +68,8 @@ enum class Op : std::uint32_t {
   kSymlink = 20,
   kTruncate = 21,
   kFtruncate = 22,  // dirfd: the fd
+  kLinkat = 23,     // path: the old name; path2: the new one
+  kLink = 24,
 };
 
 struct FileRecord {
@@ -79,7 +81,7 @@ struct FileRecord {
   int dirfd2 = -100;
   std::string path;
   bool path_truncated = false;
-  std::string path2;  // renames: the new name
+  std::string path2;  // renames and links: the new name
   bool path2_truncated = false;
   std::int64_t ret = 0;
 };

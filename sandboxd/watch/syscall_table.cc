@@ -54,6 +54,10 @@ const std::vector<TracedSyscall>& traced_syscalls() {
 #endif
       {"truncate", __NR_truncate, MOAT_OP_TRUNCATE},
       {"ftruncate", __NR_ftruncate, MOAT_OP_FTRUNCATE},
+      {"linkat", __NR_linkat, MOAT_OP_LINKAT},
+#ifdef __NR_link
+      {"link", __NR_link, MOAT_OP_LINK},
+#endif
   };
   return table;
 }

@@ -244,9 +244,10 @@ TEST(WatchEvents, WritesThroughProcLinksAreTheFilesOrAsGiven) {
   EXPECT_FALSE(write("/proc/self/oom_score_adj"));
 }
 
-TEST(WatchEvents, TruncateIsAWrite) {
+TEST(WatchEvents, TruncateIsAWriteAndALinkACreateOfTheNewName) {
   FakeProc proc;
   proc.fds[{42, 7}] = "/proj/src/f.js";
+  proc.links["/proc/42/fd/7"] = "/proj/#123 (deleted)";
   auto truncate =
       file_event(decode_file(raw_file(MOAT_OP_TRUNCATE, 0, "src/t.js", "", 0)), commanded(), proc);
   ASSERT_TRUE(truncate);
@@ -261,6 +262,32 @@ TEST(WatchEvents, TruncateIsAWrite) {
   EXPECT_EQ(ftruncate->detail["path"], "/proj/src/f.js");
   EXPECT_EQ(ftruncate->detail["fd"], 7);
   EXPECT_EQ(ftruncate->detail["syscall"], "ftruncate");
+  auto link = file_event(decode_file(raw_file(MOAT_OP_LINK, 0, "src/index.js", "x.pth", 0)),
+                         commanded(), proc);
+  ASSERT_TRUE(link);
+  EXPECT_EQ(link->kind, "create");
+  EXPECT_EQ(link->detail["path"], "/proj/x.pth");
+  EXPECT_EQ(link->detail["from"], "/proj/src/index.js");
+  EXPECT_EQ(link->detail["syscall"], "link");
+  auto tmpfile = file_event(decode_file(raw_file(MOAT_OP_LINKAT, 0x400 /* AT_SYMLINK_FOLLOW */,
+                                                 "/proc/self/fd/7", "src/x.js", 0)),
+                            commanded(), proc);
+  ASSERT_TRUE(tmpfile);
+  EXPECT_EQ(tmpfile->detail["path"], "/proj/src/x.js");
+  EXPECT_EQ(tmpfile->detail["from"], "/proj/#123 (deleted)");
+  EXPECT_EQ(tmpfile->detail["syscall"], "linkat");
+  raw = raw_file(MOAT_OP_LINKAT, 0x1000 /* AT_EMPTY_PATH */, "", "src/y.js", 0);
+  reinterpret_cast<moat_watch_file*>(raw.data())->dirfd = 7;
+  auto empty = file_event(decode_file(raw), commanded(), proc);
+  ASSERT_TRUE(empty);
+  EXPECT_EQ(empty->detail["path"], "/proj/src/y.js");
+  EXPECT_EQ(empty->detail["from"], "/proj/src/f.js");
+  auto refused = file_event(decode_file(raw_file(MOAT_OP_LINKAT, 0, "a", "/etc/x", -EROFS)),
+                            commanded(), proc);
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->kind, "deny");
+  EXPECT_EQ(refused->detail["op"], "create");
+  EXPECT_EQ(refused->detail["path"], "/etc/x");
 }
 
 // pthread_exit of the leader is not the process's end (the BPF side reports only the last

@@ -380,6 +380,47 @@ TEST_F(Watch, TruncateAndFtruncateAreWrites) {
   EXPECT_EQ(f->value("origin", json()), kDependencyOrigin) << f->dump();
 }
 
+// A hard link gives a file a new name: link(2), and linkat(2) of an O_TMPFILE file through
+// /proc/self/fd/N (or AT_EMPTY_PATH) make a file that no open with O_CREAT ever named. Each is a
+// create event of the new name, `from` the old one; a linked .pth is a finding.
+TEST_F(Watch, HardLinksAreCreatesOfTheNewName) {
+  sb_->make_dir(sb_->in_project("src"));
+  sb_->write_file(sb_->in_project("src/index.js"), "code\n");
+  RunResult r;
+  auto events = run(as_dependency("./moat-probe tmpfile-link src src/x.js payload proc && "
+                                  "./moat-probe tmpfile-link . evil.pth \"import os\" proc && "
+                                  "./moat-probe hardlink src/index.js src/z.js && "
+                                  "./moat-probe tmpfile-link src src/y.js payload empty; true"),
+                    &r);
+  ASSERT_EQ(r.status, 0) << r.describe();
+  ASSERT_EQ(read_file(sb_->in_project("src/x.js")), "payload") << r.describe();
+  const json* x = find_event(events, "create", sb_->in_project("src/x.js"), "linkat");
+  ASSERT_NE(x, nullptr) << read_file(audit_);
+  EXPECT_EQ(x->value("origin", json()), kDependencyOrigin) << x->dump();
+  // The old name is the unnamed file's descriptor, as /proc/PID/fd/N names it.
+  EXPECT_EQ(x->value("from", "").rfind(sb_->in_project("src/"), 0), 0u) << x->dump();
+  const json* pth = find_event(events, "create", sb_->in_project("evil.pth"), "linkat");
+  ASSERT_NE(pth, nullptr) << read_file(audit_);
+  bool pth_finding = false;
+  for (const json& e : of_kind(events, "finding")) {
+    if (e.value("type", "") == "python-startup-code" &&
+        e.value("subject", "") == sb_->in_project("evil.pth")) {
+      pth_finding = true;
+    }
+  }
+  EXPECT_TRUE(pth_finding) << read_file(audit_);
+  const json* z = find_event(events, "create", sb_->in_project("src/z.js"), "link");
+  ASSERT_NE(z, nullptr) << read_file(audit_);
+  EXPECT_EQ(z->value("from", ""), sb_->in_project("src/index.js")) << z->dump();
+  EXPECT_EQ(z->value("origin", json()), kDependencyOrigin) << z->dump();
+  // AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH on some kernels: checked where it worked.
+  if (r.out.find("linked a tmpfile as src/y.js") != std::string::npos) {
+    const json* y = find_event(events, "create", sb_->in_project("src/y.js"), "linkat");
+    ASSERT_NE(y, nullptr) << read_file(audit_);
+    EXPECT_EQ(y->value("origin", json()), kDependencyOrigin) << y->dump();
+  }
+}
+
 // The main thread leaves with pthread_exit while another thread works on: the process has not
 // ended. What the other thread writes keeps the process's exe and origin, and its exec (which
 // makes it the leader) keeps the dependency's sticky origin; the process exits once.
