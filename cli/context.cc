@@ -18,10 +18,19 @@ extern char** environ;
 namespace moat::cli {
 namespace {
 
+// Whether A and B name the same directory (/home/alice and /var/home/alice through a link, or
+// written with a double slash): compared by device and inode, not by text.
+bool same_directory(const std::string& a, const std::string& b) {
+  struct stat sa {
+  }, sb{};
+  return ::stat(a.c_str(), &sa) == 0 && ::stat(b.c_str(), &sb) == 0 && sa.st_dev == sb.st_dev &&
+         sa.st_ino == sb.st_ino;
+}
+
 std::string find_project(const std::string& cwd, const std::string& home) {
   std::string dir = cwd;
   while (true) {
-    if (dir == home && dir != cwd) break;
+    if (dir != cwd && same_directory(dir, home)) break;
     struct stat st {};
     if (::lstat((dir + "/.git").c_str(), &st) == 0) return dir;
     if (dir == "/" || dir.empty()) break;

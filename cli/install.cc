@@ -3,6 +3,7 @@
 // package code. Phase 2 runs the lifecycle scripts (`npm rebuild`) under TOOL-scripts: no
 // network, no tokens, nothing of the project writable but what the packages build in
 // (node_modules). One audit file, one account of both phases.
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -21,6 +22,7 @@
 #include "policy/display_text.h"
 #include "policy/install_project_code.h"
 #include "policy/install_split.h"
+#include "policy/variables.h"
 #include "policy/yarn_generation.h"
 #include "sandboxd/launcher/launch.h"
 #include "sandboxd/report/findings.h"
@@ -111,9 +113,30 @@ std::optional<Split> split_command(const std::string& tool, const std::vector<st
 // moat install must stop; every setting is named with its file either way.
 bool project_code_allowed(const std::string& tool, const policy::Context& ctx,
                           const std::vector<std::string>& command, bool trust_project_yarn) {
-  policy::ToolConfigInput in{ctx.environ, ctx.home, ctx.project, ctx.cwd, ctx.read_file, command};
+  // A configuration file of the project that moat cannot read within the project (a symlink
+  // leading out, a FIFO) would be judged absent here while the tool inside follows it: refused.
+  std::vector<std::string> unreadable;
+  auto read = [&](const std::string& path) -> std::optional<std::string> {
+    std::optional<std::string> text = ctx.read_file(path);
+    struct stat st {};
+    if (!text && policy::path_within(path, ctx.project) && ::lstat(path.c_str(), &st) == 0) {
+      unreadable.push_back(path);
+    }
+    return text;
+  };
+  policy::ToolConfigInput in{ctx.environ, ctx.home, ctx.project, ctx.cwd, read, command};
   bool allowed = true;
-  for (const policy::ProjectCodeSetting& s : policy::find_project_code_settings(tool, in)) {
+  const std::vector<policy::ProjectCodeSetting> settings =
+      policy::find_project_code_settings(tool, in);
+  for (const std::string& path : unreadable) {
+    std::fprintf(stderr,
+                 "moat install: refusing: %s cannot be read within the project (a symlink out "
+                 "of it, or not a regular file), but %s would read it in phase 1 with your "
+                 "registry tokens readable\n  hint: replace it with a regular file\n",
+                 policy::terminal_text(path).c_str(), tool.c_str());
+    allowed = false;
+  }
+  for (const policy::ProjectCodeSetting& s : settings) {
     const std::string where = policy::terminal_text(s.file) + ": " + s.key + " = " +
                               policy::terminal_text(s.value, 120) + " (" + s.why + ")";
     switch (s.action) {

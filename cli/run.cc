@@ -297,20 +297,37 @@ std::string unsafe_project_reason(const std::string& project, const std::string&
   // Every dotfile would be writable: shell start-up files are protected, but editors', git's
   // and language runtimes' start-up files are not all known.
   if (project == home) return "it is your home directory";
+  // The same judged on the real paths: HOME=/home/alice with the project under /var/home/alice
+  // (a linked /home), or written with a double slash.
+  char real_project[PATH_MAX], real_home[PATH_MAX];
+  if (::realpath(project.c_str(), real_project) != nullptr &&
+      ::realpath(home.c_str(), real_home) != nullptr) {
+    const std::string p = real_project, h = real_home;
+    if (p == h) return "it is your home directory";
+    if (h.size() > p.size() && (p == "/" || h.rfind(p + "/", 0) == 0)) {
+      return "it contains your home directory (" + home + ")";
+    }
+  }
   return {};
 }
 
 std::string grant_leaving_project(const policy::Plan& plan) {
   char real_project[PATH_MAX];
-  if (::realpath(plan.project.c_str(), real_project) == nullptr) return {};
+  if (::realpath(plan.project.c_str(), real_project) == nullptr) {
+    return plan.project + " cannot be resolved (" + std::strerror(errno) + ")";
+  }
   for (const policy::PathRule& rule : plan.paths) {
     if (rule.path == plan.project || !policy::path_within(rule.path, plan.project)) continue;
     // The deepest ancestor that exists, its symlinks resolved, then the rest as named.
     std::string existing = rule.path, rest;
-    char resolved[PATH_MAX];
+    char resolved[PATH_MAX] = "/";
     while (::realpath(existing.c_str(), resolved) == nullptr) {
       const std::size_t slash = existing.rfind('/');
-      if (slash == std::string::npos || slash == 0) break;
+      if (slash == std::string::npos || slash == 0) {  // nothing exists: the path as named
+        resolved[0] = '\0';
+        rest = existing + rest;
+        break;
+      }
       rest = existing.substr(slash) + rest;
       existing.resize(slash);
     }
@@ -340,9 +357,11 @@ void create_tool_caches(const policy::Plan& plan) {
 void protect_profile_files(policy::Plan& plan) {
   std::vector<std::string> files;
   for (const std::string& file : plan.profile_files) {
-    files.push_back(file);
+    // The file itself, where it really is: a profile reached through a link (a shared one
+    // linked into the repository) would otherwise make the protection pass through that link,
+    // which refuses the run. (The link itself can then still be pointed elsewhere.)
     char real[PATH_MAX];
-    if (::realpath(file.c_str(), real) != nullptr && file != real) files.emplace_back(real);
+    files.emplace_back(::realpath(file.c_str(), real) != nullptr ? std::string(real) : file);
   }
   for (const std::string& file : files) {
     const bool writable = std::any_of(plan.paths.begin(), plan.paths.end(), [&](const auto& r) {

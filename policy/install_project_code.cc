@@ -2,6 +2,8 @@
 // `moat install` (see install_project_code.h); pure, through the injected reader.
 #include "policy/install_project_code.h"
 
+#include <yaml-cpp/yaml.h>
+
 #include <algorithm>
 #include <optional>
 #include <string_view>
@@ -91,6 +93,34 @@ std::optional<std::string> top_level(const std::string& text, const std::string&
   return std::nullopt;
 }
 
+struct YarnrcCode {
+  bool parsed = true;
+  std::optional<std::string> yarn_path, plugins;  // as found; plugins only when non-empty
+};
+
+// yaml-cpp's exceptions stop here (the library boundary).
+YarnrcCode yarnrc_code(const std::string& text) {
+  YarnrcCode code;
+  try {
+    const YAML::Node doc = YAML::Load(text);
+    if (!doc || doc.IsNull()) return code;
+    if (!doc.IsMap()) {
+      code.parsed = false;
+      return code;
+    }
+    if (const YAML::Node v = doc["yarnPath"]; v && !v.IsNull()) {
+      code.yarn_path = v.IsScalar() ? v.Scalar() : YAML::Dump(v);
+    }
+    if (const YAML::Node v = doc["plugins"];
+        v && !v.IsNull() && !(v.IsSequence() && v.size() == 0)) {
+      code.plugins = v.IsScalar() ? v.Scalar() : YAML::Dump(v);
+    }
+  } catch (const YAML::Exception&) {
+    code.parsed = false;
+  }
+  return code;
+}
+
 void yarn_settings(const ToolConfigInput& in, std::vector<ProjectCodeSetting>& out) {
   const std::string project = normalize_path(in.project);
   std::string dir = normalize_path(in.cwd);
@@ -98,13 +128,22 @@ void yarn_settings(const ToolConfigInput& in, std::vector<ProjectCodeSetting>& o
   for (;; dir = parent(dir)) {
     const std::string base = dir == "/" ? "" : dir;
     if (auto yml = in.read_file(base + "/.yarnrc.yml")) {
-      if (auto v = top_level(*yml, "yarnPath", ':')) {
-        out.push_back({base + "/.yarnrc.yml", "yarnPath", *v, ProjectCodeAction::kRefusedUntrusted,
+      // Parsed as YAML, as yarn does: `yarnPath : x`, a quoted or escaped key, a flow mapping
+      // all name the same setting; a file that does not parse is refused (yarn reads it its own
+      // way, and what it would run is unknown).
+      const YarnrcCode code = yarnrc_code(*yml);
+      const std::string file = base + "/.yarnrc.yml";
+      if (!code.parsed) {
+        out.push_back({file, "(the file)", "does not parse as YAML",
+                       ProjectCodeAction::kRefusedUntrusted,
+                       "what yarn would run from it cannot be told"});
+      }
+      if (code.yarn_path) {
+        out.push_back({file, "yarnPath", *code.yarn_path, ProjectCodeAction::kRefusedUntrusted,
                        "the yarn release that runs instead of yours: the project's own code"});
       }
-      // `plugins: []` loads nothing; a list on the following lines, or inline, loads each file.
-      if (auto v = top_level(*yml, "plugins", ':'); v && *v != "[]") {
-        out.push_back({base + "/.yarnrc.yml", "plugins", *v, ProjectCodeAction::kRefusedUntrusted,
+      if (code.plugins) {
+        out.push_back({file, "plugins", *code.plugins, ProjectCodeAction::kRefusedUntrusted,
                        "yarn plugins: the project's code, loaded into yarn"});
       }
     }

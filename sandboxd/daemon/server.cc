@@ -367,12 +367,19 @@ ReplyWire Server::do_register(Connection& c, const Request& request, int cgroup_
                       err == EEXIST ? "that cgroup is already registered" : made.error().message,
                       err);
   }
+  // The ring's map id: how a ring kept after disconnecting is counted until the kernel frees
+  // it. Without it the budget could not hold: refuse rather than count it as freed.
+  bpf_map_info info{};
+  std::uint32_t info_len = sizeof info;
+  if (::bpf_obj_get_info_by_fd(made->get(), &info, &info_len) != 0 || info.id == 0) {
+    const int err = errno != 0 ? errno : EINVAL;
+    watch_->remove(cgroup_id);
+    return make_reply(ReplyStatus::kFailed, "the ring's map id cannot be read", err);
+  }
   *ring = std::move(*made);
   c.cgroup_id = cgroup_id;
   c.ring_bytes = static_cast<std::uint32_t>(request.arg);
-  bpf_map_info info{};
-  std::uint32_t info_len = sizeof info;
-  if (::bpf_obj_get_info_by_fd(ring->get(), &info, &info_len) == 0) c.ring_map_id = info.id;
+  c.ring_map_id = info.id;
   ++usage.sandboxes;
   usage.ring_bytes += request.arg;
   ++served_;

@@ -39,6 +39,9 @@ namespace {
 constexpr int kConnectTimeoutMs = 15000;
 constexpr auto kUpstreamWait = std::chrono::seconds(4);
 constexpr int kMaxWorkers = 512;          // connects waiting, DNS queries in progress
+// Of those, connects to the sandbox's own loopback: a pool aimed at a full accept queue must not
+// take the workers DNS and upstream connects need.
+constexpr std::size_t kMaxInsideConnects = 128;
 constexpr int kMaxPendingLookups = 64;    // upstream lookups, including abandoned ones
 constexpr size_t kMaxAwaitingVerdicts = 4096;  // connect events kept for the kernel check
 constexpr int kVerdictFetchMs = 100;           // through sandboxd: how often refusals are asked
@@ -276,7 +279,7 @@ void Gate::set_dns_sockets(sys::UniqueFd udp, sys::UniqueFd tcp_listener) {
 Gate::CheckedSocket Gate::sandbox_socket(pid_t pid, int sockfd) const {
   if (sandbox_netns_cookie_ == 0) return {{}, EACCES};  // unknown: broker or refuse, never pass
   sys::UniqueFd pidfd(pidfd_of_thread(pid));
-  if (!pidfd.valid()) return {{}, ESRCH};
+  if (!pidfd.valid()) return {{}, EBADF};  // the caller is gone: its call fails either way
   sys::UniqueFd sock(static_cast<int>(::syscall(SYS_pidfd_getfd, pidfd.get(), sockfd, 0)));
   if (!sock.valid()) return {{}, EBADF};
   std::uint64_t cookie = 0;
@@ -337,7 +340,7 @@ void Gate::on_bind_or_listen(const seccomp_notif& req) {
     return;
   }
   if (checked.error != 0) {
-    respond(nfd, req.id, checked.error == ESRCH ? EBADF : checked.error, false);
+    respond(nfd, req.id, checked.error, false);
     return;
   }
   // A unix socket's path is resolved in the caller's root and made with its credentials and
@@ -361,10 +364,10 @@ void Gate::connect_inside(std::uint64_t id, CheckedSocket checked, const sockadd
   ::getsockopt(checked.fd.get(), SOL_SOCKET, SO_TYPE, &type, &optlen);
   // The descriptor shares the program's open file: its blocking mode and SO_SNDTIMEO are the
   // program's. A blocking stream connect waits for the peer's accept queue: not on this loop.
-  // Every stream connect goes to a worker, not only the ones that look non-blocking now: the
+  // Every connect that may wait goes to a worker, not only the ones that look blocking now: the
   // program can flip O_NONBLOCK between our look and our connect, and stall the loop (its DNS
-  // and every other connect) for minutes.
-  if (type != SOCK_STREAM) {
+  // and every other connect) for minutes. Datagram connects never wait.
+  if (type == SOCK_DGRAM) {
     const int rc = ::connect(checked.fd.get(), reinterpret_cast<const sockaddr*>(&ss), len);
     respond(nfd, id, rc == 0 ? 0 : errno, false);
     return;
@@ -372,6 +375,11 @@ void Gate::connect_inside(std::uint64_t id, CheckedSocket checked, const sockadd
   const int sock = checked.fd.release();
   {
     std::lock_guard<std::mutex> lock(workers_mu_);
+    if (blocking_connects_.size() >= kMaxInsideConnects) {
+      ::close(sock);
+      respond(nfd, id, EAGAIN, false);
+      return;
+    }
     blocking_connects_.insert(sock);
   }
   const bool started = spawn([this, nfd, id, sock, ss, len] {
@@ -568,7 +576,8 @@ void Gate::stop() {
   // A blocking connect to the sandbox's loopback may wait minutes for a full accept queue: the
   // sandbox is gone, so it ends now.
   for (int sock : blocking_connects_) ::shutdown(sock, SHUT_RDWR);
-  // Every worker is bounded (connects poll `stopping_`, lookups give up after kUpstreamWait),
+  // Every worker is bounded (upstream connects poll `stopping_`, connects inside the sandbox
+  // were shut down above, lookups give up after kUpstreamWait),
   // and each one references this Gate: wait for all of them.
   workers_cv_.wait(lock, [this] { return workers_ == 0; });
   lock.unlock();
@@ -678,7 +687,7 @@ void Gate::on_notification() {
     if (checked.error == EACCES) {
       refuse_foreign_socket(req->id, pid, "connect", &ss);
     } else if (checked.error != 0) {
-      respond(nfd, req->id, checked.error == ESRCH ? EBADF : checked.error, false);
+      respond(nfd, req->id, checked.error, false);
     } else if (ss.ss_family == AF_UNIX) {
       respond(nfd, req->id, 0, true);
     } else {

@@ -414,6 +414,21 @@ Result<LaunchResult> run_sandboxed(const policy::Plan& plan, const std::vector<s
                       "Linux 6.7); this kernel has ABI " + std::to_string(abi),
                       "run where user namespaces work (tier full), or use network mode none");
   }
+  // With one, the gate performs every IP connect and bind itself; Landlock refusing the ones the
+  // sandbox makes is what keeps a descriptor swapped under a unix connect (one of the gate's
+  // host-side sockets) from being connected anywhere (gate.cc). Degrading is explicit.
+  if (allowlist_mode && namespaces && gate_layer && abi < 4) {
+    if (!options.allow_missing_limits) {
+      return make_error(ErrorCode::kUnsupported,
+                        "network allowlist mode needs Landlock TCP rules (ABI 4, Linux 6.7) to "
+                        "close a descriptor-swap race on the gate's sockets; this kernel has ABI " +
+                            std::to_string(abi),
+                        "upgrade the kernel, use network mode none, or pass --allow-degraded to "
+                        "run without that layer");
+    }
+    options.warn("--allow-degraded: no Landlock TCP rules (ABI " + std::to_string(abi) +
+                 "): a descriptor swapped under a unix connect is not refused in the kernel");
+  }
 
   // Without root, the watch comes from sandboxd when one runs: it makes a cgroup delegated to us,
   // watches it, and moves the sandbox into it after clone (we may not: a move needs write access

@@ -35,10 +35,15 @@ std::string markdown_escape(std::string_view raw, std::size_t limit) {
     const auto u = static_cast<unsigned char>(c);
     // GitHub links bare addresses (`victim@evil.test`, `www.host`, `https://...`) on its own: a
     // backslash before the character that starts the pattern keeps them text.
+    auto www_before = [&] {  // any case: GitHub links Www.host too
+      if (i < 3) return false;
+      for (std::size_t k = i - 3; k < i; ++k) {
+        if ((text[k] | 0x20) != 'w') return false;
+      }
+      return true;
+    };
     const bool link_start =
-        c == '@' || (c == ':' && text.compare(i + 1, 2, "//") == 0) ||
-        (c == '.' && i >= 3 &&
-         (text.compare(i - 3, 3, "www") == 0 || text.compare(i - 3, 3, "WWW") == 0));
+        c == '@' || (c == ':' && text.compare(i + 1, 2, "//") == 0) || (c == '.' && www_before());
     if (link_start) {
       out += '\\';
       out += c;

@@ -244,7 +244,9 @@ void FileNotifier::broker_metadata_change(int notify_fd, const seccomp_notif& re
   // futimesat(dirfd, path, tv), utimensat(dirfd, path or NULL for dirfd itself, ts, flags).
   const bool at = d.nr == __NR_fchmodat || d.nr == kNrFchmodat2 || d.nr == __NR_futimesat ||
                   d.nr == __NR_utimensat;
-  const bool by_fd = d.nr == __NR_fchmod || (d.nr == __NR_utimensat && d.args[1] == 0);
+  // utimensat and futimesat with a NULL path act on DIRFD itself.
+  const bool by_fd =
+      d.nr == __NR_fchmod || ((d.nr == __NR_utimensat || d.nr == __NR_futimesat) && d.args[1] == 0);
   const auto mode = static_cast<mode_t>(d.args[by_fd || !at ? 1 : 2]);
   const std::uint64_t flags = d.nr == kNrFchmodat2 || d.nr == __NR_utimensat ? d.args[3] : 0;
   int err = 0;

@@ -153,7 +153,12 @@ ResolvedPath resolve_path(const std::string& path, int dirfd, pid_t pid,
     dir = lookup.fd_path(pid, dirfd);
   }
   if (!dir || dir->empty() || (*dir)[0] != '/') return {path, true};
-  if (path.empty()) return {*dir, false};  // fchmod(fd), AT_EMPTY_PATH: the fd itself
+  if (path.empty()) {  // fchmod(fd), ftruncate(fd), AT_EMPTY_PATH: the fd itself
+    ResolvedPath self{*dir, false};
+    // A memfd (Chromium, Playwright size their shared memory with ftruncate) names no file.
+    self.not_a_file = dir->rfind("/memfd:", 0) == 0;
+    return self;
+  }
   return {join_normal(*dir, path), false};
 }
 
@@ -214,8 +219,8 @@ std::optional<ResolvedPath> resolve_proc_link(const std::string& path, pid_t pid
     given.unresolved = true;  // the process or its descriptor is gone: the path as given
     return given;
   }
-  if ((*target)[0] != '/') {
-    ResolvedPath other{*target, false};  // pipe:[N], socket:[N], anon_inode:[...]
+  if ((*target)[0] != '/' || target->rfind("/memfd:", 0) == 0) {
+    ResolvedPath other{*target, false};  // pipe:[N], socket:[N], anon_inode:[...], a memfd
     other.not_a_file = true;
     return other;
   }

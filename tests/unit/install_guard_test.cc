@@ -178,6 +178,24 @@ TEST(InstallProjectCode, YarnReleaseAndPluginsOfTheProject) {
   EXPECT_TRUE(find_project_code_settings("yarn", f.input()).empty());
 }
 
+// Spelled any way YAML allows, the setting is the same one yarn reads; a file that does not
+// parse cannot be judged and is refused.
+TEST(InstallProjectCode, YarnSettingsSpelledAnyWayYamlAllows) {
+  Files f;
+  for (const char* text : {"yarnPath : .yarn/x.cjs\n", "\"yarn\\x50ath\": .yarn/x.cjs\n",
+                           "{yarnPath: .yarn/x.cjs}\n", "? yarnPath\n: .yarn/x.cjs\n"}) {
+    f.files["/home/alice/proj/.yarnrc.yml"] = text;
+    auto found = find_project_code_settings("yarn", f.input());
+    ASSERT_EQ(found.size(), 1u) << text;
+    EXPECT_EQ(found[0].key, "yarnPath") << text;
+    EXPECT_EQ(found[0].value, ".yarn/x.cjs") << text;
+  }
+  f.files["/home/alice/proj/.yarnrc.yml"] = "yarnPath: [\n";
+  auto found = find_project_code_settings("yarn", f.input());
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(found[0].action, ProjectCodeAction::kRefusedUntrusted);
+}
+
 std::map<std::string, std::string> env_of(const Plan& plan) {
   std::map<std::string, std::string> env;
   for (const EnvVar& v : plan.env) env[v.name] = v.value;

@@ -82,6 +82,7 @@ TEST(MarkdownReport, BareAddressesAreNotLinks) {
   EXPECT_EQ(markdown_escape("/etc/z victim@evil.test"), "/etc/z victim\\@evil.test");
   EXPECT_EQ(markdown_escape("a www.evil.test b"), "a www\\.evil.test b");
   EXPECT_EQ(markdown_escape("https://evil.test/x"), "https\\://evil.test/x");
+  EXPECT_EQ(markdown_escape("Www.evil.test"), "Www\\.evil.test");
   EXPECT_EQ(markdown_escape("registry.test:443"), "registry.test:443");  // a port stays as it is
 }
 

@@ -173,6 +173,10 @@ TEST(WatchPaths, ResolvesAgainstKnownCwdThenProc) {
   EXPECT_EQ(resolve_path("../../../x", AT_FDCWD, 5, "/a", proc).path, "/x");
   EXPECT_EQ(resolve_path("/..", AT_FDCWD, 5, "", proc).path, "/");
   EXPECT_EQ(resolve_path("./a//b/", AT_FDCWD, 5, "/known", proc).path, "/known/a/b");
+  // ftruncate on a memfd (browsers size their shared memory so) names no file to report.
+  proc.fds[{5, 8}] = "/memfd:shm (deleted)";
+  EXPECT_TRUE(resolve_path("", 8, 5, "", proc).not_a_file);
+  EXPECT_FALSE(resolve_path("", 7, 5, "", proc).not_a_file);
 }
 
 TEST(WatchPaths, NoiseIsOnlyTerminalsNullAndSelf) {
