@@ -770,6 +770,30 @@ TEST_P(Escape, ProjectLinkNamedAsToolFolderStaysInside) {
   EXPECT_EQ(control.status, 0) << "CONTROL\n" << control.describe();
 }
 
+// Another sandbox of the same project racing this one's setup: swaps two names in DIR every
+// EVERY (renameat2 RENAME_EXCHANGE) until destroyed.
+class RenameSwapper {
+ public:
+  RenameSwapper(const std::string& dir, std::string a, std::string b,
+                std::chrono::microseconds every)
+      : thread_([this, dir, a = std::move(a), b = std::move(b), every] {
+          const int fd = ::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+          while (!stop_) {
+            ::syscall(SYS_renameat2, fd, a.c_str(), fd, b.c_str(), RENAME_EXCHANGE);
+            std::this_thread::sleep_for(every);
+          }
+          ::close(fd);
+        }) {}
+  ~RenameSwapper() {
+    stop_ = true;
+    thread_.join();
+  }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
 // The same, raced: the project is another sandbox's to change while this one is being made, and
 // it swaps the cache folder (a real directory when moat checks) with a symlink out of the project
 // (renameat2 RENAME_EXCHANGE, every millisecond). moat resolves and checks the grant where it is
@@ -784,26 +808,18 @@ TEST_P(Escape, ProjectLinkSwappedDuringSetupStaysInside) {
   ::lchown(sb().in_project("alt").c_str(), sb().uid(), sb().gid());
   sb().write_file(sb().in_project(".yarnrc.yml"),
                   "npmRegistryServer: \"http://registry.test:4873/\"\ncacheFolder: ./cachelink\n");
-  std::atomic<bool> stop{false};
-  std::thread swapper([&] {
-    const int dir = ::open(sb().project().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
-    while (!stop) {
-      ::syscall(SYS_renameat2, dir, "cachelink", dir, "alt", RENAME_EXCHANGE);
-      std::this_thread::sleep_for(std::chrono::microseconds(700));
-    }
-    ::close(dir);
-  });
   int started = 0;
   std::string leaked;
-  for (int i = 0; i < 40 && leaked.empty(); ++i) {
-    RunResult r = sb().moat(
-        {"/bin/sh", "-c", "echo evil > cachelink/planted 2>/dev/null; cat cachelink/secret.txt"},
-        {"-p", "yarn"});
-    if (r.status != 125) ++started;
-    if (r.out.find(sb().canary("swap")) != std::string::npos) leaked = r.describe();
+  {
+    RenameSwapper swapper(sb().project(), "cachelink", "alt", std::chrono::microseconds(700));
+    for (int i = 0; i < 40 && leaked.empty(); ++i) {
+      RunResult r = sb().moat(
+          {"/bin/sh", "-c", "echo evil > cachelink/planted 2>/dev/null; cat cachelink/secret.txt"},
+          {"-p", "yarn"});
+      if (r.status != 125) ++started;
+      if (r.out.find(sb().canary("swap")) != std::string::npos) leaked = r.describe();
+    }
   }
-  stop = true;
-  swapper.join();
   EXPECT_TRUE(leaked.empty()) << "ESCAPE: the sandbox read the link's target\n" << leaked;
   EXPECT_FALSE(exists(target + "/planted")) << "ESCAPE: the sandbox wrote the link's target";
   RecordProperty("started", started);
@@ -824,23 +840,15 @@ TEST_P(Escape, ProtectionRacedByASwappedLinkStaysOnTheRealFile) {
   sb().write_file(profile,
                   "version: 1\nextends: base\nfilesystem:\n  protect: "
                   "[\"${PROJECT}/conf/settings.json\"]\n");
-  std::atomic<bool> stop{false};
-  std::thread swapper([&] {
-    const int dir = ::open(sb().project().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
-    while (!stop) {
-      ::syscall(SYS_renameat2, dir, "conf", dir, "alt", RENAME_EXCHANGE);
-      std::this_thread::sleep_for(std::chrono::microseconds(500));
+  {
+    RenameSwapper swapper(sb().project(), "conf", "alt", std::chrono::microseconds(500));
+    for (int i = 0; i < 40; ++i) {
+      sb().moat({"/bin/sh", "-c",
+                 "for n in 1 2 3 4 5 6 7 8 9 10; do echo evil > conf/settings.json; "
+                 "echo evil > alt/settings.json; done 2>/dev/null; true"},
+                {"-p", profile});
     }
-    ::close(dir);
-  });
-  for (int i = 0; i < 40; ++i) {
-    sb().moat({"/bin/sh", "-c",
-               "for n in 1 2 3 4 5 6 7 8 9 10; do echo evil > conf/settings.json; "
-               "echo evil > alt/settings.json; done 2>/dev/null; true"},
-              {"-p", profile});
   }
-  stop = true;
-  swapper.join();
   // The real directory is whichever name is not the link now.
   struct stat st {};
   const bool at_conf = ::lstat(sb().in_project("conf").c_str(), &st) == 0 && S_ISDIR(st.st_mode);
