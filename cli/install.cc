@@ -293,8 +293,7 @@ int install_main(const RunOptions& options) {
     return 125;
   }
   for (auto& plan : plans) {
-    protect_audit_file(*plan, events);
-    protect_profile_files(*plan);
+    protect_run_files(*plan, events);
   }
   launcher::LaunchOptions launch;
   launch.events = &events;

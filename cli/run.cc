@@ -354,28 +354,22 @@ void create_tool_caches(const policy::Plan& plan) {
   }
 }
 
-void protect_profile_files(policy::Plan& plan) {
-  std::vector<std::string> files;
-  for (const std::string& file : plan.profile_files) {
-    // The file itself, where it really is: a profile reached through a link (a shared one
-    // linked into the repository) would otherwise make the protection pass through that link,
-    // which refuses the run. (The link itself can then still be pointed elsewhere.)
-    char real[PATH_MAX];
-    files.emplace_back(::realpath(file.c_str(), real) != nullptr ? std::string(real) : file);
+void protect_run_files(policy::Plan& plan, const report::EventLog& events) {
+  if (const std::string& audit = events.audit_file(); !audit.empty()) {
+    plan.protect.push_back(policy::ProtectRule{audit, "audit", false, {}, {}});
   }
-  for (const std::string& file : files) {
+  for (const std::string& file : plan.profile_files) {
+    // The file where it really is: a profile reached through a link (a shared one linked into
+    // the repository) would otherwise make the protection pass through that link, which refuses
+    // the run. (The link itself can then still be pointed elsewhere.)
+    char real_buf[PATH_MAX];
+    const std::string real = ::realpath(file.c_str(), real_buf) != nullptr ? real_buf : file;
     const bool writable = std::any_of(plan.paths.begin(), plan.paths.end(), [&](const auto& r) {
       return (r.access & policy::kAccessWrite) != 0 &&
-             (file == r.path || policy::path_within(file, r.path));
+             (real == r.path || policy::path_within(real, r.path));
     });
-    if (writable) plan.protect.push_back(policy::ProtectRule{file, "moat-profile", false, {}, {}});
+    if (writable) plan.protect.push_back(policy::ProtectRule{real, "moat-profile", false, {}, {}});
   }
-}
-
-void protect_audit_file(policy::Plan& plan, const report::EventLog& events) {
-  const std::string path = events.audit_file();
-  if (path.empty()) return;
-  plan.protect.push_back(policy::ProtectRule{path, "audit", false, {}, {}});
 }
 
 int run_main(const RunOptions& options) {
@@ -414,8 +408,7 @@ int run_main(const RunOptions& options) {
                  errno == ELOOP ? " (a symlink: moat does not write through one)" : "");
     return 125;
   }
-  protect_audit_file(plan, events);
-  protect_profile_files(plan);
+  protect_run_files(plan, events);
   std::optional<LearnTarget> learn_target;
   if (!options.learn_out.empty()) {
     auto opened = open_learn_target(options.learn_out);

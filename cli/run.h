@@ -40,22 +40,20 @@ std::string unsafe_project_reason(const std::string& project, const std::string&
 // anything is created or bound.
 std::string grant_leaving_project(const policy::Plan& plan);
 
-// The profile files that confine a run stay read-only inside it when they lie in a writable
-// path: a CI job's `.github/moat/build.yaml` in the workspace, rewritten by one step, would
-// confine the next step as the job likes (env secrets kept, host network, /etc writable).
-void protect_profile_files(policy::Plan& plan);
-
 // Creates the tool directories the plan grants (${npm.cache}, ${pnpm.store}: Plan::tool_caches)
 // that do not exist yet, so the first run's downloads persist: the launcher skips a grant of a
 // missing path, and the tool would then fill the sandbox's private home, discarded at exit.
 void create_tool_caches(const policy::Plan& plan);
 
-// The --audit file is the record of what the command did: inside a writable tree (the project)
-// the command could rewrite, truncate or replace it while it runs, so it is protected like a
-// persistence point (a read-only bind, its directories pinned as mount points).
-void protect_audit_file(policy::Plan& plan, const report::EventLog& events);
+// The files that record and confine a run stay read-only inside it, like persistence points (a
+// read-only bind, its directories pinned as mount points), where they lie in a writable tree:
+// the --audit file, which the command could rewrite, truncate or replace while it runs, and the
+// profile's files, which a CI step could rewrite to confine the next step as it likes (env
+// secrets kept, host network, /etc writable) — `.github/moat/build.yaml` in the workspace.
+void protect_run_files(policy::Plan& plan, const report::EventLog& events);
 
-// The first 64 KiB of a regular file the run wrote, never through a symlink (for the findings).
+// The first 4 MiB of a regular file the run wrote, for the findings: a symlink as its last
+// component is not followed (the findings judge the link itself), links on its way are.
 std::optional<std::string> read_written_file(const std::string& path);
 
 // Shared by run/explain/check: prints diagnostics to stderr; returns true if any is an error.

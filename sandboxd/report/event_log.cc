@@ -10,7 +10,6 @@
 #include <cstring>
 #include <ctime>
 #include <iterator>
-#include <limits>
 
 #include "sandboxd/report/json_line.h"
 #include "sandboxd/sys/small_file.h"
@@ -135,9 +134,12 @@ void EventLog::add_all(std::vector<Event> events) {
     return path.ends_with(".pth") || path.ends_with("/sitecustomize.py") ||
            path.ends_with("/usercustomize.py");
   };
-  auto bound = [&](const Event& event, std::uint64_t max) {
-    if (always(event)) return std::numeric_limits<std::uint64_t>::max();
-    return notable(event) ? max : max - max / 5;
+  // Whether USED (after this event) passes EVENT's share of MAX. Events are classified only once
+  // the ordinary share is full: below it (every run but a flood) the check is one comparison.
+  auto past = [&](const Event& event, std::uint64_t used, std::uint64_t max) {
+    if (used <= max - max / 5) return false;
+    if (always(event)) return false;
+    return !notable(event) || used > max;
   };
   std::lock_guard<std::mutex> lock(mu_);
   if (audit_ != nullptr) {
@@ -146,7 +148,7 @@ void EventLog::add_all(std::vector<Event> events) {
       const std::size_t before = lines.size();
       append_event_line(lines, event);
       const std::size_t added = lines.size() - before;
-      if (audit_bytes_ + added > bound(event, max_audit_bytes_)) {
+      if (past(event, audit_bytes_ + added, max_audit_bytes_)) {
         lines.resize(before);
         ++not_written_;
         continue;
@@ -157,7 +159,7 @@ void EventLog::add_all(std::vector<Event> events) {
     std::fflush(audit_);
   }
   for (Event& event : events) {
-    if (events_.size() >= bound(event, max_kept_)) {
+    if (past(event, events_.size() + 1, max_kept_)) {
       ++not_kept_;
       continue;
     }

@@ -326,6 +326,10 @@ struct TempAudit {
   ~TempAudit() {
     if (!dir.empty()) std::filesystem::remove_all(dir);
   }
+  std::string text() const {
+    std::ifstream in(path);
+    return std::string((std::istreambuf_iterator<char>(in)), {});
+  }
 };
 
 // A command that makes events as fast as it can must not grow moat without bound: past the
@@ -350,8 +354,7 @@ TEST(EventLog, MemoryIsBoundedTheAuditFileKeepsEverything) {
         << text;
     EXPECT_EQ(render_json(summarize(log.settled()))["not_kept_events"], 8);
   }
-  std::ifstream in(audit);
-  const std::string all((std::istreambuf_iterator<char>(in)), {});
+  const std::string all = temp.text();
   EXPECT_EQ(std::count(all.begin(), all.end(), '\n'), 13);
 }
 
@@ -379,8 +382,7 @@ TEST(EventLog, AFloodLeavesRoomForTheActAfterIt) {
   EXPECT_EQ(kept[kept.size() - 3].kind, "deny");
   EXPECT_EQ(kept[kept.size() - 2].detail["path"], "/p/node_modules/react/index.js");
   EXPECT_EQ(kept.back().detail["path"], "/v/site-packages/zz.pth");
-  std::ifstream in(temp.path);
-  const std::string all((std::istreambuf_iterator<char>(in)), {});
+  const std::string all = temp.text();
   EXPECT_NE(all.find("/h/.bashrc"), std::string::npos);
   EXPECT_NE(all.find("react/index.js"), std::string::npos);
 }
@@ -404,8 +406,7 @@ TEST(EventLog, TheAuditFileIsBoundedToo) {
               std::string::npos)
         << text;
   }
-  std::ifstream in(audit);
-  const std::string all((std::istreambuf_iterator<char>(in)), {});
+  const std::string all = temp.text();
   EXPECT_LT(all.size(), 2000u + 600u);  // the bound, and the end event past it
   EXPECT_NE(all.find("\"kind\":\"end\""), std::string::npos);
 }
